@@ -7,4 +7,5 @@
 
 pub mod diag;
 pub mod function;
+pub mod invoke;
 pub mod syntax;
