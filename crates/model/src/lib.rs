@@ -9,3 +9,4 @@ pub mod diag;
 pub mod function;
 pub mod invoke;
 pub mod syntax;
+pub mod template;
