@@ -560,7 +560,12 @@ impl<'s, 'a> Evaluator<'s, 'a> {
             pos,
             path,
             format!(
-                "{what} '{name}' is not a parameter, pseudo parameter or resource of this template"
+                "{what} '{name}' is not {} of this template",
+                if what.contains("GetAtt") {
+                    "a resource"
+                } else {
+                    "a parameter, pseudo parameter or resource"
+                }
             ),
         );
         if let Some(s) = did_you_mean(name, candidates) {
