@@ -172,7 +172,7 @@ impl JsonParser {
                     Diagnostic::error(Code::DuplicateKey, format!("duplicate key '{key}'"))
                         .at(key_pos)
                         .path(path)
-                        .related(format!("'{key}' first appears at {first}"), Some(first)),
+                        .related(format!("'{key}' is first written here"), Some(first)),
                 );
             } else {
                 map.insert(key, key_pos, v);

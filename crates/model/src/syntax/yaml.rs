@@ -79,7 +79,15 @@ pub fn parse_yaml(text: &str, tags: TagMode) -> Parsed {
     let root = match b.document() {
         Ok(root) => root,
         Err(e) => {
-            b.diags.push(syntax_error(&e));
+            let mut d = syntax_error(&e);
+            if e.info().contains("tab") {
+                // The scanner reports where the token it was reading began; users need the
+                // tab itself.
+                if let Some(at) = first_indenting_tab(text, e.marker().line()) {
+                    d = d.at(at).help("YAML indents with spaces; replace the tab");
+                }
+            }
+            b.diags.push(d);
             None
         }
     };
@@ -87,6 +95,19 @@ pub fn parse_yaml(text: &str, tags: TagMode) -> Parsed {
         root,
         diagnostics: b.diags,
     }
+}
+
+/// The first tab in the leading whitespace of a line, from line `from` (1-based) on.
+fn first_indenting_tab(text: &str, from: usize) -> Option<Pos> {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find_map(|(i, line)| {
+            let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+            line[..indent]
+                .find('\t')
+                .map(|col| Pos::new(to_u32(i + 1), to_u32(col + 1)))
+        })
 }
 
 fn pos_of(span: &Span) -> Pos {
@@ -292,7 +313,7 @@ impl<'a> Builder<'a> {
                     Diagnostic::error(Code::DuplicateKey, format!("duplicate key '{key}'"))
                         .at(key_pos)
                         .path(path)
-                        .related(format!("'{key}' first appears at {first}"), Some(first)),
+                        .related(format!("'{key}' is first written here"), Some(first)),
                 );
                 continue;
             }

@@ -299,14 +299,16 @@ fn resolve_into(text: &str, opts: &Options<'_>, diags: &mut Diagnostics) -> Opti
     let attr_check = |t: &str, a: &str| schema::attribute_check(t, a);
 
     // Conditions, in dependency order.
-    let empty_resources = BTreeMap::new();
+    // Resources are named so that a condition referring to one is told it may not, rather
+    // than that the name is unknown.
+    let declared_resources = resource_decls(&raw.resources, &BTreeMap::new());
     let conditions = resolve_conditions(
         &raw,
         &ConditionEnv {
             params: &scope_params,
             pseudo: &pseudo,
             mappings: mappings.as_ref(),
-            resources: &empty_resources,
+            resources: &declared_resources,
             opts,
             language_extensions,
             attr_check: &attr_check,
@@ -719,6 +721,7 @@ fn resolve_conditions(
         };
         let mut ev = eval::Evaluator::new(&scope);
         let cpath = root.key(name);
+        let before = diags.error_count();
         // Names a condition refers to must be declared.
         node.walk(&mut |n| {
             if let Some(("Condition", arg)) = n.as_map().and_then(crate::syntax::Map::single)
@@ -737,7 +740,6 @@ fn resolve_conditions(
                 diags.push(d);
             }
         });
-        let before = diags.error_count();
         let v = ev.condition_fn(node, &cpath, diags, &mut Vec::new());
         match v {
             Some(b) => {

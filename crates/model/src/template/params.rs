@@ -614,6 +614,8 @@ pub(crate) fn resolve(
                 ValueSource::Default,
                 decl.default_pos.unwrap_or(decl.pos),
             ),
+            // A Default that was written but rejected has been reported already.
+            (None, None) if decl.default_pos.is_some() => continue,
             (None, None) => {
                 diags.push(
                     Diagnostic::error(
