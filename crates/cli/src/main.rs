@@ -1,1 +1,54 @@
-fn main() {}
+//! `slipway`: SAM-style verbs over Slipway's engines.
+//!
+//! `main` parses the command line, hands the verb its settings ([`settings`]), and turns the
+//! outcome into an exit code: 0 success (for `validate`: valid, warnings allowed), 1 the
+//! documents have errors, 2 the command could not run (usage errors, unreadable files). Any
+//! error that stops a command is printed with its whole chain of causes.
+
+mod args;
+mod commands;
+mod env_vars;
+mod error;
+mod samconfig;
+mod settings;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::commands::Status;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    match run(&cli) {
+        Ok(status) => status.into(),
+        Err(e) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {e}");
+            for cause in e.chain().skip(1) {
+                let _ = writeln!(stderr, "  caused by: {cause}");
+            }
+            Status::Usage.into()
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<Status> {
+    let env = env_vars::Environment::from_process();
+    let cwd = std::env::current_dir().map_err(error::CliError::Cwd)?;
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let status = match &cli.command {
+        Command::Validate(args) => commands::validate::run(args, &env, &cwd, &mut out, &mut err)?,
+    };
+    out.flush().map_err(error::CliError::Write)?;
+    Ok(status)
+}

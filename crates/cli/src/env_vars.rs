@@ -1,0 +1,60 @@
+//! Every environment variable Slipway reads, declared once. Nothing else in the project calls
+//! `std::env::var`: settings read them through [`Environment`], which tests build by hand.
+
+use std::collections::BTreeMap;
+
+/// The region of the target; wins over the AWS variables.
+pub(crate) const SLIPWAY_REGION: &str = "SLIPWAY_REGION";
+/// The region, as the AWS CLI and SDKs read it (wins over `AWS_DEFAULT_REGION`).
+pub(crate) const AWS_REGION: &str = "AWS_REGION";
+/// The region, older AWS CLI spelling.
+pub(crate) const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// The account ID of the target (default `123456789012`).
+pub(crate) const SLIPWAY_ACCOUNT: &str = "SLIPWAY_ACCOUNT";
+/// The stack name (`AWS::StackName`).
+pub(crate) const SLIPWAY_STACK_NAME: &str = "SLIPWAY_STACK_NAME";
+
+/// Every variable above: the only ones [`Environment::from_process`] captures.
+pub(crate) const ALL: &[&str] = &[
+    SLIPWAY_REGION,
+    AWS_REGION,
+    AWS_DEFAULT_REGION,
+    SLIPWAY_ACCOUNT,
+    SLIPWAY_STACK_NAME,
+];
+
+/// A snapshot of the declared variables (empty values count as unset).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Environment {
+    vars: BTreeMap<&'static str, String>,
+}
+
+impl Environment {
+    pub(crate) fn from_process() -> Self {
+        let mut env = Self::default();
+        for name in ALL {
+            if let Ok(v) = std::env::var(name) {
+                env.set(name, v);
+            }
+        }
+        env
+    }
+
+    pub(crate) fn set(&mut self, name: &'static str, value: impl Into<String>) {
+        let value = value.into();
+        if value.is_empty() {
+            self.vars.remove(name);
+        } else {
+            self.vars.insert(name, value);
+        }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// The first of `names` that is set.
+    pub(crate) fn first(&self, names: &[&'static str]) -> Option<(&'static str, &str)> {
+        names.iter().find_map(|n| self.get(n).map(|v| (*n, v)))
+    }
+}

@@ -1,0 +1,27 @@
+//! Errors that stop a command before it can report on the user's documents. Problems *in*
+//! those documents are diagnostics, not errors.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    #[error("cannot read {what} {}", path.display())]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the output")]
+    Write(#[source] std::io::Error),
+    #[error("cannot serialise the output as JSON")]
+    Json(#[source] serde_json::Error),
+    #[error("cannot determine the current directory")]
+    Cwd(#[source] std::io::Error),
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Write(e)
+    }
+}

@@ -1,0 +1,657 @@
+//! Settings: every value a command runs with, resolved in one place.
+//!
+//! # Precedence (lowest first)
+//!
+//! 1. **Defaults** — region `us-east-1`, account `123456789012`, stack name `stack`, human
+//!    output, the template found in the current directory (`template.yaml`, else
+//!    `template.yml`, else `template.json`, as SAM CLI looks).
+//! 2. **samconfig.toml** — `[<env>.global.parameters]`, then `[<env>.<command>.parameters]`
+//!    (see [`crate::samconfig`]). The file is `--config-file` (default `samconfig.toml` in the
+//!    current directory, skipped if absent); the environment is `--config-env` (default
+//!    `default`). Relative paths in it are relative to the current directory, as in SAM CLI.
+//! 3. **Environment variables** — declared in [`crate::env_vars`]: `SLIPWAY_REGION` >
+//!    `AWS_REGION` > `AWS_DEFAULT_REGION`, `SLIPWAY_ACCOUNT`, `SLIPWAY_STACK_NAME`.
+//! 4. **Flags** on the command line.
+//!
+//! A higher layer replaces a lower layer's value key by key. List values
+//! (`parameter_overrides`, `accept_type`) are replaced whole, never merged — SAM CLI's rule:
+//! `--parameter-overrides A=1` drops samconfig's `B=2` (B falls back to its default).
+//!
+//! Each verb has one typed settings struct ([`ValidateSettings`]) built from one
+//! `…Options` value per layer (every field optional) by [`Combine`]; the shared parts
+//! ([`Target`]) are reused by later verbs. Problems in any layer come back as diagnostics
+//! naming the file and line.
+
+use std::path::{Path, PathBuf};
+
+use slipway_model::diag::{Code, Diagnostic, Sources, did_you_mean};
+use slipway_model::template::parse_overrides;
+
+use crate::args::{ConfigArgs, OutputFormat, TargetArgs, ValidateArgs};
+use crate::env_vars::{self, Environment};
+use crate::samconfig::{self, Entry, Layer, Value};
+
+pub(crate) const DEFAULT_REGION: &str = "us-east-1";
+pub(crate) const DEFAULT_ACCOUNT: &str = "123456789012";
+pub(crate) const DEFAULT_STACK_NAME: &str = "stack";
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "samconfig.toml";
+pub(crate) const DEFAULT_CONFIG_ENV: &str = "default";
+/// The templates looked for when none is named, in order.
+pub(crate) const DEFAULT_TEMPLATES: &[&str] = &["template.yaml", "template.yml", "template.json"];
+
+/// One layer's contribution wins over a lower one's.
+pub(crate) trait Combine {
+    fn combine(self, lower: Self) -> Self;
+}
+
+impl<T> Combine for Option<T> {
+    fn combine(self, lower: Self) -> Self {
+        self.or(lower)
+    }
+}
+
+/// The target every verb works against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub(crate) region: String,
+    pub(crate) account: String,
+    pub(crate) stack_name: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TargetOptions {
+    pub(crate) region: Option<String>,
+    pub(crate) account: Option<String>,
+    pub(crate) stack_name: Option<String>,
+}
+
+impl Combine for TargetOptions {
+    fn combine(self, lower: Self) -> Self {
+        Self {
+            region: self.region.combine(lower.region),
+            account: self.account.combine(lower.account),
+            stack_name: self.stack_name.combine(lower.stack_name),
+        }
+    }
+}
+
+impl TargetOptions {
+    fn from_env(env: &Environment) -> Self {
+        Self {
+            region: env
+                .first(&[
+                    env_vars::SLIPWAY_REGION,
+                    env_vars::AWS_REGION,
+                    env_vars::AWS_DEFAULT_REGION,
+                ])
+                .map(|(_, v)| v.to_owned()),
+            account: env.get(env_vars::SLIPWAY_ACCOUNT).map(str::to_owned),
+            stack_name: env.get(env_vars::SLIPWAY_STACK_NAME).map(str::to_owned),
+        }
+    }
+
+    fn from_args(args: &TargetArgs) -> Self {
+        Self {
+            region: args.region.clone(),
+            account: args.account.clone(),
+            stack_name: args.stack_name.clone(),
+        }
+    }
+
+    fn from_config(r: &mut ConfigReader<'_>) -> Self {
+        Self {
+            region: r.string("region"),
+            account: r.string("account"),
+            stack_name: r.string("stack_name"),
+        }
+    }
+
+    fn finish(self) -> Target {
+        Target {
+            region: self.region.unwrap_or_else(|| DEFAULT_REGION.into()),
+            account: self.account.unwrap_or_else(|| DEFAULT_ACCOUNT.into()),
+            stack_name: self.stack_name.unwrap_or_else(|| DEFAULT_STACK_NAME.into()),
+        }
+    }
+}
+
+/// Everything `slipway validate` runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ValidateSettings {
+    pub(crate) target: Target,
+    pub(crate) template: PathBuf,
+    pub(crate) parameter_overrides: Vec<(String, String)>,
+    pub(crate) parameter_store: Option<PathBuf>,
+    pub(crate) template_configuration: Option<PathBuf>,
+    pub(crate) template_vars: Option<PathBuf>,
+    pub(crate) accept_types: Vec<String>,
+    pub(crate) output: OutputFormat,
+    pub(crate) print_resolved: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ValidateOptions {
+    pub(crate) target: TargetOptions,
+    pub(crate) template: Option<PathBuf>,
+    pub(crate) parameter_overrides: Option<Vec<(String, String)>>,
+    pub(crate) parameter_store: Option<PathBuf>,
+    pub(crate) template_configuration: Option<PathBuf>,
+    pub(crate) template_vars: Option<PathBuf>,
+    pub(crate) accept_types: Option<Vec<String>>,
+    pub(crate) output: Option<OutputFormat>,
+    pub(crate) print_resolved: Option<bool>,
+}
+
+impl Combine for ValidateOptions {
+    fn combine(self, lower: Self) -> Self {
+        Self {
+            target: self.target.combine(lower.target),
+            template: self.template.combine(lower.template),
+            parameter_overrides: self.parameter_overrides.combine(lower.parameter_overrides),
+            parameter_store: self.parameter_store.combine(lower.parameter_store),
+            template_configuration: self
+                .template_configuration
+                .combine(lower.template_configuration),
+            template_vars: self.template_vars.combine(lower.template_vars),
+            accept_types: self.accept_types.combine(lower.accept_types),
+            output: self.output.combine(lower.output),
+            print_resolved: self.print_resolved.combine(lower.print_resolved),
+        }
+    }
+}
+
+/// The keys `[<env>.validate.parameters]` may hold.
+const VALIDATE_KEYS: &[&str] = &[
+    "template",
+    "template_file",
+    "parameter_overrides",
+    "parameter_store",
+    "template_configuration",
+    "template_vars",
+    "accept_type",
+    "output",
+    "print_resolved",
+    "region",
+    "account",
+    "stack_name",
+];
+
+impl ValidateOptions {
+    fn from_args(args: &ValidateArgs, diags: &mut Vec<Diagnostic>) -> Self {
+        let parameter_overrides = if args.parameter_overrides.is_empty() {
+            None
+        } else {
+            let mut all = Vec::new();
+            for token in &args.parameter_overrides {
+                match override_token(token) {
+                    Ok(pairs) => all.extend(pairs),
+                    Err(e) => diags.push(
+                        Diagnostic::error(Code::ConfigInvalid, e).path("--parameter-overrides"),
+                    ),
+                }
+            }
+            Some(all)
+        };
+        Self {
+            target: TargetOptions::from_args(&args.target),
+            template: args.template.clone(),
+            parameter_overrides,
+            parameter_store: args.parameter_store.clone(),
+            template_configuration: args.template_configuration.clone(),
+            template_vars: args.template_vars.clone(),
+            accept_types: (!args.accept_types.is_empty()).then(|| args.accept_types.clone()),
+            output: args.output,
+            print_resolved: args.print_resolved.then_some(true),
+        }
+    }
+
+    fn from_config(r: &mut ConfigReader<'_>) -> Self {
+        let overrides = r.list("parameter_overrides", true).and_then(|tokens| {
+            let mut all = Vec::new();
+            for t in &tokens {
+                match override_token(t) {
+                    Ok(pairs) => all.extend(pairs),
+                    Err(e) => {
+                        r.error("parameter_overrides", e);
+                        return None;
+                    }
+                }
+            }
+            Some(all)
+        });
+        let output = r
+            .string("output")
+            .and_then(|s| match OutputFormat::parse(&s) {
+                Some(o) => Some(o),
+                None => {
+                    r.error(
+                        "output",
+                        format!("`output` must be \"human\" or \"json\", not {s:?}"),
+                    );
+                    None
+                }
+            });
+        Self {
+            target: TargetOptions::from_config(r),
+            template: r
+                .string("template")
+                .or_else(|| r.string("template_file"))
+                .map(PathBuf::from),
+            parameter_overrides: overrides,
+            parameter_store: r.string("parameter_store").map(PathBuf::from),
+            template_configuration: r.string("template_configuration").map(PathBuf::from),
+            template_vars: r.string("template_vars").map(PathBuf::from),
+            accept_types: r.list("accept_type", false),
+            output,
+            print_resolved: r.bool("print_resolved"),
+        }
+    }
+
+    fn finish(self, cwd: &Path, diags: &mut Vec<Diagnostic>) -> Option<ValidateSettings> {
+        let template = match self.template {
+            Some(t) => t,
+            None => match DEFAULT_TEMPLATES.iter().find(|t| cwd.join(t).is_file()) {
+                Some(t) => PathBuf::from(t),
+                None => {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::ConfigInvalid,
+                            "no template given and none found: looked for template.yaml, \
+                             template.yml and template.json in the current directory",
+                        )
+                        .help("name one with -t/--template"),
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(ValidateSettings {
+            target: self.target.finish(),
+            template,
+            parameter_overrides: self.parameter_overrides.unwrap_or_default(),
+            parameter_store: self.parameter_store,
+            template_configuration: self.template_configuration,
+            template_vars: self.template_vars,
+            accept_types: self.accept_types.unwrap_or_default(),
+            output: self.output.unwrap_or(OutputFormat::Human),
+            print_resolved: self.print_resolved.unwrap_or(false),
+        })
+    }
+}
+
+/// One `--parameter-overrides` token: `K=V`, several `K=V K2=V2` in one string (as SAM and
+/// samconfig write them), or `K=a value with spaces` that the shell kept together.
+fn override_token(token: &str) -> Result<Vec<(String, String)>, String> {
+    match parse_overrides(token) {
+        Ok(pairs) => Ok(pairs),
+        Err(e) => match token.split_once('=') {
+            Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
+                Ok(vec![(k.to_owned(), v.to_owned())])
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+/// What resolving settings produced: the settings (unless an error stopped them), every
+/// diagnostic (samconfig warnings included) and the text of the files they point into.
+#[derive(Debug)]
+pub(crate) struct Resolved<T> {
+    pub(crate) settings: Option<T>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) sources: Sources,
+}
+
+/// Where samconfig.toml is read from, and which of its environments.
+struct ConfigChoice {
+    file: PathBuf,
+    explicit_file: bool,
+    env: String,
+    explicit_env: bool,
+}
+
+impl ConfigChoice {
+    fn new(args: &ConfigArgs) -> Self {
+        Self {
+            file: args
+                .config_file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE)),
+            explicit_file: args.config_file.is_some(),
+            env: args
+                .config_env
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CONFIG_ENV.into()),
+            explicit_env: args.config_env.is_some(),
+        }
+    }
+
+    /// Reads the file's layer for `command`; an absent default file is an empty layer.
+    fn load(
+        &self,
+        cwd: &Path,
+        command: &str,
+        sources: &mut Sources,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<(Layer, String)> {
+        let name = self.file.display().to_string();
+        let path = cwd.join(&self.file);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.explicit_file => {
+                return None;
+            }
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error(Code::ConfigInvalid, format!("cannot read {name}: {e}"))
+                        .file(&name),
+                );
+                return None;
+            }
+        };
+        let (layer, found) = samconfig::load(&text, &name, &self.env, command);
+        diags.extend(found);
+        if self.explicit_env && layer.global.is_empty() && layer.command.is_empty() {
+            diags.push(
+                Diagnostic::warning(
+                    Code::ConfigInvalid,
+                    format!(
+                        "{name} has no [{env}.{command}.parameters] or [{env}.global.parameters]",
+                        env = self.env
+                    ),
+                )
+                .file(&name),
+            );
+        }
+        sources.add(name.clone(), text);
+        Some((layer, name))
+    }
+}
+
+/// Reads typed values out of a samconfig layer, reporting wrong types at their line.
+struct ConfigReader<'a> {
+    layer: &'a Layer,
+    file: &'a str,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl ConfigReader<'_> {
+    fn error(&mut self, key: &str, message: impl Into<String>) {
+        let mut d = Diagnostic::error(Code::ConfigInvalid, message).file(self.file);
+        if let Some(e) = self.layer.get(key) {
+            d = d.at(e.pos).path(format!("{}.{key}", e.table));
+        }
+        self.diags.push(d);
+    }
+
+    fn wrong(&mut self, key: &str, want: &str, e: &Entry) {
+        let found = match &e.value {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "boolean",
+            Value::List(_) => "array",
+            Value::Other(t) => t,
+        };
+        self.error(key, format!("`{key}` must be {want}, found a {found}"));
+    }
+
+    fn string(&mut self, key: &str) -> Option<String> {
+        let e = self.layer.get(key)?;
+        match &e.value {
+            Value::String(s) | Value::Number(s) => Some(s.clone()),
+            Value::Bool(_) | Value::List(_) | Value::Other(_) => {
+                self.wrong(key, "a string", e);
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, key: &str) -> Option<bool> {
+        let e = self.layer.get(key)?;
+        match &e.value {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s == "true" || s == "false" => Some(s == "true"),
+            Value::String(_) | Value::Number(_) | Value::List(_) | Value::Other(_) => {
+                self.wrong(key, "true or false", e);
+                None
+            }
+        }
+    }
+
+    /// A list: a TOML array, or one string split on whitespace (kept whole when `raw`, for
+    /// values that do their own splitting and quoting).
+    fn list(&mut self, key: &str, raw: bool) -> Option<Vec<String>> {
+        let e = self.layer.get(key)?;
+        match &e.value {
+            Value::List(items) => Some(items.clone()),
+            Value::String(s) if raw => Some(vec![s.clone()]),
+            Value::String(s) => Some(s.split_whitespace().map(str::to_owned).collect()),
+            Value::Number(_) | Value::Bool(_) | Value::Other(_) => {
+                self.wrong(key, "a string or an array of strings", e);
+                None
+            }
+        }
+    }
+
+    /// Warns about keys of the command's own table that this command does not read (the
+    /// global table is shared by every command, so its other keys are expected).
+    fn unknown_keys(&mut self, known: &[&str], command: &str) {
+        for (key, e) in &self.layer.command {
+            if known.contains(&key.as_str()) {
+                continue;
+            }
+            let mut d = Diagnostic::warning(
+                Code::ConfigInvalid,
+                format!("`slipway {command}` has no option `{key}`; it is ignored"),
+            )
+            .file(self.file)
+            .at(e.pos)
+            .path(format!("{}.{key}", e.table));
+            if let Some(s) = did_you_mean(key, known.iter().copied()) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            self.diags.push(d);
+        }
+    }
+}
+
+/// Resolves `slipway validate`'s settings from its flags, the environment and samconfig.toml.
+pub(crate) fn validate(
+    args: &ValidateArgs,
+    env: &Environment,
+    cwd: &Path,
+) -> Resolved<ValidateSettings> {
+    let mut diags = Vec::new();
+    let mut sources = Sources::new();
+    let choice = ConfigChoice::new(&args.config);
+    let from_file = match choice.load(cwd, "validate", &mut sources, &mut diags) {
+        Some((layer, file)) if !diags.iter().any(Diagnostic::is_error) => {
+            let mut r = ConfigReader {
+                layer: &layer,
+                file: &file,
+                diags: &mut diags,
+            };
+            r.unknown_keys(VALIDATE_KEYS, "validate");
+            ValidateOptions::from_config(&mut r)
+        }
+        Some(_) | None => ValidateOptions::default(),
+    };
+    let from_env = ValidateOptions {
+        target: TargetOptions::from_env(env),
+        ..ValidateOptions::default()
+    };
+    let from_flags = ValidateOptions::from_args(args, &mut diags);
+    let combined = from_flags.combine(from_env.combine(from_file));
+    let settings = combined.finish(cwd, &mut diags);
+    let failed = diags.iter().any(Diagnostic::is_error);
+    Resolved {
+        settings: if failed { None } else { settings },
+        diagnostics: diags,
+        sources,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    fn resolve(args: &ValidateArgs, env: &Environment, dir: &Path) -> ValidateSettings {
+        let r = validate(args, env, dir);
+        assert!(
+            !r.diagnostics.iter().any(Diagnostic::is_error),
+            "{:?}",
+            r.diagnostics
+        );
+        r.settings.unwrap()
+    }
+
+    #[test]
+    fn defaults_find_the_template_as_sam_does() {
+        let dir = dir_with(&[("template.yml", ""), ("template.json", "")]);
+        let s = resolve(
+            &ValidateArgs::default(),
+            &Environment::default(),
+            dir.path(),
+        );
+        assert_eq!(s.template, PathBuf::from("template.yml"));
+        assert_eq!(s.target.region, DEFAULT_REGION);
+        assert_eq!(s.target.account, DEFAULT_ACCOUNT);
+        assert_eq!(s.output, OutputFormat::Human);
+        let empty = dir_with(&[]);
+        let r = validate(
+            &ValidateArgs::default(),
+            &Environment::default(),
+            empty.path(),
+        );
+        assert!(r.settings.is_none());
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = dir_with(&[
+            ("template.yaml", ""),
+            (
+                "samconfig.toml",
+                "version = 0.1\n[default.global.parameters]\nregion = \"eu-west-1\"\nstack_name = \"app\"\naccount = 111111111111\n[default.validate.parameters]\nparameter_overrides = \"A=1 B='two words'\"\noutput = \"json\"\n",
+            ),
+        ]);
+        let mut env = Environment::default();
+        let s = resolve(&ValidateArgs::default(), &env, dir.path());
+        assert_eq!(s.target.region, "eu-west-1");
+        assert_eq!(s.target.account, "111111111111");
+        assert_eq!(s.target.stack_name, "app");
+        assert_eq!(s.output, OutputFormat::Json);
+        assert_eq!(
+            s.parameter_overrides,
+            vec![("A".into(), "1".into()), ("B".into(), "two words".into())]
+        );
+
+        env.set(env_vars::AWS_DEFAULT_REGION, "ap-south-1");
+        let s = resolve(&ValidateArgs::default(), &env, dir.path());
+        assert_eq!(s.target.region, "ap-south-1", "environment beats the file");
+        env.set(env_vars::AWS_REGION, "ap-east-1");
+        env.set(env_vars::SLIPWAY_REGION, "sa-east-1");
+        let s = resolve(&ValidateArgs::default(), &env, dir.path());
+        assert_eq!(s.target.region, "sa-east-1");
+
+        let args = ValidateArgs {
+            parameter_overrides: vec!["A=3".into()],
+            target: TargetArgs {
+                region: Some("us-west-2".into()),
+                ..TargetArgs::default()
+            },
+            output: Some(OutputFormat::Human),
+            ..ValidateArgs::default()
+        };
+        let s = resolve(&args, &env, dir.path());
+        assert_eq!(s.target.region, "us-west-2", "flags beat everything");
+        assert_eq!(s.output, OutputFormat::Human);
+        assert_eq!(
+            s.parameter_overrides,
+            vec![("A".into(), "3".into())],
+            "lists are replaced whole, as SAM does"
+        );
+    }
+
+    #[test]
+    fn config_env_picks_the_table() {
+        let dir = dir_with(&[
+            ("template.yaml", ""),
+            (
+                "sc.toml",
+                "version = 0.1\n[prod.validate.parameters]\ntemplate_file = \"prod.yaml\"\naccept_type = \"AWS::A::B AWS::C::D\"\n",
+            ),
+        ]);
+        let args = ValidateArgs {
+            config: ConfigArgs {
+                config_file: Some("sc.toml".into()),
+                config_env: Some("prod".into()),
+            },
+            ..ValidateArgs::default()
+        };
+        let s = resolve(&args, &Environment::default(), dir.path());
+        assert_eq!(s.template, PathBuf::from("prod.yaml"));
+        assert_eq!(s.accept_types, vec!["AWS::A::B", "AWS::C::D"]);
+    }
+
+    #[test]
+    fn config_problems_are_diagnostics_at_their_line() {
+        let dir = dir_with(&[
+            ("template.yaml", ""),
+            (
+                "samconfig.toml",
+                "version = 0.1\n[default.validate.parameters]\nprint_resolved = \"maybe\"\nregoin = \"x\"\n",
+            ),
+        ]);
+        let r = validate(
+            &ValidateArgs::default(),
+            &Environment::default(),
+            dir.path(),
+        );
+        assert!(r.settings.is_none());
+        let d: Vec<_> = r
+            .diagnostics
+            .iter()
+            .map(|d| (d.severity, d.line, d.help.clone()))
+            .collect();
+        assert!(d.contains(&(slipway_model::diag::Severity::Error, Some(3), None)));
+        assert!(d.contains(&(
+            slipway_model::diag::Severity::Warning,
+            Some(4),
+            Some("did you mean `region`?".into())
+        )));
+        assert!(r.sources.get("samconfig.toml").is_some());
+    }
+
+    #[test]
+    fn a_named_config_file_must_exist() {
+        let dir = dir_with(&[("template.yaml", "")]);
+        let args = ValidateArgs {
+            config: ConfigArgs {
+                config_file: Some("missing.toml".into()),
+                config_env: None,
+            },
+            ..ValidateArgs::default()
+        };
+        let r = validate(&args, &Environment::default(), dir.path());
+        assert!(r.settings.is_none());
+    }
+
+    #[test]
+    fn override_tokens() {
+        assert_eq!(
+            override_token("K=a value").unwrap(),
+            vec![("K".into(), "a value".into())]
+        );
+        assert_eq!(override_token("A=1 B=2").unwrap().len(), 2);
+        assert!(override_token("novalue").is_err());
+    }
+}
