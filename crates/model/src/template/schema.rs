@@ -434,7 +434,11 @@ const APIGW_INTEGRATION: &[Prop] = &[
     o("IntegrationHttpMethod", S),
     o("IntegrationResponses", lobj!(INTEGRATION_RESPONSE)),
     o("IntegrationTarget", S),
-    o("PassthroughBehavior", S),
+    o("PassthroughBehavior", S).rule(Rule::OneOf(&[
+        "WHEN_NO_MATCH",
+        "WHEN_NO_TEMPLATES",
+        "NEVER",
+    ])),
     o("RequestParameters", MS),
     o("RequestTemplates", MS),
     o("ResponseTransferMode", S),
@@ -450,7 +454,7 @@ const APIGW_INTEGRATION: &[Prop] = &[
 ];
 const METHOD_RESPONSE: &[Prop] = &[
     o("ResponseModels", MS),
-    o("ResponseParameters", Shape::Map(&Shape::Boolean)),
+    o("ResponseParameters", MS),
     r("StatusCode", S),
 ];
 const APIGW_METHOD: &[Prop] = &[
@@ -468,7 +472,7 @@ const APIGW_METHOD: &[Prop] = &[
     o("MethodResponses", lobj!(METHOD_RESPONSE)),
     o("OperationName", S),
     o("RequestModels", MS),
-    o("RequestParameters", Shape::Map(&Shape::Boolean)),
+    o("RequestParameters", MS),
     o("RequestValidatorId", S),
     r("ResourceId", S),
     r("RestApiId", S),
@@ -887,7 +891,7 @@ const EVENTS_RULE: &[Prop] = &[
         "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
     ])),
     o("Tags", TAGS),
-    o("Targets", lobj!(EVENTS_TARGET)),
+    o("Targets", lobj!(EVENTS_TARGET)).rule(Rule::MaxItems(5)),
 ];
 const SCHEDULER_SCHEDULE: &[Prop] = &[
     o("ActionAfterCompletion", S).rule(Rule::OneOf(&["NONE", "DELETE"])),
@@ -1386,7 +1390,7 @@ types! {
     "AWS::Lambda::Function" => "name",
         ["Arn", "SnapStartResponse", "SnapStartResponse.ApplyOn", "SnapStartResponse.OptimizationStatus"],
         LAMBDA_FUNCTION;
-    "AWS::Lambda::Version" => "arn", ["FunctionArn", "Version"], LAMBDA_VERSION;
+    "AWS::Lambda::Version" => "arn", ["FunctionArn", "Id", "Version"], LAMBDA_VERSION;
     "AWS::Lambda::Alias" => "arn", ["AliasArn"], LAMBDA_ALIAS;
     "AWS::Lambda::Permission" => "id", ["Id"], LAMBDA_PERMISSION;
     "AWS::Lambda::LayerVersion" => "arn", ["LayerVersionArn"], LAMBDA_LAYER_VERSION;
@@ -1433,7 +1437,7 @@ types! {
     "AWS::Logs::LogGroup" => "name", ["Arn"], LOGS_LOG_GROUP;
     "AWS::SSM::Parameter" => "name", ["Type", "Value"], SSM_PARAMETER;
     "AWS::CodeDeploy::Application" => "name", [], CODEDEPLOY_APPLICATION;
-    "AWS::CodeDeploy::DeploymentGroup" => "name", [], CODEDEPLOY_DEPLOYMENT_GROUP;
+    "AWS::CodeDeploy::DeploymentGroup" => "name", ["Id"], CODEDEPLOY_DEPLOYMENT_GROUP;
     "AWS::CodeDeploy::DeploymentConfig" => "name", [], CODEDEPLOY_DEPLOYMENT_CONFIG;
     "AWS::CodeBuild::Project" => "name", ["Arn"], CODEBUILD_PROJECT;
     "AWS::CodePipeline::Pipeline" => "name", ["Version"], CODEPIPELINE_PIPELINE;
@@ -1501,6 +1505,7 @@ pub fn check_properties(
     diags: &mut Diagnostics,
 ) {
     check_object(schema.name, schema.properties, props, None, path, diags);
+    check_type_rules(schema, props, None, path, diags);
 }
 
 /// [`check_properties`] for a `Properties` node: a missing required property is reported at
@@ -1521,6 +1526,7 @@ pub fn check_properties_node(
                 path,
                 diags,
             );
+            check_type_rules(schema, m, Some(props.pos), path, diags);
         }
         _ => diags.push(wrong_type(props, path, "a mapping of properties")),
     }
@@ -1569,6 +1575,91 @@ fn check_object(
             d = d.at(pos);
         }
         diags.push(d);
+    }
+}
+
+/// Rules that tie several properties of one type together.
+fn check_type_rules(
+    schema: &TypeSchema,
+    props: &Map,
+    pos: Option<Pos>,
+    path: &Path<'_>,
+    diags: &mut Diagnostics,
+) {
+    let missing = |message: String, pos: Option<Pos>, path: &Path<'_>| {
+        let d = Diagnostic::error(Code::MissingRequired, message).path(path.to_string());
+        match pos {
+            Some(p) => d.at(p),
+            None => d,
+        }
+    };
+    match schema.name {
+        "AWS::Events::Rule" => {
+            if !props.contains_key("EventPattern") && !props.contains_key("ScheduleExpression") {
+                diags.push(missing(
+                    "AWS::Events::Rule requires 'EventPattern' or 'ScheduleExpression'".into(),
+                    pos,
+                    path,
+                ));
+            }
+        }
+        "AWS::Lambda::Function" => {
+            let image = props
+                .get("PackageType")
+                .and_then(Node::as_str)
+                .is_some_and(|t| t == "Image");
+            if !image {
+                // Lambda: "Runtime and Handler are mandatory parameters for functions created
+                // with deployment packages."
+                for key in ["Handler", "Runtime"] {
+                    if !props.contains_key(key) {
+                        diags.push(
+                            missing(
+                                format!(
+                                    "a Zip-packaged AWS::Lambda::Function requires property '{key}'"
+                                ),
+                                pos,
+                                path,
+                            )
+                            .help("set PackageType: Image for a container image function"),
+                        );
+                    }
+                }
+            }
+            let Some(code_node) = props.get("Code").filter(|n| n.intrinsic().is_none()) else {
+                return;
+            };
+            let Some(code) = code_node.as_map() else {
+                return;
+            };
+            let cpath = path.key("Code");
+            let has = |k: &str| code.contains_key(k);
+            if image && !has("ImageUri") {
+                diags.push(missing(
+                    "'Code' of an Image-packaged function requires property 'ImageUri'".into(),
+                    Some(code_node.pos),
+                    &cpath,
+                ));
+            } else if !image {
+                match (has("S3Bucket"), has("S3Key")) {
+                    (true, false) | (false, true) => {
+                        let need = if has("S3Bucket") { "S3Key" } else { "S3Bucket" };
+                        diags.push(missing(
+                            format!("'Code' with an S3 location requires property '{need}'"),
+                            Some(code_node.pos),
+                            &cpath,
+                        ));
+                    }
+                    (false, false) if !has("ZipFile") => diags.push(missing(
+                        "'Code' requires 'ZipFile', or 'S3Bucket' and 'S3Key'".into(),
+                        Some(code_node.pos),
+                        &cpath,
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -1912,6 +2003,8 @@ Code:
   S3Bucket: !Ref Bucket
   S3Key: !Sub '${AWS::StackName}/k.zip'
 Role: !GetAtt Role.Arn
+Handler: !Ref Handler
+Runtime: !Ref Runtime
 Timeout: !Ref Param
 Layers: !Split [',', !ImportValue layers]
 VpcConfig:
@@ -1924,7 +2017,10 @@ Tags: !If [C, [], []]
         );
         assert_eq!(d, vec![]);
         // A string-valued call cannot stand for an object.
-        let d = check("AWS::Lambda::Function", "Code: !Ref X\nRole: r\n");
+        let d = check(
+            "AWS::Lambda::Function",
+            "Code: !Ref X\nRole: r\nHandler: h\nRuntime: python3.13\n",
+        );
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].code, Code::WrongType);
         assert_eq!(d[0].message, "expected a mapping, found the result of Ref");
@@ -1934,7 +2030,7 @@ Tags: !If [C, [], []]
     fn nested_schema_errors_carry_the_path() {
         let d = check(
             "AWS::Lambda::Function",
-            "Code:\n  S3Buckt: b\n  S3Key: k\nRole: r\nEnvironment:\n  Variables:\n    A: [x]\n",
+            "Code:\n  S3Buckt: b\n  S3Key: k\nRole: r\nEnvironment:\n  Variables:\n    A: [x]\nHandler: h\nRuntime: java21\n",
         );
         let got: Vec<_> = d
             .iter()
@@ -1952,6 +2048,11 @@ Tags: !If [C, [], []]
                     Code::WrongType,
                     "Resources.Fn.Properties.Environment.Variables.A",
                     Some(Pos::new(7, 8))
+                ),
+                (
+                    Code::MissingRequired,
+                    "Resources.Fn.Properties.Code",
+                    Some(Pos::new(2, 3))
                 ),
             ]
         );
@@ -2021,7 +2122,7 @@ Stages:
     fn value_rules() {
         let d = check(
             "AWS::Lambda::Function",
-            "Code: {ZipFile: x}\nRole: r\nRuntime: python3.21\nTimeout: 901\nMemorySize: \"64\"\n",
+            "Code: {ZipFile: x}\nRole: r\nHandler: h\nRuntime: python3.21\nTimeout: 901\nMemorySize: \"64\"\n",
         );
         let got: Vec<_> = d.iter().map(|d| (d.code, d.path.as_str())).collect();
         assert_eq!(
@@ -2052,7 +2153,7 @@ Stages:
         ] {
             let d = check(
                 "AWS::Lambda::Function",
-                &format!("Code: {{ZipFile: x}}\nRole: r\nRuntime: {rt}\n"),
+                &format!("Code: {{ZipFile: x}}\nRole: r\nHandler: h\nRuntime: {rt}\n"),
             );
             assert_eq!(d, vec![], "{rt}");
         }
@@ -2082,6 +2183,29 @@ Stages:
             ]
         );
         assert_eq!(d[1].message, "2 items given, at most 1 allowed");
+    }
+
+    #[test]
+    fn type_rules() {
+        let d = check("AWS::Lambda::Function", "Code: {S3Bucket: b}\nRole: r\n");
+        let got: Vec<_> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "a Zip-packaged AWS::Lambda::Function requires property 'Handler'",
+                "a Zip-packaged AWS::Lambda::Function requires property 'Runtime'",
+                "'Code' with an S3 location requires property 'S3Key'",
+            ]
+        );
+        let image = "PackageType: Image\nCode: {ImageUri: repo:tag}\nRole: r\n";
+        assert_eq!(check("AWS::Lambda::Function", image), vec![]);
+        let d = check("AWS::Events::Rule", "Targets: [{Arn: a, Id: t}]\n");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].code, Code::MissingRequired);
+        assert_eq!(
+            check("AWS::Events::Rule", "ScheduleExpression: rate(1 minute)\n"),
+            vec![]
+        );
     }
 
     #[test]
