@@ -1594,14 +1594,14 @@ fn check_type_rules(
         }
     };
     match schema.name {
-        "AWS::Events::Rule" => {
-            if !props.contains_key("EventPattern") && !props.contains_key("ScheduleExpression") {
-                diags.push(missing(
-                    "AWS::Events::Rule requires 'EventPattern' or 'ScheduleExpression'".into(),
-                    pos,
-                    path,
-                ));
-            }
+        "AWS::Events::Rule"
+            if !props.contains_key("EventPattern") && !props.contains_key("ScheduleExpression") =>
+        {
+            diags.push(missing(
+                "AWS::Events::Rule requires 'EventPattern' or 'ScheduleExpression'".into(),
+                pos,
+                path,
+            ));
         }
         "AWS::Lambda::Function" => {
             let image = props
