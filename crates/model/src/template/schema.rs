@@ -209,7 +209,10 @@ const CORS: &[Prop] = &[
 ];
 const INLINE_POLICY: &[Prop] = &[r("PolicyDocument", J), r("PolicyName", S)];
 const PROVISIONED_CONCURRENCY: &[Prop] = &[r("ProvisionedConcurrentExecutions", I)];
-const RUNTIME_POLICY: &[Prop] = &[o("RuntimeVersionArn", S), r("UpdateRuntimeOn", S)];
+const RUNTIME_POLICY: &[Prop] = &[
+    o("RuntimeVersionArn", S),
+    r("UpdateRuntimeOn", S).rule(Rule::OneOf(&["Auto", "FunctionUpdate", "Manual"])),
+];
 
 // ---------------------------------------------------------------------------------------------
 // Lambda.
@@ -260,13 +263,18 @@ const LAMBDA_FUNCTION: &[Prop] = &[
     ),
     o("MemorySize", I).rule(Rule::Range(128.0, 10240.0)),
     o("PackageType", S).rule(Rule::OneOf(&["Zip", "Image"])),
+    o("Policy", J),
     o("RecursiveLoop", S).rule(Rule::OneOf(&["Allow", "Terminate"])),
-    o("ReservedConcurrentExecutions", I),
+    o("ReservedConcurrentExecutions", I).rule(Rule::Range(0.0, f64::MAX)),
     r("Role", S),
     o("Runtime", S).rule(Rule::OneOf(LAMBDA_RUNTIMES)),
     o("RuntimeManagementConfig", obj(RUNTIME_POLICY)),
-    o("SnapStart", obj(&[r("ApplyOn", S)])),
-    o("Tags", TAGS),
+    o(
+        "SnapStart",
+        obj(&[r("ApplyOn", S).rule(Rule::OneOf(&["PublishedVersions", "None"]))]),
+    ),
+    // Lambda's tags, unlike most, may leave out the value.
+    o("Tags", lobj!(&[r("Key", S), o("Value", S)])),
     o("Timeout", I).rule(Rule::Range(1.0, 900.0)),
     o(
         "TracingConfig",
@@ -1603,6 +1611,26 @@ fn check_type_rules(
                 path,
             ));
         }
+        "AWS::CodePipeline::Pipeline" => {
+            match (props.entry("ArtifactStore"), props.entry("ArtifactStores")) {
+                (None, None) => diags.push(missing(
+                    "AWS::CodePipeline::Pipeline requires 'ArtifactStore' or 'ArtifactStores'"
+                        .into(),
+                    pos,
+                    path,
+                )),
+                (Some(_), Some(e)) => diags.push(
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        "'ArtifactStore' and 'ArtifactStores' cannot both be given",
+                    )
+                    .at(e.key_pos)
+                    .path(path.key("ArtifactStores").to_string())
+                    .help("use ArtifactStores (one per region) for a cross-region pipeline, ArtifactStore otherwise"),
+                ),
+                _ => {}
+            }
+        }
         "AWS::Lambda::Function" => {
             let image = props
                 .get("PackageType")
@@ -2083,6 +2111,7 @@ Stages:
                     Code::WrongType,
                     "Resources.Fn.Properties.Stages.0.Actions.0.RunOrder"
                 ),
+                (Code::MissingRequired, "Resources.Fn.Properties"),
             ]
         );
         assert_eq!(d[0].message, "'ActionTypeId' requires property 'Version'");
