@@ -359,13 +359,16 @@ const LAMBDA_EVENT_SOURCE_MAPPING: &[Prop] = &[
     o("KmsKeyArn", S),
     o("LoggingConfig", J),
     o("MaximumBatchingWindowInSeconds", I).rule(Rule::Range(0.0, 300.0)),
-    o("MaximumRecordAgeInSeconds", I),
-    o("MaximumRetryAttempts", I),
+    o("MaximumRecordAgeInSeconds", I).rule(Rule::Range(-1.0, 604_800.0)),
+    o("MaximumRetryAttempts", I).rule(Rule::Range(-1.0, 10000.0)),
     o("MetricsConfig", J),
     o("ParallelizationFactor", I).rule(Rule::Range(1.0, 10.0)),
     o("ProvisionedPollerConfig", J),
     o("Queues", LS),
-    o("ScalingConfig", obj(&[o("MaximumConcurrency", I)])),
+    o(
+        "ScalingConfig",
+        obj(&[o("MaximumConcurrency", I).rule(Rule::Range(2.0, 1000.0))]),
+    ),
     o("SelfManagedEventSource", J),
     o("SelfManagedKafkaEventSourceConfig", J),
     o(
@@ -420,7 +423,7 @@ const APIGW_REST_API: &[Prop] = &[
     o("MinimumCompressionSize", I),
     o("Mode", S),
     o("Name", S),
-    o("Parameters", MS),
+    o("Parameters", J),
     o("Policy", J),
     o("Tags", TAGS),
 ];
@@ -1105,7 +1108,7 @@ const CODEBUILD_ARTIFACTS: &[Prop] = &[
     o("Name", S),
     o("NamespaceType", S),
     o("OverrideArtifactName", B),
-    o("Packaging", S),
+    o("Packaging", S).rule(Rule::OneOf(&["NONE", "ZIP"])),
     o("Path", S),
     r("Type", S).rule(Rule::OneOf(&["CODEPIPELINE", "NO_ARTIFACTS", "S3"])),
 ];
@@ -1168,7 +1171,7 @@ const CODEBUILD_PROJECT: &[Prop] = &[
             ),
             o("Fleet", J),
             r("Image", S),
-            o("ImagePullCredentialsType", S),
+            o("ImagePullCredentialsType", S).rule(Rule::OneOf(&["CODEBUILD", "SERVICE_ROLE"])),
             o("PrivilegedMode", B),
             o("RegistryCredential", J),
             r("Type", S),
@@ -1447,7 +1450,7 @@ types! {
     "AWS::CodeDeploy::Application" => "name", [], CODEDEPLOY_APPLICATION;
     "AWS::CodeDeploy::DeploymentGroup" => "name", ["Id"], CODEDEPLOY_DEPLOYMENT_GROUP;
     "AWS::CodeDeploy::DeploymentConfig" => "name", [], CODEDEPLOY_DEPLOYMENT_CONFIG;
-    "AWS::CodeBuild::Project" => "name", ["Arn"], CODEBUILD_PROJECT;
+    "AWS::CodeBuild::Project" => "name", ["Arn", "Id"], CODEBUILD_PROJECT;
     "AWS::CodePipeline::Pipeline" => "name", ["Version"], CODEPIPELINE_PIPELINE;
     "AWS::DynamoDB::Table" => "name", ["Arn", "StreamArn"], DYNAMODB_TABLE;
     "AWS::IAM::Role" => "name", ["Arn", "RoleId"], IAM_ROLE;
