@@ -934,8 +934,8 @@ const SCHEDULER_SCHEDULE: &[Prop] = &[
             o(
                 "RetryPolicy",
                 obj(&[
-                    o("MaximumEventAgeInSeconds", N),
-                    o("MaximumRetryAttempts", N),
+                    o("MaximumEventAgeInSeconds", N).rule(Rule::Range(60.0, 86400.0)),
+                    o("MaximumRetryAttempts", N).rule(Rule::Range(0.0, 185.0)),
                 ]),
             ),
             r("RoleArn", S),
@@ -2395,5 +2395,72 @@ Stages:
         assert_eq!(ref_kind("AWS::Lambda::Function"), Some("name"));
         assert_eq!(ref_kind("AWS::SNS::Topic"), Some("arn"));
         assert_eq!(ref_kind("Custom::Thing"), None);
+    }
+
+    /// Through the whole resolver: positions, paths and evaluated values as the engine makes
+    /// them.
+    #[test]
+    fn through_resolve() {
+        let text = "\
+Parameters:
+  Mem:
+    Type: Number
+    Default: 256
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: []}
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Code:
+        ZipFile: |
+          def handler(e, c): return e
+      Role: !GetAtt Role.Arn
+      Handler: index.handler
+      Runtime: python3.12
+      MemorySize: !Ref Mem
+      Timout: 30
+  Q:
+    Type: AWS::SQS::Queue
+  Alias:
+    Type: AWS::Lambda::Alias
+    Properties:
+      FunctionName: !Ref Fn
+      FunctionVersion: !GetAtt Fn.Version
+";
+        let out = crate::template::resolve(text, &crate::template::Options::default());
+        let got: Vec<_> = out
+            .diagnostics
+            .iter()
+            .map(|d| (d.code, d.path.as_str(), d.pos()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Code::UnknownProperty,
+                    "Resources.Fn.Properties.Timout",
+                    Some(Pos::new(20, 7))
+                ),
+                (
+                    Code::MissingRequired,
+                    "Resources.Alias.Properties",
+                    Some(Pos::new(26, 7))
+                ),
+                (
+                    Code::UnknownAttribute,
+                    "Resources.Alias.Properties.FunctionVersion.Fn::GetAtt",
+                    Some(Pos::new(27, 24))
+                ),
+            ],
+            "{:#?}",
+            out.diagnostics
+        );
+        assert_eq!(
+            out.diagnostics[0].help.as_deref(),
+            Some("did you mean 'Timeout'?")
+        );
     }
 }
