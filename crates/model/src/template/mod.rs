@@ -820,8 +820,8 @@ fn resolve_resource(
     let mut inert = false;
     match schema::lookup(&r.type_) {
         Some(s) => {
-            if let Some(m) = properties.as_map() {
-                schema::check_properties(s, m, &ppath, diags);
+            if properties.as_map().is_some() {
+                schema::check_properties_node(s, &properties, &ppath, diags);
             }
         }
         None if opts.inert_types.contains(&r.type_) => inert = true,

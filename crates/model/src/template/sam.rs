@@ -14,6 +14,8 @@ use super::raw::{RawResource, RawTemplate};
 use crate::diag::{Code, Diagnostic, Diagnostics};
 
 /// What the transform may consult.
+// Read once the SAM transform is filled in; until then the stub leaves them unused.
+#[allow(dead_code)]
 pub(crate) struct SamEnv<'a> {
     pub pseudo: &'a Pseudo,
     pub params: &'a BTreeMap<String, ResolvedParam>,
