@@ -429,11 +429,21 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    did_you_mean_within(name, candidates, 0.85)
+}
+
+/// [`did_you_mean`] with a chosen similarity threshold (Jaro-Winkler, 0..1): names that share
+/// a long prefix, such as resource types (`AWS::…`), need a stricter one.
+pub fn did_you_mean_within<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    threshold: f64,
+) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|(score, _)| *score > 0.85)
+        .filter(|(score, _)| *score > threshold)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
 }

@@ -389,35 +389,17 @@ impl<'a> Builder<'a> {
         };
         match (short, &arg.kind) {
             ("Ref" | "Condition", Kind::String(_)) => Node::call(pos, long, arg),
-            ("Ref" | "Condition", _) => {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::TagShape,
-                        format!("!{short} takes a name, not a {}", arg.type_name()),
-                    )
-                    .at(pos)
-                    .path(self.path()),
-                );
-                Node::call(pos, long, arg)
-            }
-            ("GetAtt", Kind::String(s)) => {
+            // A wrong shape (`!Ref [a]`, `!GetAtt NoDot`) is kept as written: the evaluator
+            // reports it once, with the property path.
+            ("GetAtt", Kind::String(s)) => match s.split_once('.') {
                 // `!GetAtt A.B.C` splits at the first dot: resource `A`, attribute `B.C`.
-                let items = match s.split_once('.') {
-                    Some((res, attr)) => vec![Node::string(pos, res), Node::string(pos, attr)],
-                    None => {
-                        self.diags.push(
-                            Diagnostic::error(
-                                Code::IntrinsicShape,
-                                format!("!GetAtt '{s}' needs the form LogicalId.Attribute"),
-                            )
-                            .at(pos)
-                            .path(self.path()),
-                        );
-                        vec![Node::string(pos, s.clone())]
-                    }
-                };
-                Node::call(pos, long, Node::seq(pos, items))
-            }
+                Some((res, attr)) => Node::call(
+                    pos,
+                    long,
+                    Node::seq(pos, vec![Node::string(pos, res), Node::string(pos, attr)]),
+                ),
+                None => Node::call(pos, long, arg),
+            },
             _ => Node::call(pos, long, arg),
         }
     }

@@ -825,6 +825,8 @@ fn resolve_resource(
             }
         }
         None if opts.inert_types.contains(&r.type_) => inert = true,
+        // Without the SAM transform this was reported as needing it.
+        None if r.type_.starts_with("AWS::Serverless::") => {}
         None => {
             let mut d = Diagnostic::error(
                 Code::UnsupportedResourceType,
@@ -835,7 +837,7 @@ fn resolve_resource(
             )
             .at(r.type_pos)
             .path(rpath.key("Type").to_string());
-            d = match did_you_mean(&r.type_, schema::type_names()) {
+            d = match crate::diag::did_you_mean_within(&r.type_, schema::type_names(), 0.95) {
                 Some(s) => d.help(format!(
                     "did you mean '{s}'? To keep '{}' as an inert record that is never run, pass --accept-type {}",
                     r.type_, r.type_
