@@ -5,7 +5,8 @@
 //!   [`env`] how the environment is layered), streaming its log ([`log`]) and returning a
 //!   [`BuildResult`] with phases, commands, test reports ([`junit`]) and artefacts (stored in
 //!   `slipway_store`).
-//! - `sam` (coming) builds the functions and layers of a SAM template, as `sam build` does.
+//! - [`build_template`] builds the functions and layers of a SAM template, as `sam build` does
+//!   ([`sam`] has the layout, the fingerprints and the dependency cache).
 //!
 //! Nothing here is async: a build is one shell process per session and one reader thread per
 //! shell, driven from the caller's thread; cancellation comes from any thread through a
@@ -30,6 +31,7 @@ pub mod junit;
 pub mod log;
 pub mod record;
 pub mod run;
+pub mod sam;
 mod shell;
 
 pub use self::clock::{Clock, ManualClock, SystemClock};
@@ -39,3 +41,4 @@ pub use self::record::{BuildPhase, BuildResult, Status};
 pub use self::run::{
     BuildError, BuildOptions, BuildspecSource, CancelToken, Source, load_buildspec, run_build,
 };
+pub use self::sam::{SamBuildOptions, SamBuildResult, build_template};
