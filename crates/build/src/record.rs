@@ -231,3 +231,88 @@ impl BuildResult {
 fn ordered<S: serde::Serializer>(m: &IndexMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
     s.collect_map(m.iter())
 }
+
+fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        #[allow(clippy::cast_precision_loss)]
+        let s = ms as f64 / 1000.0;
+        format!("{s:.2} s")
+    }
+}
+
+impl BuildResult {
+    /// The closing summary of `slipway build`: status, per-phase durations, test report counts
+    /// with the failing tests, artefacts with their hashes and sizes, exported variables.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Build {} (#{}) {} in {}",
+            self.id,
+            self.number,
+            self.status.api_name(),
+            fmt_ms(self.end_ms.saturating_sub(self.start_ms))
+        );
+        for p in &self.phases {
+            let Some(st) = p.status else { continue };
+            if matches!(p.phase, BuildPhase::Submitted | BuildPhase::Queued) {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "  {:<17} {:<10} {:>9}",
+                p.phase.api_name(),
+                st.api_name(),
+                fmt_ms(p.duration_ms())
+            );
+            if let Some(c) = &p.context
+                && st != Status::Succeeded
+            {
+                let _ = writeln!(out, "    {c}");
+            }
+        }
+        for r in &self.reports {
+            let s = r.summary;
+            let _ = writeln!(
+                out,
+                "Report {}: {} test(s): {} succeeded, {} failed, {} error, {} skipped",
+                r.group, s.total, s.succeeded, s.failed, s.error, s.skipped
+            );
+            for c in r.failures() {
+                let who = if c.classname.is_empty() {
+                    c.name.clone()
+                } else {
+                    format!("{}::{}", c.classname, c.name)
+                };
+                let _ = writeln!(out, "  FAILED {who}");
+            }
+            for e in &r.errors {
+                let _ = writeln!(out, "  warning: {e}");
+            }
+        }
+        for a in &self.artifacts {
+            let _ = writeln!(
+                out,
+                "Artifact {}{}: {} file(s), {} bytes, sha256:{}",
+                a.identifier,
+                a.name
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default(),
+                a.files,
+                a.size,
+                a.sha256
+            );
+        }
+        for (k, v) in &self.exported_variables {
+            let _ = writeln!(out, "Exported {k}={v}");
+        }
+        for w in &self.warnings {
+            let _ = writeln!(out, "warning: {w}");
+        }
+        out
+    }
+}

@@ -625,3 +625,41 @@ pub fn build_template(opts: &SamBuildOptions) -> Result<SamBuildResult, SamBuild
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }
+
+impl SamBuildResult {
+    /// One line per function and layer (built, unchanged or skipped, and how its dependencies
+    /// were got), then where the built template is.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for a in &self.artefacts {
+            let state = match &a.state {
+                BuildState::Built => "built".to_owned(),
+                BuildState::Unchanged => "unchanged".to_owned(),
+                BuildState::Skipped(why) => format!("skipped: {why}"),
+            };
+            let deps = match a.deps {
+                Deps::None => "",
+                Deps::Installed => ", dependencies installed",
+                Deps::Cached => ", dependencies from cache",
+            };
+            let _ = writeln!(
+                out,
+                "  {:<24} {:<8} {state}{deps} ({} ms)",
+                a.logical_id,
+                match a.kind {
+                    ArtefactKind::Function => "function",
+                    ArtefactKind::Layer => "layer",
+                },
+                a.duration_ms
+            );
+        }
+        let _ = writeln!(
+            out,
+            "Built template: {} ({} ms)",
+            self.template.display(),
+            self.duration_ms
+        );
+        out
+    }
+}

@@ -516,6 +516,10 @@ fn artifacts_are_collected_into_the_store() {
         unzip_names(&store, &r.artifacts[1].sha256),
         ["app.py", "x.py"]
     );
+    assert!(r.summary().contains(&format!(
+        "Artifact primary (app-1): 2 file(s), {} bytes, sha256:{}",
+        primary.size, primary.sha256
+    )));
     // The same output stores the same archive.
     let (r2, _) = build(&f);
     assert_eq!(r2.artifacts[0].sha256, primary.sha256);
@@ -553,6 +557,16 @@ fn junit_reports_are_read_even_when_the_build_fails() {
     );
     assert_eq!(rep.cases[1].status, TestStatus::Failed);
     assert!(sink.text().contains("FAILED t::bad: 1 != 2"));
+    let summary = r.summary();
+    assert!(
+        summary.contains("Build demo:") && summary.contains("FAILED in"),
+        "{summary}"
+    );
+    assert!(summary.contains("  PRE_BUILD         FAILED"), "{summary}");
+    assert!(
+        summary.contains("Report demo-unit: 3 test(s): 1 succeeded, 1 failed, 0 error, 1 skipped")
+    );
+    assert!(summary.contains("  FAILED t::bad"));
 }
 
 #[test]
