@@ -5,7 +5,11 @@
 //! ```sh
 //! cargo run -p slipway-build --example slipway_build -- path/to/project [--sam] [K=V ...]
 //! ```
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "an example prints")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "an example prints"
+)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -286,6 +286,9 @@ fn next_build_number(dir: &Path) -> Result<u64, BuildError> {
     Ok(n)
 }
 
+/// How often a wait checks that the shell is still alive.
+const LIVENESS: Duration = Duration::from_millis(250);
+
 enum Waited {
     Status(i32, Option<String>),
     ShellEnded(i32),
@@ -372,22 +375,27 @@ impl Runner<'_, '_> {
                 self.end_session();
                 return Waited::Stopped;
             }
-            let ev = match self.deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    match self.rx.recv_timeout(left) {
-                        Ok(ev) => ev,
-                        Err(RecvTimeoutError::Timeout) => {
-                            self.end_session();
-                            return Waited::TimedOut;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => return Waited::ShellEnded(-1),
+            let left = self
+                .deadline
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            let ev = match self
+                .rx
+                .recv_timeout(left.map_or(LIVENESS, |l| l.min(LIVENESS)))
+            {
+                Ok(ev) => ev,
+                Err(RecvTimeoutError::Timeout) => {
+                    if left.is_some_and(|l| l <= LIVENESS) {
+                        self.end_session();
+                        return Waited::TimedOut;
                     }
+                    if let Some(s) = self.session.as_mut()
+                        && s.shell_exited()
+                    {
+                        s.kill_orphans();
+                    }
+                    continue;
                 }
-                None => match self.rx.recv() {
-                    Ok(ev) => ev,
-                    Err(_) => return Waited::ShellEnded(-1),
-                },
+                Err(RecvTimeoutError::Disconnected) => return Waited::ShellEnded(-1),
             };
             match ev {
                 Event::Line { session, text } if session == id => {

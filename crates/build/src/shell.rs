@@ -28,7 +28,9 @@
 //! carry-over is lost; CodeBuild does not document what it does there).
 //!
 //! Ending a session kills its whole process group (SIGKILL to `-pgid`), so background jobs that
-//! a command started do not outlive the build.
+//! a command started do not outlive the build. While waiting, the runner also checks every
+//! 250 ms whether the shell itself has died while a background job keeps its output open; if so
+//! it kills the rest of the group, so that the end of the shell is seen.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Write};
@@ -143,6 +145,17 @@ impl Session {
                 .unwrap_or(-1),
             Err(_) => -1,
         }
+    }
+
+    /// Whether the shell itself has ended (its background jobs may still hold the output open).
+    pub(crate) fn shell_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Kills what is left of the group of a shell that ended, so that its output reaches
+    /// end-of-file.
+    pub(crate) fn kill_orphans(&mut self) {
+        kill_group(self.child.id());
     }
 
     /// Kills the session's whole process group and reaps the shell.

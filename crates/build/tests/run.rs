@@ -220,6 +220,19 @@ fn exit_ends_the_shell_and_the_next_command_gets_a_new_one() {
 }
 
 #[test]
+fn a_shell_that_dies_with_a_background_job_holding_its_output_does_not_hang() {
+    let f = fixture(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600 & echo $! > bg.pid; exit 4\n  post_build:\n    commands: [echo after]\n",
+        &[],
+    );
+    let (r, sink) = build(&f);
+    assert_eq!(r.commands[0].exit_code, Some(4));
+    assert_eq!(sink.output(), ["after"]);
+    let pid = fs::read_to_string(r.src_dir.join("bg.pid")).unwrap();
+    assert!(gone(pid.trim()));
+}
+
+#[test]
 fn the_environment_is_clean_and_has_codebuild_variables() {
     let f = fixture(
         "version: 0.2\nenv:\n  variables:\n    STAGE: dev\n    PORT: 8080\nphases:\n  build:\n    commands:\n      - env | cut -d= -f1 | sort\n      - echo \"$CODEBUILD_BUILD_ID|$CODEBUILD_BUILD_NUMBER|$CODEBUILD_INITIATOR|$CODEBUILD_START_TIME|$CODEBUILD_BUILD_SUCCEEDING\"\n      - test \"$CODEBUILD_SRC_DIR\" = \"$(pwd)\" && echo src-ok\n",
