@@ -44,7 +44,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    let mut opts = BuildOptions::new("local", Source::Dir(dir.clone()), &data);
+    let mut opts = BuildOptions::new("local", Source::Dir(dir), &data);
     opts.sink = &Print;
     for a in args.iter().skip(1).filter(|a| a.contains('=')) {
         match EnvOverride::parse_assignment(a) {
