@@ -191,6 +191,9 @@ pub struct ArtifactRecord {
     /// `name` after shell expansion, when the buildspec gives one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Where CodeBuild would put it in S3, when the buildspec gives an `s3-prefix`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     pub sha256: String,
     pub size: u64,
     pub files: usize,

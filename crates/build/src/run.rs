@@ -134,6 +134,9 @@ pub struct BuildOptions<'a> {
     pub source_version: Option<String>,
     pub region: String,
     pub account: String,
+    /// `AWS_ENDPOINT_URL` for the build, so that `aws …` and boto3 inside the buildspec talk to
+    /// Slipway's AWS-compatible endpoints. Unset: the variable is not set.
+    pub aws_endpoint_url: Option<String>,
     pub clock: &'a dyn Clock,
     pub sink: &'a dyn LogSink,
     pub cancel: CancelToken,
@@ -159,6 +162,7 @@ impl<'a> BuildOptions<'a> {
             source_version: None,
             region: "us-east-1".into(),
             account: "123456789012".into(),
+            aws_endpoint_url: None,
             clock: &SystemClock,
             sink: &NullSink,
             cancel: CancelToken::new(),
@@ -311,6 +315,7 @@ enum PhaseOutcome {
 
 struct Runner<'o, 'a> {
     opts: &'o BuildOptions<'a>,
+    build_id: String,
     spec: &'o Buildspec,
     env: BTreeMap<String, String>,
     masker: Masker,
@@ -557,7 +562,17 @@ impl Runner<'_, '_> {
     /// `runtime-versions` against the toolchains on this machine: a warning when they differ
     /// (the build goes on with what is installed).
     fn check_runtimes(&mut self, wanted: &IndexMap<String, String>) {
-        for (runtime, version) in wanted {
+        for (runtime, written) in wanted {
+            // `python: $PY_VERSION` is allowed: the value is looked up in the build's environment.
+            let version = match written.strip_prefix('$') {
+                Some(var) => self
+                    .env
+                    .get(var.trim_matches(['{', '}']))
+                    .cloned()
+                    .unwrap_or_default(),
+                None => written.clone(),
+            };
+            let version = &version;
             let probe: Option<(&str, &[&str])> = match runtime.as_str() {
                 "python" => Some(("python3", &["--version"])),
                 "nodejs" => Some(("node", &["--version"])),
@@ -660,8 +675,18 @@ impl Runner<'_, '_> {
                 "Artifact {id}: {files} file(s), {} bytes, sha256:{}",
                 blob.size, blob.digest
             ));
+            // CodeBuild's S3 key: `<s3-prefix>/<build id>/<name>` (namespace BUILD_ID).
+            let location = set.s3_prefix.as_ref().map(|p| {
+                format!(
+                    "{}/{}/{}",
+                    p.trim_end_matches('/'),
+                    self.build_id,
+                    name.as_deref().unwrap_or(&id)
+                )
+            });
             out.push(ArtifactRecord {
                 identifier: id,
+                location,
                 name,
                 sha256: blob.digest.hex(),
                 size: blob.size,
@@ -929,11 +954,15 @@ pub fn run_build(opts: &BuildOptions<'_>) -> Result<BuildResult, BuildError> {
     if let Some(r) = &resolved {
         base.insert("CODEBUILD_RESOLVED_SOURCE_VERSION".into(), r.clone());
     }
+    if let Some(url) = &opts.aws_endpoint_url {
+        base.insert("AWS_ENDPOINT_URL".into(), url.clone());
+    }
     let token = (hex::encode(random_bytes()), hex::encode(random_bytes()));
     let (tx, rx) = mpsc::channel();
     opts.cancel.register(tx.clone());
     let mut r = Runner {
         opts,
+        build_id: id.clone(),
         spec: &spec,
         env: BTreeMap::new(),
         masker: Masker::default(),
@@ -1190,4 +1219,40 @@ mod tests {
         assert_eq!(&u[14..15], "4");
         assert_ne!(u, uuid_v4());
     }
+}
+
+/// Garbage-collects the artefact store under `data_dir`: every blob that no build record
+/// (`builds/*/*/build.json`) names is deleted. `slipway gc` calls this.
+pub fn gc_artefacts(data_dir: &Path) -> Result<slipway_store::GcStats, BuildError> {
+    let mut keep = std::collections::BTreeSet::new();
+    let builds = data_dir.join("builds");
+    for project in fs::read_dir(&builds).into_iter().flatten().flatten() {
+        for build in fs::read_dir(project.path()).into_iter().flatten().flatten() {
+            let p = build.path().join("build.json");
+            let Ok(text) = fs::read_to_string(&p) else {
+                continue;
+            };
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| BuildError::Io {
+                action: "read the build record",
+                path: p.clone(),
+                source: io::Error::other(e),
+            })?;
+            for a in v["artifacts"].as_array().into_iter().flatten() {
+                if let Some(d) = a["sha256"].as_str().and_then(|s| s.parse().ok()) {
+                    keep.insert(d);
+                }
+            }
+        }
+    }
+    let root = data_dir.join("artefacts");
+    let store = Store::open(&root).map_err(|e| BuildError::Io {
+        action: "open the artefact store in",
+        path: root.clone(),
+        source: io::Error::other(e),
+    })?;
+    store.gc(&keep).map_err(|e| BuildError::Io {
+        action: "collect garbage in",
+        path: root,
+        source: io::Error::other(e),
+    })
 }

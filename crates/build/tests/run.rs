@@ -539,6 +539,32 @@ fn artifacts_are_collected_into_the_store() {
 }
 
 #[test]
+fn s3_prefix_locations_and_gc_of_unreferenced_artefacts() {
+    let f = fixture(
+        "version: 0.2\nphases:\n  build:\n    commands: [echo $AWS_ENDPOINT_URL > out.txt]\nartifacts:\n  files: [out.txt]\n  s3-prefix: releases/\n  name: app.zip\n",
+        &[],
+    );
+    let (r, _) = build_with(&f, |o| {
+        o.aws_endpoint_url = Some("http://127.0.0.1:8040".into())
+    });
+    let a = &r.artifacts[0];
+    assert_eq!(
+        a.location.as_deref(),
+        Some(format!("releases/{}/app.zip", r.id).as_str())
+    );
+    assert_eq!(
+        fs::read_to_string(r.src_dir.join("out.txt")).unwrap(),
+        "http://127.0.0.1:8040\n"
+    );
+    let store = slipway_store::Store::open(f.data.join("artefacts")).unwrap();
+    let orphan = store.put_bytes(b"nobody refers to me").unwrap();
+    let stats = slipway_build::gc_artefacts(&f.data).unwrap();
+    assert_eq!((stats.kept, stats.removed), (1, 1));
+    assert!(!store.contains(&orphan.digest));
+    assert!(store.contains(&a.sha256.parse().unwrap()));
+}
+
+#[test]
 fn no_matching_artifact_fails_upload() {
     let f = fixture(
         "version: 0.2\nphases:\n  build:\n    commands: [echo]\nartifacts:\n  files: [missing/*]\n",
@@ -669,12 +695,17 @@ fn git_sources_check_out_a_commit() {
 #[test]
 fn runtime_versions_that_differ_warn() {
     let f = fixture(
-        "version: 0.2\nphases:\n  install:\n    runtime-versions:\n      python: 2.7\n      dotnet: 8.0\n",
+        "version: 0.2\nenv:\n  variables:\n    PY: '2.7'\nphases:\n  install:\n    runtime-versions:\n      python: $PY\n      dotnet: 8.0\n",
         &[],
     );
     let (r, _) = build(&f);
     assert_eq!(r.status, Status::Succeeded);
     assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+    assert!(
+        r.warnings[0].contains("python 2.7 was asked for"),
+        "{:?}",
+        r.warnings
+    );
     assert!(r.warnings[1].contains("'dotnet' is not checked"));
 }
 
