@@ -1191,36 +1191,6 @@ fn restore_cache(cache: &Path, src: &Path) -> io::Result<usize> {
     Ok(n)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn runtime_versions_match_like_codebuild() {
-        assert!(version_matches("3.x", "3.11.7"));
-        assert!(version_matches("3.11", "3.11.7"));
-        assert!(!version_matches("3.12", "3.11.7"));
-        assert!(version_matches("latest", "20.1.0"));
-        assert_eq!(
-            extract_version("Python 3.11.7\n").as_deref(),
-            Some("3.11.7")
-        );
-        assert_eq!(extract_version("v20.1.0\n").as_deref(), Some("20.1.0"));
-        assert_eq!(
-            extract_version("go version go1.22.1 linux/amd64").as_deref(),
-            Some("1.22.1")
-        );
-    }
-
-    #[test]
-    fn uuids_have_the_v4_shape() {
-        let u = uuid_v4();
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
-        assert_ne!(u, uuid_v4());
-    }
-}
-
 /// Garbage-collects the artefact store under `data_dir`: every blob that no build record
 /// (`builds/*/*/build.json`) names is deleted. `slipway gc` calls this.
 pub fn gc_artefacts(data_dir: &Path) -> Result<slipway_store::GcStats, BuildError> {
@@ -1255,4 +1225,34 @@ pub fn gc_artefacts(data_dir: &Path) -> Result<slipway_store::GcStats, BuildErro
         path: root,
         source: io::Error::other(e),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_versions_match_like_codebuild() {
+        assert!(version_matches("3.x", "3.11.7"));
+        assert!(version_matches("3.11", "3.11.7"));
+        assert!(!version_matches("3.12", "3.11.7"));
+        assert!(version_matches("latest", "20.1.0"));
+        assert_eq!(
+            extract_version("Python 3.11.7\n").as_deref(),
+            Some("3.11.7")
+        );
+        assert_eq!(extract_version("v20.1.0\n").as_deref(), Some("20.1.0"));
+        assert_eq!(
+            extract_version("go version go1.22.1 linux/amd64").as_deref(),
+            Some("1.22.1")
+        );
+    }
+
+    #[test]
+    fn uuids_have_the_v4_shape() {
+        let u = uuid_v4();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert_ne!(u, uuid_v4());
+    }
 }
