@@ -453,7 +453,9 @@ fn a_timeout_kills_the_whole_process_group() {
         "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600 & echo $! > bg.pid\n      - mkfifo block && cat block\n  post_build:\n    commands: [echo no]\n",
         &[],
     );
-    let (r, sink) = build_with(&f, |o| o.timeout = Some(Duration::from_millis(300)));
+    // The second command blocks on a FIFO nobody writes: only the timeout ends it. The timeout
+    // covers the whole build, so it leaves room for a loaded machine to reach that command.
+    let (r, sink) = build_with(&f, |o| o.timeout = Some(Duration::from_secs(2)));
     assert_eq!(r.status, Status::TimedOut, "{}", sink.text());
     assert_eq!(phase_status(&r, BuildPhase::Build), Some(Status::TimedOut));
     assert!(r.phase(BuildPhase::PostBuild).is_none());
