@@ -31,6 +31,10 @@
 //!   links, falling back to copies) into each package that needs it. Editing a handler rebuilds
 //!   its function without running pip.
 //!
+//! - **Archives are made once per package content.** With an artefact store configured, each
+//!   package is stored as a deterministic zip (its sha256 is the function's code hash); an
+//!   unchanged package keeps the digest recorded in the manifest.
+//!
 //! Directories named `.aws-sam`, `.slipway`, `.git` and `__pycache__` are not part of a package.
 
 use std::collections::BTreeMap;
@@ -65,6 +69,10 @@ pub struct SamBuildOptions {
     pub pip: Option<Vec<String>>,
     /// Rebuild everything, ignoring fingerprints and the dependency cache.
     pub force: bool,
+    /// The artefact store (`.slipway/artefacts`): when set, every package is also stored there
+    /// as a deterministic zip, and its sha256 is what deploys refer to. An unchanged package
+    /// keeps the digest recorded for it, without zipping again.
+    pub artefacts: Option<PathBuf>,
 }
 
 impl SamBuildOptions {
@@ -76,6 +84,7 @@ impl SamBuildOptions {
             cache_dir: data_dir.join("cache/deps"),
             pip: None,
             force: false,
+            artefacts: Some(data_dir.join("artefacts")),
         }
     }
 }
@@ -117,6 +126,9 @@ pub struct ArtefactBuild {
     /// The package directory.
     pub dir: Option<PathBuf>,
     pub fingerprint: Option<String>,
+    /// The package's zip in the artefact store, when a store is configured.
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
     pub duration_ms: u64,
 }
 
@@ -184,6 +196,9 @@ struct Target {
 #[derive(Default, Serialize, Deserialize)]
 struct Manifest {
     fingerprints: BTreeMap<String, String>,
+    /// Logical ID → (sha256, size) of the package's zip in the artefact store.
+    #[serde(default)]
+    archives: BTreeMap<String, (String, u64)>,
 }
 
 fn prop_str<'n>(props: Option<&'n Node>, key: &str) -> Option<&'n str> {
@@ -547,6 +562,16 @@ pub fn build_template(opts: &SamBuildOptions) -> Result<SamBuildResult, SamBuild
         .unwrap_or_default();
     let mut new = Manifest::default();
     let builder = Builder { opts };
+    let store = match &opts.artefacts {
+        Some(root) => Some(
+            slipway_store::Store::open(root).map_err(|e| SamBuildError::Io {
+                action: "open the artefact store in",
+                path: root.clone(),
+                source: io::Error::other(e),
+            })?,
+        ),
+        None => None,
+    };
     let mut json = root.to_json();
     let mut artefacts = Vec::new();
     for t in targets(&root, &base) {
@@ -560,6 +585,8 @@ pub fn build_template(opts: &SamBuildOptions) -> Result<SamBuildResult, SamBuild
             deps: Deps::None,
             dir: None,
             fingerprint: None,
+            sha256: None,
+            size: None,
             duration_ms: 0,
         };
         let code = match &t.code {
@@ -585,10 +612,32 @@ pub fn build_template(opts: &SamBuildOptions) -> Result<SamBuildResult, SamBuild
         );
         let fp = fingerprint(&code, &extra).map_err(io_err("read", &code))?;
         let dest = opts.build_dir.join(&t.logical_id);
-        if !opts.force && old.fingerprints.get(&t.logical_id) == Some(&fp) && dest.is_dir() {
+        let unchanged =
+            !opts.force && old.fingerprints.get(&t.logical_id) == Some(&fp) && dest.is_dir();
+        if unchanged {
             rec.state = BuildState::Unchanged;
         } else {
             rec.deps = builder.build_one(&t, &code, &dest)?;
+        }
+        if let Some(store) = &store {
+            let kept = old
+                .archives
+                .get(&t.logical_id)
+                .filter(|(d, _)| unchanged && d.parse().is_ok_and(|d| store.contains(&d)));
+            let (digest, size) = match kept {
+                Some(k) => k.clone(),
+                None => {
+                    let blob = store.put_dir(&dest).map_err(|e| SamBuildError::Resource {
+                        logical_id: t.logical_id.clone(),
+                        message: format!("storing the package: {e}"),
+                    })?;
+                    (blob.digest.hex(), blob.size)
+                }
+            };
+            new.archives
+                .insert(t.logical_id.clone(), (digest.clone(), size));
+            rec.sha256 = Some(digest);
+            rec.size = Some(size);
         }
         if let Some(props) = json
             .get_mut("Resources")
@@ -643,9 +692,13 @@ impl SamBuildResult {
                 Deps::Installed => ", dependencies installed",
                 Deps::Cached => ", dependencies from cache",
             };
+            let archive = match (&a.sha256, a.size) {
+                (Some(d), Some(n)) => format!(", {n} bytes, sha256:{d}"),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "  {:<24} {:<8} {state}{deps} ({} ms)",
+                "  {:<24} {:<8} {state}{deps}{archive} ({} ms)",
                 a.logical_id,
                 match a.kind {
                     ArtefactKind::Function => "function",

@@ -154,7 +154,7 @@ fn builds_functions_and_layers_like_sam() {
 #[test]
 fn an_unchanged_app_is_not_rebuilt_and_an_edit_rebuilds_one_function_without_pip() {
     let a = app();
-    build_template(&a.opts).unwrap();
+    let first = build_template(&a.opts).unwrap();
     let runs = pip_runs(&a);
     let r = build_template(&a.opts).unwrap();
     for f in [
@@ -164,6 +164,9 @@ fn an_unchanged_app_is_not_rebuilt_and_an_edit_rebuilds_one_function_without_pip
         "SharedLayer",
     ] {
         assert_eq!(r.get(f).unwrap().state, BuildState::Unchanged, "{f}");
+        // An unchanged package keeps its archive.
+        assert_eq!(r.get(f).unwrap().sha256, first.get(f).unwrap().sha256);
+        assert!(r.get(f).unwrap().sha256.is_some());
     }
     assert_eq!(pip_runs(&a), runs);
 
@@ -178,6 +181,18 @@ fn an_unchanged_app_is_not_rebuilt_and_an_edit_rebuilds_one_function_without_pip
     assert_eq!(r.get("HelloFunction").unwrap().deps, Deps::Cached);
     assert_eq!(r.get("ByeFunction").unwrap().state, BuildState::Unchanged);
     assert_eq!(pip_runs(&a), runs, "editing a handler must not run pip");
+    // The edited function has a new archive in the store; the others keep theirs.
+    let hello = r.get("HelloFunction").unwrap().sha256.clone().unwrap();
+    assert_ne!(
+        Some(&hello),
+        first.get("HelloFunction").unwrap().sha256.as_ref()
+    );
+    assert_eq!(
+        r.get("ByeFunction").unwrap().sha256,
+        first.get("ByeFunction").unwrap().sha256
+    );
+    let store = slipway_store::Store::open(a.root.join(".slipway/artefacts")).unwrap();
+    assert!(store.contains(&hello.parse().unwrap()));
     assert!(
         fs::read_to_string(a.root.join(".slipway/build/HelloFunction/app.py"))
             .unwrap()
