@@ -20,8 +20,10 @@
 //! builds/<project>/<uuid>/build.log     the log, secrets masked
 //! builds/<project>/<uuid>/build.json    the BuildResult
 //! builds/<project>/<uuid>/scripts/      the commands as the shell sourced them
-//! cache/<project>/                      cache.paths kept between builds of the project
-//! artefacts/                            the content-addressed artefact store
+//! cache/projects/<project>/             cache.paths kept between builds of the project
+//! cache/deps/<sha256>/                  pip installs, by requirements + runtime (SAM builds)
+//! build/<LogicalId>/, build/template.yaml  SAM-style packages and the built template
+//! artefacts/                            the content-addressed artefact store (gc_artefacts)
 //! ```
 
 pub mod clock;

@@ -191,6 +191,18 @@ pub enum BuildError {
     Source(String),
     #[error("cannot start the build shell")]
     Spawn(#[source] io::Error),
+    #[error(
+        "'{0}' is not a valid project name: 2 to 255 letters, digits, '-' and '_', starting with a letter or digit"
+    )]
+    InvalidProject(String),
+}
+
+/// CodeBuild's project name pattern: `[A-Za-z0-9][A-Za-z0-9\-_]{1,254}`.
+fn valid_project(name: &str) -> bool {
+    let mut chars = name.chars();
+    (2..=255).contains(&name.len())
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn io_err<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> BuildError + 'p {
@@ -805,6 +817,9 @@ fn version_matches(wanted: &str, have: &str) -> bool {
 /// (invalid buildspec, unreadable source); a build that starts always ends with a
 /// [`BuildResult`], whatever its status.
 pub fn run_build(opts: &BuildOptions<'_>) -> Result<BuildResult, BuildError> {
+    if !valid_project(&opts.project) {
+        return Err(BuildError::InvalidProject(opts.project.clone()));
+    }
     let (spec, diags) = load_buildspec(&opts.source, &opts.buildspec)?;
     let clock = opts.clock;
     let start = clock.now_ms();
@@ -860,7 +875,7 @@ pub fn run_build(opts: &BuildOptions<'_>) -> Result<BuildResult, BuildError> {
         path: data_dir.join("artefacts"),
         source: io::Error::other(e),
     })?;
-    let cache_dir = data_dir.join("cache").join(&opts.project);
+    let cache_dir = data_dir.join("cache/projects").join(&opts.project);
     let t = clock.now_ms();
     record(
         BuildPhase::Provisioning,
@@ -1246,6 +1261,14 @@ mod tests {
             extract_version("go version go1.22.1 linux/amd64").as_deref(),
             Some("1.22.1")
         );
+    }
+
+    #[test]
+    fn project_names_follow_codebuild() {
+        assert!(valid_project("my-app_2"));
+        assert!(!valid_project("a"));
+        assert!(!valid_project("../x"));
+        assert!(!valid_project("-x"));
     }
 
     #[test]
