@@ -5,6 +5,7 @@
 //! checked, with every problem reported as a [`diag::Diagnostic`]. This crate does no I/O of
 //! its own beyond what callers hand it: no async runtime, no sockets, no processes.
 
+pub mod buildspec;
 pub mod diag;
 pub mod function;
 pub mod invoke;
