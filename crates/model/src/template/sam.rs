@@ -1,17 +1,57 @@
 //! The SAM transform (`AWS::Serverless-2016-10-31`): Globals, then every `AWS::Serverless::*`
 //! resource expanded into the CloudFormation resources SAM generates, with SAM's logical IDs.
 //!
-//! (Stub — filled in by the SAM work.)
+//! Behaviour follows `aws/serverless-application-model` (samtranslator); each rule names the
+//! file it comes from. The parts that matter most for fidelity:
+//!
+//! * **Globals** (`plugins/globals/globals.py`): per section a fixed list of properties; the
+//!   merge keeps scalars (and intrinsic calls, which count as scalars) from the resource, merges
+//!   mappings recursively with the resource winning, and concatenates lists globals-first.
+//!   `IgnoreGlobals: "*"` or a list of property names opts a resource out.
+//! * **Implicit APIs** (`plugins/api/implicit_rest_api_plugin.py`, `implicit_http_api_plugin.py`):
+//!   an `Api` event without `RestApiId` creates `ServerlessRestApi` (stage `Prod`), an `HttpApi`
+//!   event without `ApiId` creates `ServerlessHttpApi` (stage `$default`). We create them as SAM
+//!   does — as `AWS::Serverless::Api`/`HttpApi` resources, before Globals are merged, so that
+//!   `Globals.Api` applies to them too.
+//! * **Logical IDs with hashes** (`translator/logical_id_generator.py`, [`super::hash`]):
+//!   `<Fn>Version<sha10>` over the function's `Code` (+ `Environment`'s keys, `MemorySize`,
+//!   `SnapStart`), or over all its properties with `AutoPublishAliasAllProperties`, or the first
+//!   10 characters of `AutoPublishCodeSha256`; `<Api>Deployment<sha10>` over Python's `str()`
+//!   of the swagger dict (+ `||OpenApiVersion`) (`model/apigateway.py` `make_auto_deployable`);
+//!   `<Layer><sha10>` over the layer's properties (`sam_resources.py` `_construct_lambda_layer`).
+//! * **Resource attributes** (`model/__init__.py` `get_passthrough_resource_attributes`):
+//!   `Condition`, `DeletionPolicy` and `UpdateReplacePolicy` are copied onto every resource a
+//!   function generates; versions default to `DeletionPolicy: Retain`. `DependsOn` stays on the
+//!   primary resource (the Lambda function, the table, …).
+//!
+//! **Local code.** A `CodeUri`/`ContentUri` that is not an S3 location is a directory or zip
+//! relative to the template. It becomes `Code: {S3Bucket: "slipway-local", S3Key: <path>}`
+//! ([`LOCAL_CODE_BUCKET`]): the S3-shaped form CloudFormation expects after `sam package`, with a
+//! reserved bucket name that tells the build and deploy stages "this key is a local path; build
+//! it and put the artefact's content hash here". The version hash is computed over this form, so
+//! before a build it changes when the *path* changes, not when the files do; the deploy stage
+//! names versions after the artefact (approximation, documented in the report).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use indexmap::IndexMap;
+use serde_json::{Value, json};
 
 use super::FileSource;
 use super::eval::Pseudo;
+use super::hash::{python_json, sam_logical_id, sha1_hex};
 use super::params::ResolvedParam;
 use super::raw::{RawResource, RawTemplate};
-use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::diag::{Code, Diagnostic, Diagnostics, Pos, did_you_mean};
+use crate::syntax::{Kind, Map, Node, TagMode, parse_document};
+
+/// The bucket name that marks an S3-shaped `Code`/`Content` whose key is a local path.
+pub const LOCAL_CODE_BUCKET: &str = "slipway-local";
+
+/// Marker property on the `AWS::Serverless::Api`/`HttpApi` resources created for implicit APIs.
+const IMPLICIT: &str = "__SlipwayImplicitApi";
+const IMPLICIT_REST: &str = "ServerlessRestApi";
+const IMPLICIT_HTTP: &str = "ServerlessHttpApi";
 
 /// What the transform may consult.
 pub(crate) struct SamEnv<'a> {
@@ -32,11 +72,627 @@ pub(crate) struct Expanded {
     pub refs: BTreeMap<String, String>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Globals
+
+/// `globals.py` `supported_properties`, by section.
+const GLOBALS: &[(&str, &[&str])] = &[
+    (
+        "Function",
+        &[
+            "Handler",
+            "Runtime",
+            "CodeUri",
+            "DeadLetterQueue",
+            "Description",
+            "MemorySize",
+            "Timeout",
+            "VpcConfig",
+            "Environment",
+            "Tags",
+            "PropagateTags",
+            "Tracing",
+            "KmsKeyArn",
+            "AutoPublishAlias",
+            "AutoPublishAliasAllProperties",
+            "Layers",
+            "DeploymentPreference",
+            "RolePath",
+            "PermissionsBoundary",
+            "ReservedConcurrentExecutions",
+            "ProvisionedConcurrencyConfig",
+            "AssumeRolePolicyDocument",
+            "EventInvokeConfig",
+            "FileSystemConfigs",
+            "CodeSigningConfigArn",
+            "Architectures",
+            "SnapStart",
+            "EphemeralStorage",
+            "FunctionUrlConfig",
+            "RuntimeManagementConfig",
+            "LoggingConfig",
+            "RecursiveLoop",
+            "SourceKMSKeyArn",
+        ],
+    ),
+    (
+        "Api",
+        &[
+            "Auth",
+            "Name",
+            "DefinitionUri",
+            "CacheClusterEnabled",
+            "CacheClusterSize",
+            "MergeDefinitions",
+            "Variables",
+            "EndpointConfiguration",
+            "MethodSettings",
+            "BinaryMediaTypes",
+            "MinimumCompressionSize",
+            "Cors",
+            "GatewayResponses",
+            "AccessLogSetting",
+            "CanarySetting",
+            "TracingEnabled",
+            "OpenApiVersion",
+            "Domain",
+            "AlwaysDeploy",
+            "PropagateTags",
+        ],
+    ),
+    (
+        "HttpApi",
+        &[
+            "Auth",
+            "AccessLogSettings",
+            "StageVariables",
+            "Tags",
+            "CorsConfiguration",
+            "DefaultRouteSettings",
+            "Domain",
+            "RouteSettings",
+            "FailOnWarnings",
+            "PropagateTags",
+        ],
+    ),
+    ("SimpleTable", &["SSESpecification"]),
+    ("StateMachine", &["PropagateTags"]),
+    ("LayerVersion", &["PublishLambdaVersion"]),
+];
+
 /// Merges the `Globals` section into the SAM resources it applies to, as SAM does (scalars
 /// replaced by the resource's value, maps merged, lists with the globals first), and reports
 /// problems in the section itself.
 pub(crate) fn merge_globals(t: &mut RawTemplate, diags: &mut Diagnostics) {
-    let _ = (t, diags);
+    add_implicit_apis(t);
+    let Some(globals) = t.globals.clone() else {
+        return;
+    };
+    let Some(gm) = globals.as_map() else {
+        diags.push(
+            Diagnostic::error(
+                Code::GlobalsInvalid,
+                format!("Globals must be a mapping, not a {}", globals.type_name()),
+            )
+            .at(globals.pos)
+            .path("Globals"),
+        );
+        return;
+    };
+    let mut sections: Vec<(String, Map)> = Vec::new();
+    for (section, entry) in gm.iter_entries() {
+        let spath = format!("Globals.{section}");
+        let Some((_, allowed)) = GLOBALS.iter().find(|(n, _)| *n == section) else {
+            let mut d = Diagnostic::error(
+                Code::GlobalsInvalid,
+                format!(
+                    "'{section}' is not a supported Globals section; it must be one of {}",
+                    GLOBALS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .at(entry.key_pos)
+            .path(spath);
+            if let Some(s) = did_you_mean(section, GLOBALS.iter().map(|(n, _)| *n)) {
+                d = d.help(format!("did you mean '{s}'?"));
+            }
+            diags.push(d);
+            continue;
+        };
+        let Some(props) = entry.value.as_map() else {
+            diags.push(
+                Diagnostic::error(
+                    Code::GlobalsInvalid,
+                    format!("Globals.{section} must be a mapping"),
+                )
+                .at(entry.value.pos)
+                .path(spath),
+            );
+            continue;
+        };
+        let mut ok = Map::new();
+        for (key, e) in props.iter_entries() {
+            if allowed.contains(&key) {
+                ok.insert(key, e.key_pos, e.value.clone());
+                continue;
+            }
+            let mut d = Diagnostic::error(
+                Code::GlobalsInvalid,
+                format!("'{key}' is not a supported property of Globals.{section}"),
+            )
+            .at(e.key_pos)
+            .path(format!("{spath}.{key}"));
+            d = match did_you_mean(key, allowed.iter().copied()) {
+                Some(s) => d.help(format!("did you mean '{s}'?")),
+                None => d.help(format!(
+                    "set it on each resource instead; Globals.{section} accepts {}",
+                    allowed.join(", ")
+                )),
+            };
+            diags.push(d);
+        }
+        sections.push((section.to_owned(), ok));
+    }
+    for (id, r) in t.resources.iter_mut() {
+        let Some(kind) = r.type_.strip_prefix("AWS::Serverless::") else {
+            continue;
+        };
+        let Some((_, g)) = sections.iter().find(|(s, _)| s == kind) else {
+            continue;
+        };
+        let mut g = g.clone();
+        if let Some(ig) = &r.ignore_globals {
+            let ipath = format!("Resources.{id}.IgnoreGlobals");
+            match &ig.kind {
+                Kind::String(s) if s == "*" => continue,
+                Kind::Seq(items) => {
+                    for item in items {
+                        match item.as_str() {
+                            Some(k) if g.contains_key(k) => {
+                                g.remove(k);
+                            }
+                            _ => diags.push(
+                                Diagnostic::error(
+                                    Code::SamInvalid,
+                                    format!(
+                                        "IgnoreGlobals names '{}', which Globals.{kind} does not set",
+                                        item.scalar_text().unwrap_or_default()
+                                    ),
+                                )
+                                .at(item.pos)
+                                .path(ipath.clone()),
+                            ),
+                        }
+                    }
+                }
+                _ => {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::SamInvalid,
+                            "IgnoreGlobals must be \"*\" or a list of property names",
+                        )
+                        .at(ig.pos)
+                        .path(ipath),
+                    );
+                    continue;
+                }
+            }
+        }
+        let pos = r.properties.pos;
+        let local = std::mem::replace(&mut r.properties, Node::null(pos));
+        r.properties = merge_value(&Node::map(pos, g), local);
+    }
+}
+
+/// `GlobalProperties._do_merge`.
+fn merge_value(global: &Node, local: Node) -> Node {
+    let is_dict = |n: &Node| n.as_map().is_some() && n.intrinsic().is_none();
+    match (&global.kind, &local.kind) {
+        (Kind::Seq(g), Kind::Seq(l)) => {
+            let mut items = g.clone();
+            items.extend(l.iter().cloned());
+            Node::seq(local.pos, items)
+        }
+        (Kind::Map(g), Kind::Map(_)) if is_dict(global) && is_dict(&local) => {
+            let Kind::Map(l) = local.kind else {
+                return local;
+            };
+            let mut out = g.clone();
+            for (k, e) in l.iter_entries() {
+                let merged = match g.get(k) {
+                    Some(gv) => merge_value(gv, e.value.clone()),
+                    None => e.value.clone(),
+                };
+                out.insert(k, e.key_pos, merged);
+            }
+            Node::map(local.pos, out)
+        }
+        _ => local,
+    }
+}
+
+/// `implicit_rest_api_plugin.py` / `implicit_http_api_plugin.py`: the implicit APIs exist as SAM
+/// resources before Globals are merged.
+fn add_implicit_apis(t: &mut RawTemplate) {
+    let mut rest: Option<Pos> = None;
+    let mut http: Option<Pos> = None;
+    for r in t.resources.values() {
+        if r.type_ != "AWS::Serverless::Function" {
+            continue;
+        }
+        let Some(events) = r.props().get("Events").and_then(Node::as_map) else {
+            continue;
+        };
+        for (_, ev) in events.iter() {
+            let Some(em) = ev.as_map() else { continue };
+            let props = em.get("Properties").and_then(Node::as_map);
+            let has = |k: &str| props.is_some_and(|p| p.contains_key(k));
+            match em.get("Type").and_then(Node::as_str) {
+                Some("Api") if !has("RestApiId") => {
+                    rest.get_or_insert(ev.pos);
+                }
+                Some("HttpApi") if !has("ApiId") => {
+                    http.get_or_insert(ev.pos);
+                }
+                _ => {}
+            }
+        }
+    }
+    for (id, type_, pos) in [
+        (IMPLICIT_REST, "AWS::Serverless::Api", rest),
+        (IMPLICIT_HTTP, "AWS::Serverless::HttpApi", http),
+    ] {
+        let Some(pos) = pos else { continue };
+        if t.resources.contains_key(id) {
+            continue;
+        }
+        let mut m = Map::new();
+        m.insert(IMPLICIT, pos, Node::bool(pos, true));
+        if id == IMPLICIT_REST {
+            m.insert("StageName", pos, Node::string(pos, "Prod"));
+        }
+        t.resources
+            .insert(id.to_owned(), RawResource::new(pos, type_, m));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node helpers
+
+fn s(pos: Pos, v: &str) -> Node {
+    Node::string(pos, v)
+}
+
+fn obj(pos: Pos, entries: Vec<(&str, Node)>) -> Node {
+    let mut m = Map::new();
+    for (k, v) in entries {
+        m.insert(k, pos, v);
+    }
+    Node::map(pos, m)
+}
+
+fn reff(pos: Pos, id: &str) -> Node {
+    Node::call(pos, "Ref", s(pos, id))
+}
+
+fn getatt(pos: Pos, id: &str, attr: &str) -> Node {
+    Node::call(
+        pos,
+        "Fn::GetAtt",
+        Node::seq(pos, vec![s(pos, id), s(pos, attr)]),
+    )
+}
+
+fn sub(pos: Pos, text: &str) -> Node {
+    Node::call(pos, "Fn::Sub", s(pos, text))
+}
+
+fn j(pos: Pos, v: Value) -> Node {
+    Node::from_json(&v, pos)
+}
+
+/// The logical ID a `Ref` or `Fn::GetAtt` (or a plain string) names.
+fn ref_target(n: &Node) -> Option<String> {
+    match n.intrinsic() {
+        Some(("Ref", a)) => a.as_str().map(str::to_owned),
+        Some(("Fn::GetAtt", a)) => a
+            .as_seq()
+            .and_then(|v| v.first())
+            .and_then(Node::as_str)
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// `Enabled: "false"` and `"False"` disable, as SAM's `DeploymentPreference.from_dict` reads it.
+fn truthy(n: &Node) -> bool {
+    match &n.kind {
+        Kind::Bool(b) => *b,
+        Kind::String(t) => !matches!(t.as_str(), "false" | "False"),
+        _ => true,
+    }
+}
+
+/// Python's `str()` of a JSON-like value (dicts in insertion order), as SAM hashes API bodies.
+pub(crate) fn python_repr(n: &Node) -> String {
+    let mut out = String::new();
+    repr_into(n, &mut out);
+    out
+}
+
+fn repr_into(n: &Node, out: &mut String) {
+    match &n.kind {
+        Kind::Null => out.push_str("None"),
+        Kind::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Kind::Number(num) => match num.as_i64() {
+            Some(i) => out.push_str(&i.to_string()),
+            None => out.push_str(
+                &num.as_f64()
+                    .map_or_else(|| num.to_string(), super::hash::python_float),
+            ),
+        },
+        Kind::String(t) => repr_str(t, out),
+        Kind::Seq(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_into(item, out);
+            }
+            out.push(']');
+        }
+        Kind::Map(m) => {
+            out.push('{');
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_str(k, out);
+                out.push_str(": ");
+                repr_into(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn repr_str(t: &str, out: &mut String) {
+    let quote = if t.contains('\'') && !t.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
+    for c in t.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation helpers
+
+struct Check<'d> {
+    diags: &'d mut Diagnostics,
+}
+
+impl Check<'_> {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn err(&mut self, code: Code, pos: Pos, path: &str, msg: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::error(code, msg).at(pos).path(path.to_owned()));
+    }
+
+    /// Unknown keys (with a did-you-mean) and keys Slipway does not expand yet.
+    fn keys(&mut self, m: &Map, known: &[&str], unsupported: &[&str], path: &str, what: &str) {
+        for (k, e) in m.iter_entries() {
+            if k == IMPLICIT {
+                continue;
+            }
+            let kpath = format!("{path}.{k}");
+            if unsupported.contains(&k) {
+                self.err(
+                    Code::SamUnsupported,
+                    e.key_pos,
+                    &kpath,
+                    format!("{what} property '{k}' is not supported by Slipway yet"),
+                );
+            } else if !known.contains(&k) {
+                let mut d = Diagnostic::error(
+                    Code::UnknownProperty,
+                    format!("{what} has no property '{k}'"),
+                )
+                .at(e.key_pos)
+                .path(kpath);
+                if let Some(sug) = did_you_mean(k, known.iter().chain(unsupported).copied()) {
+                    d = d.help(format!("did you mean '{sug}'?"));
+                }
+                self.push(d);
+            }
+        }
+    }
+
+    fn string(&mut self, m: &Map, key: &str, path: &str) -> Option<String> {
+        let n = m.get(key)?;
+        match &n.kind {
+            Kind::String(v) => Some(v.clone()),
+            Kind::Number(_) | Kind::Bool(_) => n.scalar_text(),
+            _ => {
+                self.err(
+                    Code::WrongType,
+                    n.pos,
+                    &format!("{path}.{key}"),
+                    format!("{key} must be a string, not a {}", n.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A property that must be a mapping (not an intrinsic call).
+    fn map<'m>(&mut self, m: &'m Map, key: &str, path: &str) -> Option<&'m Map> {
+        let n = m.get(key)?;
+        match n.as_map() {
+            Some(mm) if n.intrinsic().is_none() => Some(mm),
+            _ => {
+                self.err(
+                    Code::WrongType,
+                    n.pos,
+                    &format!("{path}.{key}"),
+                    format!("{key} must be a mapping, not a {}", n.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// An integer property, or a symbolic value (which CloudFormation checks later).
+    fn int(&mut self, m: &Map, key: &str, path: &str) {
+        let Some(n) = m.get(key) else { return };
+        let ok = match &n.kind {
+            Kind::Number(num) => num.is_integer(),
+            Kind::String(t) => t.parse::<i64>().is_ok(),
+            Kind::Map(_) => n.intrinsic().is_some(),
+            _ => false,
+        };
+        if !ok {
+            self.err(
+                Code::WrongType,
+                n.pos,
+                &format!("{path}.{key}"),
+                format!("{key} must be an integer, not {}", describe(n)),
+            );
+        }
+    }
+
+    fn required(&mut self, m: &Map, key: &str, pos: Pos, path: &str, what: &str) -> bool {
+        if m.contains_key(key) {
+            return true;
+        }
+        self.err(
+            Code::MissingRequired,
+            pos,
+            &format!("{path}.{key}"),
+            format!("{what} needs the property '{key}'"),
+        );
+        false
+    }
+}
+
+fn describe(n: &Node) -> String {
+    n.scalar_text()
+        .map_or_else(|| format!("a {}", n.type_name()), |t| format!("'{t}'"))
+}
+
+/// `s3://bucket/key?versionId=v` (`model/s3_utils/uri_parser.py`).
+fn parse_s3_uri(uri: &str) -> Option<(String, String, Option<String>)> {
+    let rest = uri.strip_prefix("s3://")?;
+    let (bk, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let (bucket, key) = bk.split_once('/')?;
+    if bucket.is_empty() || key.is_empty() {
+        return None;
+    }
+    let version = query.and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("versionId=").map(str::to_owned))
+    });
+    Some((bucket.to_owned(), key.to_owned(), version))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transform
+
+/// `Condition`, `DeletionPolicy`, `UpdateReplacePolicy` of a SAM resource, copied onto what it
+/// generates (`SamResourceMacro.get_passthrough_resource_attributes`).
+#[derive(Clone)]
+struct Pass {
+    condition: Option<(String, Pos)>,
+    deletion_policy: Option<Node>,
+    update_replace_policy: Option<Node>,
+}
+
+impl Pass {
+    fn of(r: &RawResource) -> Pass {
+        Pass {
+            condition: r.condition.clone(),
+            deletion_policy: r.deletion_policy.clone(),
+            update_replace_policy: r.update_replace_policy.clone(),
+        }
+    }
+
+    fn apply(&self, r: &mut RawResource) {
+        r.condition.clone_from(&self.condition);
+        r.deletion_policy.clone_from(&self.deletion_policy);
+        r.update_replace_policy
+            .clone_from(&self.update_replace_policy);
+    }
+}
+
+/// One route an event adds to an API.
+#[derive(Clone)]
+struct Route {
+    path: String,
+    method: String,
+    /// What goes inside `${…}` of the integration URI: `Fn.Arn` or the alias's logical ID.
+    uri_target: String,
+    pos: Pos,
+    condition: Option<String>,
+    payload_format_version: Option<Node>,
+    timeout: Option<Node>,
+}
+
+enum Slot {
+    Done(Vec<(String, RawResource)>),
+    Rest(String, RawResource),
+    Http(String, RawResource),
+}
+
+struct S3Notification {
+    bucket: String,
+    events: Vec<Node>,
+    filter: Option<Node>,
+    function_arn: Node,
+    permission: String,
+    pos: Pos,
+    path: String,
+}
+
+struct Ctx<'e, 'd> {
+    env: &'e SamEnv<'e>,
+    ck: Check<'d>,
+    refs: BTreeMap<String, String>,
+    types: BTreeMap<String, String>,
+    /// Stage names of the REST APIs, for permission IDs (`<Fn><Event>Permission<Stage>`).
+    rest_stages: BTreeMap<String, String>,
+    rest_routes: BTreeMap<String, Vec<Route>>,
+    http_routes: BTreeMap<String, Vec<Route>>,
+    s3: Vec<S3Notification>,
+    /// Where the first enabled DeploymentPreference is, if any.
+    deploy_app: Option<Pos>,
+    codedeploy_role: Option<Pos>,
 }
 
 /// Expands SAM resources. `resources` have their properties evaluated already (parameters,
@@ -46,21 +702,2448 @@ pub(crate) fn transform(
     env: &SamEnv<'_>,
     diags: &mut Diagnostics,
 ) -> Expanded {
-    let _ = env;
+    // Parameters are already substituted in the properties that arrive here.
+    let _ = env.params;
+    let mut ctx = Ctx {
+        env,
+        ck: Check { diags },
+        refs: BTreeMap::new(),
+        types: resources
+            .iter()
+            .map(|(k, r)| (k.clone(), r.type_.clone()))
+            .collect(),
+        rest_stages: BTreeMap::new(),
+        rest_routes: BTreeMap::new(),
+        http_routes: BTreeMap::new(),
+        s3: Vec::new(),
+        deploy_app: None,
+        codedeploy_role: None,
+    };
     for (id, r) in &resources {
-        if r.type_.starts_with("AWS::Serverless::") {
-            diags.push(
-                Diagnostic::error(
+        if r.type_ == "AWS::Serverless::Api" {
+            let stage = r
+                .props()
+                .get("StageName")
+                .and_then(Node::as_str)
+                .unwrap_or("Stage");
+            ctx.rest_stages.insert(id.clone(), stage.to_owned());
+        }
+    }
+    let mut slots: Vec<Slot> = Vec::new();
+    for (id, r) in resources {
+        let active = r
+            .condition
+            .as_ref()
+            .is_none_or(|(c, _)| env.conditions.get(c).copied().unwrap_or(true));
+        if !active && r.type_.starts_with("AWS::Serverless::") {
+            // Not created: its properties were never evaluated. Expand it quietly so that
+            // references to what it would generate stay known; everything keeps its Condition.
+            let mut scratch = Diagnostics::for_file(String::new());
+            let mut quiet = Ctx {
+                env,
+                ck: Check {
+                    diags: &mut scratch,
+                },
+                refs: BTreeMap::new(),
+                types: ctx.types.clone(),
+                rest_stages: ctx.rest_stages.clone(),
+                rest_routes: BTreeMap::new(),
+                http_routes: BTreeMap::new(),
+                s3: Vec::new(),
+                deploy_app: None,
+                codedeploy_role: None,
+            };
+            let slot = expand_one(&mut quiet, id, r);
+            ctx.refs.extend(quiet.refs);
+            if let Slot::Done(v) = slot {
+                slots.push(Slot::Done(v));
+            }
+            continue;
+        }
+        let slot = expand_one(&mut ctx, id, r);
+        slots.push(slot);
+    }
+    let mut out: IndexMap<String, RawResource> = IndexMap::new();
+    for slot in slots {
+        let items = match slot {
+            Slot::Done(v) => v,
+            Slot::Rest(id, r) => expand_rest_api(&mut ctx, &id, &r),
+            Slot::Http(id, r) => expand_http_api(&mut ctx, &id, &r),
+        };
+        for (k, v) in items {
+            if out.contains_key(&k) {
+                ctx.ck.err(
+                    Code::SamInvalid,
+                    v.pos,
+                    &format!("Resources.{k}"),
+                    format!(
+                        "the SAM transform generates '{k}', which the template already declares"
+                    ),
+                );
+                continue;
+            }
+            out.insert(k, v);
+        }
+    }
+    codedeploy_resources(&mut ctx, &mut out);
+    apply_s3_notifications(&mut ctx, &mut out);
+    Expanded {
+        resources: out,
+        refs: ctx.refs,
+    }
+}
+
+fn expand_one(ctx: &mut Ctx<'_, '_>, id: String, r: RawResource) -> Slot {
+    match r.type_.as_str() {
+        "AWS::Serverless::Function" => Slot::Done(expand_function(ctx, &id, &r)),
+        "AWS::Serverless::Api" => Slot::Rest(id, r),
+        "AWS::Serverless::HttpApi" => Slot::Http(id, r),
+        "AWS::Serverless::LayerVersion" => Slot::Done(expand_layer(ctx, &id, &r)),
+        "AWS::Serverless::SimpleTable" => Slot::Done(expand_table(ctx, &id, &r)),
+        t if t.starts_with("AWS::Serverless::") => {
+            const OTHERS: &[&str] = &[
+                "AWS::Serverless::Function",
+                "AWS::Serverless::Api",
+                "AWS::Serverless::HttpApi",
+                "AWS::Serverless::LayerVersion",
+                "AWS::Serverless::SimpleTable",
+                "AWS::Serverless::StateMachine",
+                "AWS::Serverless::Application",
+                "AWS::Serverless::Connector",
+                "AWS::Serverless::GraphQLApi",
+                "AWS::Serverless::WebSocketApi",
+                "AWS::Serverless::CapacityProvider",
+            ];
+            let path = format!("Resources.{id}.Type");
+            if OTHERS.contains(&t) {
+                ctx.ck.err(
                     Code::SamUnsupported,
-                    format!("{} is not expanded yet", r.type_),
+                    r.type_pos,
+                    &path,
+                    format!("{t} is not supported by Slipway yet"),
+                );
+            } else {
+                let mut d = Diagnostic::error(
+                    Code::SamUnsupported,
+                    format!("'{t}' is not a SAM resource type"),
                 )
                 .at(r.type_pos)
-                .path(format!("Resources.{id}.Type")),
+                .path(path);
+                if let Some(sug) = did_you_mean(t, OTHERS.iter().copied()) {
+                    d = d.help(format!("did you mean '{sug}'?"));
+                }
+                ctx.ck.push(d);
+            }
+            Slot::Done(Vec::new())
+        }
+        _ => Slot::Done(vec![(id, r)]),
+    }
+}
+
+fn generated(pos: Pos, type_: &str, props: Node, by: &str) -> RawResource {
+    let mut r = RawResource::new(pos, type_, Map::new());
+    r.properties = props;
+    r.generated_by = Some(by.to_owned());
+    r
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS::Serverless::Function (`model/sam_resources.py` `SamFunction`)
+
+const FN_KNOWN: &[&str] = &[
+    "Handler",
+    "Runtime",
+    "CodeUri",
+    "InlineCode",
+    "ImageUri",
+    "PackageType",
+    "ImageConfig",
+    "FunctionName",
+    "Description",
+    "MemorySize",
+    "Timeout",
+    "Role",
+    "Policies",
+    "AssumeRolePolicyDocument",
+    "PermissionsBoundary",
+    "RolePath",
+    "Environment",
+    "Events",
+    "Tags",
+    "Tracing",
+    "KmsKeyArn",
+    "Layers",
+    "ReservedConcurrentExecutions",
+    "AutoPublishAlias",
+    "AutoPublishCodeSha256",
+    "AutoPublishAliasAllProperties",
+    "VersionDescription",
+    "DeploymentPreference",
+    "ProvisionedConcurrencyConfig",
+    "FileSystemConfigs",
+    "CodeSigningConfigArn",
+    "Architectures",
+    "SnapStart",
+    "EphemeralStorage",
+    "RuntimeManagementConfig",
+    "LoggingConfig",
+    "RecursiveLoop",
+    "VpcConfig",
+    "SourceKMSKeyArn",
+];
+const FN_UNSUPPORTED: &[&str] = &[
+    "DeadLetterQueue",
+    "EventInvokeConfig",
+    "FunctionUrlConfig",
+    "PropagateTags",
+    "CapacityProviderConfig",
+    "FunctionScalingConfig",
+    "VersionDeletionPolicy",
+];
+/// Copied to `AWS::Lambda::Function` unchanged.
+const FN_PASSTHROUGH: &[&str] = &[
+    "Architectures",
+    "Description",
+    "Environment",
+    "EphemeralStorage",
+    "FileSystemConfigs",
+    "FunctionName",
+    "Handler",
+    "ImageConfig",
+    "KmsKeyArn",
+    "Layers",
+    "LoggingConfig",
+    "MemorySize",
+    "PackageType",
+    "RecursiveLoop",
+    "ReservedConcurrentExecutions",
+    "RuntimeManagementConfig",
+    "Runtime",
+    "SnapStart",
+    "Timeout",
+    "VpcConfig",
+    "CodeSigningConfigArn",
+];
+
+fn managed_arn(pos: Pos, name: &str) -> Node {
+    sub(
+        pos,
+        &format!("arn:${{AWS::Partition}}:iam::aws:policy/{name}"),
+    )
+}
+
+fn tag_list(pos: Pos, sam_key: &str, tags: Option<&Map>) -> Node {
+    let mut items = vec![obj(
+        pos,
+        vec![("Key", s(pos, sam_key)), ("Value", s(pos, "SAM"))],
+    )];
+    if let Some(t) = tags {
+        for (k, e) in t.iter_entries() {
+            items.push(obj(
+                e.key_pos,
+                vec![("Key", s(e.key_pos, k)), ("Value", e.value.clone())],
+            ));
+        }
+    }
+    Node::seq(pos, items)
+}
+
+fn expand_function(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(String, RawResource)> {
+    let m = r.props().clone();
+    let path = format!("Resources.{id}.Properties");
+    let pos = r.pos;
+    let pass = Pass::of(r);
+    ctx.ck.keys(
+        &m,
+        FN_KNOWN,
+        FN_UNSUPPORTED,
+        &path,
+        "AWS::Serverless::Function",
+    );
+    ctx.ck.int(&m, "MemorySize", &path);
+    ctx.ck.int(&m, "Timeout", &path);
+    let tags = ctx.ck.map(&m, "Tags", &path).cloned();
+    if let Some(t) = &tags
+        && let Some(kp) = t.key_pos("lambda:createdBy")
+    {
+        ctx.ck.err(
+            Code::SamInvalid,
+            kp,
+            &format!("{path}.Tags.lambda:createdBy"),
+            "the tag 'lambda:createdBy' is reserved: SAM sets it",
+        );
+    }
+
+    // Code (`_construct_code_dict`): InlineCode, then CodeUri, then ImageUri.
+    let image = m.get("PackageType").and_then(Node::as_str) == Some("Image");
+    let code = if let Some(inline) = m.get("InlineCode") {
+        if m.contains_key("CodeUri") {
+            ctx.ck.err(
+                Code::SamInvalid,
+                inline.pos,
+                &format!("{path}.InlineCode"),
+                "only one of 'InlineCode' or 'CodeUri' can be set",
+            );
+        }
+        Some(obj(inline.pos, vec![("ZipFile", inline.clone())]))
+    } else if let Some(uri) = m.get("CodeUri") {
+        code_location(
+            ctx,
+            uri,
+            &format!("{path}.CodeUri"),
+            ("S3Bucket", "S3Key", "S3ObjectVersion"),
+        )
+    } else if let Some(img) = m.get("ImageUri") {
+        Some(obj(img.pos, vec![("ImageUri", img.clone())]))
+    } else {
+        ctx.ck.err(
+            Code::MissingRequired,
+            pos,
+            &path,
+            if image {
+                "a function with PackageType Image needs 'ImageUri'"
+            } else {
+                "a function needs 'CodeUri' or 'InlineCode'"
+            },
+        );
+        None
+    };
+    if !image && !m.contains_key("ImageUri") {
+        for k in ["Handler", "Runtime"] {
+            ctx.ck
+                .required(&m, k, pos, &path, "a zip-packaged function");
+        }
+    }
+
+    // AWS::Lambda::Function.
+    let mut f = Map::new();
+    if let Some(c) = code {
+        f.insert("Code", c.pos, c);
+    }
+    for k in FN_PASSTHROUGH {
+        if let Some(e) = m.entry(k) {
+            f.insert(*k, e.key_pos, e.value.clone());
+        }
+    }
+    if m.contains_key("ImageUri") && !f.contains_key("PackageType") {
+        f.insert("PackageType", pos, s(pos, "Image"));
+    }
+    let mut managed: Vec<Node> = vec![managed_arn(pos, "service-role/AWSLambdaBasicExecutionRole")];
+    if let Some(t) = m.get("Tracing") {
+        f.insert(
+            "TracingConfig",
+            t.pos,
+            obj(t.pos, vec![("Mode", t.clone())]),
+        );
+        managed.push(managed_arn(t.pos, "AWSXrayWriteOnlyAccess"));
+    }
+    if let Some(v) = m.get("VpcConfig") {
+        managed.push(managed_arn(
+            v.pos,
+            "service-role/AWSLambdaVPCAccessExecutionRole",
+        ));
+    }
+    let tag_node = tag_list(pos, "lambda:createdBy", tags.as_ref());
+    f.insert("Tags", pos, tag_node.clone());
+    let role_id = format!("{id}Role");
+    let own_role = !m.contains_key("Role");
+    match m.entry("Role") {
+        Some(e) => f.insert("Role", e.key_pos, e.value.clone()),
+        None => f.insert("Role", pos, getatt(pos, &role_id, "Arn")),
+    };
+
+    let mut out: Vec<(String, RawResource)> = Vec::new();
+    let mut func = generated(pos, "AWS::Lambda::Function", Node::map(pos, f.clone()), id);
+    pass.apply(&mut func);
+    func.depends_on.clone_from(&r.depends_on);
+    func.metadata.clone_from(&r.metadata);
+    func.type_pos = r.type_pos;
+    out.push((id.to_owned(), func));
+
+    // AutoPublishAlias → version + alias (`_construct_version`, `_construct_alias`).
+    let mut alias_id: Option<String> = None;
+    let mut alias_index = None;
+    if let Some(an) = m.get("AutoPublishAlias") {
+        let apath = format!("{path}.AutoPublishAlias");
+        match an.as_str() {
+            Some(name) if !name.is_empty() => {
+                let version_id = version_logical_id(ctx, id, &m, &f, &path);
+                let mut version = generated(
+                    an.pos,
+                    "AWS::Lambda::Version",
+                    obj(an.pos, vec![("FunctionName", reff(an.pos, id))]),
+                    id,
+                );
+                if let Some(d) = m.get("VersionDescription") {
+                    version.props_mut().insert("Description", d.pos, d.clone());
+                }
+                pass.apply(&mut version);
+                if version.deletion_policy.is_none() {
+                    version.deletion_policy = Some(s(an.pos, "Retain"));
+                }
+                // `_construct_alias`: the alias name with '-' → 'D' and '_' → 'U'.
+                let suffix: String = name
+                    .chars()
+                    .map(|c| match c {
+                        '-' => 'D',
+                        '_' => 'U',
+                        c => c,
+                    })
+                    .collect();
+                let aid = format!("{id}Alias{suffix}");
+                let mut alias_props = vec![
+                    ("Name", s(an.pos, name)),
+                    ("FunctionName", reff(an.pos, id)),
+                    ("FunctionVersion", getatt(an.pos, &version_id, "Version")),
+                ];
+                if let Some(pc) = m.get("ProvisionedConcurrencyConfig") {
+                    alias_props.push(("ProvisionedConcurrencyConfig", pc.clone()));
+                }
+                let mut alias =
+                    generated(an.pos, "AWS::Lambda::Alias", obj(an.pos, alias_props), id);
+                pass.apply(&mut alias);
+                ctx.refs.insert(format!("{id}.Version"), version_id.clone());
+                ctx.refs.insert(format!("{id}.Alias"), aid.clone());
+                out.push((version_id, version));
+                alias_index = Some(out.len());
+                out.push((aid.clone(), alias));
+                alias_id = Some(aid);
+            }
+            _ => ctx.ck.err(
+                Code::SamInvalid,
+                an.pos,
+                &apath,
+                "AutoPublishAlias must be a non-empty string or a Ref to a template parameter",
+            ),
+        }
+    } else if let Some(pc) = m.get("ProvisionedConcurrencyConfig") {
+        ctx.ck.err(
+            Code::SamInvalid,
+            pc.pos,
+            &format!("{path}.ProvisionedConcurrencyConfig"),
+            "ProvisionedConcurrencyConfig needs AutoPublishAlias",
+        );
+    }
+
+    // DeploymentPreference.
+    if let Some(dp) = m.get("DeploymentPreference") {
+        let dpath = format!("{path}.DeploymentPreference");
+        if let Some(update) =
+            deployment_preference(ctx, id, dp, &dpath, alias_id.is_some(), &pass, &mut out)
+            && let Some(i) = alias_index
+            && let Some((_, alias)) = out.get_mut(i)
+        {
+            alias.update_policy = Some(update);
+        }
+    }
+
+    // Events.
+    let target = Target {
+        fn_id: id.to_owned(),
+        alias: alias_id.clone(),
+    };
+    let mut event_policies: Vec<Node> = Vec::new();
+    if let Some(events) = ctx.ck.map(&m, "Events", &path).cloned() {
+        for (name, e) in events.iter_entries() {
+            let epath = format!("{path}.Events.{name}");
+            expand_event(
+                ctx,
+                &target,
+                name,
+                &e.value,
+                &epath,
+                &pass,
+                &mut out,
+                &mut event_policies,
             );
         }
     }
-    Expanded {
-        resources,
-        refs: BTreeMap::new(),
+    managed.extend(event_policies);
+
+    // The execution role (`_construct_role`).
+    if own_role {
+        let assume = m.get("AssumeRolePolicyDocument").cloned().unwrap_or_else(|| {
+            j(
+                pos,
+                json!({"Version": "2012-10-17", "Statement": [{"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]}}]}),
+            )
+        });
+        let mut inline: Vec<Node> = Vec::new();
+        if let Some(p) = m.get("Policies") {
+            policies(
+                ctx,
+                id,
+                p,
+                &format!("{path}.Policies"),
+                &mut managed,
+                &mut inline,
+            );
+        }
+        let mut rm = Map::new();
+        rm.insert("AssumeRolePolicyDocument", pos, assume);
+        rm.insert("ManagedPolicyArns", pos, Node::seq(pos, managed));
+        if !inline.is_empty() {
+            rm.insert("Policies", pos, Node::seq(pos, inline));
+        }
+        if let Some(b) = m.get("PermissionsBoundary") {
+            rm.insert("PermissionsBoundary", b.pos, b.clone());
+        }
+        if let Some(p) = m.get("RolePath") {
+            rm.insert("Path", p.pos, p.clone());
+        }
+        rm.insert("Tags", pos, tag_node);
+        let mut role = generated(pos, "AWS::IAM::Role", Node::map(pos, rm), id);
+        pass.apply(&mut role);
+        out.insert(1, (role_id, role));
+    } else if let Some(p) = m.get("Policies") {
+        ctx.ck.push(
+            Diagnostic::warning(
+                Code::SamInvalid,
+                "Policies are ignored when the function has a Role",
+            )
+            .at(p.pos)
+            .path(format!("{path}.Policies")),
+        );
     }
+    out
+}
+
+/// `CodeUri`/`ContentUri` → an S3-shaped location (`_construct_code_dict`,
+/// `construct_s3_location_object`).
+fn code_location(
+    ctx: &mut Ctx<'_, '_>,
+    uri: &Node,
+    path: &str,
+    keys: (&str, &str, &str),
+) -> Option<Node> {
+    let p = uri.pos;
+    match &uri.kind {
+        Kind::String(t) => Some(match parse_s3_uri(t) {
+            Some((b, k, v)) => {
+                let mut e = vec![(keys.0, s(p, &b)), (keys.1, s(p, &k))];
+                if let Some(v) = v {
+                    e.push((keys.2, s(p, &v)));
+                }
+                obj(p, e)
+            }
+            None if t.starts_with("s3://") => {
+                ctx.ck.err(
+                    Code::InvalidValue,
+                    p,
+                    path,
+                    format!("'{t}' is not an S3 URI of the form s3://bucket/key"),
+                );
+                return None;
+            }
+            None => obj(
+                p,
+                vec![(keys.0, s(p, LOCAL_CODE_BUCKET)), (keys.1, s(p, t))],
+            ),
+        }),
+        Kind::Map(mm) if uri.intrinsic().is_none() => {
+            ctx.ck.keys(
+                mm,
+                &["Bucket", "Key", "Version"],
+                &[],
+                path,
+                "an S3 location",
+            );
+            let mut e = Vec::new();
+            for (from, to) in [("Bucket", keys.0), ("Key", keys.1), ("Version", keys.2)] {
+                match mm.get(from) {
+                    Some(v) => e.push((to, v.clone())),
+                    None if from != "Version" => {
+                        ctx.ck.required(mm, from, p, path, "an S3 location");
+                    }
+                    None => {}
+                }
+            }
+            Some(obj(p, e))
+        }
+        _ => {
+            ctx.ck.err(
+                Code::WrongType,
+                p,
+                path,
+                "must be a local path, an s3:// URI or {Bucket, Key, Version}",
+            );
+            None
+        }
+    }
+}
+
+/// `_construct_version`: the logical ID of the published version.
+fn version_logical_id(ctx: &mut Ctx<'_, '_>, id: &str, m: &Map, f: &Map, path: &str) -> String {
+    let prefix = format!("{id}Version");
+    if let Some(sha) = m.get("AutoPublishCodeSha256") {
+        match sha.as_str() {
+            // `LogicalIdGenerator.get_hash`: a given hash is used as is, cut to 10 characters.
+            Some(t) if !t.is_empty() => {
+                return format!("{prefix}{}", t.chars().take(10).collect::<String>());
+            }
+            _ => ctx.ck.err(
+                Code::WrongType,
+                sha.pos,
+                &format!("{path}.AutoPublishCodeSha256"),
+                "AutoPublishCodeSha256 must be a string",
+            ),
+        }
+    }
+    let all = m.get("AutoPublishAliasAllProperties").is_some_and(truthy);
+    let data = if all {
+        Node::map(Pos::default(), f.clone())
+    } else {
+        let mut d = f
+            .get("Code")
+            .and_then(Node::as_map)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(env) = f.get("Environment").and_then(Node::as_map) {
+            for (k, e) in env.iter_entries() {
+                d.insert(k, e.key_pos, e.value.clone());
+            }
+        }
+        if let Some(ms) = f.get("MemorySize") {
+            d.insert("MemorySize", ms.pos, ms.clone());
+        }
+        if let Some(ss) = f.get("SnapStart")
+            && ss
+                .as_map()
+                .and_then(|x| x.get("ApplyOn"))
+                .and_then(Node::as_str)
+                .is_some_and(|a| a != "None")
+        {
+            d.insert("SnapStart", ss.pos, ss.clone());
+        }
+        Node::map(Pos::default(), d)
+    };
+    sam_logical_id(&prefix, Some(&data))
+}
+
+/// Who an event invokes: the function, or its alias with AutoPublishAlias.
+struct Target {
+    fn_id: String,
+    alias: Option<String>,
+}
+
+impl Target {
+    /// `FunctionName` of permissions and event source mappings.
+    fn name(&self, pos: Pos) -> Node {
+        reff(pos, self.alias.as_deref().unwrap_or(&self.fn_id))
+    }
+
+    fn arn(&self, pos: Pos) -> Node {
+        match &self.alias {
+            Some(a) => reff(pos, a),
+            None => getatt(pos, &self.fn_id, "Arn"),
+        }
+    }
+
+    fn uri_var(&self) -> String {
+        match &self.alias {
+            Some(a) => a.clone(),
+            None => format!("{}.Arn", self.fn_id),
+        }
+    }
+}
+
+/// `Policies` (`model/resource_policies.py`): managed policy names and ARNs, inline documents;
+/// SAM policy templates are not expanded yet.
+fn policies(
+    ctx: &mut Ctx<'_, '_>,
+    id: &str,
+    p: &Node,
+    path: &str,
+    managed: &mut Vec<Node>,
+    inline: &mut Vec<Node>,
+) {
+    let items: Vec<(String, &Node)> = match &p.kind {
+        Kind::Seq(v) => v
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (format!("{path}.{i}"), n))
+            .collect(),
+        _ => vec![(path.to_owned(), p)],
+    };
+    for (ipath, item) in items {
+        match &item.kind {
+            Kind::String(name) if name.starts_with("arn:") => managed.push(item.clone()),
+            Kind::String(name) => managed.push(s(
+                item.pos,
+                &format!("arn:{}:iam::aws:policy/{name}", ctx.env.pseudo.partition),
+            )),
+            Kind::Map(mm) if item.intrinsic().is_some() => {
+                let _ = mm;
+                managed.push(item.clone());
+            }
+            Kind::Map(mm) if mm.contains_key("Statement") => {
+                let n = inline.len();
+                inline.push(obj(
+                    item.pos,
+                    vec![
+                        ("PolicyName", s(item.pos, &format!("{id}RolePolicy{n}"))),
+                        ("PolicyDocument", item.clone()),
+                    ],
+                ));
+            }
+            Kind::Map(mm) => {
+                let name = mm.keys().next().unwrap_or("?").to_owned();
+                ctx.ck.err(
+                    Code::SamUnsupported,
+                    item.pos,
+                    &ipath,
+                    format!("SAM policy template '{name}' is not supported by Slipway yet; write the policy document inline"),
+                );
+            }
+            _ => ctx.ck.err(
+                Code::WrongType,
+                item.pos,
+                &ipath,
+                "a policy must be a managed policy name or ARN, or a policy document",
+            ),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DeploymentPreference (`model/preferences/deployment_preference*.py`)
+
+const DP_KNOWN: &[&str] = &[
+    "Type",
+    "Alarms",
+    "Hooks",
+    "Enabled",
+    "Role",
+    "TriggerConfigurations",
+    "PassthroughCondition",
+];
+const PREDEFINED: &[&str] = &[
+    "Canary10Percent30Minutes",
+    "Canary10Percent5Minutes",
+    "Canary10Percent10Minutes",
+    "Canary10Percent15Minutes",
+    "AllAtOnce",
+    "Linear10PercentEvery10Minutes",
+    "Linear10PercentEvery1Minute",
+    "Linear10PercentEvery2Minutes",
+    "Linear10PercentEvery3Minutes",
+];
+const DEPLOY_APP: &str = "ServerlessDeploymentApplication";
+const DEPLOY_ROLE: &str = "CodeDeployServiceRole";
+
+/// Adds `<Fn>DeploymentGroup`; returns the alias's `UpdatePolicy`.
+fn deployment_preference(
+    ctx: &mut Ctx<'_, '_>,
+    id: &str,
+    dp: &Node,
+    path: &str,
+    has_alias: bool,
+    pass: &Pass,
+    out: &mut Vec<(String, RawResource)>,
+) -> Option<Node> {
+    let Some(m) = dp.as_map().filter(|_| dp.intrinsic().is_none()) else {
+        ctx.ck.err(
+            Code::WrongType,
+            dp.pos,
+            path,
+            "DeploymentPreference must be a mapping",
+        );
+        return None;
+    };
+    ctx.ck.keys(m, DP_KNOWN, &[], path, "DeploymentPreference");
+    if m.get("Enabled").is_some_and(|e| !truthy(e)) {
+        return None;
+    }
+    if !has_alias {
+        ctx.ck.err(
+            Code::SamInvalid,
+            dp.pos,
+            path,
+            "'DeploymentPreference' requires the AutoPublishAlias property",
+        );
+        return None;
+    }
+    if !ctx
+        .ck
+        .required(m, "Type", dp.pos, path, "DeploymentPreference")
+    {
+        return None;
+    }
+    let p = dp.pos;
+    let type_ = m.get("Type").cloned().unwrap_or_else(|| Node::null(p));
+    let config = match type_.as_str() {
+        Some(t) if PREDEFINED.contains(&t) => Node::call(
+            p,
+            "Fn::Sub",
+            Node::seq(
+                p,
+                vec![
+                    s(p, "CodeDeployDefault.Lambda${ConfigName}"),
+                    obj(p, vec![("ConfigName", type_.clone())]),
+                ],
+            ),
+        ),
+        _ => type_.clone(),
+    };
+    ctx.deploy_app.get_or_insert(p);
+    let role = match m.get("Role") {
+        Some(r) => r.clone(),
+        None => {
+            ctx.codedeploy_role.get_or_insert(p);
+            getatt(p, DEPLOY_ROLE, "Arn")
+        }
+    };
+    let mut g = Map::new();
+    if let Some(a) = m.get("Alarms") {
+        let alarms = match &a.kind {
+            Kind::Seq(items) => Node::seq(
+                a.pos,
+                items
+                    .iter()
+                    .map(|i| obj(i.pos, vec![("Name", i.clone())]))
+                    .collect(),
+            ),
+            // `Fn::If` over lists of alarms stays as written for CloudFormation.
+            _ => a.clone(),
+        };
+        g.insert(
+            "AlarmConfiguration",
+            a.pos,
+            obj(
+                a.pos,
+                vec![("Alarms", alarms), ("Enabled", Node::bool(a.pos, true))],
+            ),
+        );
+    }
+    g.insert("ApplicationName", p, reff(p, DEPLOY_APP));
+    g.insert(
+        "AutoRollbackConfiguration",
+        p,
+        j(
+            p,
+            json!({"Enabled": true, "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST"]}),
+        ),
+    );
+    g.insert("DeploymentConfigName", p, config);
+    g.insert(
+        "DeploymentStyle",
+        p,
+        j(
+            p,
+            json!({"DeploymentOption": "WITH_TRAFFIC_CONTROL", "DeploymentType": "BLUE_GREEN"}),
+        ),
+    );
+    g.insert("ServiceRoleArn", p, role);
+    if let Some(t) = m.get("TriggerConfigurations") {
+        g.insert("TriggerConfigurations", t.pos, t.clone());
+    }
+    let gid = format!("{id}DeploymentGroup");
+    let mut group = generated(p, "AWS::CodeDeploy::DeploymentGroup", Node::map(p, g), id);
+    if m.get("PassthroughCondition").is_some_and(truthy) {
+        group.condition.clone_from(&pass.condition);
+    }
+    out.push((gid.clone(), group));
+
+    let mut u = vec![
+        ("ApplicationName", reff(p, DEPLOY_APP)),
+        ("DeploymentGroupName", reff(p, &gid)),
+    ];
+    if let Some(h) = ctx.ck.map(m, "Hooks", path).cloned() {
+        let hpath = format!("{path}.Hooks");
+        ctx.ck
+            .keys(&h, &["PreTraffic", "PostTraffic"], &[], &hpath, "Hooks");
+        for (k, attr) in [
+            ("PreTraffic", "BeforeAllowTrafficHook"),
+            ("PostTraffic", "AfterAllowTrafficHook"),
+        ] {
+            if let Some(n) = h.get(k) {
+                let hook = match (n.as_str(), ref_target(n)) {
+                    (Some(name), _) => reff(n.pos, name),
+                    (None, Some(_)) => n.clone(),
+                    (None, None) => {
+                        ctx.ck.err(
+                            Code::WrongType,
+                            n.pos,
+                            &format!("{hpath}.{k}"),
+                            "a hook must be the logical ID of a function",
+                        );
+                        continue;
+                    }
+                };
+                u.push((attr, hook));
+            }
+        }
+    }
+    Some(obj(p, vec![("CodeDeployLambdaAliasUpdate", obj(p, u))]))
+}
+
+fn codedeploy_resources(ctx: &mut Ctx<'_, '_>, out: &mut IndexMap<String, RawResource>) {
+    if let Some(p) = ctx.deploy_app {
+        let app = generated(
+            p,
+            "AWS::CodeDeploy::Application",
+            obj(p, vec![("ComputePlatform", s(p, "Lambda"))]),
+            DEPLOY_APP,
+        );
+        out.insert(DEPLOY_APP.to_owned(), app);
+    }
+    if let Some(p) = ctx.codedeploy_role {
+        let role = generated(
+            p,
+            "AWS::IAM::Role",
+            j(
+                p,
+                json!({
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["codedeploy.amazonaws.com"]}}]},
+                    "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSCodeDeployRoleForLambda"}]
+                }),
+            ),
+            DEPLOY_ROLE,
+        );
+        out.insert(DEPLOY_ROLE.to_owned(), role);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events (`model/eventsources/push.py`, `pull.py`)
+
+const EVENT_TYPES: &[&str] = &["Api", "HttpApi", "S3", "Schedule", "SNS", "SQS"];
+const EVENT_TYPES_UNSUPPORTED: &[&str] = &[
+    "CloudWatchEvent",
+    "EventBridgeRule",
+    "DynamoDB",
+    "Kinesis",
+    "MQ",
+    "MSK",
+    "SelfManagedKafka",
+    "ScheduleV2",
+    "CloudWatchLogs",
+    "IoTRule",
+    "AlexaSkill",
+    "Cognito",
+    "DocumentDB",
+];
+
+fn permission(pos: Pos, t: &Target, principal: &str, extra: Vec<(&str, Node)>) -> Node {
+    let mut e = vec![
+        ("Action", s(pos, "lambda:InvokeFunction")),
+        ("FunctionName", t.name(pos)),
+        ("Principal", s(pos, principal)),
+    ];
+    e.extend(extra);
+    obj(pos, e)
+}
+
+/// A path's resource form in an `execute-api` ARN: `{param}` and `{proxy+}` become `*`.
+fn arn_path(path: &str) -> String {
+    let mut out = String::new();
+    let mut in_param = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push('*');
+            }
+            '}' => in_param = false,
+            c if !in_param => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn expand_event(
+    ctx: &mut Ctx<'_, '_>,
+    t: &Target,
+    name: &str,
+    node: &Node,
+    epath: &str,
+    pass: &Pass,
+    out: &mut Vec<(String, RawResource)>,
+    policies: &mut Vec<Node>,
+) {
+    let Some(em) = node.as_map().filter(|_| node.intrinsic().is_none()) else {
+        ctx.ck.err(
+            Code::SamEventInvalid,
+            node.pos,
+            epath,
+            "an event must be a mapping with Type and Properties",
+        );
+        return;
+    };
+    ctx.ck
+        .keys(em, &["Type", "Properties"], &[], epath, "an event");
+    let Some(type_) = ctx.ck.string(em, "Type", epath) else {
+        if !em.contains_key("Type") {
+            ctx.ck.err(
+                Code::MissingRequired,
+                node.pos,
+                &format!("{epath}.Type"),
+                "the event needs a Type",
+            );
+        }
+        return;
+    };
+    let tpos = em.get("Type").map_or(node.pos, |n| n.pos);
+    if EVENT_TYPES_UNSUPPORTED.contains(&type_.as_str()) {
+        ctx.ck.err(
+            Code::SamUnsupported,
+            tpos,
+            &format!("{epath}.Type"),
+            format!("event type '{type_}' is not supported by Slipway yet"),
+        );
+        return;
+    }
+    if !EVENT_TYPES.contains(&type_.as_str()) {
+        let mut d = Diagnostic::error(
+            Code::SamEventInvalid,
+            format!("unknown event type '{type_}'"),
+        )
+        .at(tpos)
+        .path(format!("{epath}.Type"));
+        if let Some(sug) = did_you_mean(
+            &type_,
+            EVENT_TYPES.iter().chain(EVENT_TYPES_UNSUPPORTED).copied(),
+        ) {
+            d = d.help(format!("did you mean '{sug}'?"));
+        }
+        ctx.ck.push(d);
+        return;
+    }
+    let ppath = format!("{epath}.Properties");
+    let empty = Map::new();
+    let props = match em.get("Properties") {
+        Some(p) => match p.as_map() {
+            Some(m) if p.intrinsic().is_none() => m.clone(),
+            _ => {
+                ctx.ck.err(
+                    Code::WrongType,
+                    p.pos,
+                    &ppath,
+                    "an event's Properties must be a mapping",
+                );
+                return;
+            }
+        },
+        None => empty,
+    };
+    let pos = node.pos;
+    let eid = format!("{}{name}", t.fn_id);
+    let mut push = |ctx: &mut Ctx<'_, '_>, lid: String, type_: &str, props: Node| {
+        let _ = ctx;
+        let mut r = generated(pos, type_, props, &t.fn_id);
+        pass.apply(&mut r);
+        out.push((lid, r));
+    };
+    match type_.as_str() {
+        "Api" => {
+            ctx.ck.keys(
+                &props,
+                &["Path", "Method", "RestApiId"],
+                &[
+                    "Auth",
+                    "RequestModel",
+                    "RequestParameters",
+                    "TimeoutInMillis",
+                ],
+                &ppath,
+                "an Api event",
+            );
+            let (Some(p), Some(method)) = (
+                api_path(ctx, &props, pos, &ppath, true),
+                api_method(ctx, &props, pos, &ppath, true),
+            ) else {
+                return;
+            };
+            let api = match props.get("RestApiId") {
+                None => IMPLICIT_REST.to_owned(),
+                Some(n) => match ref_target(n) {
+                    Some(a)
+                        if ctx.types.get(&a).map(String::as_str)
+                            == Some("AWS::Serverless::Api") =>
+                    {
+                        a
+                    }
+                    _ => {
+                        ctx.ck.err(
+                            Code::SamEventInvalid,
+                            n.pos,
+                            &format!("{ppath}.RestApiId"),
+                            "RestApiId must be a Ref to an AWS::Serverless::Api of this template",
+                        );
+                        return;
+                    }
+                },
+            };
+            let stage = ctx
+                .rest_stages
+                .get(&api)
+                .cloned()
+                .unwrap_or_else(|| "Prod".into());
+            let stage_suffix: String = stage.chars().filter(char::is_ascii_alphanumeric).collect();
+            let arn_method = if method == "any" {
+                "*".to_owned()
+            } else {
+                method.to_uppercase()
+            };
+            let source = Node::call(
+                pos,
+                "Fn::Sub",
+                Node::seq(
+                    pos,
+                    vec![
+                        s(
+                            pos,
+                            &format!(
+                                "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{__ApiId__}}/${{__Stage__}}/{arn_method}{}",
+                                arn_path(&p)
+                            ),
+                        ),
+                        obj(
+                            pos,
+                            vec![("__ApiId__", reff(pos, &api)), ("__Stage__", s(pos, "*"))],
+                        ),
+                    ],
+                ),
+            );
+            push(
+                ctx,
+                format!("{eid}Permission{stage_suffix}"),
+                "AWS::Lambda::Permission",
+                permission(
+                    pos,
+                    t,
+                    "apigateway.amazonaws.com",
+                    vec![("SourceArn", source)],
+                ),
+            );
+            ctx.rest_routes.entry(api).or_default().push(Route {
+                path: p,
+                method,
+                uri_target: t.uri_var(),
+                pos,
+                condition: pass.condition.as_ref().map(|(c, _)| c.clone()),
+                payload_format_version: None,
+                timeout: None,
+            });
+        }
+        "HttpApi" => {
+            ctx.ck.keys(
+                &props,
+                &[
+                    "ApiId",
+                    "Path",
+                    "Method",
+                    "PayloadFormatVersion",
+                    "TimeoutInMillis",
+                ],
+                &["Auth", "RouteSettings"],
+                &ppath,
+                "an HttpApi event",
+            );
+            let p = api_path(ctx, &props, pos, &ppath, false);
+            let method = api_method(ctx, &props, pos, &ppath, false);
+            let (p, method) = match (p, method) {
+                (Some(p), Some(m)) => (p, m),
+                (None, None) if !props.contains_key("Path") && !props.contains_key("Method") => {
+                    ("$default".to_owned(), "any".to_owned())
+                }
+                _ => {
+                    ctx.ck.err(Code::SamEventInvalid, pos, &ppath, "an HttpApi event needs both Path and Method, or neither (the $default route)");
+                    return;
+                }
+            };
+            let api = match props.get("ApiId") {
+                None => IMPLICIT_HTTP.to_owned(),
+                Some(n) => match ref_target(n) {
+                    Some(a)
+                        if ctx.types.get(&a).map(String::as_str)
+                            == Some("AWS::Serverless::HttpApi") =>
+                    {
+                        a
+                    }
+                    _ => {
+                        ctx.ck.err(
+                            Code::SamEventInvalid,
+                            n.pos,
+                            &format!("{ppath}.ApiId"),
+                            "ApiId must be a Ref to an AWS::Serverless::HttpApi of this template",
+                        );
+                        return;
+                    }
+                },
+            };
+            let arn_tail = if p == "$default" {
+                "*".to_owned()
+            } else {
+                let m = if method == "any" {
+                    "*".to_owned()
+                } else {
+                    method.to_uppercase()
+                };
+                format!("*/{m}{}", arn_path(&p))
+            };
+            let source = Node::call(
+                pos,
+                "Fn::Sub",
+                Node::seq(
+                    pos,
+                    vec![
+                        s(
+                            pos,
+                            &format!(
+                                "arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{__ApiId__}}/{arn_tail}"
+                            ),
+                        ),
+                        obj(pos, vec![("__ApiId__", reff(pos, &api))]),
+                    ],
+                ),
+            );
+            push(
+                ctx,
+                format!("{eid}Permission"),
+                "AWS::Lambda::Permission",
+                permission(
+                    pos,
+                    t,
+                    "apigateway.amazonaws.com",
+                    vec![("SourceArn", source)],
+                ),
+            );
+            ctx.http_routes.entry(api).or_default().push(Route {
+                path: p,
+                method,
+                uri_target: t.uri_var(),
+                pos,
+                condition: pass.condition.as_ref().map(|(c, _)| c.clone()),
+                payload_format_version: props.get("PayloadFormatVersion").cloned(),
+                timeout: props.get("TimeoutInMillis").cloned(),
+            });
+        }
+        "Schedule" => {
+            ctx.ck.keys(
+                &props,
+                &[
+                    "Schedule",
+                    "Input",
+                    "Enabled",
+                    "State",
+                    "Name",
+                    "Description",
+                    "RetryPolicy",
+                ],
+                &["DeadLetterConfig"],
+                &ppath,
+                "a Schedule event",
+            );
+            if !ctx
+                .ck
+                .required(&props, "Schedule", pos, &ppath, "a Schedule event")
+            {
+                return;
+            }
+            let mut rule = Map::new();
+            if let Some(x) = props.get("Schedule") {
+                rule.insert("ScheduleExpression", x.pos, x.clone());
+            }
+            match (props.get("State"), props.get("Enabled")) {
+                (Some(st), Some(en)) => ctx.ck.err(
+                    Code::SamEventInvalid,
+                    en.pos,
+                    &format!("{ppath}.Enabled"),
+                    format!(
+                        "State and Enabled cannot both be set (State is {})",
+                        describe(st)
+                    ),
+                ),
+                (Some(st), None) => {
+                    rule.insert("State", st.pos, st.clone());
+                }
+                (None, Some(en)) => {
+                    let v = if truthy(en) { "ENABLED" } else { "DISABLED" };
+                    rule.insert("State", en.pos, s(en.pos, v));
+                }
+                (None, None) => {}
+            }
+            for k in ["Name", "Description"] {
+                if let Some(x) = props.get(k) {
+                    rule.insert(k, x.pos, x.clone());
+                }
+            }
+            let mut target = vec![
+                ("Arn", t.arn(pos)),
+                ("Id", s(pos, &format!("{eid}LambdaTarget"))),
+            ];
+            if let Some(i) = props.get("Input") {
+                target.push(("Input", i.clone()));
+            }
+            if let Some(rp) = props.get("RetryPolicy") {
+                target.push(("RetryPolicy", rp.clone()));
+            }
+            rule.insert("Targets", pos, Node::seq(pos, vec![obj(pos, target)]));
+            push(ctx, eid.clone(), "AWS::Events::Rule", Node::map(pos, rule));
+            push(
+                ctx,
+                format!("{eid}Permission"),
+                "AWS::Lambda::Permission",
+                permission(
+                    pos,
+                    t,
+                    "events.amazonaws.com",
+                    vec![("SourceArn", getatt(pos, &eid, "Arn"))],
+                ),
+            );
+        }
+        "SNS" => {
+            ctx.ck.keys(
+                &props,
+                &[
+                    "Topic",
+                    "FilterPolicy",
+                    "FilterPolicyScope",
+                    "Region",
+                    "RedrivePolicy",
+                ],
+                &["SqsSubscription"],
+                &ppath,
+                "an SNS event",
+            );
+            if !ctx
+                .ck
+                .required(&props, "Topic", pos, &ppath, "an SNS event")
+            {
+                return;
+            }
+            let topic = props
+                .get("Topic")
+                .cloned()
+                .unwrap_or_else(|| Node::null(pos));
+            push(
+                ctx,
+                format!("{eid}Permission"),
+                "AWS::Lambda::Permission",
+                permission(
+                    pos,
+                    t,
+                    "sns.amazonaws.com",
+                    vec![("SourceArn", topic.clone())],
+                ),
+            );
+            let mut sm = vec![
+                ("Endpoint", t.arn(pos)),
+                ("Protocol", s(pos, "lambda")),
+                ("TopicArn", topic),
+            ];
+            for k in [
+                "FilterPolicy",
+                "FilterPolicyScope",
+                "Region",
+                "RedrivePolicy",
+            ] {
+                if let Some(x) = props.get(k) {
+                    sm.push((k, x.clone()));
+                }
+            }
+            push(ctx, eid.clone(), "AWS::SNS::Subscription", obj(pos, sm));
+        }
+        "SQS" => {
+            const SQS: &[&str] = &[
+                "Queue",
+                "BatchSize",
+                "Enabled",
+                "FilterCriteria",
+                "FunctionResponseTypes",
+                "MaximumBatchingWindowInSeconds",
+                "ScalingConfig",
+                "KmsKeyArn",
+                "MetricsConfig",
+            ];
+            ctx.ck.keys(&props, SQS, &[], &ppath, "an SQS event");
+            if !ctx
+                .ck
+                .required(&props, "Queue", pos, &ppath, "an SQS event")
+            {
+                return;
+            }
+            ctx.ck.int(&props, "BatchSize", &ppath);
+            let mut esm = Map::new();
+            for k in SQS {
+                if let Some(x) = props.get(k) {
+                    let key = if *k == "Queue" { "EventSourceArn" } else { k };
+                    esm.insert(key, x.pos, x.clone());
+                }
+            }
+            esm.insert("FunctionName", pos, t.name(pos));
+            push(
+                ctx,
+                eid.clone(),
+                "AWS::Lambda::EventSourceMapping",
+                Node::map(pos, esm),
+            );
+            policies.push(managed_arn(
+                pos,
+                "service-role/AWSLambdaSQSQueueExecutionRole",
+            ));
+        }
+        "S3" => {
+            ctx.ck.keys(
+                &props,
+                &["Bucket", "Events", "Filter"],
+                &[],
+                &ppath,
+                "an S3 event",
+            );
+            let ok = ctx
+                .ck
+                .required(&props, "Bucket", pos, &ppath, "an S3 event")
+                & ctx
+                    .ck
+                    .required(&props, "Events", pos, &ppath, "an S3 event");
+            if !ok {
+                return;
+            }
+            let bnode = props
+                .get("Bucket")
+                .cloned()
+                .unwrap_or_else(|| Node::null(pos));
+            // `push.py` `S3.resources_to_link`: the bucket must be declared in this template.
+            let bucket = match bnode.intrinsic() {
+                Some(("Ref", a)) => a.as_str().map(str::to_owned),
+                _ => None,
+            };
+            let Some(bucket) =
+                bucket.filter(|b| ctx.types.get(b).map(String::as_str) == Some("AWS::S3::Bucket"))
+            else {
+                ctx.ck.err(
+                    Code::SamEventInvalid,
+                    bnode.pos,
+                    &format!("{ppath}.Bucket"),
+                    "S3 events must reference an AWS::S3::Bucket of the same template with !Ref",
+                );
+                return;
+            };
+            let events = match props.get("Events") {
+                Some(n) => match &n.kind {
+                    Kind::Seq(v) => v.clone(),
+                    _ => vec![n.clone()],
+                },
+                None => Vec::new(),
+            };
+            let perm = format!("{eid}Permission");
+            push(
+                ctx,
+                perm.clone(),
+                "AWS::Lambda::Permission",
+                permission(
+                    pos,
+                    t,
+                    "s3.amazonaws.com",
+                    vec![("SourceAccount", reff(pos, "AWS::AccountId"))],
+                ),
+            );
+            ctx.s3.push(S3Notification {
+                bucket,
+                events,
+                filter: props.get("Filter").cloned(),
+                function_arn: t.arn(pos),
+                permission: perm,
+                pos,
+                path: ppath.clone(),
+            });
+        }
+        _ => {}
+    }
+}
+
+fn api_path(
+    ctx: &mut Ctx<'_, '_>,
+    props: &Map,
+    pos: Pos,
+    ppath: &str,
+    required: bool,
+) -> Option<String> {
+    if required && !ctx.ck.required(props, "Path", pos, ppath, "an Api event") {
+        return None;
+    }
+    let p = ctx.ck.string(props, "Path", ppath)?;
+    if !p.starts_with('/') {
+        let at = props.get("Path").map_or(pos, |n| n.pos);
+        ctx.ck.err(
+            Code::SamEventInvalid,
+            at,
+            &format!("{ppath}.Path"),
+            format!("Path '{p}' must start with '/'"),
+        );
+        return None;
+    }
+    Some(p)
+}
+
+fn api_method(
+    ctx: &mut Ctx<'_, '_>,
+    props: &Map,
+    pos: Pos,
+    ppath: &str,
+    required: bool,
+) -> Option<String> {
+    if required && !ctx.ck.required(props, "Method", pos, ppath, "an Api event") {
+        return None;
+    }
+    let m = ctx.ck.string(props, "Method", ppath)?.to_lowercase();
+    const METHODS: &[&str] = &[
+        "get", "post", "put", "delete", "patch", "head", "options", "any",
+    ];
+    if !METHODS.contains(&m.as_str()) {
+        let at = props.get("Method").map_or(pos, |n| n.pos);
+        ctx.ck.err(
+            Code::SamEventInvalid,
+            at,
+            &format!("{ppath}.Method"),
+            format!("Method '{m}' is not an HTTP method (or 'any')"),
+        );
+        return None;
+    }
+    Some(m)
+}
+
+/// `push.py` `S3._inject_notification_configuration`: the bucket gets a
+/// `LambdaConfigurations` entry per event, and waits for the permission.
+fn apply_s3_notifications(ctx: &mut Ctx<'_, '_>, out: &mut IndexMap<String, RawResource>) {
+    for n in std::mem::take(&mut ctx.s3) {
+        let Some(b) = out.get_mut(&n.bucket) else {
+            ctx.ck.err(
+                Code::SamEventInvalid,
+                n.pos,
+                &n.path,
+                format!("bucket '{}' is not created", n.bucket),
+            );
+            continue;
+        };
+        if !b.depends_on.iter().any(|(d, _)| *d == n.permission) {
+            b.depends_on.push((n.permission.clone(), n.pos));
+        }
+        let p = n.pos;
+        let props = b.props_mut();
+        let mut nc = props
+            .get("NotificationConfiguration")
+            .and_then(Node::as_map)
+            .cloned()
+            .unwrap_or_default();
+        let mut lc: Vec<Node> = nc
+            .get("LambdaConfigurations")
+            .and_then(Node::as_seq)
+            .map(<[Node]>::to_vec)
+            .unwrap_or_default();
+        for e in &n.events {
+            let mut c = vec![("Event", e.clone()), ("Function", n.function_arn.clone())];
+            if let Some(f) = &n.filter {
+                c.push(("Filter", f.clone()));
+            }
+            lc.push(obj(p, c));
+        }
+        nc.insert("LambdaConfigurations", p, Node::seq(p, lc));
+        props.insert("NotificationConfiguration", p, Node::map(p, nc));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS::Serverless::Api (`model/api/api_generator.py`, `swagger/swagger.py`)
+
+const API_KNOWN: &[&str] = &[
+    "StageName",
+    "Variables",
+    "Cors",
+    "BinaryMediaTypes",
+    "DefinitionBody",
+    "DefinitionUri",
+    "OpenApiVersion",
+    "Name",
+    "Description",
+    "EndpointConfiguration",
+    "MethodSettings",
+    "CacheClusterEnabled",
+    "CacheClusterSize",
+    "TracingEnabled",
+    "MinimumCompressionSize",
+    "AccessLogSetting",
+    "CanarySetting",
+    "Tags",
+    "DisableExecuteApiEndpoint",
+];
+const API_UNSUPPORTED: &[&str] = &[
+    "Auth",
+    "GatewayResponses",
+    "Domain",
+    "Models",
+    "MergeDefinitions",
+    "AlwaysDeploy",
+    "ApiKeySourceType",
+    "FailOnWarnings",
+    "Mode",
+    "PropagateTags",
+    "Policy",
+];
+
+fn integration_uri(pos: Pos, target: &str) -> Node {
+    sub(
+        pos,
+        &format!(
+            "arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{target}}}/invocations"
+        ),
+    )
+}
+
+/// The API definition: inline, from a local file, or SAM's skeleton. `Err` carries an S3
+/// location (`BodyS3Location`), which events cannot add routes to.
+fn definition(
+    ctx: &mut Ctx<'_, '_>,
+    m: &Map,
+    path: &str,
+    skeleton: Value,
+    pos: Pos,
+) -> Result<(Node, bool), Node> {
+    if let Some(b) = m.get("DefinitionBody") {
+        if b.as_map().is_some() && b.intrinsic().is_none() {
+            return Ok((b.clone(), false));
+        }
+        ctx.ck.err(Code::SamUnsupported, b.pos, &format!("{path}.DefinitionBody"), "a DefinitionBody computed by an intrinsic function (e.g. AWS::Include) is not supported by Slipway yet");
+    } else if let Some(u) = m.get("DefinitionUri") {
+        let upath = format!("{path}.DefinitionUri");
+        match u.as_str() {
+            Some(t) if t.starts_with("s3://") => {
+                if let Some((b, k, v)) = parse_s3_uri(t) {
+                    let mut e = vec![("Bucket", s(u.pos, &b)), ("Key", s(u.pos, &k))];
+                    if let Some(v) = v {
+                        e.push(("Version", s(u.pos, &v)));
+                    }
+                    return Err(obj(u.pos, e));
+                }
+                ctx.ck.err(
+                    Code::InvalidValue,
+                    u.pos,
+                    &upath,
+                    format!("'{t}' is not an S3 URI of the form s3://bucket/key"),
+                );
+            }
+            Some(t) => match ctx.env.files.read(t) {
+                Ok(text) => {
+                    let parsed = parse_document(&text, TagMode::Plain);
+                    match parsed.root {
+                        Some(root) if root.as_map().is_some() && parsed.diagnostics.is_empty() => {
+                            return Ok((root, false));
+                        }
+                        _ => ctx.ck.err(
+                            Code::SamInvalid,
+                            u.pos,
+                            &upath,
+                            format!("'{t}' is not a valid OpenAPI document (YAML or JSON mapping)"),
+                        ),
+                    }
+                }
+                Err(e) => ctx.ck.err(
+                    Code::SamInvalid,
+                    u.pos,
+                    &upath,
+                    format!("cannot read DefinitionUri: {e}"),
+                ),
+            },
+            None if u.as_map().is_some() && u.intrinsic().is_none() => {
+                if let Some(mm) = u.as_map() {
+                    ctx.ck.keys(
+                        mm,
+                        &["Bucket", "Key", "Version"],
+                        &[],
+                        &upath,
+                        "an S3 location",
+                    );
+                }
+                return Err(u.clone());
+            }
+            None => ctx.ck.err(
+                Code::WrongType,
+                u.pos,
+                &upath,
+                "DefinitionUri must be a path, an s3:// URI or {Bucket, Key, Version}",
+            ),
+        }
+    }
+    Ok((j(pos, skeleton), true))
+}
+
+fn route_method_key(method: &str) -> String {
+    if method == "any" {
+        "x-amazon-apigateway-any-method".to_owned()
+    } else {
+        method.to_owned()
+    }
+}
+
+/// `SwaggerEditor.add_lambda_integration` / `OpenApiEditor.add_lambda_integration`.
+fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &str, http: bool) {
+    let bpos = body.pos;
+    let Some(bm) = body.as_map_mut() else { return };
+    let mut paths = bm
+        .get("paths")
+        .and_then(Node::as_map)
+        .cloned()
+        .unwrap_or_default();
+    for r in routes {
+        let p = r.pos;
+        let mut pm = paths
+            .get(&r.path)
+            .and_then(Node::as_map)
+            .cloned()
+            .unwrap_or_default();
+        let key = route_method_key(&r.method);
+        let mut mm = pm
+            .get(&key)
+            .and_then(Node::as_map)
+            .cloned()
+            .unwrap_or_default();
+        if mm.contains_key("x-amazon-apigateway-integration") {
+            ctx.ck.err(
+                Code::SamEventInvalid,
+                p,
+                &format!("Resources.{api}"),
+                format!(
+                    "the API already has an integration for {} {}",
+                    r.method.to_uppercase(),
+                    r.path
+                ),
+            );
+            continue;
+        }
+        let mut integ = vec![
+            ("type", s(p, "aws_proxy")),
+            ("httpMethod", s(p, "POST")),
+            ("uri", integration_uri(p, &r.uri_target)),
+        ];
+        if http {
+            integ.push((
+                "payloadFormatVersion",
+                r.payload_format_version
+                    .clone()
+                    .unwrap_or_else(|| s(p, "2.0")),
+            ));
+            if let Some(t) = &r.timeout {
+                integ.push(("timeoutInMillis", t.clone()));
+            }
+        }
+        let _ = &r.condition;
+        mm.insert("x-amazon-apigateway-integration", p, obj(p, integ));
+        if !mm.contains_key("responses") {
+            mm.insert("responses", p, Node::map(p, Map::new()));
+        }
+        pm.insert(key, p, Node::map(p, mm));
+        paths.insert(r.path.clone(), p, Node::map(p, pm));
+    }
+    bm.insert("paths", bpos, Node::map(bpos, paths));
+}
+
+/// `SwaggerEditor.add_cors`: an `options` mock method on every path.
+fn add_cors(ctx: &mut Ctx<'_, '_>, body: &mut Node, cors: &Node, path: &str) {
+    let p = cors.pos;
+    let (origin, methods, headers, max_age, creds) = match &cors.kind {
+        Kind::String(_) => (cors.clone(), None, None, None, None),
+        Kind::Map(m) if cors.intrinsic().is_none() => {
+            ctx.ck.keys(
+                m,
+                &[
+                    "AllowOrigin",
+                    "AllowMethods",
+                    "AllowHeaders",
+                    "MaxAge",
+                    "AllowCredentials",
+                ],
+                &[],
+                path,
+                "Cors",
+            );
+            let Some(o) = m.get("AllowOrigin").cloned() else {
+                ctx.ck.err(
+                    Code::MissingRequired,
+                    p,
+                    &format!("{path}.AllowOrigin"),
+                    "Cors needs AllowOrigin",
+                );
+                return;
+            };
+            (
+                o,
+                m.get("AllowMethods").cloned(),
+                m.get("AllowHeaders").cloned(),
+                m.get("MaxAge").cloned(),
+                m.get("AllowCredentials").cloned(),
+            )
+        }
+        _ => {
+            ctx.ck.err(
+                Code::WrongType,
+                p,
+                path,
+                "Cors must be a string or a mapping",
+            );
+            return;
+        }
+    };
+    let Some(bm) = body.as_map_mut() else { return };
+    let Some(paths) = bm.get_mut("paths").and_then(Node::as_map_mut) else {
+        return;
+    };
+    for (_, pnode) in paths.iter_mut() {
+        let Some(pm) = pnode.as_map_mut() else {
+            continue;
+        };
+        if pm.contains_key("options") {
+            continue;
+        }
+        let allowed = methods.clone().unwrap_or_else(|| {
+            let mut ms: BTreeSet<String> = BTreeSet::new();
+            for k in pm.keys() {
+                if k == "x-amazon-apigateway-any-method" {
+                    ms.extend(["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"].map(String::from));
+                } else {
+                    ms.insert(k.to_uppercase());
+                }
+            }
+            ms.insert("OPTIONS".into());
+            s(
+                p,
+                &format!("'{}'", ms.into_iter().collect::<Vec<_>>().join(",")),
+            )
+        });
+        let hdr = |h: &str| format!("method.response.header.Access-Control-{h}");
+        let mut params = Map::new();
+        let mut headers_doc = Map::new();
+        let mut add = |name: &str, v: Node| {
+            params.insert(hdr(name), p, v);
+            headers_doc.insert(
+                format!("Access-Control-{name}"),
+                p,
+                j(p, json!({"type": "string"})),
+            );
+        };
+        if let Some(h) = &headers {
+            add("Allow-Headers", h.clone());
+        }
+        add("Allow-Methods", allowed);
+        add("Allow-Origin", origin.clone());
+        if let Some(a) = &max_age {
+            add("Max-Age", a.clone());
+        }
+        if creds.as_ref().is_some_and(truthy) {
+            add("Allow-Credentials", s(p, "'true'"));
+        }
+        let options = obj(
+            p,
+            vec![
+                ("summary", s(p, "CORS support")),
+                ("consumes", j(p, json!(["application/json"]))),
+                ("produces", j(p, json!(["application/json"]))),
+                (
+                    "x-amazon-apigateway-integration",
+                    obj(
+                        p,
+                        vec![
+                            ("type", s(p, "mock")),
+                            (
+                                "requestTemplates",
+                                j(
+                                    p,
+                                    json!({"application/json": "{\n  \"statusCode\" : 200\n}\n"}),
+                                ),
+                            ),
+                            (
+                                "responses",
+                                obj(
+                                    p,
+                                    vec![(
+                                        "default",
+                                        obj(
+                                            p,
+                                            vec![
+                                                ("statusCode", s(p, "200")),
+                                                ("responseParameters", Node::map(p, params)),
+                                                (
+                                                    "responseTemplates",
+                                                    j(p, json!({"application/json": "{}\n"})),
+                                                ),
+                                            ],
+                                        ),
+                                    )],
+                                ),
+                            ),
+                        ],
+                    ),
+                ),
+                (
+                    "responses",
+                    obj(
+                        p,
+                        vec![(
+                            "200",
+                            obj(
+                                p,
+                                vec![
+                                    ("description", s(p, "Default response for CORS method")),
+                                    ("headers", Node::map(p, headers_doc)),
+                                ],
+                            ),
+                        )],
+                    ),
+                ),
+            ],
+        );
+        pm.insert("options", p, options);
+    }
+}
+
+fn expand_rest_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(String, RawResource)> {
+    let m = r.props().clone();
+    let path = format!("Resources.{id}.Properties");
+    let pos = r.pos;
+    ctx.ck.keys(
+        &m,
+        API_KNOWN,
+        API_UNSUPPORTED,
+        &path,
+        "AWS::Serverless::Api",
+    );
+    if !m.contains_key(IMPLICIT) {
+        ctx.ck
+            .required(&m, "StageName", pos, &path, "AWS::Serverless::Api");
+    }
+    let stage = ctx
+        .ck
+        .string(&m, "StageName", &path)
+        .unwrap_or_else(|| "Prod".into());
+    let routes = ctx.rest_routes.remove(id).unwrap_or_default();
+    let openapi = m.get("OpenApiVersion").and_then(Node::scalar_text);
+    let mut rest = Map::new();
+    let hash_source = match definition(
+        ctx,
+        &m,
+        &path,
+        json!({"swagger": "2.0", "info": {"version": "1.0", "title": {"Ref": "AWS::StackName"}}, "paths": {}}),
+        pos,
+    ) {
+        Ok((mut body, managed)) => {
+            add_routes(ctx, &mut body, &routes, id, false);
+            if let Some(c) = m.get("Cors") {
+                add_cors(ctx, &mut body, c, &format!("{path}.Cors"));
+            }
+            if let Some(bmt) = m.get("BinaryMediaTypes").and_then(Node::as_seq)
+                && let Some(bm) = body.as_map_mut()
+            {
+                bm.insert(
+                    "x-amazon-apigateway-binary-media-types",
+                    pos,
+                    Node::seq(pos, bmt.to_vec()),
+                );
+            }
+            // `Globals.fix_openapi_definitions`: a managed definition follows OpenApiVersion 3.
+            if managed
+                && let Some(v) = &openapi
+                && v.starts_with("3.")
+                && let Some(bm) = body.as_map_mut()
+            {
+                bm.remove("swagger");
+                bm.insert("openapi", pos, s(pos, v));
+            }
+            rest.insert("Body", pos, body.clone());
+            body
+        }
+        Err(loc) => {
+            if let Some(rt) = routes.first() {
+                ctx.ck.err(
+                    Code::SamEventInvalid,
+                    rt.pos,
+                    &path,
+                    format!("events cannot add routes to '{id}', whose definition is in S3"),
+                );
+            }
+            rest.insert("BodyS3Location", loc.pos, loc.clone());
+            loc
+        }
+    };
+    for k in [
+        "Name",
+        "Description",
+        "MinimumCompressionSize",
+        "DisableExecuteApiEndpoint",
+    ] {
+        if let Some(v) = m.get(k) {
+            rest.insert(k, v.pos, v.clone());
+        }
+    }
+    if let Some(b) = m.get("BinaryMediaTypes") {
+        let fixed = match &b.kind {
+            Kind::Seq(items) => Node::seq(
+                b.pos,
+                items
+                    .iter()
+                    .map(|i| match i.as_str() {
+                        Some(t) => s(i.pos, &t.replace("~1", "/")),
+                        None => i.clone(),
+                    })
+                    .collect(),
+            ),
+            _ => b.clone(),
+        };
+        rest.insert("BinaryMediaTypes", b.pos, fixed);
+    }
+    if let Some(e) = m.get("EndpointConfiguration") {
+        let v = match e.as_str() {
+            Some(t) => obj(e.pos, vec![("Types", Node::seq(e.pos, vec![s(e.pos, t)]))]),
+            None => e.clone(),
+        };
+        rest.insert("EndpointConfiguration", e.pos, v);
+    }
+    if let Some(t) = ctx.ck.map(&m, "Tags", &path) {
+        let list = t
+            .iter_entries()
+            .map(|(k, e)| {
+                obj(
+                    e.key_pos,
+                    vec![("Key", s(e.key_pos, k)), ("Value", e.value.clone())],
+                )
+            })
+            .collect();
+        rest.insert("Tags", pos, Node::seq(pos, list));
+    }
+
+    // `ApiGatewayDeployment.make_auto_deployable`.
+    let mut input = python_repr(&hash_source);
+    if let Some(v) = &openapi {
+        input.push_str("||");
+        input.push_str(v);
+    }
+    let full = sha1_hex(input.as_bytes());
+    let dep_id = format!("{id}Deployment{}", &full[..10]);
+    let mut dep = vec![
+        (
+            "Description",
+            s(pos, &format!("RestApi deployment id: {full}")),
+        ),
+        ("RestApiId", reff(pos, id)),
+    ];
+    if openapi.is_none() {
+        dep.push(("StageName", s(pos, "Stage")));
+    }
+    let stage_id = format!(
+        "{id}{}Stage",
+        stage
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    );
+    let mut st = vec![
+        ("DeploymentId", reff(pos, &dep_id)),
+        ("RestApiId", reff(pos, id)),
+        ("StageName", s(pos, &stage)),
+    ];
+    for k in [
+        "Variables",
+        "CacheClusterEnabled",
+        "CacheClusterSize",
+        "MethodSettings",
+        "AccessLogSetting",
+        "CanarySetting",
+        "TracingEnabled",
+    ] {
+        if let Some(v) = m.get(k) {
+            st.push((k, v.clone()));
+        }
+    }
+    ctx.refs.insert(format!("{id}.Stage"), stage_id.clone());
+    ctx.refs.insert(format!("{id}.Deployment"), dep_id.clone());
+    let pass = Pass::of(r);
+    let mk = |type_: &str, props: Node| {
+        let mut g = generated(pos, type_, props, id);
+        pass.apply(&mut g);
+        g
+    };
+    let mut api = mk("AWS::ApiGateway::RestApi", Node::map(pos, rest));
+    api.depends_on.clone_from(&r.depends_on);
+    api.type_pos = r.type_pos;
+    vec![
+        (id.to_owned(), api),
+        (dep_id, mk("AWS::ApiGateway::Deployment", obj(pos, dep))),
+        (stage_id, mk("AWS::ApiGateway::Stage", obj(pos, st))),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS::Serverless::HttpApi (`model/api/http_api_generator.py`, `open_api/open_api.py`)
+
+const HTTP_KNOWN: &[&str] = &[
+    "StageName",
+    "StageVariables",
+    "CorsConfiguration",
+    "DefinitionBody",
+    "DefinitionUri",
+    "Tags",
+    "FailOnWarnings",
+    "Description",
+    "DisableExecuteApiEndpoint",
+    "AccessLogSettings",
+    "DefaultRouteSettings",
+    "RouteSettings",
+];
+const HTTP_UNSUPPORTED: &[&str] = &["Auth", "Domain", "PropagateTags", "Name"];
+
+fn expand_http_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(String, RawResource)> {
+    let m = r.props().clone();
+    let path = format!("Resources.{id}.Properties");
+    let pos = r.pos;
+    ctx.ck.keys(
+        &m,
+        HTTP_KNOWN,
+        HTTP_UNSUPPORTED,
+        &path,
+        "AWS::Serverless::HttpApi",
+    );
+    let routes = ctx.http_routes.remove(id).unwrap_or_default();
+    let tags = ctx.ck.map(&m, "Tags", &path).cloned();
+    let mut api = Map::new();
+    match definition(
+        ctx,
+        &m,
+        &path,
+        json!({"openapi": "3.0.1", "info": {"version": "1.0", "title": {"Ref": "AWS::StackName"}}, "paths": {}}),
+        pos,
+    ) {
+        Ok((mut body, _)) => {
+            add_routes(ctx, &mut body, &routes, id, true);
+            if let Some(bm) = body.as_map_mut() {
+                let mut tl = vec![j(
+                    pos,
+                    json!({"name": "httpapi:createdBy", "x-amazon-apigateway-tag-value": "SAM"}),
+                )];
+                for (k, e) in tags.iter().flat_map(Map::iter_entries) {
+                    tl.push(obj(
+                        e.key_pos,
+                        vec![
+                            ("name", s(e.key_pos, k)),
+                            ("x-amazon-apigateway-tag-value", e.value.clone()),
+                        ],
+                    ));
+                }
+                bm.insert("tags", pos, Node::seq(pos, tl));
+                if let Some(c) = m.get("CorsConfiguration") {
+                    let cors = match &c.kind {
+                        Kind::Bool(true) => Some(j(
+                            c.pos,
+                            json!({"allowOrigins": ["*"], "allowHeaders": ["*"], "allowMethods": ["*"]}),
+                        )),
+                        Kind::Bool(false) => None,
+                        Kind::Map(cm) if c.intrinsic().is_none() => {
+                            const CORS: &[&str] = &[
+                                "AllowOrigins",
+                                "AllowHeaders",
+                                "AllowMethods",
+                                "AllowCredentials",
+                                "ExposeHeaders",
+                                "MaxAge",
+                            ];
+                            ctx.ck.keys(
+                                cm,
+                                CORS,
+                                &[],
+                                &format!("{path}.CorsConfiguration"),
+                                "CorsConfiguration",
+                            );
+                            let mut out = Map::new();
+                            for (k, e) in cm.iter_entries() {
+                                let mut key = k.to_owned();
+                                if let Some(f) = key.get_mut(0..1) {
+                                    f.make_ascii_lowercase();
+                                }
+                                out.insert(key, e.key_pos, e.value.clone());
+                            }
+                            Some(Node::map(c.pos, out))
+                        }
+                        _ => {
+                            ctx.ck.err(
+                                Code::WrongType,
+                                c.pos,
+                                &format!("{path}.CorsConfiguration"),
+                                "CorsConfiguration must be true or a mapping",
+                            );
+                            None
+                        }
+                    };
+                    if let Some(cn) = cors {
+                        bm.insert("x-amazon-apigateway-cors", c.pos, cn);
+                    }
+                }
+            }
+            api.insert("Body", pos, body);
+        }
+        Err(loc) => {
+            if let Some(rt) = routes.first() {
+                ctx.ck.err(
+                    Code::SamEventInvalid,
+                    rt.pos,
+                    &path,
+                    format!("events cannot add routes to '{id}', whose definition is in S3"),
+                );
+            }
+            api.insert("BodyS3Location", loc.pos, loc);
+        }
+    }
+    for k in ["FailOnWarnings", "Description", "DisableExecuteApiEndpoint"] {
+        if let Some(v) = m.get(k) {
+            api.insert(k, v.pos, v.clone());
+        }
+    }
+    let stage_name = ctx.ck.string(&m, "StageName", &path);
+    let (stage_id, stage_value) = match &stage_name {
+        None => (format!("{id}ApiGatewayDefaultStage"), "$default".to_owned()),
+        Some(sn) if sn == "$default" => (format!("{id}ApiGatewayDefaultStage"), sn.clone()),
+        Some(sn) => (
+            format!(
+                "{id}{}Stage",
+                sn.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+            ),
+            sn.clone(),
+        ),
+    };
+    let mut stage_tags = Map::new();
+    stage_tags.insert("httpapi:createdBy", pos, s(pos, "SAM"));
+    for (k, e) in tags.iter().flat_map(Map::iter_entries) {
+        stage_tags.insert(k, e.key_pos, e.value.clone());
+    }
+    let mut st = vec![
+        ("ApiId", reff(pos, id)),
+        ("AutoDeploy", Node::bool(pos, true)),
+        ("StageName", s(pos, &stage_value)),
+        ("Tags", Node::map(pos, stage_tags)),
+    ];
+    for k in [
+        "StageVariables",
+        "AccessLogSettings",
+        "DefaultRouteSettings",
+        "RouteSettings",
+    ] {
+        if let Some(v) = m.get(k) {
+            st.push((k, v.clone()));
+        }
+    }
+    ctx.refs.insert(format!("{id}.Stage"), stage_id.clone());
+    let pass = Pass::of(r);
+    let mk = |type_: &str, props: Node| {
+        let mut g = generated(pos, type_, props, id);
+        pass.apply(&mut g);
+        g
+    };
+    let mut a = mk("AWS::ApiGatewayV2::Api", Node::map(pos, api));
+    a.depends_on.clone_from(&r.depends_on);
+    a.type_pos = r.type_pos;
+    vec![
+        (id.to_owned(), a),
+        (stage_id, mk("AWS::ApiGatewayV2::Stage", obj(pos, st))),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS::Serverless::LayerVersion and SimpleTable (`sam_resources.py`)
+
+fn expand_layer(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(String, RawResource)> {
+    let m = r.props().clone();
+    let path = format!("Resources.{id}.Properties");
+    let pos = r.pos;
+    const KNOWN: &[&str] = &[
+        "ContentUri",
+        "LayerName",
+        "Description",
+        "CompatibleRuntimes",
+        "CompatibleArchitectures",
+        "LicenseInfo",
+        "RetentionPolicy",
+    ];
+    ctx.ck.keys(
+        &m,
+        KNOWN,
+        &["PublishLambdaVersion"],
+        &path,
+        "AWS::Serverless::LayerVersion",
+    );
+    let mut l = Map::new();
+    if ctx.ck.required(
+        &m,
+        "ContentUri",
+        pos,
+        &path,
+        "AWS::Serverless::LayerVersion",
+    ) && let Some(u) = m.get("ContentUri")
+        && let Some(c) = code_location(
+            ctx,
+            u,
+            &format!("{path}.ContentUri"),
+            ("S3Bucket", "S3Key", "S3ObjectVersion"),
+        )
+    {
+        l.insert("Content", u.pos, c);
+    }
+    match m.get("LayerName") {
+        Some(n) => l.insert("LayerName", n.pos, n.clone()),
+        None => l.insert("LayerName", pos, s(pos, id)),
+    };
+    for k in [
+        "Description",
+        "CompatibleRuntimes",
+        "CompatibleArchitectures",
+        "LicenseInfo",
+    ] {
+        if let Some(v) = m.get(k) {
+            l.insert(k, v.pos, v.clone());
+        }
+    }
+    let retention = match m.get("RetentionPolicy") {
+        None => "Retain".to_owned(),
+        Some(n) => match n.as_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("retain") => "Retain".to_owned(),
+            Some("delete") => "Delete".to_owned(),
+            _ => {
+                ctx.ck.err(
+                    Code::InvalidValue,
+                    n.pos,
+                    &format!("{path}.RetentionPolicy"),
+                    format!(
+                        "RetentionPolicy must be Retain or Delete, not {}",
+                        describe(n)
+                    ),
+                );
+                "Retain".to_owned()
+            }
+        },
+    };
+    // `_construct_lambda_layer`: the hash covers the resource's dict (Type, Properties and
+    // Condition), without DeletionPolicy, UpdateReplacePolicy or Metadata.
+    let mut inner = vec![
+        ("Type", s(pos, &r.type_)),
+        ("Properties", r.properties.clone()),
+    ];
+    if let Some((c, _)) = &r.condition {
+        inner.push(("Condition", s(pos, c)));
+    }
+    let data = obj(pos, vec![(id, obj(pos, inner))]);
+    let new_id = format!("{id}{}", &sha1_hex(python_json(&data).as_bytes())[..10]);
+    ctx.refs.insert(id.to_owned(), new_id.clone());
+    let mut g = generated(pos, "AWS::Lambda::LayerVersion", Node::map(pos, l), id);
+    Pass::of(r).apply(&mut g);
+    if g.deletion_policy.is_none() {
+        g.deletion_policy = Some(s(pos, &retention));
+    }
+    g.depends_on.clone_from(&r.depends_on);
+    g.type_pos = r.type_pos;
+    vec![(new_id, g)]
+}
+
+fn expand_table(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(String, RawResource)> {
+    let m = r.props().clone();
+    let path = format!("Resources.{id}.Properties");
+    let pos = r.pos;
+    const KNOWN: &[&str] = &[
+        "PrimaryKey",
+        "ProvisionedThroughput",
+        "TableName",
+        "Tags",
+        "SSESpecification",
+        "PointInTimeRecoverySpecification",
+    ];
+    ctx.ck
+        .keys(&m, KNOWN, &[], &path, "AWS::Serverless::SimpleTable");
+    let (mut name, mut ty) = (s(pos, "id"), "S".to_owned());
+    if let Some(pk) = ctx.ck.map(&m, "PrimaryKey", &path).cloned() {
+        let kpath = format!("{path}.PrimaryKey");
+        ctx.ck
+            .keys(&pk, &["Name", "Type"], &[], &kpath, "PrimaryKey");
+        if ctx.ck.required(&pk, "Name", pos, &kpath, "PrimaryKey")
+            && let Some(n) = pk.get("Name")
+        {
+            name = n.clone();
+        }
+        if ctx.ck.required(&pk, "Type", pos, &kpath, "PrimaryKey")
+            && let Some(t) = pk.get("Type")
+        {
+            ty = match t.as_str() {
+                Some("String") => "S".into(),
+                Some("Number") => "N".into(),
+                Some("Binary") => "B".into(),
+                _ => {
+                    ctx.ck.err(
+                        Code::InvalidValue,
+                        t.pos,
+                        &format!("{kpath}.Type"),
+                        format!(
+                            "PrimaryKey.Type must be String, Number or Binary, not {}",
+                            describe(t)
+                        ),
+                    );
+                    "S".into()
+                }
+            };
+        }
+    }
+    let mut t = vec![
+        (
+            "AttributeDefinitions",
+            Node::seq(
+                pos,
+                vec![obj(
+                    pos,
+                    vec![
+                        ("AttributeName", name.clone()),
+                        ("AttributeType", s(pos, &ty)),
+                    ],
+                )],
+            ),
+        ),
+        (
+            "KeySchema",
+            Node::seq(
+                pos,
+                vec![obj(
+                    pos,
+                    vec![("AttributeName", name), ("KeyType", s(pos, "HASH"))],
+                )],
+            ),
+        ),
+    ];
+    match m.get("ProvisionedThroughput") {
+        Some(p) => t.push(("ProvisionedThroughput", p.clone())),
+        None => t.push(("BillingMode", s(pos, "PAY_PER_REQUEST"))),
+    }
+    for k in [
+        "TableName",
+        "SSESpecification",
+        "PointInTimeRecoverySpecification",
+    ] {
+        if let Some(v) = m.get(k) {
+            t.push((k, v.clone()));
+        }
+    }
+    if let Some(tags) = ctx.ck.map(&m, "Tags", &path) {
+        let list = tags
+            .iter_entries()
+            .map(|(k, e)| {
+                obj(
+                    e.key_pos,
+                    vec![("Key", s(e.key_pos, k)), ("Value", e.value.clone())],
+                )
+            })
+            .collect();
+        t.push(("Tags", Node::seq(pos, list)));
+    }
+    let mut g = generated(pos, "AWS::DynamoDB::Table", obj(pos, t), id);
+    Pass::of(r).apply(&mut g);
+    g.depends_on.clone_from(&r.depends_on);
+    g.metadata.clone_from(&r.metadata);
+    g.type_pos = r.type_pos;
+    vec![(id.to_owned(), g)]
 }
