@@ -434,7 +434,8 @@ fn repr_into(n: &Node, out: &mut String) {
                     .map_or_else(|| num.to_string(), super::hash::python_float),
             ),
         },
-        Kind::String(t) => repr_str(t, out),
+        Kind::String(t) if n.pos.col == 0 => repr_str(t, out),
+        Kind::String(t) => repr_unicode(t, out),
         Kind::Seq(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -447,17 +448,53 @@ fn repr_into(n: &Node, out: &mut String) {
         }
         Kind::Map(m) => {
             out.push('{');
-            for (i, (k, v)) in m.iter().enumerate() {
+            for (i, (k, e)) in m.iter_entries().enumerate() {
+                let v = &e.value;
                 if i > 0 {
                     out.push_str(", ");
                 }
-                repr_str(k, out);
+                if e.key_pos.col == 0 {
+                    repr_str(k, out);
+                } else {
+                    repr_unicode(k, out);
+                }
                 out.push_str(": ");
                 repr_into(v, out);
             }
             out.push('}');
         }
     }
+}
+
+/// `Py27UniStr.__repr__`: `u` + the repr of the `unicode_escape`d text, backslashes undoubled.
+fn repr_unicode(t: &str, out: &mut String) {
+    let mut esc = String::new();
+    for c in t.chars() {
+        match c {
+            '\\' => esc.push_str("\\\\"),
+            '\n' => esc.push_str("\\n"),
+            '\r' => esc.push_str("\\r"),
+            '\t' => esc.push_str("\\t"),
+            ' '..='~' => esc.push(c),
+            c if (c as u32) < 0x100 => esc.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x10000 => esc.push_str(&format!("\\u{:04x}", c as u32)),
+            c => esc.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    let quote = if esc.contains('\'') && !esc.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push('u');
+    out.push(quote);
+    for c in esc.chars() {
+        if c == quote {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push(quote);
 }
 
 fn repr_str(t: &str, out: &mut String) {
@@ -659,7 +696,9 @@ struct Route {
     /// What goes inside `${…}` of the integration URI: `Fn.Arn` or the alias's logical ID.
     uri_target: String,
     pos: Pos,
-    condition: Option<String>,
+    /// The order SAM adds routes in: functions in Python 2.7 dict order of the template's
+    /// logical IDs, events in that order of their names (see [`py27_order`]).
+    rank: (usize, usize),
     payload_format_version: Option<Node>,
     timeout: Option<Node>,
 }
@@ -693,6 +732,8 @@ struct Ctx<'e, 'd> {
     /// Where the first enabled DeploymentPreference is, if any.
     deploy_app: Option<Pos>,
     codedeploy_role: Option<Pos>,
+    /// Where each resource comes in SAM's iteration of the Resources mapping.
+    fn_rank: BTreeMap<String, usize>,
 }
 
 /// Expands SAM resources. `resources` have their properties evaluated already (parameters,
@@ -718,7 +759,12 @@ pub(crate) fn transform(
         s3: Vec::new(),
         deploy_app: None,
         codedeploy_role: None,
+        fn_rank: BTreeMap::new(),
     };
+    let all: Vec<String> = resources.keys().cloned().collect();
+    for (i, id) in py27_order(&all).into_iter().enumerate() {
+        ctx.fn_rank.insert(id, i);
+    }
     for (id, r) in &resources {
         if r.type_ == "AWS::Serverless::Api" {
             let stage = r
@@ -752,6 +798,7 @@ pub(crate) fn transform(
                 s3: Vec::new(),
                 deploy_app: None,
                 codedeploy_role: None,
+                fn_rank: ctx.fn_rank.clone(),
             };
             let slot = expand_one(&mut quiet, id, r);
             ctx.refs.extend(quiet.refs);
@@ -1151,12 +1198,17 @@ fn expand_function(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
     };
     let mut event_policies: Vec<Node> = Vec::new();
     if let Some(events) = ctx.ck.map(&m, "Events", &path).cloned() {
+        // The Events mapping is iterated in Python 2.7 dict order after two copies (fitted
+        // against aws-sam-translator 1.110; see `py27_order`).
+        let names: Vec<String> = events.keys().map(str::to_owned).collect();
+        let order = py27_order(&py27_order(&names));
         for (name, e) in events.iter_entries() {
             let epath = format!("{path}.Events.{name}");
+            let event_rank = order.iter().position(|n| n == name).unwrap_or(usize::MAX);
             expand_event(
                 ctx,
                 &target,
-                name,
+                (name, event_rank),
                 &e.value,
                 &epath,
                 &pass,
@@ -1659,7 +1711,7 @@ fn arn_path(path: &str) -> String {
 fn expand_event(
     ctx: &mut Ctx<'_, '_>,
     t: &Target,
-    name: &str,
+    (name, event_rank): (&str, usize),
     node: &Node,
     epath: &str,
     pass: &Pass,
@@ -1827,7 +1879,10 @@ fn expand_event(
                 method,
                 uri_target: t.uri_var(),
                 pos,
-                condition: pass.condition.as_ref().map(|(c, _)| c.clone()),
+                rank: (
+                    ctx.fn_rank.get(&t.fn_id).copied().unwrap_or(usize::MAX),
+                    event_rank,
+                ),
                 payload_format_version: None,
                 timeout: None,
             });
@@ -1886,7 +1941,7 @@ fn expand_event(
                 } else {
                     method.to_uppercase()
                 };
-                format!("*/{m}{}", arn_path(&p))
+                format!("{m}{}", arn_path(&p))
             };
             let source = Node::call(
                 pos,
@@ -1897,11 +1952,14 @@ fn expand_event(
                         s(
                             pos,
                             &format!(
-                                "arn:{}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{__ApiId__}}/{arn_tail}",
+                                "arn:{}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{__ApiId__}}/${{__Stage__}}/{arn_tail}",
                                 ctx.env.pseudo.partition
                             ),
                         ),
-                        obj(pos, vec![("__ApiId__", reff(pos, &api))]),
+                        obj(
+                            pos,
+                            vec![("__ApiId__", reff(pos, &api)), ("__Stage__", s(pos, "*"))],
+                        ),
                     ],
                 ),
             );
@@ -1921,7 +1979,10 @@ fn expand_event(
                 method,
                 uri_target: t.uri_var(),
                 pos,
-                condition: pass.condition.as_ref().map(|(c, _)| c.clone()),
+                rank: (
+                    ctx.fn_rank.get(&t.fn_id).copied().unwrap_or(usize::MAX),
+                    event_rank,
+                ),
                 payload_format_version: props.get("PayloadFormatVersion").cloned(),
                 timeout: props.get("TimeoutInMillis").cloned(),
             });
@@ -2306,7 +2367,7 @@ fn definition(
     ctx: &mut Ctx<'_, '_>,
     m: &Map,
     path: &str,
-    skeleton: &Value,
+    skeleton: Node,
     pos: Pos,
 ) -> Result<(Node, bool), Node> {
     if let Some(b) = m.get("DefinitionBody") {
@@ -2374,7 +2435,32 @@ fn definition(
             ),
         }
     }
-    Ok((j(pos, skeleton), true))
+    let _ = pos;
+    Ok((skeleton, true))
+}
+
+/// `SwaggerEditor.gen_skeleton` / `OpenApiEditor.gen_skeleton`.
+fn skeleton(pos: Pos, version_key: &str, version: &str) -> Node {
+    let pp = plain(pos);
+    let info = py27_obj(
+        pp,
+        vec![
+            ("version", pp, s(pp, "1.0")),
+            (
+                "title",
+                pp,
+                py27_obj(pp, vec![("Ref", pp, s(pp, "AWS::StackName"))]),
+            ),
+        ],
+    );
+    py27_obj(
+        pp,
+        vec![
+            (version_key, pp, s(pp, version)),
+            ("info", pp, info),
+            ("paths", pp, Node::map(pp, Map::new())),
+        ],
+    )
 }
 
 fn route_method_key(method: &str) -> String {
@@ -2385,29 +2471,44 @@ fn route_method_key(method: &str) -> String {
     }
 }
 
-/// `SwaggerEditor.add_lambda_integration` / `OpenApiEditor.add_lambda_integration`.
+/// `SwaggerEditor.add_lambda_integration` / `OpenApiEditor.add_lambda_integration`, in SAM's
+/// order of routes and with its dict order (see [`py27_order`]).
 fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &str, http: bool) {
+    let mut routes: Vec<&Route> = routes.iter().collect();
+    routes.sort_by_key(|r| r.rank);
     let bpos = body.pos;
-    let Some(bm) = body.as_map_mut() else { return };
-    let mut paths = bm
-        .get("paths")
-        .and_then(Node::as_map)
-        .cloned()
-        .unwrap_or_default();
-    for r in routes {
+    if body
+        .as_map()
+        .is_some_and(|m| m.get("paths").is_none_or(|p| p.as_map().is_none()))
+        && let Some(bm) = body.as_map_mut()
+    {
+        py27_insert(bm, "paths", plain(bpos), Node::map(plain(bpos), Map::new()));
+    }
+    for (n, r) in routes.into_iter().enumerate() {
+        if n > 0 {
+            py27_copy(body);
+        }
         let p = r.pos;
-        let mut pm = paths
-            .get(&r.path)
-            .and_then(Node::as_map)
-            .cloned()
-            .unwrap_or_default();
+        let pp = plain(p);
         let key = route_method_key(&r.method);
-        let mut mm = pm
+        let Some(paths) = body
+            .as_map_mut()
+            .and_then(|bm| bm.get_mut("paths"))
+            .and_then(Node::as_map_mut)
+        else {
+            return;
+        };
+        if !paths.contains_key(&r.path) {
+            py27_insert(paths, &r.path, p, Node::map(p, Map::new()));
+        }
+        let Some(pm) = paths.get_mut(&r.path).and_then(Node::as_map_mut) else {
+            continue;
+        };
+        if pm
             .get(&key)
             .and_then(Node::as_map)
-            .cloned()
-            .unwrap_or_default();
-        if mm.contains_key("x-amazon-apigateway-integration") {
+            .is_some_and(|mm| mm.contains_key("x-amazon-apigateway-integration"))
+        {
             ctx.ck.err(
                 Code::SamEventInvalid,
                 p,
@@ -2420,34 +2521,63 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
             );
             continue;
         }
+        // The URI is a template-derived string when it names the function, SAM's own when it
+        // names the alias it generated.
+        let mut uri = integration_uri(p, &ctx.env.pseudo.partition, &r.uri_target);
+        uri.pos = pp;
+        if let Some(um) = uri.as_map_mut() {
+            let entries: Vec<(String, Node)> =
+                um.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect();
+            *um = Map::new();
+            for (k, mut v) in entries {
+                if r.uri_target.contains('.') {
+                    v.pos = p;
+                } else {
+                    v.pos = pp;
+                }
+                um.insert(k, pp, v);
+            }
+        }
         let mut integ = vec![
-            ("type", s(p, "aws_proxy")),
-            ("httpMethod", s(p, "POST")),
-            (
-                "uri",
-                integration_uri(p, &ctx.env.pseudo.partition, &r.uri_target),
-            ),
+            ("type", pp, s(pp, "aws_proxy")),
+            ("httpMethod", pp, s(pp, "POST")),
+            ("uri", pp, uri),
         ];
         if http {
             integ.push((
                 "payloadFormatVersion",
+                pp,
                 r.payload_format_version
                     .clone()
-                    .unwrap_or_else(|| s(p, "2.0")),
+                    .unwrap_or_else(|| s(pp, "2.0")),
             ));
             if let Some(t) = &r.timeout {
-                integ.push(("timeoutInMillis", t.clone()));
+                integ.push(("timeoutInMillis", pp, t.clone()));
             }
         }
-        let _ = &r.condition;
-        mm.insert("x-amazon-apigateway-integration", p, obj(p, integ));
-        if !mm.contains_key("responses") {
-            mm.insert("responses", p, Node::map(p, Map::new()));
+        let integration = py27_obj(pp, integ);
+        let key_pos = if key == r.method { p } else { pp };
+        match pm.get_mut(&key).and_then(Node::as_map_mut) {
+            Some(mm) => {
+                py27_insert(mm, "x-amazon-apigateway-integration", pp, integration);
+                if http && r.path == "$default" {
+                    py27_insert(mm, "isDefaultRoute", pp, Node::bool(pp, true));
+                }
+                if !mm.contains_key("responses") {
+                    py27_insert(mm, "responses", pp, Node::map(pp, Map::new()));
+                }
+            }
+            None => {
+                let mut entries = vec![("x-amazon-apigateway-integration", pp, integration)];
+                if http && r.path == "$default" {
+                    entries.push(("isDefaultRoute", pp, Node::bool(pp, true)));
+                }
+                entries.push(("responses", pp, Node::map(pp, Map::new())));
+                py27_insert(pm, &key, key_pos, py27_obj(pp, entries));
+            }
         }
-        pm.insert(key, p, Node::map(p, mm));
-        paths.insert(r.path.clone(), p, Node::map(p, pm));
     }
-    bm.insert("paths", bpos, Node::map(bpos, paths));
+    py27_copy(body);
 }
 
 /// `SwaggerEditor.add_cors`: an `options` mock method on every path.
@@ -2630,13 +2760,7 @@ fn expand_rest_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
     let routes = ctx.rest_routes.remove(id).unwrap_or_default();
     let openapi = m.get("OpenApiVersion").and_then(Node::scalar_text);
     let mut rest = Map::new();
-    let hash_source = match definition(
-        ctx,
-        &m,
-        &path,
-        &json!({"swagger": "2.0", "info": {"version": "1.0", "title": {"Ref": "AWS::StackName"}}, "paths": {}}),
-        pos,
-    ) {
+    let hash_source = match definition(ctx, &m, &path, skeleton(pos, "swagger", "2.0"), pos) {
         Ok((mut body, managed)) => {
             add_routes(ctx, &mut body, &routes, id, false);
             if let Some(c) = m.get("Cors") {
@@ -2816,16 +2940,12 @@ fn expand_http_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
     let routes = ctx.http_routes.remove(id).unwrap_or_default();
     let tags = ctx.ck.map(&m, "Tags", &path).cloned();
     let mut api = Map::new();
-    match definition(
-        ctx,
-        &m,
-        &path,
-        &json!({"openapi": "3.0.1", "info": {"version": "1.0", "title": {"Ref": "AWS::StackName"}}, "paths": {}}),
-        pos,
-    ) {
+    match definition(ctx, &m, &path, skeleton(pos, "openapi", "3.0.1"), pos) {
         Ok((mut body, _)) => {
             add_routes(ctx, &mut body, &routes, id, true);
             if let Some(bm) = body.as_map_mut() {
+                // Tags (with SAM's own) only when the template sets some
+                // (`http_api_generator.py` `_add_tags`).
                 let mut tl = vec![j(
                     pos,
                     &json!({"name": "httpapi:createdBy", "x-amazon-apigateway-tag-value": "SAM"}),
@@ -2839,7 +2959,9 @@ fn expand_http_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
                         ],
                     ));
                 }
-                bm.insert("tags", pos, Node::seq(pos, tl));
+                if tags.is_some() {
+                    bm.insert("tags", pos, Node::seq(pos, tl));
+                }
                 if let Some(c) = m.get("CorsConfiguration") {
                     let cors = match &c.kind {
                         Kind::Bool(true) => Some(j(
@@ -2930,8 +3052,10 @@ fn expand_http_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
         ("ApiId", reff(pos, id)),
         ("AutoDeploy", Node::bool(pos, true)),
         ("StageName", s(pos, &stage_value)),
-        ("Tags", Node::map(pos, stage_tags)),
     ];
+    if tags.is_some() {
+        st.push(("Tags", Node::map(pos, stage_tags)));
+    }
     for k in [
         "StageVariables",
         "AccessLogSettings",
@@ -3157,6 +3281,161 @@ fn expand_table(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(String
     vec![(id.to_owned(), g)]
 }
 
+// ---------------------------------------------------------------------------------------------
+// Python 2.7 dict order (`utils/py27hash_fix.py`, `third_party/py27hash/hash.py`)
+//
+// SAM hashes API bodies with `str(swagger)`, and to keep the logical IDs it generated under
+// Python 2.7 it still builds those bodies from dicts that iterate in Python 2.7's order
+// (`Py27Dict`) with strings that print as `u'…'` when they came from the template
+// (`Py27UniStr`). We reproduce both: maps of a generated body are kept in that order, and nodes
+// SAM itself writes carry column 0 ([`plain`]) so that [`python_repr`] prints them without `u`.
+// How often SAM copies the body between additions (each copy re-inserts every dict's keys in
+// iteration order, which can reorder them) was fitted against aws-sam-translator 1.110 on
+// random templates: one copy before every route after the first, one after the last.
+
+/// CPython 2.7 `string_hash` over code points, as `Hash.shash`.
+fn py27_hash(s: &str) -> u64 {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return 0;
+    };
+    let mut x: u64 = u64::from(first as u32) << 7;
+    let mut len: u64 = 0;
+    for c in s.chars() {
+        x = x.wrapping_mul(1_000_003) ^ u64::from(c as u32);
+        len += 1;
+    }
+    x ^ len
+}
+
+/// The iteration order of a Python 2.7 dict after inserting `keys` in this order into an empty
+/// one (`Py27Keys.add`, with its resizes).
+fn py27_order(keys: &[String]) -> Vec<String> {
+    struct Table<'k> {
+        slots: BTreeMap<u64, &'k str>,
+        mask: u64,
+        size: u64,
+        fill: u64,
+    }
+    impl<'k> Table<'k> {
+        fn index(&self, k: &str) -> u64 {
+            let h = py27_hash(k);
+            let mut i = h & self.mask;
+            match self.slots.get(&i) {
+                None => return i,
+                Some(v) if *v == k => return i,
+                Some(_) => {}
+            }
+            let mut walker = i;
+            let mut perturb = h;
+            loop {
+                walker = (walker << 2)
+                    .wrapping_add(walker)
+                    .wrapping_add(perturb)
+                    .wrapping_add(1);
+                i = walker & self.mask;
+                match self.slots.get(&i) {
+                    None => return i,
+                    Some(v) if *v == k => return i,
+                    Some(_) => {}
+                }
+                perturb >>= 5;
+            }
+        }
+        fn add(&mut self, k: &'k str) {
+            let start = self.size;
+            let i = self.index(k);
+            if self.slots.insert(i, k).is_none() {
+                self.size += 1;
+                self.fill += 1;
+            }
+            if self.size > start && self.fill * 3 >= (self.mask + 1) * 2 {
+                let request = self.size * if self.size > 50_000 { 2 } else { 4 };
+                let mut newsize = 8;
+                while newsize <= request {
+                    newsize <<= 1;
+                }
+                let old: Vec<&'k str> = self.slots.values().copied().collect();
+                self.slots.clear();
+                self.mask = newsize - 1;
+                self.size = 0;
+                self.fill = 0;
+                for k in old {
+                    self.add(k);
+                }
+            }
+        }
+    }
+    let mut t = Table {
+        slots: BTreeMap::new(),
+        mask: 7,
+        size: 0,
+        fill: 0,
+    };
+    for k in keys {
+        t.add(k);
+    }
+    t.slots.values().map(|k| (*k).to_owned()).collect()
+}
+
+/// Rebuilds a map in the given key order.
+fn reorder(m: &mut Map, order: &[String]) {
+    let mut old = std::mem::take(m);
+    for k in order {
+        if let Some(e) = old.entry(k).cloned() {
+            m.insert(k.clone(), e.key_pos, e.value);
+        }
+        old.remove(k);
+    }
+    for (k, e) in old.iter_entries() {
+        m.insert(k, e.key_pos, e.value.clone());
+    }
+}
+
+/// A `copy.deepcopy` of a body: every dict's keys re-inserted in their iteration order.
+fn py27_copy(n: &mut Node) {
+    match &mut n.kind {
+        Kind::Map(m) => {
+            for (_, v) in m.iter_mut() {
+                py27_copy(v);
+            }
+            let keys: Vec<String> = m.keys().map(str::to_owned).collect();
+            reorder(m, &py27_order(&keys));
+        }
+        Kind::Seq(items) => items.iter_mut().for_each(py27_copy),
+        Kind::Null | Kind::Bool(_) | Kind::Number(_) | Kind::String(_) => {}
+    }
+}
+
+/// `d[key] = value` on a dict that was last copied, then had no other insertion.
+fn py27_insert(m: &mut Map, key: &str, key_pos: Pos, value: Node) {
+    if m.contains_key(key) {
+        m.insert(key, key_pos, value);
+        return;
+    }
+    let mut keys: Vec<String> = m.keys().map(str::to_owned).collect();
+    keys.push(key.to_owned());
+    m.insert(key, key_pos, value);
+    reorder(m, &py27_order(&keys));
+}
+
+/// A map built by inserting `entries` in order into an empty Python 2.7 dict.
+fn py27_obj(pos: Pos, entries: Vec<(&str, Pos, Node)>) -> Node {
+    let keys: Vec<String> = entries.iter().map(|(k, _, _)| (*k).to_owned()).collect();
+    let mut m = Map::new();
+    for (k, kp, v) in entries {
+        m.insert(k, kp, v);
+    }
+    reorder(&mut m, &py27_order(&keys));
+    Node::map(pos, m)
+}
+
+/// The position SAM-written nodes of an API body carry: column 0 marks a Python `str` (printed
+/// without `u`); everything else came from the template.
+fn plain(pos: Pos) -> Pos {
+    Pos::new(pos.line, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
@@ -3259,9 +3538,9 @@ Resources:
         ] {
             assert!(all.contains(&id.to_owned()), "{id} missing from {all:?}");
         }
+        // aws-sam-translator 1.110 names this deployment ServerlessRestApiDeployment9bbe988acc.
         assert!(
-            all.iter()
-                .any(|i| i.starts_with("ServerlessRestApiDeployment") && i.len() == 37),
+            all.contains(&"ServerlessRestApiDeployment9bbe988acc".to_owned()),
             "{all:?}"
         );
         let f = res(&v, "Hello");
@@ -3295,6 +3574,40 @@ Resources:
             perm["Properties"]["SourceArn"]["Fn::Sub"][0],
             "arn:aws:execute-api:us-east-1:123456789012:${__ApiId__}/*/GET/hello"
         );
+    }
+
+    #[test]
+    fn deployment_id_matches_sam_with_many_routes() {
+        // aws-sam-translator 1.110 on this template: ServerlessRestApiDeployment15692a1d63
+        // (Python 2.7 dict order of paths, u'' strings, an alias target).
+        let v = ok("Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://bucket/key.zip
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        A: {Type: Api, Properties: {Path: /a, Method: get}}
+        B: {Type: Api, Properties: {Path: /b, Method: POST}}
+        C: {Type: Api, Properties: {Path: \"/users/{id}\", Method: any}}
+        D: {Type: Api, Properties: {Path: /d, Method: put}}
+        E: {Type: Api, Properties: {Path: /e/f, Method: delete}}
+        F: {Type: Api, Properties: {Path: /zeta, Method: get}}
+        G: {Type: Api, Properties: {Path: /a, Method: post}}
+        H: {Type: Api, Properties: {Path: /items, Method: get}}
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://bucket/key.zip
+      Handler: app.handler
+      Runtime: python3.12
+      AutoPublishAlias: live
+      Events:
+        X: {Type: Api, Properties: {Path: /other, Method: patch}}
+");
+        res(&v, "ServerlessRestApiDeployment15692a1d63");
     }
 
     #[test]
@@ -3928,7 +4241,7 @@ Resources:
 
     #[test]
     fn python_repr_matches_cpython() {
-        // str({'a': [1, True, None], 'b': "it's"}) in CPython 3.
+        // Template strings print as Python 2.7 unicode: str({u'a': [1, True, None], u'b': u"it's"}).
         let n = crate::syntax::parse_yaml(
             "a: [1, true, null]\nb: \"it's\"\n",
             crate::syntax::TagMode::Plain,
@@ -3937,7 +4250,7 @@ Resources:
         .unwrap();
         assert_eq!(
             super::python_repr(&n),
-            r#"{'a': [1, True, None], 'b': "it's"}"#
+            r#"{u'a': [1, True, None], u'b': u"it's"}"#
         );
     }
 }
