@@ -1348,7 +1348,13 @@ fn version_logical_id(ctx: &mut Ctx<'_, '_>, id: &str, m: &Map, f: &Map, path: &
     }
     let all = m.get("AutoPublishAliasAllProperties").is_some_and(truthy);
     let data = if all {
-        Node::map(Pos::default(), f.clone())
+        // The function's properties as they stand when the version is made: the generated
+        // role is attached afterwards (`to_cloudformation`).
+        let mut props = f.clone();
+        if !m.contains_key("Role") {
+            props.remove("Role");
+        }
+        Node::map(Pos::default(), props)
     } else {
         let mut d = f
             .get("Code")
@@ -2626,6 +2632,8 @@ fn add_cors(ctx: &mut Ctx<'_, '_>, body: &mut Node, cors: &Node, path: &str) {
             return;
         }
     };
+    let pp = plain(p);
+    py27_copy(body);
     let Some(bm) = body.as_map_mut() else { return };
     let Some(paths) = bm.get_mut("paths").and_then(Node::as_map_mut) else {
         return;
@@ -2637,6 +2645,7 @@ fn add_cors(ctx: &mut Ctx<'_, '_>, body: &mut Node, cors: &Node, path: &str) {
         if pm.contains_key("options") {
             continue;
         }
+        // `_make_cors_allowed_methods_for_path_item`.
         let allowed = methods.clone().unwrap_or_else(|| {
             let mut ms: BTreeSet<String> = BTreeSet::new();
             for k in pm.keys() {
@@ -2648,94 +2657,88 @@ fn add_cors(ctx: &mut Ctx<'_, '_>, body: &mut Node, cors: &Node, path: &str) {
             }
             ms.insert("OPTIONS".into());
             s(
-                p,
+                pp,
                 &format!("'{}'", ms.into_iter().collect::<Vec<_>>().join(",")),
             )
         });
+        // `_options_method_response_for_cors`, key by key in SAM's order.
         let hdr = |h: &str| format!("method.response.header.Access-Control-{h}");
-        let mut params = Map::new();
-        let mut headers_doc = Map::new();
-        let mut add = |name: &str, v: Node| {
-            params.insert(hdr(name), p, v);
-            headers_doc.insert(
-                format!("Access-Control-{name}"),
-                p,
-                j(p, &json!({"type": "string"})),
-            );
-        };
+        let ty = |t: &str| obj(pp, vec![("type", s(pp, t))]);
+        let mut params: Vec<(String, Node)> = vec![(hdr("Allow-Origin"), origin.clone())];
+        let mut headers_doc: Vec<(String, Node)> =
+            vec![("Access-Control-Allow-Origin".into(), ty("string"))];
         if let Some(h) = &headers {
-            add("Allow-Headers", h.clone());
+            params.push((hdr("Allow-Headers"), h.clone()));
+            headers_doc.push(("Access-Control-Allow-Headers".into(), ty("string")));
         }
-        add("Allow-Methods", allowed);
-        add("Allow-Origin", origin.clone());
+        params.push((hdr("Allow-Methods"), allowed));
+        headers_doc.push(("Access-Control-Allow-Methods".into(), ty("string")));
         if let Some(a) = &max_age {
-            add("Max-Age", a.clone());
+            params.push((hdr("Max-Age"), a.clone()));
+            headers_doc.push(("Access-Control-Max-Age".into(), ty("integer")));
         }
-        if creds.as_ref().is_some_and(truthy) {
-            add("Allow-Credentials", s(p, "'true'"));
+        if creds.as_ref().is_some_and(|c| c.as_bool() == Some(true)) {
+            params.push((hdr("Allow-Credentials"), s(pp, "'true'")));
+            headers_doc.push(("Access-Control-Allow-Credentials".into(), ty("string")));
         }
-        let options = obj(
-            p,
+        let owned = |v: Vec<(String, Node)>| -> Node {
+            py27_obj(
+                pp,
+                v.iter().map(|(k, n)| (k.as_str(), pp, n.clone())).collect(),
+            )
+        };
+        let default = py27_obj(
+            pp,
             vec![
-                ("summary", s(p, "CORS support")),
-                ("consumes", j(p, &json!(["application/json"]))),
-                ("produces", j(p, &json!(["application/json"]))),
+                ("statusCode", pp, s(pp, "200")),
+                ("responseParameters", pp, owned(params)),
                 (
-                    "x-amazon-apigateway-integration",
+                    "responseTemplates",
+                    pp,
+                    obj(pp, vec![("application/json", s(pp, "{}\n"))]),
+                ),
+            ],
+        );
+        let integration = py27_obj(
+            pp,
+            vec![
+                ("type", pp, s(pp, "mock")),
+                (
+                    "requestTemplates",
+                    pp,
                     obj(
-                        p,
-                        vec![
-                            ("type", s(p, "mock")),
-                            (
-                                "requestTemplates",
-                                j(
-                                    p,
-                                    &json!({"application/json": "{\n  \"statusCode\" : 200\n}\n"}),
-                                ),
-                            ),
-                            (
-                                "responses",
-                                obj(
-                                    p,
-                                    vec![(
-                                        "default",
-                                        obj(
-                                            p,
-                                            vec![
-                                                ("statusCode", s(p, "200")),
-                                                ("responseParameters", Node::map(p, params)),
-                                                (
-                                                    "responseTemplates",
-                                                    j(p, &json!({"application/json": "{}\n"})),
-                                                ),
-                                            ],
-                                        ),
-                                    )],
-                                ),
-                            ),
-                        ],
+                        pp,
+                        vec![("application/json", s(pp, "{\n  \"statusCode\" : 200\n}\n"))],
                     ),
                 ),
                 (
                     "responses",
-                    obj(
-                        p,
-                        vec![(
-                            "200",
-                            obj(
-                                p,
-                                vec![
-                                    ("description", s(p, "Default response for CORS method")),
-                                    ("headers", Node::map(p, headers_doc)),
-                                ],
-                            ),
-                        )],
-                    ),
+                    pp,
+                    py27_obj(pp, vec![("default", pp, default)]),
                 ),
             ],
         );
-        pm.insert("options", p, options);
+        let ok200 = py27_obj(
+            pp,
+            vec![
+                ("description", pp, s(pp, "Default response for CORS method")),
+                ("headers", pp, owned(headers_doc)),
+            ],
+        );
+        let json_list = || Node::seq(pp, vec![s(pp, "application/json")]);
+        let options = py27_obj(
+            pp,
+            vec![
+                ("summary", pp, s(pp, "CORS support")),
+                ("consumes", pp, json_list()),
+                ("produces", pp, json_list()),
+                ("x-amazon-apigateway-integration", pp, integration),
+                ("responses", pp, py27_obj(pp, vec![("200", pp, ok200)])),
+            ],
+        );
+        py27_insert(pm, "options", pp, options);
     }
+    py27_copy(body);
 }
 
 fn expand_rest_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(String, RawResource)> {
@@ -2762,27 +2765,49 @@ fn expand_rest_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
     let mut rest = Map::new();
     let hash_source = match definition(ctx, &m, &path, skeleton(pos, "swagger", "2.0"), pos) {
         Ok((mut body, managed)) => {
-            add_routes(ctx, &mut body, &routes, id, false);
-            if let Some(c) = m.get("Cors") {
-                add_cors(ctx, &mut body, c, &format!("{path}.Cors"));
-            }
-            if let Some(bmt) = m.get("BinaryMediaTypes").and_then(Node::as_seq)
-                && let Some(bm) = body.as_map_mut()
-            {
-                bm.insert(
-                    "x-amazon-apigateway-binary-media-types",
-                    pos,
-                    Node::seq(pos, bmt.to_vec()),
-                );
-            }
-            // `Globals.fix_openapi_definitions`: a managed definition follows OpenApiVersion 3.
+            // `Globals.fix_openapi_definitions` runs before events add their routes: a managed
+            // definition follows OpenApiVersion 3.
             if managed
                 && let Some(v) = &openapi
                 && v.starts_with("3.")
                 && let Some(bm) = body.as_map_mut()
+                && let Some(vn) = m.get("OpenApiVersion")
             {
                 bm.remove("swagger");
-                bm.insert("openapi", pos, s(pos, v));
+                let mut vn = vn.clone();
+                vn.kind = Kind::String(v.clone());
+                py27_insert(bm, "openapi", plain(pos), vn);
+            }
+            // Events add routes only to definitions SAM writes (`__MANAGE_SWAGGER`); with the
+            // template's own DefinitionBody they only get their permissions.
+            if managed {
+                add_routes(ctx, &mut body, &routes, id, false);
+            } else {
+                // `to_py27_compatible_template`: the template's own dicts, in Python 2.7 order.
+                py27_copy(&mut body);
+            }
+            if let Some(c) = m.get("Cors") {
+                add_cors(ctx, &mut body, c, &format!("{path}.Cors"));
+            }
+            // `SwaggerEditor.add_binary_media_types`.
+            if let Some(bmt) = m.get("BinaryMediaTypes").and_then(Node::as_seq) {
+                py27_copy(&mut body);
+                let fixed: Vec<Node> = bmt
+                    .iter()
+                    .map(|i| match i.as_str() {
+                        Some(t) => s(i.pos, &t.replace("~1", "/")),
+                        None => i.clone(),
+                    })
+                    .collect();
+                if let Some(bm) = body.as_map_mut() {
+                    py27_insert(
+                        bm,
+                        "x-amazon-apigateway-binary-media-types",
+                        plain(pos),
+                        Node::seq(pos, fixed),
+                    );
+                }
+                py27_copy(&mut body);
             }
             rest.insert("Body", pos, body.clone());
             body
@@ -2941,8 +2966,10 @@ fn expand_http_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
     let tags = ctx.ck.map(&m, "Tags", &path).cloned();
     let mut api = Map::new();
     match definition(ctx, &m, &path, skeleton(pos, "openapi", "3.0.1"), pos) {
-        Ok((mut body, _)) => {
-            add_routes(ctx, &mut body, &routes, id, true);
+        Ok((mut body, managed)) => {
+            if managed {
+                add_routes(ctx, &mut body, &routes, id, true);
+            }
             if let Some(bm) = body.as_map_mut() {
                 // Tags (with SAM's own) only when the template sets some
                 // (`http_api_generator.py` `_add_tags`).
