@@ -1217,7 +1217,6 @@ fn expand_function(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
             );
         }
     }
-    managed.extend(event_policies);
 
     // The execution role (`_construct_role`).
     if own_role {
@@ -1236,6 +1235,8 @@ fn expand_function(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
                 &mut inline,
             );
         }
+        // Event sources' policies come after the template's (`_construct_role`).
+        managed.extend(event_policies);
         let mut rm = Map::new();
         rm.insert("AssumeRolePolicyDocument", pos, assume);
         rm.insert("ManagedPolicyArns", pos, Node::seq(pos, managed));
@@ -1428,7 +1429,8 @@ fn policies(
             .collect(),
         _ => vec![(path.to_owned(), p)],
     };
-    for (ipath, item) in items {
+    // Inline documents are named after their place in the list (`_construct_role`).
+    for (n, (ipath, item)) in items.into_iter().enumerate() {
         match &item.kind {
             Kind::String(name) if name.starts_with("arn:") => managed.push(item.clone()),
             Kind::String(name) => managed.push(s(
@@ -1440,7 +1442,6 @@ fn policies(
                 managed.push(item.clone());
             }
             Kind::Map(mm) if mm.contains_key("Statement") => {
-                let n = inline.len();
                 inline.push(obj(
                     item.pos,
                     vec![
@@ -2971,8 +2972,7 @@ fn expand_http_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
                 add_routes(ctx, &mut body, &routes, id, true);
             }
             if let Some(bm) = body.as_map_mut() {
-                // Tags (with SAM's own) only when the template sets some
-                // (`http_api_generator.py` `_add_tags`).
+                // SAM's own tag, then the template's (`http_api_generator.py` `_add_tags`).
                 let mut tl = vec![j(
                     pos,
                     &json!({"name": "httpapi:createdBy", "x-amazon-apigateway-tag-value": "SAM"}),
@@ -2986,9 +2986,7 @@ fn expand_http_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
                         ],
                     ));
                 }
-                if tags.is_some() {
-                    bm.insert("tags", pos, Node::seq(pos, tl));
-                }
+                bm.insert("tags", pos, Node::seq(pos, tl));
                 if let Some(c) = m.get("CorsConfiguration") {
                     let cors = match &c.kind {
                         Kind::Bool(true) => Some(j(
@@ -3080,9 +3078,7 @@ fn expand_http_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
         ("AutoDeploy", Node::bool(pos, true)),
         ("StageName", s(pos, &stage_value)),
     ];
-    if tags.is_some() {
-        st.push(("Tags", Node::map(pos, stage_tags)));
-    }
+    st.push(("Tags", Node::map(pos, stage_tags)));
     for k in [
         "StageVariables",
         "AccessLogSettings",
