@@ -715,6 +715,9 @@ struct S3Notification {
     filter: Option<Node>,
     function_arn: Node,
     permission: String,
+    /// The function has a Condition: SAM then records the dependency as a bucket tag
+    /// (`sam:ConditionalDependsOn:<permission>`) instead of `DependsOn`.
+    conditional: bool,
     pos: Pos,
     path: String,
 }
@@ -734,6 +737,10 @@ struct Ctx<'e, 'd> {
     codedeploy_role: Option<Pos>,
     /// Where each resource comes in SAM's iteration of the Resources mapping.
     fn_rank: BTreeMap<String, usize>,
+    /// `PassthroughCondition` conditions of every DeploymentPreference, and whether an enabled
+    /// one has none: together they decide the CodeDeploy resources' own Condition.
+    dp_conditions: BTreeSet<String>,
+    dp_unconditional: bool,
 }
 
 /// Expands SAM resources. `resources` have their properties evaluated already (parameters,
@@ -760,6 +767,8 @@ pub(crate) fn transform(
         deploy_app: None,
         codedeploy_role: None,
         fn_rank: BTreeMap::new(),
+        dp_conditions: BTreeSet::new(),
+        dp_unconditional: false,
     };
     let all: Vec<String> = resources.keys().cloned().collect();
     for (i, id) in py27_order(&all).into_iter().enumerate() {
@@ -799,6 +808,8 @@ pub(crate) fn transform(
                 deploy_app: None,
                 codedeploy_role: None,
                 fn_rank: ctx.fn_rank.clone(),
+                dp_conditions: BTreeSet::new(),
+                dp_unconditional: false,
             };
             let slot = expand_one(&mut quiet, id, r);
             ctx.refs.extend(quiet.refs);
@@ -1107,6 +1118,32 @@ fn expand_function(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
     };
 
     let mut out: Vec<(String, RawResource)> = Vec::new();
+    // With AutoPublishCodeSha256 SAM appends the hash to the description, so that a change of
+    // code alone still changes the function (`SamFunction.to_cloudformation`).
+    if m.contains_key("AutoPublishAlias")
+        && let Some(sha) = m.get("AutoPublishCodeSha256")
+        && let Some(sha_text) = sha.as_str()
+    {
+        let d = match f.get("Description") {
+            None => s(sha.pos, sha_text),
+            Some(d) => match d.as_str() {
+                Some(dt) if dt.is_empty() => s(sha.pos, sha_text),
+                Some(dt) => s(d.pos, &format!("{dt} {sha_text}")),
+                None => Node::call(
+                    d.pos,
+                    "Fn::Join",
+                    Node::seq(
+                        d.pos,
+                        vec![
+                            s(d.pos, " "),
+                            Node::seq(d.pos, vec![d.clone(), sha.clone()]),
+                        ],
+                    ),
+                ),
+            },
+        };
+        f.insert("Description", d.pos, d);
+    }
     let mut func = generated(pos, "AWS::Lambda::Function", Node::map(pos, f.clone()), id);
     pass.apply(&mut func);
     func.depends_on.clone_from(&r.depends_on);
@@ -1515,8 +1552,20 @@ fn deployment_preference(
         return None;
     };
     ctx.ck.keys(m, DP_KNOWN, &[], path, "DeploymentPreference");
+    let passthrough = m.get("PassthroughCondition").is_some_and(truthy);
+    let condition = pass
+        .condition
+        .as_ref()
+        .filter(|_| passthrough)
+        .map(|(c, _)| c.clone());
+    if let Some(c) = &condition {
+        ctx.dp_conditions.insert(c.clone());
+    }
     if m.get("Enabled").is_some_and(|e| !truthy(e)) {
         return None;
+    }
+    if condition.is_none() {
+        ctx.dp_unconditional = true;
     }
     if !has_alias {
         ctx.ck.err(
@@ -1558,7 +1607,10 @@ fn deployment_preference(
         }
     };
     let mut g = Map::new();
-    if let Some(a) = m.get("Alarms") {
+    if let Some(a) = m
+        .get("Alarms")
+        .filter(|a| !a.is_null() && a.as_seq().is_none_or(|s| !s.is_empty()))
+    {
         let alarms = match &a.kind {
             Kind::Seq(items) => Node::seq(
                 a.pos,
@@ -1601,7 +1653,7 @@ fn deployment_preference(
     }
     let gid = format!("{id}DeploymentGroup");
     let mut group = generated(p, "AWS::CodeDeploy::DeploymentGroup", Node::map(p, g), id);
-    if m.get("PassthroughCondition").is_some_and(truthy) {
+    if condition.is_some() {
         group.condition.clone_from(&pass.condition);
     }
     out.push((gid.clone(), group));
@@ -1640,6 +1692,17 @@ fn deployment_preference(
 }
 
 fn codedeploy_resources(ctx: &mut Ctx<'_, '_>, out: &mut IndexMap<String, RawResource>) {
+    // `DeploymentPreferenceCollection.needs_resource_condition`: when every enabled preference
+    // passes its function's condition through, the shared resources take it. (With several
+    // different conditions SAM adds an `Fn::Or` condition `ServerlessCodeDeployCondition`;
+    // conditions are decided before the transform here, and the resources stay unconditional.)
+    let shared_condition = match (ctx.dp_unconditional, ctx.dp_conditions.len()) {
+        (false, 1) => ctx
+            .dp_conditions
+            .first()
+            .map(|c| (c.clone(), ctx.deploy_app.unwrap_or_default())),
+        _ => None,
+    };
     if let Some(p) = ctx.deploy_app {
         let app = generated(
             p,
@@ -1647,6 +1710,8 @@ fn codedeploy_resources(ctx: &mut Ctx<'_, '_>, out: &mut IndexMap<String, RawRes
             obj(p, vec![("ComputePlatform", s(p, "Lambda"))]),
             DEPLOY_APP,
         );
+        let mut app = app;
+        app.condition.clone_from(&shared_condition);
         out.insert(DEPLOY_APP.to_owned(), app);
     }
     if let Some(p) = ctx.codedeploy_role {
@@ -1662,6 +1727,8 @@ fn codedeploy_resources(ctx: &mut Ctx<'_, '_>, out: &mut IndexMap<String, RawRes
             ),
             DEPLOY_ROLE,
         );
+        let mut role = role;
+        role.condition.clone_from(&shared_condition);
         out.insert(DEPLOY_ROLE.to_owned(), role);
     }
 }
@@ -2222,6 +2289,7 @@ fn expand_event(
                 filter: props.get("Filter").cloned(),
                 function_arn: t.arn(pos),
                 permission: perm,
+                conditional: pass.condition.is_some(),
                 pos,
                 path: ppath.clone(),
             });
@@ -2294,11 +2362,31 @@ fn apply_s3_notifications(ctx: &mut Ctx<'_, '_>, out: &mut IndexMap<String, RawR
             );
             continue;
         };
-        if !b.depends_on.iter().any(|(d, _)| *d == n.permission) {
+        let p = n.pos;
+        if !n.conditional && !b.depends_on.iter().any(|(d, _)| *d == n.permission) {
             b.depends_on.push((n.permission.clone(), n.pos));
         }
-        let p = n.pos;
         let props = b.props_mut();
+        if n.conditional {
+            // The tag's value is `Fn::If [<condition>, Ref <permission>, "no dependency"]`; the
+            // condition holds (the function is expanded), so the reference is what remains.
+            let mut tags: Vec<Node> = props
+                .get("Tags")
+                .and_then(Node::as_seq)
+                .map(<[Node]>::to_vec)
+                .unwrap_or_default();
+            tags.push(obj(
+                p,
+                vec![
+                    (
+                        "Key",
+                        s(p, &format!("sam:ConditionalDependsOn:{}", n.permission)),
+                    ),
+                    ("Value", reff(p, &n.permission)),
+                ],
+            ));
+            props.insert("Tags", p, Node::seq(p, tags));
+        }
         let mut nc = props
             .get("NotificationConfiguration")
             .and_then(Node::as_map)
@@ -2563,6 +2651,26 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
             }
         }
         let integration = py27_obj(pp, integ);
+        // `OpenApiEditor.add_path_parameters_to_method`: HTTP APIs declare path parameters.
+        let params: Vec<Node> = if http {
+            r.path
+                .split('{')
+                .skip(1)
+                .filter_map(|seg| seg.split_once('}').map(|(name, _)| name))
+                .map(|name| {
+                    py27_obj(
+                        pp,
+                        vec![
+                            ("name", p, s(p, name)),
+                            ("in", pp, s(pp, "path")),
+                            ("required", pp, Node::bool(pp, true)),
+                        ],
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let key_pos = if key == r.method { p } else { pp };
         match pm.get_mut(&key).and_then(Node::as_map_mut) {
             Some(mm) => {
@@ -2573,6 +2681,9 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
                 if !mm.contains_key("responses") {
                     py27_insert(mm, "responses", pp, Node::map(pp, Map::new()));
                 }
+                if !params.is_empty() && !mm.contains_key("parameters") {
+                    py27_insert(mm, "parameters", pp, Node::seq(pp, params));
+                }
             }
             None => {
                 let mut entries = vec![("x-amazon-apigateway-integration", pp, integration)];
@@ -2580,6 +2691,9 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
                     entries.push(("isDefaultRoute", pp, Node::bool(pp, true)));
                 }
                 entries.push(("responses", pp, Node::map(pp, Map::new())));
+                if !params.is_empty() {
+                    entries.push(("parameters", pp, Node::seq(pp, params)));
+                }
                 py27_insert(pm, &key, key_pos, py27_obj(pp, entries));
             }
         }
@@ -2836,25 +2950,21 @@ fn expand_rest_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
             rest.insert(k, v.pos, v.clone());
         }
     }
+    // The property keeps SAM's `~1` escapes; only the definition's list has them replaced.
     if let Some(b) = m.get("BinaryMediaTypes") {
-        let fixed = match &b.kind {
-            Kind::Seq(items) => Node::seq(
-                b.pos,
-                items
-                    .iter()
-                    .map(|i| match i.as_str() {
-                        Some(t) => s(i.pos, &t.replace("~1", "/")),
-                        None => i.clone(),
-                    })
-                    .collect(),
-            ),
-            _ => b.clone(),
-        };
-        rest.insert("BinaryMediaTypes", b.pos, fixed);
+        rest.insert("BinaryMediaTypes", b.pos, b.clone());
     }
     if let Some(e) = m.get("EndpointConfiguration") {
         let v = match e.as_str() {
-            Some(t) => obj(e.pos, vec![("Types", Node::seq(e.pos, vec![s(e.pos, t)]))]),
+            Some(t) => {
+                // `_set_endpoint_configuration`: a plain type also becomes an import parameter.
+                rest.insert(
+                    "Parameters",
+                    e.pos,
+                    obj(e.pos, vec![("endpointConfigurationTypes", e.clone())]),
+                );
+                obj(e.pos, vec![("Types", Node::seq(e.pos, vec![s(e.pos, t)]))])
+            }
             None => e.clone(),
         };
         rest.insert("EndpointConfiguration", e.pos, v);
