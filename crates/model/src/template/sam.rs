@@ -1127,7 +1127,7 @@ fn expand_function(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
         let d = match f.get("Description") {
             None => s(sha.pos, sha_text),
             Some(d) => match d.as_str() {
-                Some(dt) if dt.is_empty() => s(sha.pos, sha_text),
+                Some("") => s(sha.pos, sha_text),
                 Some(dt) => s(d.pos, &format!("{dt} {sha_text}")),
                 None => Node::call(
                     d.pos,
