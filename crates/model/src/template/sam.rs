@@ -2,7 +2,8 @@
 //! resource expanded into the CloudFormation resources SAM generates, with SAM's logical IDs.
 //!
 //! Behaviour follows `aws/serverless-application-model` (samtranslator); each rule names the
-//! file it comes from. The parts that matter most for fidelity:
+//! file it comes from, and the test templates in `tests/cases/sam/` were translated by
+//! aws-sam-translator 1.110 to the same logical IDs and properties. The parts that matter most:
 //!
 //! * **Globals** (`plugins/globals/globals.py`): per section a fixed list of properties; the
 //!   merge keeps scalars (and intrinsic calls, which count as scalars) from the resource, merges
@@ -10,27 +11,47 @@
 //!   `IgnoreGlobals: "*"` or a list of property names opts a resource out.
 //! * **Implicit APIs** (`plugins/api/implicit_rest_api_plugin.py`, `implicit_http_api_plugin.py`):
 //!   an `Api` event without `RestApiId` creates `ServerlessRestApi` (stage `Prod`), an `HttpApi`
-//!   event without `ApiId` creates `ServerlessHttpApi` (stage `$default`). We create them as SAM
-//!   does — as `AWS::Serverless::Api`/`HttpApi` resources, before Globals are merged, so that
-//!   `Globals.Api` applies to them too.
+//!   event without `ApiId` creates `ServerlessHttpApi` (stage `$default`). They are created as
+//!   SAM does — as `AWS::Serverless::Api`/`HttpApi` resources before Globals are merged, so that
+//!   `Globals.Api` applies to them. Events add routes only to definitions SAM writes; an API with
+//!   its own `DefinitionBody`/`DefinitionUri` keeps it, and its events only get permissions.
 //! * **Logical IDs with hashes** (`translator/logical_id_generator.py`, [`super::hash`]):
 //!   `<Fn>Version<sha10>` over the function's `Code` (+ `Environment`'s keys, `MemorySize`,
 //!   `SnapStart`), or over all its properties with `AutoPublishAliasAllProperties`, or the first
-//!   10 characters of `AutoPublishCodeSha256`; `<Api>Deployment<sha10>` over Python's `str()`
-//!   of the swagger dict (+ `||OpenApiVersion`) (`model/apigateway.py` `make_auto_deployable`);
-//!   `<Layer><sha10>` over the layer's properties (`sam_resources.py` `_construct_lambda_layer`).
+//!   10 characters of `AutoPublishCodeSha256`; `<Layer><sha10>` over the layer's resource dict;
+//!   `<Api>Deployment<sha10>` over Python's `str()` of the definition (+ `||OpenApiVersion`)
+//!   (`model/apigateway.py` `make_auto_deployable`). SAM still builds definitions from dicts that
+//!   iterate in Python 2.7 order, with template strings printed `u'…'`, to keep the IDs it made
+//!   under Python 2.7; [`py27_order`] reproduces that. The number of copies SAM makes between
+//!   route additions was fitted against the translator: every template here matches, and about
+//!   nine in ten random many-function APIs do — the rest get a different (still content-derived)
+//!   deployment ID.
 //! * **Resource attributes** (`model/__init__.py` `get_passthrough_resource_attributes`):
 //!   `Condition`, `DeletionPolicy` and `UpdateReplacePolicy` are copied onto every resource a
-//!   function generates; versions default to `DeletionPolicy: Retain`. `DependsOn` stays on the
-//!   primary resource (the Lambda function, the table, …).
+//!   function generates; versions and layers default to `DeletionPolicy: Retain`. `DependsOn`
+//!   and `Metadata` stay on the primary resource (the function, the API, the table, the layer).
+//! * **Conditions** are decided before the transform. A SAM resource whose condition is false is
+//!   expanded quietly (its generated resources carry the condition and are skipped later); where
+//!   SAM writes `Fn::If [<condition>, …]` around what a true condition generates (S3
+//!   notifications, `sam:ConditionalDependsOn:` tags), the resolved branch is written instead, and
+//!   SAM's synthesized `ServerlessCodeDeployCondition` (several different conditions) is not
+//!   created: those shared CodeDeploy resources stay unconditional.
+//! * **Defaults**: like SAM, the transform writes no `Timeout`/`MemorySize` when the template
+//!   gives none; Lambda's defaults (3 s, 128 MB) are applied by whoever runs the function. This
+//!   keeps version hashes identical to SAM's.
 //!
 //! **Local code.** A `CodeUri`/`ContentUri` that is not an S3 location is a directory or zip
 //! relative to the template. It becomes `Code: {S3Bucket: "slipway-local", S3Key: <path>}`
 //! ([`LOCAL_CODE_BUCKET`]): the S3-shaped form CloudFormation expects after `sam package`, with a
 //! reserved bucket name that tells the build and deploy stages "this key is a local path; build
-//! it and put the artefact's content hash here". The version hash is computed over this form, so
-//! before a build it changes when the *path* changes, not when the files do; the deploy stage
-//! names versions after the artefact (approximation, documented in the report).
+//! it and put the artefact there". The version hash is computed over this form, so before a build
+//! it follows the *path*, not the files; a stage that knows the artefact's content hash should
+//! name the version from the S3-shaped location it uploads, as `sam package` + SAM would.
+//!
+//! Not expanded yet (each reported as `M003` naming the feature): SAM policy templates, event
+//! types other than Api/HttpApi/S3/Schedule/SNS/SQS, `Auth`, `Domain`, `DeadLetterQueue`,
+//! `EventInvokeConfig`, `FunctionUrlConfig`, SNS `SqsSubscription`, Schedule `DeadLetterConfig`,
+//! and the `StateMachine`, `Application`, `Connector`, `GraphQLApi` resource types.
 
 use std::collections::{BTreeMap, BTreeSet};
 
