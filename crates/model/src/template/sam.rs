@@ -2990,7 +2990,8 @@ fn expand_rest_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
         };
         rest.insert("EndpointConfiguration", e.pos, v);
     }
-    if let Some(t) = ctx.ck.map(&m, "Tags", &path) {
+    // `ApiGenerator._construct_stage`: Tags go on the stage, not on the RestApi.
+    let stage_tags: Option<Node> = ctx.ck.map(&m, "Tags", &path).map(|t| {
         let list = t
             .iter_entries()
             .map(|(k, e)| {
@@ -3000,8 +3001,8 @@ fn expand_rest_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
                 )
             })
             .collect();
-        rest.insert("Tags", pos, Node::seq(pos, list));
-    }
+        Node::seq(pos, list)
+    });
 
     // `ApiGatewayDeployment.make_auto_deployable`.
     let mut input = python_repr(&hash_source);
@@ -3045,6 +3046,9 @@ fn expand_rest_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
         if let Some(v) = m.get(k) {
             st.push((k, v.clone()));
         }
+    }
+    if let Some(tags) = stage_tags {
+        st.push(("Tags", tags));
     }
     ctx.refs.insert(format!("{id}.Stage"), stage_id.clone());
     ctx.refs.insert(format!("{id}.Deployment"), dep_id.clone());
@@ -3166,6 +3170,37 @@ fn expand_http_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
                     }
                 }
             }
+            // `_add_description`: the description lives in the definition's `info`.
+            if let Some(d) = m.get("Description")
+                && let Some(bm) = body.as_map_mut()
+            {
+                let mut info = bm
+                    .get("info")
+                    .and_then(Node::as_map)
+                    .cloned()
+                    .unwrap_or_default();
+                if info.contains_key("description") {
+                    ctx.ck.err(
+                        Code::SamInvalid,
+                        d.pos,
+                        &format!("{path}.Description"),
+                        "Description is set both here and in the definition's info.description",
+                    );
+                } else {
+                    info.insert("description", d.pos, d.clone());
+                    bm.insert("info", pos, Node::map(pos, info));
+                }
+            }
+            // `_update_default_path`: with FailOnWarnings the default route is `/$default`.
+            if m.get("FailOnWarnings").and_then(Node::as_bool) == Some(true)
+                && let Some(paths) = body
+                    .as_map_mut()
+                    .and_then(|bm| bm.get_mut("paths"))
+                    .and_then(Node::as_map_mut)
+                && let Some(default) = paths.remove("$default")
+            {
+                paths.insert("/$default", default.pos, default);
+            }
             api.insert("Body", pos, body);
         }
         Err(loc) => {
@@ -3180,7 +3215,7 @@ fn expand_http_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
             api.insert("BodyS3Location", loc.pos, loc);
         }
     }
-    for k in ["FailOnWarnings", "Description", "DisableExecuteApiEndpoint"] {
+    for k in ["FailOnWarnings", "DisableExecuteApiEndpoint"] {
         if let Some(v) = m.get(k) {
             api.insert(k, v.pos, v.clone());
         }
