@@ -720,6 +720,8 @@ struct Route {
     /// The order SAM adds routes in: functions in Python 2.7 dict order of the template's
     /// logical IDs, events in that order of their names (see [`py27_order`]).
     rank: (usize, usize),
+    /// The function's Condition: SAM wraps the route of a conditional function in `Fn::If`.
+    condition: Option<(String, Pos)>,
     payload_format_version: Option<Node>,
     timeout: Option<Node>,
 }
@@ -834,6 +836,11 @@ pub(crate) fn transform(
             };
             let slot = expand_one(&mut quiet, id, r);
             ctx.refs.extend(quiet.refs);
+            // Their REST routes stay, wrapped in `Fn::If` on the (false) condition, because SAM
+            // writes them so and they are part of the deployment's hash.
+            for (api, routes) in quiet.rest_routes {
+                ctx.rest_routes.entry(api).or_default().extend(routes);
+            }
             if let Slot::Done(v) = slot {
                 slots.push(Slot::Done(v));
             }
@@ -1978,6 +1985,7 @@ fn expand_event(
                     ctx.fn_rank.get(&t.fn_id).copied().unwrap_or(usize::MAX),
                     event_rank,
                 ),
+                condition: pass.condition.clone(),
                 payload_format_version: None,
                 timeout: None,
             });
@@ -2078,6 +2086,7 @@ fn expand_event(
                     ctx.fn_rank.get(&t.fn_id).copied().unwrap_or(usize::MAX),
                     event_rank,
                 ),
+                condition: pass.condition.clone(),
                 payload_format_version: props.get("PayloadFormatVersion").cloned(),
                 timeout: props.get("TimeoutInMillis").cloned(),
             });
@@ -2614,10 +2623,48 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
         else {
             return;
         };
+        // `SwaggerEditor.add_lambda_integration` with a condition: path, method and URI are
+        // each wrapped in `Fn::If [<condition>, …, AWS::NoValue]` (REST APIs; the HTTP API's
+        // wrapping would evaluate away the same way, so it is not written).
+        let cond = r.condition.as_ref().filter(|_| !http);
+        let iff = |then: Node| -> Node {
+            match cond {
+                Some((c, cpos)) => Node::call(
+                    pp,
+                    "Fn::If",
+                    Node::seq(
+                        pp,
+                        vec![
+                            s(*cpos, c),
+                            then,
+                            obj(pp, vec![("Ref", s(pp, "AWS::NoValue"))]),
+                        ],
+                    ),
+                ),
+                None => then,
+            }
+        };
         if !paths.contains_key(&r.path) {
-            py27_insert(paths, &r.path, p, Node::map(p, Map::new()));
+            py27_insert(paths, &r.path, p, iff(Node::map(p, Map::new())));
         }
-        let Some(pm) = paths.get_mut(&r.path).and_then(Node::as_map_mut) else {
+        let Some(slot) = paths.get_mut(&r.path) else {
+            continue;
+        };
+        // A conditional path holds its methods in the `Fn::If`'s first branch.
+        let slot = match slot.intrinsic().map(|(k, _)| k) {
+            Some("Fn::If") => match slot
+                .as_map_mut()
+                .and_then(|m| m.get_mut("Fn::If"))
+                .and_then(|a| match &mut a.kind {
+                    Kind::Seq(items) => items.get_mut(1),
+                    _ => None,
+                }) {
+                Some(then) => then,
+                None => continue,
+            },
+            _ => slot,
+        };
+        let Some(pm) = slot.as_map_mut() else {
             continue;
         };
         if pm
@@ -2654,6 +2701,7 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
                 um.insert(k, pp, v);
             }
         }
+        let uri = iff(uri);
         let mut integ = vec![
             ("type", pp, s(pp, "aws_proxy")),
             ("httpMethod", pp, s(pp, "POST")),
@@ -2715,7 +2763,7 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
                 if !params.is_empty() {
                     entries.push(("parameters", pp, Node::seq(pp, params)));
                 }
-                py27_insert(pm, &key, key_pos, py27_obj(pp, entries));
+                py27_insert(pm, &key, key_pos, iff(py27_obj(pp, entries)));
             }
         }
     }
