@@ -22,10 +22,12 @@
 //!   `<Api>Deployment<sha10>` over Python's `str()` of the definition (+ `||OpenApiVersion`)
 //!   (`model/apigateway.py` `make_auto_deployable`). SAM still builds definitions from dicts that
 //!   iterate in Python 2.7 order, with template strings printed `u'…'`, to keep the IDs it made
-//!   under Python 2.7; [`py27_order`] reproduces that. The number of copies SAM makes between
-//!   route additions was fitted against the translator: every template here matches, and about
-//!   nine in ten random many-function APIs do — the rest get a different (still content-derived)
-//!   deployment ID.
+//!   under Python 2.7; [`py27_order`] reproduces that, and [`add_routes`] the order in which SAM
+//!   adds paths and how often it copies the definition in between (each copy can reorder keys).
+//!   Fitted and checked against the translator: every template in `tests/cases/sam/` and 240
+//!   random ones (several functions and APIs, aliases, conditions, CORS, OpenAPI 3) get SAM's
+//!   deployment IDs. Features SAM adds to definitions that are not expanded here (Auth, models,
+//!   gateway responses) would change the hash; they are rejected instead.
 //! * **Resource attributes** (`model/__init__.py` `get_passthrough_resource_attributes`):
 //!   `Condition`, `DeletionPolicy` and `UpdateReplacePolicy` are copied onto every resource a
 //!   function generates; versions and layers default to `DeletionPolicy: Retain`. `DependsOn`
@@ -407,10 +409,6 @@ fn getatt(pos: Pos, id: &str, attr: &str) -> Node {
     )
 }
 
-fn sub(pos: Pos, text: &str) -> Node {
-    Node::call(pos, "Fn::Sub", s(pos, text))
-}
-
 fn j(pos: Pos, v: &Value) -> Node {
     Node::from_json(v, pos)
 }
@@ -720,6 +718,8 @@ struct Route {
     /// The order SAM adds routes in: functions in Python 2.7 dict order of the template's
     /// logical IDs, events in that order of their names (see [`py27_order`]).
     rank: (usize, usize),
+    /// The order the implicit API plugin adds REST paths in (see `add_rest_routes`).
+    plugin_rank: (usize, usize),
     /// The function's Condition: SAM wraps the route of a conditional function in `Fn::If`.
     condition: Option<(String, Pos)>,
     payload_format_version: Option<Node>,
@@ -1263,17 +1263,52 @@ fn expand_function(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
     };
     let mut event_policies: Vec<Node> = Vec::new();
     if let Some(events) = ctx.ck.map(&m, "Events", &path).cloned() {
-        // The Events mapping is iterated in Python 2.7 dict order after two copies (fitted
-        // against aws-sam-translator 1.110; see `py27_order`).
+        // `SamFunction._generate_event_resources` goes through the events sorted by their Path
+        // (the name when they have none; HTTP API events without one get `$default` from the
+        // implicit API plugin first), ties in the Events mapping's Python 2.7 dict order after
+        // two copies (fitted against aws-sam-translator 1.110; see `py27_order`).
         let names: Vec<String> = events.keys().map(str::to_owned).collect();
-        let order = py27_order(&py27_order(&names));
+        let mut order = py27_order(&py27_order(&names));
+        let sort_key = |name: &str| -> String {
+            let ev = events.get(name).and_then(Node::as_map);
+            let props = ev.and_then(|m| m.get("Properties")).and_then(Node::as_map);
+            match props.and_then(|p| p.get("Path")).and_then(Node::as_str) {
+                Some(path) => path.to_owned(),
+                None if ev.and_then(|m| m.get("Type")).and_then(Node::as_str)
+                    == Some("HttpApi")
+                    && !props.is_some_and(|p| p.contains_key("Method")) =>
+                {
+                    "$default".to_owned()
+                }
+                None => name.to_owned(),
+            }
+        };
+        order.sort_by_cached_key(|n| sort_key(n));
+        // The implicit API plugin, which creates the REST API paths, goes through the Api events
+        // earlier, in the order of a dict rebuilt from the mapping's (`_get_api_events`).
+        let api_names: Vec<String> = py27_order(&names)
+            .into_iter()
+            .filter(|n| {
+                events
+                    .get(n)
+                    .and_then(Node::as_map)
+                    .and_then(|m| m.get("Type"))
+                    .and_then(Node::as_str)
+                    == Some("Api")
+            })
+            .collect();
+        let plugin_order = py27_order(&api_names);
         for (name, e) in events.iter_entries() {
             let epath = format!("{path}.Events.{name}");
             let event_rank = order.iter().position(|n| n == name).unwrap_or(usize::MAX);
+            let plugin_rank = plugin_order
+                .iter()
+                .position(|n| n == name)
+                .unwrap_or(usize::MAX);
             expand_event(
                 ctx,
                 &target,
-                (name, event_rank),
+                (name, event_rank, plugin_rank),
                 &e.value,
                 &epath,
                 &pass,
@@ -1813,7 +1848,7 @@ fn arn_path(path: &str) -> String {
 fn expand_event(
     ctx: &mut Ctx<'_, '_>,
     t: &Target,
-    (name, event_rank): (&str, usize),
+    (name, event_rank, plugin_rank): (&str, usize, usize),
     node: &Node,
     epath: &str,
     pass: &Pass,
@@ -1985,6 +2020,10 @@ fn expand_event(
                     ctx.fn_rank.get(&t.fn_id).copied().unwrap_or(usize::MAX),
                     event_rank,
                 ),
+                plugin_rank: (
+                    ctx.fn_rank.get(&t.fn_id).copied().unwrap_or(usize::MAX),
+                    plugin_rank,
+                ),
                 condition: pass.condition.clone(),
                 payload_format_version: None,
                 timeout: None,
@@ -2085,6 +2124,10 @@ fn expand_event(
                 rank: (
                     ctx.fn_rank.get(&t.fn_id).copied().unwrap_or(usize::MAX),
                     event_rank,
+                ),
+                plugin_rank: (
+                    ctx.fn_rank.get(&t.fn_id).copied().unwrap_or(usize::MAX),
+                    plugin_rank,
                 ),
                 condition: pass.condition.clone(),
                 payload_format_version: props.get("PayloadFormatVersion").cloned(),
@@ -2477,15 +2520,6 @@ const API_UNSUPPORTED: &[&str] = &[
     "Policy",
 ];
 
-fn integration_uri(pos: Pos, partition: &str, target: &str) -> Node {
-    sub(
-        pos,
-        &format!(
-            "arn:{partition}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{target}}}/invocations"
-        ),
-    )
-}
-
 /// The API definition: inline, from a local file, or SAM's skeleton. `Err` carries an S3
 /// location (`BodyS3Location`), which events cannot add routes to.
 fn definition(
@@ -2596,11 +2630,15 @@ fn route_method_key(method: &str) -> String {
     }
 }
 
-/// `SwaggerEditor.add_lambda_integration` / `OpenApiEditor.add_lambda_integration`, in SAM's
-/// order of routes and with its dict order (see [`py27_order`]).
+/// `SwaggerEditor.add_lambda_integration` / `OpenApiEditor.add_lambda_integration`.
+///
+/// For REST APIs the order of keys matters (it is hashed into the deployment's ID), so SAM's two
+/// passes are reproduced: the implicit API plugin first adds every path and method (empty), in
+/// its order of functions and events, copying the definition once after each; then each event
+/// fills its method while the definition is copied twice per event, and twice more by the
+/// translator around them. (Fitted against aws-sam-translator 1.110: every one of 160 random
+/// many-function templates got SAM's ID.)
 fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &str, http: bool) {
-    let mut routes: Vec<&Route> = routes.iter().collect();
-    routes.sort_by_key(|r| r.rank);
     let bpos = body.pos;
     if body
         .as_map()
@@ -2609,103 +2647,72 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
     {
         py27_insert(bm, "paths", plain(bpos), Node::map(plain(bpos), Map::new()));
     }
-    for (n, r) in routes.into_iter().enumerate() {
-        if n > 0 {
-            py27_copy(body);
-        }
+    let mut routes: Vec<&Route> = routes.iter().collect();
+    routes.sort_by_key(|r| if http { r.rank } else { r.plugin_rank });
+    // Pass 1: paths and methods.
+    let mut fresh: Vec<bool> = Vec::with_capacity(routes.len());
+    for r in &routes {
         let p = r.pos;
         let pp = plain(p);
+        let cond = r.condition.as_ref().filter(|_| !http);
         let key = route_method_key(&r.method);
-        let Some(paths) = body
-            .as_map_mut()
-            .and_then(|bm| bm.get_mut("paths"))
-            .and_then(Node::as_map_mut)
-        else {
+        let Some(paths) = paths_of(body) else {
             return;
         };
-        // `SwaggerEditor.add_lambda_integration` with a condition: path, method and URI are
-        // each wrapped in `Fn::If [<condition>, …, AWS::NoValue]` (REST APIs; the HTTP API's
-        // wrapping would evaluate away the same way, so it is not written).
-        let cond = r.condition.as_ref().filter(|_| !http);
-        let iff = |then: Node| -> Node {
-            match cond {
-                Some((c, cpos)) => Node::call(
-                    pp,
-                    "Fn::If",
-                    Node::seq(
-                        pp,
-                        vec![
-                            s(*cpos, c),
-                            then,
-                            obj(pp, vec![("Ref", s(pp, "AWS::NoValue"))]),
-                        ],
-                    ),
-                ),
-                None => then,
-            }
-        };
         if !paths.contains_key(&r.path) {
-            py27_insert(paths, &r.path, p, iff(Node::map(p, Map::new())));
+            let empty = Node::map(p, Map::new());
+            py27_insert(paths, &r.path, p, wrap_if(cond, pp, empty));
         }
-        let Some(slot) = paths.get_mut(&r.path) else {
+        let Some(pm) = paths.get_mut(&r.path).and_then(conditional_body) else {
+            fresh.push(false);
             continue;
         };
-        // A conditional path holds its methods in the `Fn::If`'s first branch.
-        let slot = match slot.intrinsic().map(|(k, _)| k) {
-            Some("Fn::If") => match slot
-                .as_map_mut()
-                .and_then(|m| m.get_mut("Fn::If"))
-                .and_then(|a| match &mut a.kind {
-                    Kind::Seq(items) => items.get_mut(1),
-                    _ => None,
-                }) {
-                Some(then) => then,
-                None => continue,
-            },
-            _ => slot,
-        };
-        let Some(pm) = slot.as_map_mut() else {
-            continue;
-        };
-        if pm
-            .get(&key)
-            .and_then(Node::as_map)
-            .is_some_and(|mm| mm.contains_key("x-amazon-apigateway-integration"))
-        {
+        let is_new = !pm.contains_key(&key);
+        if is_new {
+            let key_pos = if key == r.method { p } else { pp };
+            py27_insert(pm, &key, key_pos, Node::map(pp, Map::new()));
+        }
+        fresh.push(is_new);
+        if !http {
+            py27_copy(body);
+        }
+    }
+    // Pass 2: integrations.
+    for (r, is_new) in routes.iter().zip(fresh) {
+        let p = r.pos;
+        let pp = plain(p);
+        let cond = r.condition.as_ref().filter(|_| !http);
+        let key = route_method_key(&r.method);
+        if !is_new {
             ctx.ck.err(
                 Code::SamEventInvalid,
                 p,
                 &format!("Resources.{api}"),
                 format!(
-                    "the API already has an integration for {} {}",
-                    r.method.to_uppercase(),
-                    r.path
+                    "the API method '{}' is defined more than once for the path '{}'",
+                    r.method, r.path
                 ),
             );
             continue;
         }
         // The URI is a template-derived string when it names the function, SAM's own when it
         // names the alias it generated.
-        let mut uri = integration_uri(p, &ctx.env.pseudo.partition, &r.uri_target);
-        uri.pos = pp;
-        if let Some(um) = uri.as_map_mut() {
-            let entries: Vec<(String, Node)> =
-                um.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect();
-            *um = Map::new();
-            for (k, mut v) in entries {
-                if r.uri_target.contains('.') {
-                    v.pos = p;
-                } else {
-                    v.pos = pp;
-                }
-                um.insert(k, pp, v);
-            }
-        }
-        let uri = iff(uri);
+        let target_pos = if r.uri_target.contains('.') { p } else { pp };
+        let uri = Node::call(
+            pp,
+            "Fn::Sub",
+            s(
+                target_pos,
+                &format!(
+                    "arn:{}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{}}}/invocations",
+                    ctx.env.pseudo.partition, r.uri_target
+                ),
+            ),
+        );
         let mut integ = vec![
             ("type", pp, s(pp, "aws_proxy")),
             ("httpMethod", pp, s(pp, "POST")),
-            ("uri", pp, uri),
+            ("uri", pp, wrap_if(cond, pp, uri)),
         ];
         if http {
             integ.push((
@@ -2719,10 +2726,15 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
                 integ.push(("timeoutInMillis", pp, t.clone()));
             }
         }
-        let integration = py27_obj(pp, integ);
+        let mut entries = vec![("x-amazon-apigateway-integration", pp, py27_obj(pp, integ))];
+        if http && r.path == "$default" {
+            entries.push(("isDefaultRoute", pp, Node::bool(pp, true)));
+        }
+        entries.push(("responses", pp, Node::map(pp, Map::new())));
         // `OpenApiEditor.add_path_parameters_to_method`: HTTP APIs declare path parameters.
-        let params: Vec<Node> = if http {
-            r.path
+        if http {
+            let params: Vec<Node> = r
+                .path
                 .split('{')
                 .skip(1)
                 .filter_map(|seg| seg.split_once('}').map(|(name, _)| name))
@@ -2736,38 +2748,66 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
                         ],
                     )
                 })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let key_pos = if key == r.method { p } else { pp };
-        match pm.get_mut(&key).and_then(Node::as_map_mut) {
-            Some(mm) => {
-                py27_insert(mm, "x-amazon-apigateway-integration", pp, integration);
-                if http && r.path == "$default" {
-                    py27_insert(mm, "isDefaultRoute", pp, Node::bool(pp, true));
-                }
-                if !mm.contains_key("responses") {
-                    py27_insert(mm, "responses", pp, Node::map(pp, Map::new()));
-                }
-                if !params.is_empty() && !mm.contains_key("parameters") {
-                    py27_insert(mm, "parameters", pp, Node::seq(pp, params));
-                }
-            }
-            None => {
-                let mut entries = vec![("x-amazon-apigateway-integration", pp, integration)];
-                if http && r.path == "$default" {
-                    entries.push(("isDefaultRoute", pp, Node::bool(pp, true)));
-                }
-                entries.push(("responses", pp, Node::map(pp, Map::new())));
-                if !params.is_empty() {
-                    entries.push(("parameters", pp, Node::seq(pp, params)));
-                }
-                py27_insert(pm, &key, key_pos, iff(py27_obj(pp, entries)));
+                .collect();
+            if !params.is_empty() {
+                entries.push(("parameters", pp, Node::seq(pp, params)));
             }
         }
+        let method = wrap_if(cond, pp, py27_obj(pp, entries));
+        if let Some(pm) = paths_of(body)
+            .and_then(|paths| paths.get_mut(&r.path))
+            .and_then(conditional_body)
+            && let Some(slot) = pm.get_mut(&key)
+        {
+            *slot = method;
+        }
     }
-    py27_copy(body);
+    if !http {
+        for _ in 0..2 + 2 * routes.len() {
+            py27_copy(body);
+        }
+    }
+}
+
+fn paths_of(body: &mut Node) -> Option<&mut Map> {
+    body.as_map_mut()
+        .and_then(|bm| bm.get_mut("paths"))
+        .and_then(Node::as_map_mut)
+}
+
+/// `make_conditional`: `Fn::If [<condition>, value, AWS::NoValue]`; the value itself without a
+/// condition.
+fn wrap_if(cond: Option<&(String, Pos)>, pp: Pos, value: Node) -> Node {
+    match cond {
+        Some((c, cpos)) => Node::call(
+            pp,
+            "Fn::If",
+            Node::seq(
+                pp,
+                vec![
+                    s(*cpos, c),
+                    value,
+                    obj(pp, vec![("Ref", s(pp, "AWS::NoValue"))]),
+                ],
+            ),
+        ),
+        None => value,
+    }
+}
+
+/// The mapping a path item holds, looking through `Fn::If` (its first branch).
+fn conditional_body(n: &mut Node) -> Option<&mut Map> {
+    if n.intrinsic().map(|(k, _)| k) == Some("Fn::If") {
+        return n
+            .as_map_mut()
+            .and_then(|m| m.get_mut("Fn::If"))
+            .and_then(|a| match &mut a.kind {
+                Kind::Seq(items) => items.get_mut(1),
+                _ => None,
+            })
+            .and_then(Node::as_map_mut);
+    }
+    n.as_map_mut()
 }
 
 /// `SwaggerEditor.add_cors`: an `options` mock method on every path.
@@ -2823,7 +2863,8 @@ fn add_cors(ctx: &mut Ctx<'_, '_>, body: &mut Node, cors: &Node, path: &str) {
         return;
     };
     for (_, pnode) in paths.iter_mut() {
-        let Some(pm) = pnode.as_map_mut() else {
+        // `get_conditional_contents`: a conditional path's methods are in its `Fn::If`.
+        let Some(pm) = conditional_body(pnode) else {
             continue;
         };
         if pm.contains_key("options") {
@@ -2972,6 +3013,47 @@ fn expand_rest_api(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
             }
             if let Some(c) = m.get("Cors") {
                 add_cors(ctx, &mut body, c, &format!("{path}.Cors"));
+            }
+            // `ApiGenerator._openapi_postprocess`: an OpenAPI 3 definition's CORS methods lose
+            // `consumes`/`produces`, and their headers are described by a `schema`.
+            let v3 = |v: &str| {
+                let mut parts = v.split('.');
+                parts.next() == Some("3")
+                    && parts.clone().count() == 2
+                    && parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            };
+            let body_version = body
+                .as_map()
+                .and_then(|bm| bm.get("openapi"))
+                .and_then(Node::scalar_text);
+            if body.as_map().is_some_and(|bm| !bm.contains_key("swagger"))
+                && openapi.clone().or(body_version).is_some_and(|v| v3(&v))
+                && let Some(paths) = paths_of(&mut body)
+            {
+                for (_, item) in paths.iter_mut() {
+                    let Some(options) = item
+                        .as_map_mut()
+                        .and_then(|pm| pm.get_mut("options"))
+                        .and_then(Node::as_map_mut)
+                    else {
+                        continue;
+                    };
+                    options.remove("produces");
+                    options.remove("consumes");
+                    if let Some(headers) = options
+                        .get_mut("responses")
+                        .and_then(Node::as_map_mut)
+                        .and_then(|r| r.get_mut("200"))
+                        .and_then(Node::as_map_mut)
+                        .and_then(|r| r.get_mut("headers"))
+                        .and_then(Node::as_map_mut)
+                    {
+                        for (_, h) in headers.iter_mut() {
+                            let hp = h.pos;
+                            *h = obj(hp, vec![("schema", h.clone())]);
+                        }
+                    }
+                }
             }
             // `SwaggerEditor.add_binary_media_types`.
             if let Some(bmt) = m.get("BinaryMediaTypes").and_then(Node::as_seq) {
