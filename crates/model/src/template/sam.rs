@@ -807,7 +807,9 @@ pub(crate) fn transform(
             ctx.rest_stages.insert(id.clone(), stage.to_owned());
         }
     }
-    let mut slots: Vec<Slot> = Vec::new();
+    let mut resources = resources;
+    implicit_api_attributes(&mut resources, env);
+    let mut slots: Vec<(Slot, bool)> = Vec::new();
     for (id, r) in resources {
         let active = r
             .condition
@@ -841,18 +843,50 @@ pub(crate) fn transform(
             for (api, routes) in quiet.rest_routes {
                 ctx.rest_routes.entry(api).or_default().extend(routes);
             }
-            if let Slot::Done(v) = slot {
-                slots.push(Slot::Done(v));
-            }
+            slots.push((slot, true));
             continue;
         }
         let slot = expand_one(&mut ctx, id, r);
-        slots.push(slot);
+        slots.push((slot, false));
     }
     let mut out: IndexMap<String, RawResource> = IndexMap::new();
-    for slot in slots {
+    for (slot, quiet) in slots {
         let items = match slot {
             Slot::Done(v) => v,
+            Slot::Rest(id, r) | Slot::Http(id, r) if quiet => {
+                // An API that is not created: expanded without diagnostics, as above.
+                let mut scratch = Diagnostics::for_file(String::new());
+                let mut q = Ctx {
+                    env,
+                    ck: Check {
+                        diags: &mut scratch,
+                    },
+                    refs: BTreeMap::new(),
+                    types: ctx.types.clone(),
+                    rest_stages: ctx.rest_stages.clone(),
+                    rest_routes: BTreeMap::new(),
+                    http_routes: BTreeMap::new(),
+                    s3: Vec::new(),
+                    deploy_app: None,
+                    codedeploy_role: None,
+                    fn_rank: ctx.fn_rank.clone(),
+                    dp_conditions: BTreeSet::new(),
+                    dp_unconditional: false,
+                };
+                if let Some(routes) = ctx.rest_routes.remove(&id) {
+                    q.rest_routes.insert(id.clone(), routes);
+                }
+                if let Some(routes) = ctx.http_routes.remove(&id) {
+                    q.http_routes.insert(id.clone(), routes);
+                }
+                let items = if r.type_ == "AWS::Serverless::Api" {
+                    expand_rest_api(&mut q, &id, &r)
+                } else {
+                    expand_http_api(&mut q, &id, &r)
+                };
+                ctx.refs.extend(q.refs);
+                items
+            }
             Slot::Rest(id, r) => expand_rest_api(&mut ctx, &id, &r),
             Slot::Http(id, r) => expand_http_api(&mut ctx, &id, &r),
         };
@@ -876,6 +910,80 @@ pub(crate) fn transform(
     Expanded {
         resources: out,
         refs: ctx.refs,
+    }
+}
+
+/// `ImplicitApiPlugin._maybe_add_condition_to_implicit_api` and the deletion / update-replace
+/// policies after it: the implicit APIs take their attributes from the functions whose events
+/// they serve. Several different conditions make SAM add an `Fn::Or` condition; decided here, it
+/// is one of the (false) conditions when none holds, and none otherwise.
+fn implicit_api_attributes(resources: &mut IndexMap<String, RawResource>, env: &SamEnv<'_>) {
+    for (api, event_type, id_key) in [
+        (IMPLICIT_REST, "Api", "RestApiId"),
+        (IMPLICIT_HTTP, "HttpApi", "ApiId"),
+    ] {
+        if !resources
+            .get(api)
+            .is_some_and(|r| r.props().contains_key(IMPLICIT))
+        {
+            continue;
+        }
+        let mut conditions: Vec<Option<(String, Pos)>> = Vec::new();
+        let mut deletion: Vec<String> = Vec::new();
+        let mut replace: Vec<String> = Vec::new();
+        for r in resources.values() {
+            if r.type_ != "AWS::Serverless::Function" {
+                continue;
+            }
+            let Some(events) = r.props().get("Events").and_then(Node::as_map) else {
+                continue;
+            };
+            for (_, ev) in events.iter() {
+                let Some(em) = ev.as_map() else { continue };
+                let props = em.get("Properties").and_then(Node::as_map);
+                if em.get("Type").and_then(Node::as_str) != Some(event_type)
+                    || props.is_some_and(|p| p.contains_key(id_key))
+                {
+                    continue;
+                }
+                conditions.push(r.condition.clone());
+                if let Some(d) = r.deletion_policy.as_ref().and_then(Node::as_str) {
+                    deletion.push(d.to_owned());
+                }
+                if let Some(d) = r.update_replace_policy.as_ref().and_then(Node::as_str) {
+                    replace.push(d.to_owned());
+                }
+            }
+        }
+        let Some(api_res) = resources.get_mut(api) else {
+            continue;
+        };
+        if !conditions.is_empty() && conditions.iter().all(Option::is_some) {
+            let mut names: Vec<(String, Pos)> = conditions.into_iter().flatten().collect();
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            names.dedup_by(|a, b| a.0 == b.0);
+            let any_true = names
+                .iter()
+                .any(|(c, _)| env.conditions.get(c).copied().unwrap_or(true));
+            api_res.condition = match names.len() {
+                1 => names.pop(),
+                _ if any_true => None,
+                _ => names.pop(),
+            };
+        }
+        let pick = |found: &[String], order: &[&str]| {
+            order
+                .iter()
+                .find(|p| found.iter().any(|f| f == *p))
+                .map(|p| (*p).to_owned())
+        };
+        let pos = api_res.pos;
+        if let Some(p) = pick(&deletion, &["Retain", "Delete"]) {
+            api_res.deletion_policy = Some(s(pos, &p));
+        }
+        if let Some(p) = pick(&replace, &["Retain", "Snapshot", "Delete"]) {
+            api_res.update_replace_policy = Some(s(pos, &p));
+        }
     }
 }
 
