@@ -4038,6 +4038,200 @@ Resources:
     }
 
     #[test]
+    fn conditional_routes_hash_as_sam_and_the_implicit_api_follows_its_functions() {
+        // aws-sam-translator 1.110: ServerlessRestApiDeployment0cb0a61ca5 (routes of conditional
+        // functions wrapped in Fn::If, the false one included).
+        let v = ok(COND_API);
+        res(&v, "ServerlessRestApiDeployment0cb0a61ca5");
+        assert_eq!(
+            v["Skipped"],
+            serde_json::json!(["B", "BRole", "BGPermissionProd"])
+        );
+        let paths = &res(&v, "ServerlessRestApi")["Properties"]["Body"]["paths"];
+        assert!(paths["/a"]["get"].is_object());
+        assert!(paths.get("/b").is_none());
+
+        // Only a false-condition function uses the implicit API: it is not created either.
+        let only = "\
+Transform: AWS::Serverless-2016-10-31
+Conditions:
+  IsOff: !Equals [a, b]
+Resources:
+  B:
+    Type: AWS::Serverless::Function
+    Condition: IsOff
+    DeletionPolicy: Retain
+    Properties:
+      CodeUri: s3://b/k.zip
+      Handler: a.b
+      Runtime: python3.12
+      Events:
+        G: {Type: Api, Properties: {Path: /b, Method: get}}
+  T:
+    Type: AWS::SNS::Topic
+";
+        let v = ok(only);
+        assert_eq!(ids(&v), vec!["T".to_owned()]);
+    }
+
+    #[test]
+    fn explicit_and_implicit_apis_with_cors_and_openapi3_hash_as_sam() {
+        // A random template; aws-sam-translator 1.110 names ApiEYDeployment2617e946bd and
+        // ServerlessRestApiDeploymentbf314e7c7e.
+        let v = ok(RANDOM_APIS);
+        res(&v, "ApiEYDeployment2617e946bd");
+        res(&v, "ServerlessRestApiDeploymentbf314e7c7e");
+        let options = &res(&v, "ApiEY")["Properties"]["Body"]["paths"]["/ms"]["options"];
+        assert!(options.get("consumes").is_none());
+        assert_eq!(
+            options["responses"]["200"]["headers"]["Access-Control-Allow-Origin"]["schema"]["type"],
+            "string"
+        );
+    }
+
+    const COND_API: &str = "Transform: AWS::Serverless-2016-10-31
+Conditions:
+  IsOn: !Equals [a, a]
+  IsOff: !Equals [a, b]
+Resources:
+  A:
+    Type: AWS::Serverless::Function
+    Condition: IsOn
+    Properties:
+      CodeUri: s3://b/k.zip
+      Handler: a.b
+      Runtime: python3.12
+      Events:
+        G: {Type: Api, Properties: {Path: /a, Method: get}}
+  B:
+    Type: AWS::Serverless::Function
+    Condition: IsOff
+    Properties:
+      CodeUri: s3://b/k.zip
+      Handler: a.b
+      Runtime: python3.12
+      Events:
+        G: {Type: Api, Properties: {Path: /b, Method: get}}
+  C:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://b/k.zip
+      Handler: a.b
+      Runtime: python3.12
+      Events:
+        G: {Type: Api, Properties: {Path: /c, Method: get}}
+";
+
+    const RANDOM_APIS: &str = "Transform: AWS::Serverless-2016-10-31
+Conditions:
+  IsA:
+    Fn::Equals:
+    - a
+    - a
+  IsB:
+    Fn::Equals:
+    - a
+    - b
+Resources:
+  ApiEY:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      Cors: '''*'''
+      OpenApiVersion: 3.0.1
+  FvOqdG:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://b/k.zip
+      Handler: a.b
+      Runtime: python3.12
+      Events:
+        EFNjII:
+          Type: Api
+          Properties:
+            Path: /qskmcqi/x
+            Method: put
+        EnUKpNb:
+          Type: Api
+          Properties:
+            Path: /uk
+            Method: put
+        EbnjXp:
+          Type: Api
+          Properties:
+            Path: /nhhl
+            Method: delete
+  FyKalI:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://b/k.zip
+      Handler: a.b
+      Runtime: python3.12
+      Events:
+        ERadLb:
+          Type: Api
+          Properties:
+            Path: /ms
+            Method: get
+            RestApiId:
+              Ref: ApiEY
+        EdsiC:
+          Type: Api
+          Properties:
+            Path: /og/x
+            Method: any
+            RestApiId:
+              Ref: ApiEY
+        EbEgLfV:
+          Type: Api
+          Properties:
+            Path: /hz
+            Method: any
+        EbP:
+          Type: Api
+          Properties:
+            Path: /isuvdk
+            Method: get
+      AutoPublishAlias: live
+  FlQhlhg:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://b/k.zip
+      Handler: a.b
+      Runtime: python3.12
+      Events:
+        Eo:
+          Type: Api
+          Properties:
+            Path: /piexbcn/{id}
+            Method: any
+        EoXhiI:
+          Type: Api
+          Properties:
+            Path: /hsrwpzg/x
+            Method: post
+  FceSecGK:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://b/k.zip
+      Handler: a.b
+      Runtime: python3.12
+      Events:
+        EdoX:
+          Type: Api
+          Properties:
+            Path: /ah/{proxy+}
+            Method: delete
+        ESg:
+          Type: Api
+          Properties:
+            Path: /lmuvoo
+            Method: get
+            RestApiId:
+              Ref: ApiEY
+";
+
+    #[test]
     fn deployment_id_follows_the_body() {
         let a = ok(HELLO);
         let b = ok(&HELLO.replace("/hello", "/bye"));
