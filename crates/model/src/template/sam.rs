@@ -50,7 +50,11 @@
 //! it follows the *path*, not the files; a stage that knows the artefact's content hash should
 //! name the version from the S3-shaped location it uploads, as `sam package` + SAM would.
 //!
-//! Not expanded yet (each reported as `M003` naming the feature): SAM policy templates, event
+//! Policies: managed policy names and ARNs, inline documents, and sixteen common SAM policy
+//! templates (DynamoDB, S3, SQS, SNS, Lambda, SSM, Secrets Manager, KMS, CloudWatch,
+//! EventBridge, Step Functions; see [`POLICY_TEMPLATES`]).
+//!
+//! Not expanded yet (each reported as `M003` naming the feature): other SAM policy templates, event
 //! types other than Api/HttpApi/S3/Schedule/SNS/SQS, `Auth`, `Domain`, `DeadLetterQueue`,
 //! `EventInvokeConfig`, `FunctionUrlConfig`, SNS `SqsSubscription`, Schedule `DeadLetterConfig`,
 //! and the `StateMachine`, `Application`, `Connector`, `GraphQLApi` resource types.
@@ -1474,6 +1478,319 @@ fn expand_function(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
     out
 }
 
+/// One statement of a SAM policy template: actions, whether `Action` is written as a single
+/// string, and resources (`*`, or an ARN pattern whose `${var}` is the template's parameter).
+type PolicyStatement = (&'static [&'static str], bool, &'static [&'static str]);
+
+/// The SAM policy templates Slipway expands: name, parameter, the `${var}` it fills, statements.
+/// The definitions are those of `policy_templates_data/policy_templates.json` (aws-sam-translator
+/// 1.110).
+#[allow(clippy::type_complexity)]
+const POLICY_TEMPLATES: &[(&str, Option<&str>, &str, &[PolicyStatement])] = {
+    const TABLE: &[&str] = &[
+        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${tableName}",
+        "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${tableName}/index/*",
+    ];
+    const BUCKET: &[&str] = &[
+        "arn:${AWS::Partition}:s3:::${bucketName}",
+        "arn:${AWS::Partition}:s3:::${bucketName}/*",
+    ];
+    const QUEUE: &[&str] =
+        &["arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${queueName}"];
+    &[
+        (
+            "DynamoDBCrudPolicy",
+            Some("TableName"),
+            "tableName",
+            &[(
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Scan",
+                    "dynamodb:Query",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:DescribeTable",
+                    "dynamodb:ConditionCheckItem",
+                ],
+                false,
+                TABLE,
+            )],
+        ),
+        (
+            "DynamoDBReadPolicy",
+            Some("TableName"),
+            "tableName",
+            &[(
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:Scan",
+                    "dynamodb:Query",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:DescribeTable",
+                ],
+                false,
+                TABLE,
+            )],
+        ),
+        (
+            "DynamoDBWritePolicy",
+            Some("TableName"),
+            "tableName",
+            &[(
+                &[
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:BatchWriteItem",
+                ],
+                false,
+                TABLE,
+            )],
+        ),
+        (
+            "S3ReadPolicy",
+            Some("BucketName"),
+            "bucketName",
+            &[(
+                &[
+                    "s3:GetObject",
+                    "s3:ListBucket",
+                    "s3:GetBucketLocation",
+                    "s3:GetObjectVersion",
+                    "s3:GetLifecycleConfiguration",
+                ],
+                false,
+                BUCKET,
+            )],
+        ),
+        (
+            "S3WritePolicy",
+            Some("BucketName"),
+            "bucketName",
+            &[(
+                &[
+                    "s3:PutObject",
+                    "s3:PutObjectAcl",
+                    "s3:PutLifecycleConfiguration",
+                ],
+                false,
+                BUCKET,
+            )],
+        ),
+        (
+            "S3CrudPolicy",
+            Some("BucketName"),
+            "bucketName",
+            &[(
+                &[
+                    "s3:GetObject",
+                    "s3:ListBucket",
+                    "s3:GetBucketLocation",
+                    "s3:GetObjectVersion",
+                    "s3:PutObject",
+                    "s3:PutObjectAcl",
+                    "s3:GetLifecycleConfiguration",
+                    "s3:PutLifecycleConfiguration",
+                    "s3:DeleteObject",
+                ],
+                false,
+                BUCKET,
+            )],
+        ),
+        (
+            "SQSPollerPolicy",
+            Some("QueueName"),
+            "queueName",
+            &[(
+                &[
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:ChangeMessageVisibilityBatch",
+                    "sqs:DeleteMessage",
+                    "sqs:DeleteMessageBatch",
+                    "sqs:GetQueueAttributes",
+                    "sqs:ReceiveMessage",
+                ],
+                false,
+                QUEUE,
+            )],
+        ),
+        (
+            "SQSSendMessagePolicy",
+            Some("QueueName"),
+            "queueName",
+            &[(&["sqs:SendMessage*"], false, QUEUE)],
+        ),
+        (
+            "SNSPublishMessagePolicy",
+            Some("TopicName"),
+            "topicName",
+            &[(
+                &["sns:Publish"],
+                false,
+                &["arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${topicName}"],
+            )],
+        ),
+        (
+            "LambdaInvokePolicy",
+            Some("FunctionName"),
+            "functionName",
+            &[(
+                &["lambda:InvokeFunction"],
+                false,
+                &[
+                    "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${functionName}*",
+                ],
+            )],
+        ),
+        (
+            "SSMParameterReadPolicy",
+            Some("ParameterName"),
+            "parameterName",
+            &[
+                (&["ssm:DescribeParameters"], false, &["*"]),
+                (
+                    &[
+                        "ssm:GetParameters",
+                        "ssm:GetParameter",
+                        "ssm:GetParametersByPath",
+                    ],
+                    false,
+                    &[
+                        "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${parameterName}",
+                    ],
+                ),
+            ],
+        ),
+        (
+            "AWSSecretsManagerGetSecretValuePolicy",
+            Some("SecretArn"),
+            "secretArn",
+            &[(&["secretsmanager:GetSecretValue"], false, &["${secretArn}"])],
+        ),
+        (
+            "KMSDecryptPolicy",
+            Some("KeyId"),
+            "keyId",
+            &[(
+                &["kms:Decrypt"],
+                true,
+                &["arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/${keyId}"],
+            )],
+        ),
+        (
+            "CloudWatchPutMetricPolicy",
+            None,
+            "",
+            &[(&["cloudwatch:PutMetricData"], false, &["*"])],
+        ),
+        (
+            "EventBridgePutEventsPolicy",
+            Some("EventBusName"),
+            "eventBusName",
+            &[(
+                &["events:PutEvents"],
+                true,
+                &[
+                    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${eventBusName}",
+                ],
+            )],
+        ),
+        (
+            "StepFunctionsExecutionPolicy",
+            Some("StateMachineName"),
+            "stateMachineName",
+            &[(
+                &["states:StartExecution"],
+                false,
+                &[
+                    "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${stateMachineName}",
+                ],
+            )],
+        ),
+    ]
+};
+
+#[allow(clippy::type_complexity)]
+fn policy_template(
+    name: &str,
+) -> Option<&'static (
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    &'static [PolicyStatement],
+)> {
+    POLICY_TEMPLATES.iter().find(|(n, ..)| *n == name)
+}
+
+/// `PolicyTemplatesProcessor`: the template's statements with its parameter's `Ref`s replaced
+/// by the value given.
+fn expand_policy_template(
+    ctx: &mut Ctx<'_, '_>,
+    name: &str,
+    args: &Node,
+    path: &str,
+) -> Option<Node> {
+    let (_, param, var, statements) = policy_template(name)?;
+    let ppath = format!("{path}.{name}");
+    let p = args.pos;
+    let value = match param {
+        None => None,
+        Some(param) => {
+            let Some(m) = args.as_map().filter(|_| args.intrinsic().is_none()) else {
+                ctx.ck.err(
+                    Code::WrongType,
+                    p,
+                    &ppath,
+                    format!("the policy template {name} takes a mapping with {param}"),
+                );
+                return None;
+            };
+            ctx.ck.keys(m, &[param], &[], &ppath, name);
+            if !ctx.ck.required(m, param, p, &ppath, name) {
+                return None;
+            }
+            m.get(param).cloned()
+        }
+    };
+    let stmts = statements
+        .iter()
+        .map(|(actions, single, resources)| {
+            let action = if *single && actions.len() == 1 {
+                s(p, actions[0])
+            } else {
+                Node::seq(p, actions.iter().map(|a| s(p, a)).collect())
+            };
+            let res: Vec<Node> = resources
+                .iter()
+                .map(|r| match (&value, *r) {
+                    (_, "*") | (None, _) => s(p, r),
+                    (Some(v), pattern) => Node::call(
+                        p,
+                        "Fn::Sub",
+                        Node::seq(p, vec![s(p, pattern), obj(p, vec![(var, v.clone())])]),
+                    ),
+                })
+                .collect();
+            let resource = if res.len() == 1 {
+                res.into_iter().next().unwrap_or_else(|| Node::null(p))
+            } else {
+                Node::seq(p, res)
+            };
+            obj(
+                p,
+                vec![
+                    ("Action", action),
+                    ("Effect", s(p, "Allow")),
+                    ("Resource", resource),
+                ],
+            )
+        })
+        .collect();
+    Some(obj(p, vec![("Statement", Node::seq(p, stmts))]))
+}
+
 /// `CodeUri`/`ContentUri` → an S3-shaped location (`_construct_code_dict`,
 /// `construct_s3_location_object`).
 fn code_location(
@@ -1658,15 +1975,30 @@ fn policies(
                     ],
                 ));
             }
-            Kind::Map(mm) => {
-                let name = mm.keys().next().unwrap_or("?").to_owned();
-                ctx.ck.err(
-                    Code::SamUnsupported,
-                    item.pos,
-                    &ipath,
-                    format!("SAM policy template '{name}' is not supported by Slipway yet; write the policy document inline"),
-                );
-            }
+            Kind::Map(mm) => match mm.single() {
+                Some((name, args)) if policy_template(name).is_some() => {
+                    if let Some(doc) = expand_policy_template(ctx, name, args, &ipath) {
+                        inline.push(obj(
+                            item.pos,
+                            vec![
+                                ("PolicyName", s(item.pos, &format!("{id}RolePolicy{n}"))),
+                                ("PolicyDocument", doc),
+                            ],
+                        ));
+                    }
+                }
+                _ => {
+                    let name = mm.keys().next().unwrap_or("?").to_owned();
+                    ctx.ck.err(
+                        Code::SamUnsupported,
+                        item.pos,
+                        &ipath,
+                        format!(
+                            "SAM policy template '{name}' is not supported by Slipway yet; write the policy document inline"
+                        ),
+                    );
+                }
+            },
             _ => ctx.ck.err(
                 Code::WrongType,
                 item.pos,
@@ -4833,6 +5165,60 @@ Resources:
     }
 
     #[test]
+    fn policy_templates_become_inline_policies() {
+        let v = ok("\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Table:
+    Type: AWS::Serverless::SimpleTable
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: x
+      Handler: a.b
+      Runtime: python3.12
+      Policies:
+        - AmazonDynamoDBReadOnlyAccess
+        - DynamoDBCrudPolicy: {TableName: !Ref Table}
+        - CloudWatchPutMetricPolicy: {}
+");
+        let role = &res(&v, "FnRole")["Properties"];
+        assert_eq!(
+            role["ManagedPolicyArns"][1],
+            "arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess"
+        );
+        let crud = &role["Policies"][0];
+        assert_eq!(crud["PolicyName"], "FnRolePolicy1");
+        let st = &crud["PolicyDocument"]["Statement"][0];
+        assert_eq!(st["Action"][0], "dynamodb:GetItem");
+        assert_eq!(
+            st["Resource"][0]["Fn::Sub"][0],
+            "arn:aws:dynamodb:us-east-1:123456789012:table/${tableName}"
+        );
+        assert_eq!(st["Resource"][0]["Fn::Sub"][1]["tableName"]["Ref"], "Table");
+        assert_eq!(role["Policies"][1]["PolicyName"], "FnRolePolicy2");
+        let d = errs(
+            "\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: x
+      Handler: a.b
+      Runtime: python3.12
+      Policies:
+        - S3ReadPolicy: {Bucket: b}
+",
+        );
+        assert!(d.iter().any(|d| d.code == Code::UnknownProperty
+            && d.path == "Resources.Fn.Properties.Policies.0.S3ReadPolicy.Bucket"
+            && d.help.as_deref() == Some("did you mean 'BucketName'?")));
+        assert!(d.iter().any(|d| d.code == Code::MissingRequired
+            && d.path == "Resources.Fn.Properties.Policies.0.S3ReadPolicy.BucketName"));
+    }
+
+    #[test]
     fn unsupported_sam_types_and_templates_are_named() {
         let d = errs(
             "\
@@ -4847,7 +5233,7 @@ Resources:
       Handler: a.b
       Runtime: python3.12
       Policies:
-        - S3ReadPolicy: {BucketName: b}
+        - RekognitionDetectOnlyPolicy: {}
 ",
         );
         let sm = d.iter().find(|d| d.path == "Resources.Sm.Type").unwrap();
@@ -4857,7 +5243,7 @@ Resources:
             .iter()
             .find(|d| d.path == "Resources.Fn.Properties.Policies.0")
             .unwrap();
-        assert!(p.message.contains("S3ReadPolicy"));
+        assert!(p.message.contains("RekognitionDetectOnlyPolicy"));
     }
 
     #[test]
