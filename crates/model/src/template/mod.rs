@@ -50,6 +50,7 @@ pub use self::params::{
 use self::path::Path;
 pub use self::raw::{LANGUAGE_EXTENSIONS, SAM_TRANSFORM};
 use self::raw::{RawResource, RawTemplate};
+pub use self::sam::LOCAL_CODE_BUCKET;
 use crate::diag::{Code, Diagnostic, Diagnostics, Pos, did_you_mean};
 use crate::syntax::{Node, TagMode, parse_document};
 
