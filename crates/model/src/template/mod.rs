@@ -29,8 +29,6 @@ pub mod jinja;
 pub mod params;
 pub mod path;
 pub mod raw;
-// The transform is a stub on this branch; its inputs are read once it lands.
-#[allow(dead_code)]
 mod sam;
 pub mod schema;
 

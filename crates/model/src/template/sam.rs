@@ -81,8 +81,6 @@ const IMPLICIT_REST: &str = "ServerlessRestApi";
 const IMPLICIT_HTTP: &str = "ServerlessHttpApi";
 
 /// What the transform may consult.
-// Read once the SAM transform is filled in; until then the stub leaves them unused.
-#[allow(dead_code)]
 pub(crate) struct SamEnv<'a> {
     pub pseudo: &'a Pseudo,
     pub params: &'a BTreeMap<String, ResolvedParam>,
@@ -1206,12 +1204,8 @@ fn expand_function(ctx: &mut Ctx<'_, '_>, id: &str, r: &RawResource) -> Vec<(Str
         );
         None
     };
-    if !image && !m.contains_key("ImageUri") {
-        for k in ["Handler", "Runtime"] {
-            ctx.ck
-                .required(&m, k, pos, &path, "a zip-packaged function");
-        }
-    }
+    // Handler and Runtime of a zip-packaged function are checked on the generated
+    // AWS::Lambda::Function by its schema, which reports them once, at this resource.
 
     // AWS::Lambda::Function.
     let mut f = Map::new();
@@ -5145,9 +5139,10 @@ Resources:
         assert_eq!(unknown.code, Code::UnknownProperty);
         assert_eq!((unknown.line, unknown.col), (Some(7), Some(7)));
         assert_eq!(unknown.help.as_deref(), Some("did you mean 'Handler'?"));
-        assert!(d.iter().any(
-            |d| d.code == Code::MissingRequired && d.path == "Resources.Fn.Properties.Handler"
-        ));
+        assert!(
+            d.iter()
+                .any(|d| d.code == Code::MissingRequired && d.path == "Resources.Fn.Properties")
+        );
         let path = d
             .iter()
             .find(|d| d.path == "Resources.Fn.Properties.Events.Hello.Properties.Path")
