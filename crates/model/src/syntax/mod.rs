@@ -196,6 +196,11 @@ impl Map {
         self.entries.retain(|k, e| keep(k, &mut e.value));
     }
 
+    /// Consumes the map, keeping each key's position.
+    pub fn into_entries(self) -> impl Iterator<Item = (String, Entry)> {
+        self.entries.into_iter()
+    }
+
     /// The single key of a one-entry map: how intrinsic functions are recognised.
     pub fn single(&self) -> Option<(&str, &Node)> {
         if self.entries.len() == 1 {

@@ -3200,7 +3200,10 @@ fn add_routes(ctx: &mut Ctx<'_, '_>, body: &mut Node, routes: &[Route], api: &st
     }
     if !http {
         for _ in 0..2 + 2 * routes.len() {
-            py27_copy(body);
+            // Once a copy changes nothing, further copies change nothing either.
+            if !py27_copy(body) {
+                break;
+            }
         }
     }
 }
@@ -4134,31 +4137,48 @@ fn py27_order(keys: &[String]) -> Vec<String> {
 }
 
 /// Rebuilds a map in the given key order.
-fn reorder(m: &mut Map, order: &[String]) {
-    let mut old = std::mem::take(m);
+fn reorder(m: &mut Map, order: &[String]) -> bool {
+    if m.keys().eq(order.iter().map(String::as_str)) {
+        return false;
+    }
+    let old = std::mem::take(m);
+    let mut slots: Vec<Option<(String, crate::syntax::Entry)>> =
+        old.into_entries().map(Some).collect();
+    let index: BTreeMap<String, usize> = slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.as_ref().map(|(k, _)| (k.clone(), i)))
+        .collect();
     for k in order {
-        if let Some(e) = old.entry(k).cloned() {
-            m.insert(k.clone(), e.key_pos, e.value);
+        if let Some(&i) = index.get(k)
+            && let Some((k, e)) = slots[i].take()
+        {
+            m.insert(k, e.key_pos, e.value);
         }
-        old.remove(k);
     }
-    for (k, e) in old.iter_entries() {
-        m.insert(k, e.key_pos, e.value.clone());
+    for (k, e) in slots.into_iter().flatten() {
+        m.insert(k, e.key_pos, e.value);
     }
+    true
 }
 
 /// A `copy.deepcopy` of a body: every dict's keys re-inserted in their iteration order.
-fn py27_copy(n: &mut Node) {
+/// Returns whether any dict's order changed (copying again after `false` changes nothing).
+fn py27_copy(n: &mut Node) -> bool {
     match &mut n.kind {
         Kind::Map(m) => {
+            let mut changed = false;
             for (_, v) in m.iter_mut() {
-                py27_copy(v);
+                changed |= py27_copy(v);
             }
-            let keys: Vec<String> = m.keys().map(str::to_owned).collect();
-            reorder(m, &py27_order(&keys));
+            if m.len() > 1 {
+                let keys: Vec<String> = m.keys().map(str::to_owned).collect();
+                changed |= reorder(m, &py27_order(&keys));
+            }
+            changed
         }
-        Kind::Seq(items) => items.iter_mut().for_each(py27_copy),
-        Kind::Null | Kind::Bool(_) | Kind::Number(_) | Kind::String(_) => {}
+        Kind::Seq(items) => items.iter_mut().fold(false, |c, i| py27_copy(i) | c),
+        Kind::Null | Kind::Bool(_) | Kind::Number(_) | Kind::String(_) => false,
     }
 }
 
