@@ -1158,3 +1158,49 @@ pub fn event_script(stack: &str, stack_id: &str, plan: &Plan, outcome: &Outcome)
 fn delete_failed_reason(lid: &str, reason: &str) -> String {
     format!("The following resource(s) failed to delete: [{lid}]. {reason}")
 }
+
+impl StackRecord {
+    /// Records what the template's parameters were, after a deployment completes (NoEcho kept,
+    /// masked only when described).
+    pub fn set_parameters(&mut self, template: &slipway_model::template::Template) {
+        use slipway_model::template::ParamValue;
+        self.parameters = template
+            .parameters
+            .iter()
+            .map(|(k, p)| {
+                let value = match &p.value {
+                    ParamValue::String(s) => s.clone(),
+                    ParamValue::List(items) => items.join(","),
+                };
+                (
+                    k.clone(),
+                    StackParameter {
+                        value,
+                        no_echo: p.decl.no_echo,
+                    },
+                )
+            })
+            .collect();
+    }
+
+    /// The resource record for a resource of `template` once a step created or updated it.
+    pub fn deployed_resource(
+        template: &slipway_model::template::Template,
+        logical_id: &str,
+        physical_id: &str,
+        resolved: Value,
+    ) -> Option<DeployedResource> {
+        let r = template.resources.get(logical_id)?;
+        Some(DeployedResource {
+            resource_type: r.type_.clone(),
+            physical_id: physical_id.to_owned(),
+            properties: r.properties.to_json(),
+            resolved,
+            attributes: BTreeMap::new(),
+            deletion_policy: r.deletion_policy.map(DeletionPolicy::from),
+            update_replace_policy: r.update_replace_policy.map(DeletionPolicy::from),
+            dependencies: r.dependencies.clone(),
+            status: ResourceStatus::CreateComplete,
+        })
+    }
+}
