@@ -499,11 +499,11 @@ impl Deployment {
         }
     }
 
-    fn not_allowed(&self, event: &Event) -> DeploymentError {
+    fn not_allowed(&self, event: &'static str) -> DeploymentError {
         DeploymentError::NotAllowed {
             deployment_id: self.id.clone(),
             status: self.status,
-            event: event.name(),
+            event,
         }
     }
 
@@ -526,27 +526,21 @@ impl Deployment {
         out: &mut Vec<Action>,
     ) -> Result<(), DeploymentError> {
         use DeploymentStatus as S;
-        match (&event, self.status) {
+        let name = event.name();
+        match (event, self.status) {
             // Alarm states are tracked in every state; only a live deployment reacts.
             (Event::AlarmChanged { alarm, state }, _) => {
-                let Some(slot) = self.alarms.get_mut(alarm) else {
+                let Some(slot) = self.alarms.get_mut(&alarm) else {
                     return Err(DeploymentError::UnknownAlarm {
                         deployment_id: self.id.clone(),
-                        alarm: alarm.clone(),
+                        alarm,
                     });
                 };
-                *slot = *state;
-                if *state == AlarmState::Alarm
+                *slot = state;
+                if state == AlarmState::Alarm
                     && matches!(self.status, S::InProgress | S::Ready | S::Baking)
                 {
-                    self.fail(
-                        S::Stopped,
-                        FailureReason::AlarmActive {
-                            alarm: alarm.clone(),
-                        },
-                        now,
-                        out,
-                    );
+                    self.fail(S::Stopped, FailureReason::AlarmActive { alarm }, now, out);
                 }
                 Ok(())
             }
@@ -570,7 +564,7 @@ impl Deployment {
                     status,
                 },
                 _,
-            ) => self.hook_result(execution_id, *status, now, out, &event),
+            ) => self.hook_result(&execution_id, status, now, out, name),
             (Event::TimerFired, S::InProgress) => {
                 match self.next_timer() {
                     Some(at) if at > now => {
@@ -675,7 +669,7 @@ impl Deployment {
                 | S::Ready,
             )
             | (Event::Stop, S::Succeeded | S::Failed | S::Stopped)
-            | (Event::Rollback, S::Failed | S::Stopped) => Err(self.not_allowed(&event)),
+            | (Event::Rollback, S::Failed | S::Stopped) => Err(self.not_allowed(name)),
         }
     }
 
@@ -692,7 +686,7 @@ impl Deployment {
         status: HookStatus,
         now: u64,
         out: &mut Vec<Action>,
-        event: &Event,
+        event: &'static str,
     ) -> Result<(), DeploymentError> {
         match self.hook_executions.get(execution_id) {
             None => {

@@ -320,7 +320,7 @@ fn unsupported_and_retyped_resources_fail_at_plan_time() {
         plan(&t(&retyped), Some(&cur)),
         Err(PlanError::TypeChanged { .. })
     ));
-    let mut rolled_back = cur.clone();
+    let mut rolled_back = cur;
     rolled_back.status = StackStatus::RollbackComplete;
     assert!(matches!(
         plan(&t(BASE), Some(&rolled_back)),

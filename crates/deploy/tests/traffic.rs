@@ -209,7 +209,7 @@ fn post_traffic_failure_and_hook_timeout_move_traffic_back() {
         before_allow_traffic: None,
         after_allow_traffic: Some("post".into()),
     };
-    let (d, acts) = step(&new("AllAtOnce", hooks.clone()), Event::Start, 0);
+    let (d, acts) = step(&new("AllAtOnce", hooks), Event::Start, 0);
     assert_eq!(weights(&acts), [(2, None)]);
     let (failed, back) = step(
         &d,
