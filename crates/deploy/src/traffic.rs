@@ -109,6 +109,115 @@ const fn linear(p: u32, i: u32) -> DeploymentConfig {
     }
 }
 
+/// The alias's `UpdatePolicy.CodeDeployLambdaAliasUpdate` (CFN `aws-attribute-updatepolicy`):
+/// a change of the alias's version goes through this CodeDeploy deployment group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasUpdatePolicy {
+    pub application_name: String,
+    pub deployment_group_name: String,
+    pub before_allow_traffic_hook: Option<String>,
+    pub after_allow_traffic_hook: Option<String>,
+}
+
+impl AliasUpdatePolicy {
+    /// From a resolved `UpdatePolicy` value; `None` when it has no CodeDeploy policy.
+    pub fn from_update_policy(v: &serde_json::Value) -> Option<AliasUpdatePolicy> {
+        let p = v.get("CodeDeployLambdaAliasUpdate")?;
+        let s = |k: &str| {
+            p.get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        Some(AliasUpdatePolicy {
+            application_name: s("ApplicationName")?,
+            deployment_group_name: s("DeploymentGroupName")?,
+            before_allow_traffic_hook: s("BeforeAllowTrafficHook"),
+            after_allow_traffic_hook: s("AfterAllowTrafficHook"),
+        })
+    }
+
+    pub fn hooks(&self) -> Hooks {
+        Hooks {
+            before_allow_traffic: self.before_allow_traffic_hook.clone(),
+            after_allow_traffic: self.after_allow_traffic_hook.clone(),
+        }
+    }
+}
+
+/// What a deployment group (`AWS::CodeDeploy::DeploymentGroup`, resolved) says about a
+/// deployment: its configuration and the alarms to watch (when `AlarmConfiguration.Enabled`).
+/// `custom` finds configurations defined by `AWS::CodeDeploy::DeploymentConfig` by name.
+pub fn group_settings(
+    group: &serde_json::Value,
+    custom: &dyn Fn(&str) -> Option<DeploymentConfig>,
+) -> Result<(DeploymentConfig, Vec<String>), ConfigError> {
+    use serde_json::Value;
+    let name = group
+        .get("DeploymentConfigName")
+        .and_then(Value::as_str)
+        // CodeDeploy's default for a Lambda deployment group without one.
+        .unwrap_or("CodeDeployDefault.LambdaAllAtOnce");
+    let config = match custom(name) {
+        Some(c) => c.validate()?,
+        None => DeploymentConfig::predefined(name)?,
+    };
+    let mut alarms = Vec::new();
+    if let Some(ac) = group.get("AlarmConfiguration")
+        && ac
+            .get("Enabled")
+            .is_none_or(|e| e == &Value::Bool(true) || e == "true")
+    {
+        for a in ac
+            .get("Alarms")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = a.get("Name").and_then(Value::as_str) {
+                alarms.push(n.to_owned());
+            }
+        }
+    }
+    Ok((config, alarms))
+}
+
+impl DeploymentConfig {
+    /// From `AWS::CodeDeploy::DeploymentConfig` properties (`TrafficRoutingConfig`); `None`
+    /// when the configuration has no traffic routing (not a Lambda configuration).
+    pub fn from_properties(p: &serde_json::Value) -> Option<Result<DeploymentConfig, ConfigError>> {
+        use serde_json::Value;
+        let t = p.get("TrafficRoutingConfig")?;
+        let int = |v: Option<&Value>, k: &str| -> u32 {
+            v.and_then(|o| o.get(k))
+                .and_then(|x| {
+                    x.as_u64()
+                        .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+                })
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        let c = match t.get("Type").and_then(Value::as_str)? {
+            "AllAtOnce" => DeploymentConfig::AllAtOnce,
+            "TimeBasedCanary" => {
+                let o = t.get("TimeBasedCanary");
+                DeploymentConfig::TimeBasedCanary {
+                    canary_percentage: int(o, "CanaryPercentage"),
+                    canary_interval_minutes: int(o, "CanaryInterval"),
+                }
+            }
+            "TimeBasedLinear" => {
+                let o = t.get("TimeBasedLinear");
+                DeploymentConfig::TimeBasedLinear {
+                    linear_percentage: int(o, "LinearPercentage"),
+                    linear_interval_minutes: int(o, "LinearInterval"),
+                }
+            }
+            other => return Some(Err(ConfigError::UnknownName(other.to_owned()))),
+        };
+        Some(c.validate())
+    }
+}
+
 /// One shift: at `at_ms` after AllowTraffic starts, the new version gets `weight` per-mille.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShiftStep {
@@ -921,5 +1030,50 @@ mod tests {
         assert_eq!(canary(0, 5).validate(), Err(ConfigError::Percentage(0)));
         assert_eq!(linear(10, 0).validate(), Err(ConfigError::Interval));
         assert!(linear(50, 1).validate().is_ok());
+    }
+
+    #[test]
+    fn from_templates() {
+        use serde_json::json;
+        let c = DeploymentConfig::from_properties(&json!({
+            "ComputePlatform": "Lambda",
+            "TrafficRoutingConfig": {"Type": "TimeBasedCanary",
+                "TimeBasedCanary": {"CanaryPercentage": 25, "CanaryInterval": 45}}
+        }));
+        assert_eq!(c, Some(Ok(canary(25, 45))));
+        let l = DeploymentConfig::from_properties(&json!({
+            "TrafficRoutingConfig": {"Type": "TimeBasedLinear",
+                "TimeBasedLinear": {"LinearPercentage": "0", "LinearInterval": 1}}
+        }));
+        assert_eq!(l, Some(Err(ConfigError::Percentage(0))));
+        assert_eq!(DeploymentConfig::from_properties(&json!({})), None);
+
+        let group = json!({
+            "DeploymentConfigName": "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+            "AlarmConfiguration": {"Enabled": true, "Alarms": [{"Name": "app-errors"}]}
+        });
+        let none = |_: &str| None;
+        assert_eq!(
+            group_settings(&group, &none),
+            Ok((linear(10, 1), vec!["app-errors".to_owned()]))
+        );
+        let custom_group = json!({"DeploymentConfigName": "Mine",
+            "AlarmConfiguration": {"Enabled": false, "Alarms": [{"Name": "x"}]}});
+        let mine = |n: &str| (n == "Mine").then_some(canary(50, 2));
+        assert_eq!(
+            group_settings(&custom_group, &mine),
+            Ok((canary(50, 2), vec![]))
+        );
+        assert!(group_settings(&custom_group, &none).is_err());
+
+        let policy = json!({"CodeDeployLambdaAliasUpdate": {
+            "ApplicationName": "app", "DeploymentGroupName": "FnDeploymentGroup",
+            "BeforeAllowTrafficHook": "pre"}});
+        let p = AliasUpdatePolicy::from_update_policy(&policy);
+        assert_eq!(
+            p.as_ref().map(|p| p.hooks().before_allow_traffic),
+            Some(Some("pre".into()))
+        );
+        assert_eq!(AliasUpdatePolicy::from_update_policy(&json!({})), None);
     }
 }

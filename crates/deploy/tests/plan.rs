@@ -479,3 +479,66 @@ fn delete_plan_reverses_and_skips_retained() {
         Some("DELETE_FAILED")
     );
 }
+
+#[test]
+fn attribute_of_a_modified_resource_is_dynamic() {
+    let text = r#"
+Parameters:
+  Timeout:
+    Type: Number
+    Default: "3"
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Role: arn:aws:iam::123456789012:role/r
+      Code: {ZipFile: "x"}
+      Timeout: !Ref Timeout
+  Perm:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: !GetAtt Fn.Arn
+      Principal: s3.amazonaws.com
+"#;
+    let cur = deployed(&t(text));
+    let p = plan(&resolve_with(text, &[("Timeout", "9")]), Some(&cur))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let perm = p
+        .changes
+        .iter()
+        .find(|c| c.logical_id == "Perm")
+        .unwrap_or_else(|| panic!("{p}"));
+    assert_eq!(perm.replacement, Some(Replacement::Conditional));
+    assert_eq!(perm.details.len(), 1);
+    let d = &perm.details[0];
+    assert_eq!(d.evaluation, Evaluation::Dynamic);
+    assert_eq!(d.change_source, ChangeSource::ResourceAttribute);
+    assert_eq!(d.causing_entity.as_deref(), Some("Fn.Arn"));
+    assert_eq!(d.target.requires_recreation, RequiresRecreation::Always);
+    // Decided when the attribute resolves: the executor replaces only if FunctionName changed.
+    match &p.steps[1].step {
+        Step::Update {
+            recreate_if_changed,
+            ..
+        } => assert_eq!(recreate_if_changed, &["FunctionName".to_owned()]),
+        other => panic!("{other:?}"),
+    }
+    // Stable table for snapshots.
+    insta_like(
+        &p.to_string(),
+        "CloudFormation stack changeset (app)
+Operation  LogicalResourceId  ResourceType             Replacement
+------------------------------------------------------------------
+* Modify   Fn                 AWS::Lambda::Function    False
+* Modify   Perm               AWS::Lambda::Permission  Conditional
+",
+    );
+    // Plans are data: they survive the store.
+    let back: slipway_deploy::plan::Plan =
+        serde_json::from_str(&serde_json::to_string(&p).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, p);
+}
