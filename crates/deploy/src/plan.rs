@@ -349,6 +349,18 @@ impl Plan {
         main
     }
 
+    /// The undo steps after step `failed` failed: those of every earlier step, and the failed
+    /// step's own when it was an in-place update (which may have been partly applied, and
+    /// which CloudFormation rolls back too). A failed create or replacement left nothing that
+    /// its undo could restore.
+    pub fn rollback_after_failure(&self, failed: usize) -> Vec<Step> {
+        let partly = self
+            .steps
+            .get(failed)
+            .is_some_and(|s| matches!(s.step, Step::Update { .. }));
+        self.rollback(if partly { failed + 1 } else { failed })
+    }
+
     /// The rollback plan of the whole main phase: each inverse step's undo is the step it
     /// reverses, where that can be redone.
     pub fn inverse(&self) -> Plan {

@@ -935,14 +935,14 @@ fn step_events(step: &Step, out: &mut Vec<EventSpec>, rolling_back_create: bool)
                 Some(old_physical_id),
                 resource_type,
                 r(R::UpdateInProgress),
-                Some(REPLACEMENT_REASON),
+                None,
             ));
             out.push(ev(
                 logical_id,
-                None,
+                Some(old_physical_id),
                 resource_type,
                 r(R::UpdateInProgress),
-                None,
+                Some(REPLACEMENT_REASON),
             ));
             out.push(ev(
                 logical_id,
@@ -1115,7 +1115,7 @@ pub fn event_script(stack: &str, stack_id: &str, plan: &Plan, outcome: &Outcome)
                 out.push(ev(lid, None, ty, r(ResourceStatus::DeleteInProgress), None));
                 out.push(ev(lid, None, ty, r(ResourceStatus::DeleteComplete), None));
             }
-            let undo = plan.rollback(i);
+            let undo = plan.rollback_after_failure(i);
             let mut cleanup_started = false;
             for u in &undo {
                 if u.phase() == Phase::Cleanup && plan.kind == PlanKind::Update && !cleanup_started

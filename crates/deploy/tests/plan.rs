@@ -232,6 +232,54 @@ fn replacement_propagates_as_dynamic_references() {
         p.steps[0].undo,
         Some(Step::DiscardReplacement { .. })
     ));
+    // Events: the replacement is announced, the old one deleted in cleanup.
+    let ev = event_script("app", &cur.id, &p, &Outcome::Succeeded);
+    let fnev: Vec<(&str, Option<&str>)> = ev
+        .iter()
+        .filter(|e| e.logical_id == "Fn")
+        .map(|e| (e.status.as_str(), e.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        fnev,
+        [
+            ("UPDATE_IN_PROGRESS", None),
+            (
+                "UPDATE_IN_PROGRESS",
+                Some(slipway_deploy::stack::REPLACEMENT_REASON)
+            ),
+            ("UPDATE_IN_PROGRESS", Some("Resource creation Initiated")),
+            ("UPDATE_COMPLETE", None),
+            ("DELETE_IN_PROGRESS", None),
+            ("DELETE_COMPLETE", None),
+        ]
+    );
+    // Failing at the alias: the new Fn and Ver are discarded in the rollback's cleanup.
+    let failed = event_script(
+        "app",
+        &cur.id,
+        &p,
+        &Outcome::FailedAt {
+            step: 2,
+            reason: "x".into(),
+        },
+    );
+    let tail: Vec<(&str, &str)> = failed
+        .iter()
+        .skip_while(|e| e.status.as_str() != "UPDATE_ROLLBACK_IN_PROGRESS")
+        .map(|e| (e.logical_id.as_str(), e.status.as_str()))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            ("app", "UPDATE_ROLLBACK_IN_PROGRESS"),
+            ("app", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"),
+            ("Ver", "DELETE_IN_PROGRESS"),
+            ("Ver", "DELETE_COMPLETE"),
+            ("Fn", "DELETE_IN_PROGRESS"),
+            ("Fn", "DELETE_COMPLETE"),
+            ("app", "UPDATE_ROLLBACK_COMPLETE"),
+        ]
+    );
     match &p.steps[0].step {
         Step::Replace { physical_name, .. } => assert_eq!(physical_name, &None, "custom name"),
         other => panic!("{other:?}"),
@@ -427,6 +475,8 @@ fn failed_update_rolls_back_through_cleanup() {
             ("Fn", "UPDATE_IN_PROGRESS"),
             ("Fn", "UPDATE_FAILED"),
             ("app", "UPDATE_ROLLBACK_IN_PROGRESS"),
+            ("Fn", "UPDATE_IN_PROGRESS"),
+            ("Fn", "UPDATE_COMPLETE"),
             ("app", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"),
             ("Topic", "DELETE_IN_PROGRESS"),
             ("Topic", "DELETE_COMPLETE"),
