@@ -251,6 +251,22 @@ impl FunctionVersions {
             )));
         }
         self.check_version(&Version::Published(n))?;
+        // Both versions must share the execution role and the dead-letter queue.
+        if let Version::Published(p) = primary
+            && let (Some(a), Some(b)) = (self.versions.get(p), self.versions.get(&n))
+        {
+            for key in ["Role", "DeadLetterConfig"] {
+                let (x, y) = (
+                    a.snapshot.configuration.get(key),
+                    b.snapshot.configuration.get(key),
+                );
+                if x != y {
+                    return Err(LambdaError::InvalidParameterValue(format!(
+                        "Version {n} and version {p} must have the same {key} to be routed by one alias"
+                    )));
+                }
+            }
+        }
         Ok(Some((n, *w)))
     }
 
@@ -560,6 +576,17 @@ mod tests {
             .clone();
         assert_eq!(a.routes(), [(Version::Published(2), 1.0)]);
         assert!(f.delete_version(1).is_ok());
+        // Versions with different roles cannot share an alias.
+        f.update_latest(Snapshot {
+            code_sha256: "c".into(),
+            configuration: json!({"MemorySize": 128, "Role": "arn:aws:iam::1:role/other"}),
+            description: String::new(),
+        });
+        assert_eq!(f.publish(None, None, None).map(|p| p.number), Ok(3));
+        assert_eq!(
+            err(&mut f, None, routing("3", 0.5)),
+            Some("InvalidParameterValueException")
+        );
         let stale = f
             .update_alias("live", None, None, Some("stale"))
             .err()

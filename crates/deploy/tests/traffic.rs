@@ -399,3 +399,28 @@ fn persisted_state_resumes_with_the_same_future() {
         assert_eq!(back, phase);
     }
 }
+
+#[test]
+fn resuming_after_a_long_outage_catches_up_step_by_step() {
+    let (d, _) = step(
+        &new("Linear10PercentEvery1Minute", Hooks::default()),
+        Event::Start,
+        0,
+    );
+    let saved = serde_json::to_string(&d).unwrap_or_else(|e| panic!("{e}"));
+    let d: Deployment = serde_json::from_str(&saved).unwrap_or_else(|e| panic!("{e}"));
+    // Down for 4m30s: each overdue step is applied in order, never skipped, never past 100%.
+    let now = 4 * MINUTE_MS + 30_000;
+    let mut d = d;
+    let mut seen = Vec::new();
+    while let Some(at) = d.next_timer().filter(|at| *at <= now) {
+        let (n, acts) = step(&d, Event::TimerFired, now);
+        assert!(acts.contains(&Action::ScheduleTimer {
+            at_ms: at + MINUTE_MS
+        }));
+        seen.push(n.weight);
+        d = n;
+    }
+    assert_eq!(seen, [200, 300, 400, 500]);
+    assert_eq!(d.next_timer(), Some(5 * MINUTE_MS));
+}
