@@ -75,6 +75,12 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs benchmarks unoptimised as a smoke check; figures are
+    // only meaningful from `cargo bench`, which passes `--bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("benchmark skipped: run `cargo bench` for figures");
+        return;
+    }
     for (name, text) in [
         ("cloudformation", cfn_template(500)),
         ("sam", sam_template(130)),
