@@ -372,3 +372,143 @@ pub(crate) async fn serve(shared: Arc<ApiShared>) -> std::io::Result<ApiServer> 
     });
     Ok(ApiServer { addr, task })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// One HTTP/1.1 request on a fresh connection; returns (status, head, body).
+    async fn request(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> (u16, String, String) {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let text = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(text.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        let status = head[9..12].parse().unwrap();
+        (status, head.to_owned(), body.to_owned())
+    }
+
+    fn invocation(id: &str) -> Invocation {
+        Invocation {
+            request_id: id.to_owned(),
+            deadline_ms: 1_542_409_706_888,
+            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f".to_owned(),
+            trace_id: "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
+                .to_owned(),
+            client_context: Some(r#"{"custom":{"a":"b"}}"#.to_owned()),
+            cognito_identity: None,
+            payload: Bytes::from_static(br#"{"k":1}"#),
+        }
+    }
+
+    #[tokio::test]
+    async fn speaks_the_runtime_api() {
+        let (shared, mut events) = ApiShared::new();
+        let server = serve(shared.clone()).await.unwrap();
+        let addr = server.addr;
+        let base = "/2018-06-01/runtime";
+
+        // During init nothing may be answered.
+        let (status, _, body) =
+            request(addr, "POST", &format!("{base}/invocation/x/response"), "{}").await;
+        assert_eq!(status, 403, "{body}");
+        assert!(
+            body.contains(r#""errorType":"InvalidStateTransition""#),
+            "{body}"
+        );
+
+        // /next long-polls until an invocation is delivered.
+        let next = tokio::spawn(request(
+            addr,
+            "GET",
+            "/2018-06-01/runtime/invocation/next",
+            "",
+        ));
+        assert!(matches!(events.recv().await, Some(ApiEvent::Ready)));
+        shared.deliver(invocation("id-1"));
+        let (status, head, body) = next.await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(body, r#"{"k":1}"#);
+        let head = head.to_ascii_lowercase();
+        for expected in [
+            "content-type: application/json",
+            "lambda-runtime-aws-request-id: id-1",
+            "lambda-runtime-deadline-ms: 1542409706888",
+            "lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:f",
+            "lambda-runtime-trace-id: root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;parent=9a9197af755a6419;sampled=1",
+            r#"lambda-runtime-client-context: {"custom":{"a":"b"}}"#,
+        ] {
+            assert!(head.contains(expected), "missing {expected:?} in {head}");
+        }
+        assert!(!head.contains("lambda-runtime-cognito-identity"));
+
+        // init/error is refused after init.
+        let (status, _, _) = request(addr, "POST", &format!("{base}/init/error"), "{}").await;
+        assert_eq!(status, 403);
+
+        // Unknown id: 400; the right one: 202; the same again: 403.
+        let (status, _, body) = request(
+            addr,
+            "POST",
+            &format!("{base}/invocation/other/response"),
+            "{}",
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            body,
+            r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#
+        );
+        let (status, _, body) = request(
+            addr,
+            "POST",
+            &format!("{base}/invocation/id-1/response"),
+            "42",
+        )
+        .await;
+        assert_eq!((status, body.as_str()), (202, r#"{"status":"OK"}"#));
+        match events.recv().await {
+            Some(ApiEvent::Response { request_id, body }) => {
+                assert_eq!((request_id.as_str(), &body[..]), ("id-1", &b"42"[..]));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let (status, _, _) =
+            request(addr, "POST", &format!("{base}/invocation/id-1/error"), "{}").await;
+        assert_eq!(status, 403);
+
+        // Wrong method, unknown path.
+        let (status, _, _) = request(addr, "POST", &format!("{base}/invocation/next"), "").await;
+        assert_eq!(status, 405);
+        let (status, _, _) = request(addr, "GET", "/2018-06-01/nothing", "").await;
+        assert_eq!(status, 404);
+    }
+
+    #[tokio::test]
+    async fn init_error_is_accepted_during_init() {
+        let (shared, mut events) = ApiShared::new();
+        let server = serve(shared).await.unwrap();
+        let (status, _, _) = request(
+            server.addr,
+            "POST",
+            "/2018-06-01/runtime/init/error",
+            r#"{"errorMessage":"m","errorType":"Runtime.ImportModuleError"}"#,
+        )
+        .await;
+        assert_eq!(status, 202);
+        assert!(matches!(
+            events.recv().await,
+            Some(ApiEvent::InitError { .. })
+        ));
+    }
+}

@@ -540,7 +540,7 @@ impl Runtime {
         if let Some(outcome) = env.ensure_initialized(config.init_timeout).await {
             let init_ms = env
                 .init_duration
-                .unwrap_or_else(|| config.init_timeout)
+                .unwrap_or(config.init_timeout)
                 .as_secs_f64()
                 * 1000.0;
             let (payload, error_type) = self.failure(spec, &stream, request_id, outcome);
