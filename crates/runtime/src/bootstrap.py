@@ -410,6 +410,7 @@ def main():
             },
         )
         sys.exit(1)
+    sys.stdout.write(_FLUSH_MARKER)
     while True:
         response, body = api.next()
         _handle(api, handler, encoder, response, body)

@@ -74,6 +74,7 @@ pub(crate) struct Environment {
     events: mpsc::UnboundedReceiver<ApiEvent>,
     flushes: watch::Receiver<u64>,
     flushes_expected: u64,
+    flush_timeouts: u64,
     builtin: bool,
     tmp_dir: PathBuf,
     started: Instant,
@@ -281,6 +282,7 @@ impl Environment {
             events,
             flushes,
             flushes_expected: 0,
+            flush_timeouts: 0,
             builtin: launch.builtin,
             tmp_dir,
             started,
@@ -316,7 +318,17 @@ impl Environment {
         }
         self.flushes_expected += 1;
         let expected = self.flushes_expected;
-        let _ = tokio::time::timeout(FLUSH_WAIT, self.flushes.wait_for(|n| *n >= expected)).await;
+        let waited =
+            tokio::time::timeout(FLUSH_WAIT, self.flushes.wait_for(|n| *n >= expected)).await;
+        if !matches!(waited, Ok(Ok(_))) {
+            self.flush_timeouts += 1;
+        }
+    }
+
+    /// How often the log was not flushed in time (the process closed stdout, or wrote a line
+    /// the platform could not read): a diagnostic, zero when all is well.
+    pub(crate) fn take_flush_timeouts(&mut self) -> u64 {
+        std::mem::take(&mut self.flush_timeouts)
     }
 
     /// Waits for the end of init (the first `/next`), if it has not happened yet.

@@ -105,6 +105,8 @@ pub struct FunctionMetrics {
     pub max_concurrent: u32,
     /// Environments alive now (idle or busy).
     pub environments: u32,
+    /// Times the built-in bootstrap's log did not reach the platform before `END` (should be 0).
+    pub log_flush_timeouts: u64,
 }
 
 type Key = (String, Version);
@@ -651,6 +653,7 @@ impl Runtime {
         }
         self.log(spec, &stream, request_id, report);
         env.set_log_request(None);
+        pool.metrics().log_flush_timeouts += env.take_flush_timeouts();
         (payload, function_error, Some(env))
     }
 

@@ -221,6 +221,10 @@ async fn python_handler_sees_lambda_context_and_state_survives() {
         (2, 1, 0)
     );
     assert_eq!(metrics.environments, 1);
+    assert_eq!(
+        metrics.log_flush_timeouts, 0,
+        "every line reached the log before END"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
