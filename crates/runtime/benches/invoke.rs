@@ -85,6 +85,13 @@ fn main() {
 }
 
 async fn run() {
+    // `cargo test --all-targets` runs this without `--bench`: a quick smoke run then.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (cold_runs, warm_runs, window) = if full {
+        (10, 5000, Duration::from_secs(2))
+    } else {
+        (2, 50, Duration::from_millis(200))
+    };
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtime-bench");
     let _ = std::fs::remove_dir_all(&root);
     let code = root.join("code");
@@ -94,7 +101,7 @@ async fn run() {
 
     // Cold start: a fresh function each time, first invoke end to end.
     let mut cold = Vec::new();
-    for i in 0..10 {
+    for i in 0..cold_runs {
         let name = format!("cold{i}");
         runtime.register(spec(&name, &code, 1));
         cold.push(once(&runtime, &name).await);
@@ -106,11 +113,11 @@ async fn run() {
     // Warm latency on one environment.
     runtime.register(spec("warm", &code, 1));
     once(&runtime, "warm").await;
-    for _ in 0..200 {
+    for _ in 0..warm_runs / 25 {
         once(&runtime, "warm").await;
     }
-    let mut warm = Vec::with_capacity(5000);
-    for _ in 0..5000 {
+    let mut warm = Vec::with_capacity(warm_runs);
+    for _ in 0..warm_runs {
         warm.push(once(&runtime, "warm").await);
     }
     warm.sort();
@@ -131,7 +138,6 @@ async fn run() {
         for w in warmups {
             w.await.expect("warmup");
         }
-        let window = Duration::from_secs(2);
         let started = Instant::now();
         let mut workers = Vec::new();
         for _ in 0..envs {

@@ -26,11 +26,13 @@ pub mod api;
 pub mod clock;
 mod env;
 mod limits;
+mod local;
 pub mod logs;
 pub mod python;
 mod runtime;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use local::{LocalInvokeError, StderrLogSink, invoke_once};
 pub use logs::{LogRecord, LogSink};
 pub use python::PythonConfig;
 pub use runtime::{

@@ -704,3 +704,20 @@ async fn official_awslambdaric_runs_against_our_runtime_api() {
     assert_eq!(error["errorMessage"], "boom");
     assert_eq!(error["stackTrace"].as_array().unwrap().len(), 1, "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_once_is_what_the_cli_calls() {
+    let root = scratch("once");
+    let code = root.join("code");
+    write(&code, "app.py", "def handler(e, c):\n    return {'got': e}\n");
+    let mut config = RuntimeConfig::new(root.join("work"));
+    config.log_sink = Some(Arc::new(slipway_runtime::StderrLogSink));
+    let response = slipway_runtime::invoke_once(
+        config,
+        spec("once", &code, "app.handler"),
+        bytes::Bytes::from_static(b"{\"a\": 1}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(body(&response), json!({"got": {"a": 1}}));
+}
