@@ -10,8 +10,6 @@ Differences from awslambdaric that a handler can observe are listed in the runti
 module documentation (`crates/runtime/src/lib.rs`).
 """
 
-import decimal
-import http.client
 import importlib
 import json
 import logging
@@ -19,7 +17,6 @@ import os
 import socket
 import sys
 import time
-import traceback
 
 _API = "/2018-06-01/runtime"
 _ERROR_LOG_IDENT = "\u00a0"  # awslambdaric indents stack lines with NO-BREAK SPACE
@@ -55,34 +52,80 @@ class _Unbuffered:
 
 
 class _Api:
-    """A keep-alive HTTP/1.1 connection to the Runtime API."""
+    """A keep-alive HTTP/1.1 connection to the Runtime API, on a plain socket (http.client and
+    the email parser it imports would cost milliseconds at every cold start)."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
-        self._host = host
-        self._port = int(port)
-        self._conn = None
+        self._address = (host, int(port))
+        self._host = address
+        self._sock = None
+        self._buf = bytearray()
 
-    def _request(self, method, path, body=None, headers=None):
-        if self._conn is None:
-            self._conn = http.client.HTTPConnection(self._host, self._port)
-            self._conn.connect()
-            self._conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._conn.request(method, _API + path, body=body, headers=headers or {})
-        response = self._conn.getresponse()
-        data = response.read()
-        return response, data
+    def _recv(self):
+        chunk = self._sock.recv(262144)
+        if not chunk:
+            raise ConnectionError("the Runtime API closed the connection")
+        self._buf += chunk
+
+    def _request(self, method, path, body=b"", headers=()):
+        if self._sock is None:
+            self._sock = socket.create_connection(self._address)
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        head = "%s %s%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
+            method,
+            _API,
+            path,
+            self._host,
+            len(body),
+        )
+        for name, value in headers:
+            head += "%s: %s\r\n" % (name, value)
+        self._sock.sendall(head.encode("utf-8") + b"\r\n" + body)
+        while True:
+            end = self._buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self._recv()
+        lines = self._buf[:end].decode("latin-1").split("\r\n")
+        del self._buf[: end + 4]
+        status = int(lines[0].split(" ", 2)[1])
+        fields = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        if fields.get("transfer-encoding", "").lower() == "chunked":
+            data = bytearray()
+            while True:
+                while b"\r\n" not in self._buf:
+                    self._recv()
+                line_end = self._buf.find(b"\r\n")
+                size = int(bytes(self._buf[:line_end]).split(b";")[0], 16)
+                while len(self._buf) < line_end + 2 + size + 2:
+                    self._recv()
+                data += self._buf[line_end + 2 : line_end + 2 + size]
+                del self._buf[: line_end + 2 + size + 2]
+                if size == 0:
+                    break
+            data = bytes(data)
+        else:
+            length = int(fields.get("content-length", "0"))
+            while len(self._buf) < length:
+                self._recv()
+            data = bytes(self._buf[:length])
+            del self._buf[:length]
+        return status, fields, data
 
     def next(self):
         return self._request("GET", "/invocation/next")
 
     def post(self, path, body, headers):
-        response, data = self._request("POST", path, body, headers)
-        if response.status >= 500:
+        status, _, _ = self._request("POST", path, body, headers)
+        if status >= 500:
             # "container error, non-recoverable": the runtime should exit promptly.
             sys.stdout.flush()
             os._exit(1)
-        return response
+        return status
 
 
 class _CognitoIdentity:
@@ -190,7 +233,9 @@ class LambdaContext:
 
 class _Encoder(json.JSONEncoder):
     def default(self, obj):
-        if isinstance(obj, decimal.Decimal):
+        # A Decimal result means its module is already imported.
+        decimal = sys.modules.get("decimal")
+        if decimal is not None and isinstance(obj, decimal.Decimal):
             if obj.is_nan():
                 return float("nan")
             if obj == obj.to_integral_value():
@@ -247,6 +292,8 @@ def _error(message, error_type, trace, request_id=None):
 
 
 def _user_trace(tb):
+    import traceback
+
     frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
     for i, frame in enumerate(frames):
         if frame[0] != __file__:
@@ -315,12 +362,11 @@ def _json_header(value, name):
         )
 
 
-def _handle(api, handler, encoder, response, body):
+def _handle(api, handler, encoder, headers, body):
     global _request_id
-    headers = response.headers
-    request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+    request_id = headers.get("lambda-runtime-aws-request-id")
     _request_id = request_id
-    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id is not None:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
@@ -329,17 +375,17 @@ def _handle(api, handler, encoder, response, body):
     error = None
     content_type = "application/json"
     try:
-        client_context = headers.get("Lambda-Runtime-Client-Context")
-        identity = headers.get("Lambda-Runtime-Cognito-Identity")
+        client_context = headers.get("lambda-runtime-client-context")
+        identity = headers.get("lambda-runtime-cognito-identity")
         context = LambdaContext(
             request_id,
             _json_header(client_context, "Client Context") if client_context else None,
             _json_header(identity, "Cognito Identity") if identity else None,
-            int(headers.get("Lambda-Runtime-Deadline-Ms")),
-            headers.get("Lambda-Runtime-Invoked-Function-Arn"),
-            headers.get("Lambda-Runtime-Aws-Tenant-Id"),
+            int(headers.get("lambda-runtime-deadline-ms")),
+            headers.get("lambda-runtime-invoked-function-arn"),
+            headers.get("lambda-runtime-aws-tenant-id"),
         )
-        if headers.get("Content-Type", "application/json") == "application/json":
+        if headers.get("content-type", "application/json") == "application/json":
             try:
                 event = json.loads(body)
             except Exception as e:
@@ -365,17 +411,17 @@ def _handle(api, handler, encoder, response, body):
         api.post(
             "/invocation/{}/error".format(request_id),
             encoder.encode(error).encode("utf-8"),
-            {
-                "Content-Type": "application/json",
-                "Lambda-Runtime-Function-Error-Type": error["errorType"],
-            },
+            (
+                ("Content-Type", "application/json"),
+                ("Lambda-Runtime-Function-Error-Type", error["errorType"]),
+            ),
         )
     else:
         sys.stdout.write(_FLUSH_MARKER)
         api.post(
             "/invocation/{}/response".format(request_id),
             result,
-            {"Content-Type": content_type},
+            (("Content-Type", content_type),),
         )
 
 
@@ -404,16 +450,16 @@ def main():
         api.post(
             "/init/error",
             encoder.encode(error).encode("utf-8"),
-            {
-                "Content-Type": "application/json",
-                "Lambda-Runtime-Function-Error-Type": error["errorType"],
-            },
+            (
+                ("Content-Type", "application/json"),
+                ("Lambda-Runtime-Function-Error-Type", error["errorType"]),
+            ),
         )
         sys.exit(1)
     sys.stdout.write(_FLUSH_MARKER)
     while True:
-        response, body = api.next()
-        _handle(api, handler, encoder, response, body)
+        _, headers, body = api.next()
+        _handle(api, handler, encoder, headers, body)
 
 
 if __name__ == "__main__":

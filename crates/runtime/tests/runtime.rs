@@ -709,7 +709,11 @@ async fn official_awslambdaric_runs_against_our_runtime_api() {
 async fn invoke_once_is_what_the_cli_calls() {
     let root = scratch("once");
     let code = root.join("code");
-    write(&code, "app.py", "def handler(e, c):\n    return {'got': e}\n");
+    write(
+        &code,
+        "app.py",
+        "def handler(e, c):\n    return {'got': e}\n",
+    );
     let mut config = RuntimeConfig::new(root.join("work"));
     config.log_sink = Some(Arc::new(slipway_runtime::StderrLogSink));
     let response = slipway_runtime::invoke_once(
@@ -720,4 +724,28 @@ async fn invoke_once_is_what_the_cli_calls() {
     .await
     .unwrap();
     assert_eq!(body(&response), json!({"got": {"a": 1}}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_payloads_decimals_and_oversized_responses() {
+    let f = fixture("large", |_| {});
+    write(
+        &f.code,
+        "app.py",
+        "import decimal\ndef handler(event, context):\n    if event.get('huge'):\n        return 'x' * (7 * 1024 * 1024)\n    return {'len': len(event['blob']), 'dec': decimal.Decimal('3'), 'uni': '\\u00e9'}\n",
+    );
+    let mut s = spec("large", &f.code, "app.handler");
+    s.memory_mb = 256;
+    f.runtime.register(s);
+    let blob = "y".repeat(3 * 1024 * 1024);
+    let response = invoke(&f.runtime, "large", json!({ "blob": blob })).await;
+    assert_eq!(
+        String::from_utf8_lossy(&response.payload),
+        r#"{"len": 3145728, "dec": 3, "uni": "\u00e9"}"#
+    );
+    let too_big = body(&invoke(&f.runtime, "large", json!({"huge": true})).await);
+    assert_eq!(
+        too_big["errorType"], "Function.ResponseSizeTooLarge",
+        "{too_big}"
+    );
 }
