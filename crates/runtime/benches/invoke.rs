@@ -108,6 +108,17 @@ async fn run() {
         runtime.unregister(&name, &Version::Latest);
     }
     cold.sort();
+    // What the machine needs to start a bare interpreter, for scale.
+    let mut bare = Vec::new();
+    for _ in 0..cold_runs {
+        let started = Instant::now();
+        let _ = std::process::Command::new("python3")
+            .args(["-c", "pass"])
+            .env_clear()
+            .status();
+        bare.push(started.elapsed());
+    }
+    bare.sort();
 
     eprintln!("cold starts measured");
     // Warm latency on one environment.
@@ -175,6 +186,10 @@ async fn run() {
         ms(percentile(&cold, 0.5)),
         ms(cold[0]),
         ms(cold[cold.len() - 1])
+    );
+    println!(
+        "bare python3     p50 {:7.2} ms   (`python3 -c pass` on this machine now, for scale)",
+        ms(percentile(&bare, 0.5))
     );
     println!(
         "warm invoke       p50 {:7.3} ms   p99 {:7.3} ms   ({} samples)",
