@@ -140,3 +140,37 @@ pub(crate) fn layer_paths(layers: &[PathBuf], runtime: &str) -> String {
     }
     paths.join(":")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_runtimes_to_interpreters_and_warns_once() {
+        let mut config = PythonConfig::default();
+        config
+            .interpreters
+            .insert("python3.8".to_owned(), PathBuf::from("python3"));
+        let interpreters = Interpreters::new(config);
+        let chosen = interpreters.resolve("python3.8").expect("python3 on PATH");
+        assert_eq!(chosen.file_name().unwrap(), "python3");
+        assert_eq!(interpreters.resolve("python3.8"), Some(chosen));
+        // python3 is not 3.8 on any machine we run on: exactly one warning recorded.
+        assert_eq!(interpreters.warned.lock().unwrap().len(), 1);
+
+        let none = Interpreters::new(PythonConfig {
+            interpreters: BTreeMap::new(),
+            fallback: PathBuf::from("/nonexistent/python"),
+        });
+        assert_eq!(none.resolve("python3.99"), None);
+    }
+
+    #[test]
+    fn layer_paths_put_later_layers_first() {
+        let layers = [PathBuf::from("/l1"), PathBuf::from("/l2")];
+        assert_eq!(
+            layer_paths(&layers, "python3.12"),
+            "/l2/python/lib/python3.12/site-packages:/l2/python:/l1/python/lib/python3.12/site-packages:/l1/python"
+        );
+    }
+}

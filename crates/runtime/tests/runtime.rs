@@ -749,3 +749,60 @@ async fn large_payloads_decimals_and_oversized_responses() {
         "{too_big}"
     );
 }
+
+/// Our bootstrap and the official client answer the same faulty handlers with the same JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_json_is_identical_to_awslambdaric() {
+    let venv = test_venv();
+    let f = fixture("ric-compare", |_| {});
+    write(
+        &f.code,
+        "app.py",
+        "import datetime\ndef raises(event, context):\n    return helper()\n\ndef helper():\n    raise ValueError('boom')\n\ndef unserialisable(event, context):\n    return {'when': datetime.datetime(2020, 1, 1)}\n",
+    );
+    write(&f.code, "needs.py", "import not_installed_anywhere\n");
+    write(&f.code, "broken.py", "def handler(:\n");
+    write(
+        &f.code,
+        "bootstrap",
+        &format!(
+            "#!/bin/sh\nexec '{}' -m awslambdaric \"$_HANDLER\"\n",
+            venv.join("bin/python").display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        f.code.join("bootstrap"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    for (n, handler) in [
+        "app.raises",
+        "app.unserialisable",
+        "app.nope",
+        "needs.handler",
+        "broken.handler",
+        "nodot",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ours = format!("ours{n}");
+        let theirs = format!("ric{n}");
+        f.runtime.register(spec(&ours, &f.code, handler));
+        let mut s = spec(&theirs, &f.code, handler);
+        s.runtime = "provided.al2023".to_owned();
+        s.memory_mb = 512;
+        f.runtime.register(s);
+        let a = invoke(&f.runtime, &ours, json!({})).await;
+        let b = invoke(&f.runtime, &theirs, json!({})).await;
+        let (mut a_body, mut b_body) = (body(&a), body(&b));
+        for (value, response) in [(&mut a_body, &a), (&mut b_body, &b)] {
+            // Request ids differ by construction; they must be this invocation's (or "").
+            let id = value["requestId"].take();
+            assert!(id == json!("") || id == json!(response.request_id), "{id}");
+        }
+        assert_eq!(a_body, b_body, "{handler}");
+        assert_eq!(a.function_error, b.function_error);
+    }
+}
