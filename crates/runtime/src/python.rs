@@ -33,6 +33,10 @@ pub struct PythonConfig {
     pub interpreters: BTreeMap<String, PathBuf>,
     /// Used when no `pythonX.Y` is configured or found.
     pub fallback: PathBuf,
+    /// Directories put on `sys.path` after the task root and the layers, where Lambda has its
+    /// runtime's own packages (`/var/runtime`): the place for a cached `boto3`/`botocore` so
+    /// handlers import them without listing them, as on Lambda.
+    pub runtime_paths: Vec<PathBuf>,
 }
 
 impl Default for PythonConfig {
@@ -40,6 +44,7 @@ impl Default for PythonConfig {
         Self {
             interpreters: BTreeMap::new(),
             fallback: PathBuf::from("python3"),
+            runtime_paths: Vec::new(),
         }
     }
 }
@@ -82,7 +87,11 @@ impl Interpreters {
             .and_then(|p| which(p))
             .or_else(|| which(Path::new(runtime)))
             .or_else(|| which(&self.config.fallback))?;
-        let version = probe_version(&candidate);
+        // Run the real interpreter, not a launcher script (a pyenv shim costs ~300 ms a start).
+        let (version, candidate) = match probe(&candidate) {
+            Some((version, executable)) => (Some(version), executable),
+            None => (None, candidate),
+        };
         let wanted = runtime.trim_start_matches("python");
         if version.as_deref() != Some(wanted) {
             let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
@@ -109,22 +118,34 @@ impl Interpreters {
     }
 }
 
-/// `X.Y` of an interpreter (runs it once; the result is cached by the caller).
-fn probe_version(interpreter: &Path) -> Option<String> {
+/// `X.Y` and `sys.executable` of an interpreter (runs it once; the caller caches the result).
+fn probe(interpreter: &Path) -> Option<(String, PathBuf)> {
     let output = std::process::Command::new(interpreter)
-        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .args([
+            "-c",
+            "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)",
+        ])
         .env_clear()
         .output()
         .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    let version = lines.next()?.trim().to_owned();
+    let executable = PathBuf::from(lines.next().unwrap_or_default().trim());
+    let executable = if executable.is_file() {
+        executable
+    } else {
+        interpreter.to_path_buf()
+    };
+    Some((version, executable))
 }
 
 /// The `sys.path` entries a layer contributes, as on Lambda: `python/lib/pythonX.Y/site-packages`
-/// then `python/`.
-pub(crate) fn layer_paths(layers: &[PathBuf], runtime: &str) -> String {
+/// then `python/`; then the runtime's own directories.
+pub(crate) fn layer_paths(layers: &[PathBuf], runtime: &str, runtime_paths: &[PathBuf]) -> String {
     let mut paths = Vec::new();
     // A later layer wins, so it comes first on sys.path.
     for layer in layers.iter().rev() {
@@ -138,6 +159,7 @@ pub(crate) fn layer_paths(layers: &[PathBuf], runtime: &str) -> String {
         );
         paths.push(layer.join("python").display().to_string());
     }
+    paths.extend(runtime_paths.iter().map(|p| p.display().to_string()));
     paths.join(":")
 }
 
@@ -153,7 +175,7 @@ mod tests {
             .insert("python3.8".to_owned(), PathBuf::from("python3"));
         let interpreters = Interpreters::new(config);
         let chosen = interpreters.resolve("python3.8").expect("python3 on PATH");
-        assert_eq!(chosen.file_name().unwrap(), "python3");
+        assert!(chosen.is_absolute(), "{}", chosen.display());
         assert_eq!(interpreters.resolve("python3.8"), Some(chosen));
         // python3 is not 3.8 on any machine we run on: exactly one warning recorded.
         assert_eq!(interpreters.warned.lock().unwrap().len(), 1);
@@ -161,6 +183,7 @@ mod tests {
         let none = Interpreters::new(PythonConfig {
             interpreters: BTreeMap::new(),
             fallback: PathBuf::from("/nonexistent/python"),
+            runtime_paths: Vec::new(),
         });
         assert_eq!(none.resolve("python3.99"), None);
     }
@@ -169,8 +192,8 @@ mod tests {
     fn layer_paths_put_later_layers_first() {
         let layers = [PathBuf::from("/l1"), PathBuf::from("/l2")];
         assert_eq!(
-            layer_paths(&layers, "python3.12"),
-            "/l2/python/lib/python3.12/site-packages:/l2/python:/l1/python/lib/python3.12/site-packages:/l1/python"
+            layer_paths(&layers, "python3.12", &[PathBuf::from("/rt")]),
+            "/l2/python/lib/python3.12/site-packages:/l2/python:/l1/python/lib/python3.12/site-packages:/l1/python:/rt"
         );
     }
 }

@@ -234,7 +234,7 @@ impl Runtime {
                 "AWS_EXECUTION_ENV".to_owned(),
                 format!("AWS_Lambda_{runtime}"),
             )]);
-            let layers = python::layer_paths(&spec.layers, runtime);
+            let layers = python::layer_paths(&spec.layers, runtime, &config.python.runtime_paths);
             if !layers.is_empty() {
                 env.insert("_SLIPWAY_PYTHONPATH".to_owned(), layers);
             }

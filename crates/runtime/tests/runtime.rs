@@ -505,8 +505,16 @@ async fn idle_environments_are_reaped_by_the_clock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn layers_are_importable() {
-    let f = fixture("layers", |_| {});
+async fn layers_and_runtime_packages_are_importable() {
+    let root = scratch("layers");
+    let runtime_dir = root.join("runtime-site");
+    write(
+        &runtime_dir,
+        "boto3/__init__.py",
+        "__version__ = 'cached'\n",
+    );
+    let rt = runtime_dir.clone();
+    let f = fixture("layers", move |c| c.python.runtime_paths = vec![rt]);
     let layer = f.code.parent().unwrap().join("layer");
     write(&layer, "python/shared_lib.py", "VALUE = 'from layer'\n");
     write(
@@ -517,13 +525,13 @@ async fn layers_are_importable() {
     write(
         &f.code,
         "app.py",
-        "import shared_lib, dep\ndef handler(event, context):\n    return [shared_lib.VALUE, dep.VALUE]\n",
+        "import shared_lib, dep, boto3\ndef handler(event, context):\n    return [shared_lib.VALUE, dep.VALUE, boto3.__version__]\n",
     );
     let mut s = spec("layered", &f.code, "app.handler");
     s.layers = vec![layer];
     f.runtime.register(s);
     let b = body(&invoke(&f.runtime, "layered", json!({})).await);
-    assert_eq!(b, json!(["from layer", "from site-packages"]));
+    assert_eq!(b, json!(["from layer", "from site-packages", "cached"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
