@@ -97,7 +97,16 @@ async fn run() {
     let code = root.join("code");
     std::fs::create_dir_all(&code).expect("code dir");
     std::fs::write(code.join("app.py"), HANDLER).expect("handler");
-    let runtime = Runtime::new(RuntimeConfig::new(root.join("work"))).expect("runtime");
+    let mut config = RuntimeConfig::new(root.join("work"));
+    // SLIPWAY_BENCH_PYTHON=/usr/bin/python3.11 measures another interpreter for python3.11.
+    let interpreter = std::env::var_os("SLIPWAY_BENCH_PYTHON").map(std::path::PathBuf::from);
+    if let Some(path) = &interpreter {
+        config
+            .python
+            .interpreters
+            .insert("python3.11".to_owned(), path.clone());
+    }
+    let runtime = Runtime::new(config).expect("runtime");
 
     // Cold start: a fresh function each time, first invoke end to end.
     let mut cold = Vec::new();
@@ -112,7 +121,8 @@ async fn run() {
     let mut bare = Vec::new();
     for _ in 0..cold_runs {
         let started = Instant::now();
-        let _ = std::process::Command::new("python3")
+        let bare_python = interpreter.as_deref().unwrap_or(Path::new("python3"));
+        let _ = std::process::Command::new(bare_python)
             .args(["-c", "pass"])
             .env_clear()
             .status();
@@ -188,7 +198,7 @@ async fn run() {
         ms(cold[cold.len() - 1])
     );
     println!(
-        "bare python3     p50 {:7.2} ms   (`python3 -c pass` on this machine now, for scale)",
+        "bare interpreter  p50 {:7.2} ms   (`python3 -c pass` on this machine now, for scale)",
         ms(percentile(&bare, 0.5))
     );
     println!(
