@@ -420,13 +420,9 @@ impl Engine {
         Ok((plan, desired))
     }
 
-    fn new_op_id(&self, target: &str, stack: &str, what: &str) -> String {
+    /// Unique per stack: the stack's generation moves with every operation and change set.
+    fn new_op_id(&self, target: &str, stack: &str, what: &str, seq: u64) -> String {
         let now = self.clock.now_ms();
-        let seq = self
-            .store
-            .list_docs(Collection::Journal, target)
-            .map(|v| v.len())
-            .unwrap_or(0);
         let h =
             template::hash::sha256_hex(format!("{target}/{stack}/{what}/{now}/{seq}").as_bytes());
         format!("op-{now:013}-{}", &h[..8])
@@ -441,7 +437,12 @@ impl Engine {
     ) -> Operation {
         let tname = desired.target.name();
         Operation {
-            id: self.new_op_id(&tname, &l.rec.name, &format!("{:?}", plan.kind)),
+            id: self.new_op_id(
+                &tname,
+                &l.rec.name,
+                &format!("{:?}", plan.kind),
+                l.generation.unwrap_or(0) * 1_000_000 + l.rec.events.len() as u64,
+            ),
             target: tname,
             stack: l.rec.name.clone(),
             previous: l.rec.resources.clone(),
