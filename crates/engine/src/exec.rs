@@ -250,6 +250,7 @@ impl Engine {
             );
         }
         let gens = self.store.commit(batch)?;
+        self.flush_notices();
         l.generation = Some(gens[0]);
         l.rec.generation = gens[0];
         l.stored_events = l.rec.events.len();
@@ -490,7 +491,7 @@ impl Engine {
         let mut l = self.fresh_or_existing(current, &desired, &req.stack_name, &tname);
         l.rec.obsolete_change_sets();
         let op = self.new_operation(plan, desired, &l, None);
-        self.begin(l, op)
+        self.begin(l, &op)
     }
 
     fn fresh_or_existing(
@@ -527,7 +528,7 @@ impl Engine {
         }
     }
 
-    fn begin(&self, mut l: Loaded, op: Operation) -> Result<OperationReport, EngineError> {
+    fn begin(&self, mut l: Loaded, op: &Operation) -> Result<OperationReport, EngineError> {
         let begin = match op.plan.kind {
             PlanKind::Create => StackStatus::CreateInProgress,
             PlanKind::Update => StackStatus::UpdateInProgress,
@@ -538,7 +539,7 @@ impl Engine {
             .store
             .get_doc(Collection::Journal, &op.target, &op.id)?
             .map(|d| d.generation);
-        self.commit(&mut l, Some((&op, &mut g)))?;
+        self.commit(&mut l, Some((op, &mut g)))?;
         self.drive(&op.target, &op.id)
     }
 
@@ -584,7 +585,7 @@ impl Engine {
         self.drop_pending_ops(&tname, name, None)?;
         l.rec.change_sets.clear();
         let op = self.new_operation(plan, desired, &l, None);
-        self.begin(l, op)
+        self.begin(l, &op)
     }
 
     fn drop_pending_ops(
@@ -662,7 +663,7 @@ impl Engine {
             plan,
             template: desired.template.clone(),
             parameters: desired.parameters.clone(),
-            tags: desired.tags.clone(),
+            tags: desired.tags,
         };
         l.rec.change_sets.push(cs.clone());
         let mut g = None;
@@ -1050,6 +1051,7 @@ impl Engine {
                 let notices = RefCell::new(Vec::new());
                 let cx = self.cx(op, &lid, &notices);
                 let _ = p.delete(&cx, &r.physical_id, &r.resolved);
+                self.defer(&op.target, notices.into_inner());
             }
             self.resource_event(l, &step, None, ResourceStatus::DeleteComplete, None);
         }
@@ -1343,12 +1345,8 @@ impl Engine {
             op.waiting = Some(d.clone());
             self.commit(l, Some((op, g)))?;
         }
-        let notices = notices.into_inner();
-        if !notices.is_empty() {
-            // Committed by the caller right after; the hooks hear of it then.
-            self.commit(l, Some((op, g)))?;
-            self.notify(&op.target, notices);
-        }
+        // The caller commits the step's result next; the hooks hear of it then.
+        self.defer(&op.target, notices.into_inner());
         Ok(outcome)
     }
 

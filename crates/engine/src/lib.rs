@@ -157,6 +157,8 @@ pub struct Engine {
     invoker: Arc<dyn Invoker>,
     metrics: Arc<dyn Metrics>,
     faults: Mutex<Vec<Fault>>,
+    /// Notices of steps not committed yet: handed to [`Hooks`] after the next commit.
+    pending: Mutex<Vec<(String, Notice)>>,
 }
 
 impl Engine {
@@ -169,6 +171,7 @@ impl Engine {
             invoker: parts.invoker,
             metrics: parts.metrics,
             faults: Mutex::new(Vec::new()),
+            pending: Mutex::new(Vec::new()),
         }
     }
 
@@ -190,18 +193,28 @@ impl Engine {
         Some(faults.remove(i))
     }
 
-    fn notify(&self, target: &str, notices: Vec<Notice>) {
-        for n in notices {
-            match n {
-                Notice::Function(spec) => self.hooks.function_changed(&spec),
-                Notice::FunctionDeleted { function } => {
-                    self.hooks.function_deleted(target, &function)
-                }
-                Notice::Alias { function, alias } => {
-                    self.hooks.alias_changed(target, &function, &alias)
-                }
-                Notice::Routes { api } => self.hooks.routes_changed(target, &api),
+    fn defer(&self, target: &str, notices: Vec<Notice>) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(notices.into_iter().map(|n| (target.to_owned(), n)));
+    }
+
+    fn flush_notices(&self) {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for (target, n) in pending {
+            self.notify(&target, n);
+        }
+    }
+
+    fn notify(&self, target: &str, n: Notice) {
+        match n {
+            Notice::Function(spec) => self.hooks.function_changed(&spec),
+            Notice::FunctionDeleted { function } => self.hooks.function_deleted(target, &function),
+            Notice::Alias { function, alias } => {
+                self.hooks.alias_changed(target, &function, &alias)
             }
+            Notice::Routes { api } => self.hooks.routes_changed(target, &api),
         }
     }
 }

@@ -89,12 +89,19 @@ fn a_five_minute_canary_runs_on_the_manual_clock() {
     let rep = r.engine.deploy(&req("app", &app("v1/", true))).unwrap();
     assert_eq!(rep.status, StackStatus::CreateComplete);
     assert_eq!(live(&r), ("1".into(), None));
+    // The runtime heard of $LATEST and version 1, the gateway of the alias, after commit.
+    let told = r.hooks.told.lock().unwrap().clone();
+    assert!(
+        told.contains(&"function hello:$LATEST".to_owned()),
+        "{told:?}"
+    );
+    assert!(told.contains(&"function hello:1".to_owned()), "{told:?}");
+    assert!(told.contains(&"alias hello:live".to_owned()), "{told:?}");
 
     let rep = r.engine.deploy(&req("app", &app("v2/", true))).unwrap();
     assert_eq!(rep.status, StackStatus::UpdateInProgress);
     let d = rep
         .waiting_on
-        .clone()
         .expect("the alias update waits for CodeDeploy");
     // BeforeAllowTraffic: the hook was invoked with CodeDeploy's event; no traffic moved yet.
     let (dep_id, exec_id) = hook_execution(&r);

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use slipway_deploy::alarm::Sample;
-use slipway_engine::{DeployRequest, Engine, EngineParts, ManualClock, Metrics, NoHooks};
+use slipway_engine::{DeployRequest, Engine, EngineParts, Hooks, ManualClock, Metrics};
+use slipway_model::function::FunctionSpec;
 use slipway_model::function::Version;
 use slipway_model::invoke::{InvokeFuture, InvokeRequest, InvokeResponse, Invoker};
 use slipway_store::state::StateStore;
@@ -67,7 +68,32 @@ impl Metrics for FakeMetrics {
     }
 }
 
+/// Remembers what it was told.
+#[derive(Default)]
+pub struct RecordingHooks {
+    pub told: Mutex<Vec<String>>,
+}
+
+impl Hooks for RecordingHooks {
+    fn function_changed(&self, spec: &FunctionSpec) {
+        self.told
+            .lock()
+            .unwrap()
+            .push(format!("function {}:{}", spec.name, spec.version));
+    }
+    fn alias_changed(&self, _: &str, function: &str, alias: &str) {
+        self.told
+            .lock()
+            .unwrap()
+            .push(format!("alias {function}:{alias}"));
+    }
+    fn routes_changed(&self, _: &str, api: &str) {
+        self.told.lock().unwrap().push(format!("routes {api}"));
+    }
+}
+
 pub struct Rig {
+    pub hooks: Arc<RecordingHooks>,
     pub engine: Engine,
     pub clock: Arc<ManualClock>,
     pub invoker: Arc<FakeInvoker>,
@@ -77,15 +103,17 @@ pub struct Rig {
 pub fn rig_with(store: Arc<dyn StateStore>, data: &Path, clock: Arc<ManualClock>) -> Rig {
     let invoker = Arc::new(FakeInvoker::default());
     let metrics = Arc::new(FakeMetrics::default());
+    let hooks = Arc::new(RecordingHooks::default());
     let engine = Engine::new(EngineParts {
         store,
         clock: clock.clone(),
         data_dir: data.to_path_buf(),
-        hooks: Arc::new(NoHooks),
+        hooks: hooks.clone(),
         invoker: invoker.clone(),
         metrics: metrics.clone(),
     });
     Rig {
+        hooks,
         engine,
         clock,
         invoker,
