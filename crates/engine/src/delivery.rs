@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use slipway_deploy::alarm::{self, AlarmSpec};
 use slipway_deploy::lambda::RoutingConfig;
 use slipway_deploy::traffic::{
-    self, Action, AlarmState, AliasUpdatePolicy, Deployment, DeploymentConfig, Event, FULL,
-    HookStatus, NewDeployment,
+    self, Action, AlarmState, AliasUpdatePolicy, Deployment, DeploymentConfig, DeploymentStatus,
+    Event, FULL, HookStatus, NewDeployment,
 };
 use slipway_model::function::Version;
 use slipway_model::invoke::{InvocationType, InvokeRequest};
@@ -85,7 +85,7 @@ impl Engine {
         alias: &str,
         from: u32,
         to: u32,
-    ) -> Result<String, EngineError> {
+    ) -> Result<Deployment, EngineError> {
         let target = op.target.clone();
         // The deployment group's configuration and alarms.
         let group = l_rec
@@ -131,16 +131,7 @@ impl Engine {
             },
             now,
         );
-        let id = d.id.clone();
-        self.store.commit(Batch::new().put(
-            Collection::Deployments,
-            &target,
-            &id,
-            None,
-            serde_json::to_value(&d).unwrap_or(Value::Null),
-        ))?;
-        self.deployment_event(&id, Event::Start)?;
-        Ok(id)
+        Ok(d)
     }
 
     /// Feeds one event to a deployment: the new state is committed, then its actions run.
@@ -282,6 +273,12 @@ impl Engine {
             if d.status.is_terminal() {
                 continue;
             }
+            // Created and committed together with its stack step, but not started yet.
+            let d = if d.status == DeploymentStatus::Created {
+                self.deployment_event(&id, Event::Start)?
+            } else {
+                d
+            };
             let mut d = self.evaluate_alarms(&target, &d)?;
             let mut guard = 0;
             while !d.status.is_terminal()

@@ -17,7 +17,7 @@ use slipway_deploy::stack::{
 };
 use slipway_deploy::traffic::{AliasUpdatePolicy, DeploymentStatus};
 use slipway_model::template::{self, Context, Options, Pseudo};
-use slipway_store::state::{Batch, Collection, StackWrite};
+use slipway_store::state::{Batch, Collection, StackWrite, Write};
 
 use crate::providers::{self, ProviderCx, Target};
 use crate::resolve::{StackPhysical, StoreExports, resolve_value};
@@ -136,6 +136,8 @@ enum StepOutcome {
     Done,
     Failed(String),
     Waiting(String),
+    /// A deployment to commit with the step, then start.
+    Deploy(Box<slipway_deploy::traffic::Deployment>),
 }
 
 impl Engine {
@@ -238,6 +240,16 @@ impl Engine {
         l: &mut Loaded,
         op: Option<(&Operation, &mut Option<u64>)>,
     ) -> Result<(), EngineError> {
+        self.commit_with(l, op, Vec::new())
+    }
+
+    /// [`Engine::commit`] with more writes in the same batch (after the stack and the journal).
+    fn commit_with(
+        &self,
+        l: &mut Loaded,
+        op: Option<(&Operation, &mut Option<u64>)>,
+        extra: Vec<Write>,
+    ) -> Result<(), EngineError> {
         let mut batch = Batch::new().stack(self.stack_write(l)?);
         let has_op = op.is_some();
         if let Some((o, g)) = &op {
@@ -249,6 +261,7 @@ impl Engine {
                 serde_json::to_value(o).unwrap_or(Value::Null),
             );
         }
+        batch.writes.extend(extra);
         let gens = self.store.commit(batch)?;
         self.flush_notices();
         l.generation = Some(gens[0]);
@@ -840,6 +853,31 @@ impl Engine {
 
     /// Runs an operation from where its journal entry says, until it ends or waits.
     pub(crate) fn drive(&self, target: &str, id: &str) -> Result<OperationReport, EngineError> {
+        let Some((op, _)) = self.load_op(target, id)? else {
+            return Err(EngineError::OperationNotFound { id: id.to_owned() });
+        };
+        // A deployment ending inside a step of this very operation wakes it: the outer call
+        // carries on by itself.
+        if !self.driving_lock().insert(id.to_owned()) {
+            let l = self.load(target, &op.stack)?;
+            return Ok(OperationReport {
+                operation_id: op.id.clone(),
+                stack: op.stack.clone(),
+                status: l.map_or(StackStatus::ReviewInProgress, |l| l.rec.status),
+                waiting_on: op.waiting.clone(),
+                plan: op.plan,
+            });
+        }
+        let out = self.drive_locked(target, id);
+        self.driving_lock().remove(id);
+        out
+    }
+
+    fn driving_lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.driving.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn drive_locked(&self, target: &str, id: &str) -> Result<OperationReport, EngineError> {
         let Some((mut op, g)) = self.load_op(target, id)? else {
             return Err(EngineError::OperationNotFound { id: id.to_owned() });
         };
@@ -908,7 +946,14 @@ impl Engine {
                     let step = steps[next].step.clone();
                     match self.run_forward(&mut op, &mut g, &mut l, next, &step, false)? {
                         StepOutcome::Done => op.phase = OpPhase::Main { next: next + 1 },
-                        StepOutcome::Waiting(_) => return Ok(self.report(&op, &l)),
+                        StepOutcome::Waiting(d) => {
+                            if self.deployment(&d)?.is_some_and(|x| x.status.is_terminal()) {
+                                // It ended at once (AllAtOnce without hooks): carry on.
+                                continue;
+                            }
+                            return Ok(self.report(&op, &l));
+                        }
+                        StepOutcome::Deploy(_) => unreachable!("run_forward starts deployments"),
                         StepOutcome::Failed(reason) => {
                             if op.plan.kind == PlanKind::Delete {
                                 self.resource_event(
@@ -994,7 +1039,7 @@ impl Engine {
                     }
                     let creating = op.plan.kind == PlanKind::Create;
                     match self.run_forward(&mut op, &mut g, &mut l, next, &step, creating)? {
-                        StepOutcome::Done | StepOutcome::Waiting(_) => {
+                        StepOutcome::Done | StepOutcome::Waiting(_) | StepOutcome::Deploy(_) => {
                             op.phase = OpPhase::Rollback {
                                 undo,
                                 next: next + 1,
@@ -1338,15 +1383,26 @@ impl Engine {
         }
         let notices = RefCell::new(Vec::new());
         let outcome = self.act(op, l, step, in_rollback, retained, &notices)?;
+        // The caller commits the step's result next; the hooks hear of it then.
+        self.defer(&op.target, notices.into_inner());
+        if let StepOutcome::Deploy(d) = outcome {
+            // The step waits on the deployment: both are committed together, then it starts.
+            let id = d.id.clone();
+            op.waiting = Some(id.clone());
+            let put = Write::Put {
+                collection: Collection::Deployments,
+                target: op.target.clone(),
+                key: id.clone(),
+                expected: None,
+                doc: serde_json::to_value(&*d).unwrap_or(Value::Null),
+            };
+            self.commit_with(l, Some((op, g)), vec![put])?;
+            self.deployment_event(&id, slipway_deploy::traffic::Event::Start)?;
+            return Ok(StepOutcome::Waiting(id));
+        }
         if !matches!(outcome, StepOutcome::Waiting(_)) {
             op.running = None;
         }
-        if let StepOutcome::Waiting(d) = &outcome {
-            op.waiting = Some(d.clone());
-            self.commit(l, Some((op, g)))?;
-        }
-        // The caller commits the step's result next; the hooks hear of it then.
-        self.defer(&op.target, notices.into_inner());
         Ok(outcome)
     }
 
@@ -1470,7 +1526,7 @@ impl Engine {
                 if !in_rollback
                     && let Some(d) = self.maybe_start_deployment(op, l, &lid, &old, &resolved)?
                 {
-                    return Ok(StepOutcome::Waiting(d));
+                    return Ok(StepOutcome::Deploy(Box::new(d)));
                 }
                 match provider.update(&cx, physical_id, &old, &resolved) {
                     Ok(a) => {
@@ -1606,7 +1662,7 @@ impl Engine {
         lid: &str,
         old: &Value,
         new: &Value,
-    ) -> Result<Option<String>, EngineError> {
+    ) -> Result<Option<slipway_deploy::traffic::Deployment>, EngineError> {
         if op.desired.types.get(lid).map(String::as_str) != Some("AWS::Lambda::Alias") {
             return Ok(None);
         }

@@ -159,6 +159,8 @@ pub struct Engine {
     faults: Mutex<Vec<Fault>>,
     /// Notices of steps not committed yet: handed to [`Hooks`] after the next commit.
     pending: Mutex<Vec<(String, Notice)>>,
+    /// Operations being driven now (a deployment ending inside a step must not re-enter).
+    driving: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Engine {
@@ -172,6 +174,7 @@ impl Engine {
             metrics: parts.metrics,
             faults: Mutex::new(Vec::new()),
             pending: Mutex::new(Vec::new()),
+            driving: Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 

@@ -226,6 +226,20 @@ fn a_restart_mid_shift_resumes_with_the_remaining_wait() {
 }
 
 #[test]
+fn all_at_once_without_hooks_completes_in_the_same_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = memory_rig(dir.path());
+    let t = |c: &str| app(c, false).replace("Canary10Percent5Minutes", "AllAtOnce");
+    r.engine.deploy(&req("app", &t("v1/"))).unwrap();
+    let rep = r.engine.deploy(&req("app", &t("v2/"))).unwrap();
+    assert_eq!(rep.status, StackStatus::UpdateComplete);
+    assert_eq!(live(&r), ("2".into(), None));
+    let deps = r.engine.deployments(T).unwrap();
+    assert_eq!(deps.len(), 1);
+    assert_eq!(deps[0].status, DeploymentStatus::Succeeded);
+}
+
+#[test]
 fn skip_wait_finishes_the_shift_now() {
     let dir = tempfile::tempdir().unwrap();
     let r = memory_rig(dir.path());
