@@ -226,6 +226,36 @@ fn a_restart_mid_shift_resumes_with_the_remaining_wait() {
 }
 
 #[test]
+fn a_hook_that_never_reports_times_out_after_an_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = memory_rig(dir.path());
+    r.engine.deploy(&req("app", &app("v1/", true))).unwrap();
+    let d = r
+        .engine
+        .deploy(&req("app", &app("v2/", true)))
+        .unwrap()
+        .waiting_on
+        .unwrap();
+    r.clock.advance_ms(60 * MINUTE_MS - 1);
+    r.engine.tick().unwrap();
+    assert_eq!(
+        r.engine.deployment(&d).unwrap().unwrap().status,
+        DeploymentStatus::InProgress
+    );
+    r.clock.advance_ms(1);
+    r.engine.tick().unwrap();
+    assert_eq!(
+        r.engine.deployment(&d).unwrap().unwrap().status,
+        DeploymentStatus::Failed
+    );
+    assert_eq!(live(&r), ("1".into(), None));
+    assert_eq!(
+        r.engine.stack(T, "app").unwrap().unwrap().status,
+        StackStatus::UpdateRollbackComplete
+    );
+}
+
+#[test]
 fn all_at_once_without_hooks_completes_in_the_same_call() {
     let dir = tempfile::tempdir().unwrap();
     let r = memory_rig(dir.path());

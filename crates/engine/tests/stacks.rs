@@ -379,3 +379,37 @@ fn s3_buckets_are_directories_and_retained_resources_stay() {
     assert!(dir.path().join("s3").join(&kept).is_dir());
     assert!(statuses(&r.engine, "app").contains(&("Kept".to_owned(), "DELETE_SKIPPED".to_owned())));
 }
+
+#[test]
+fn dry_run_prints_the_change_set_and_use_previous_value_keeps_a_parameter() {
+    use slipway_deploy::stack::ParameterInput;
+    let dir = tempfile::tempdir().unwrap();
+    let r = memory_rig(dir.path());
+    let (plan, _) = r.engine.plan(&req("app", APP)).unwrap();
+    let table = plan.to_string();
+    assert!(
+        table.contains("+ Add") && table.contains("AWS::Lambda::Function"),
+        "{table}"
+    );
+    // A dry run changes nothing.
+    assert!(r.engine.stack(T, "app").unwrap().is_none());
+    let mut first = req("app", APP);
+    first.parameters = vec![ParameterInput {
+        key: "Greeting".into(),
+        value: Some("salut".into()),
+        use_previous_value: false,
+    }];
+    r.engine.deploy(&first).unwrap();
+    let mut again = req(
+        "app",
+        &APP.replace("Type: String\n      Value", "Type: StringList\n      Value"),
+    );
+    again.parameters = vec![ParameterInput {
+        key: "Greeting".into(),
+        value: None,
+        use_previous_value: true,
+    }];
+    let rep = r.engine.deploy(&again).unwrap();
+    assert_eq!(rep.status, StackStatus::UpdateComplete);
+    assert_eq!(env(&r.engine)["GREETING"], "salut");
+}
