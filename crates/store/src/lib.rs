@@ -1,4 +1,5 @@
-//! Slipway's stores. This crate holds, for now, the content-addressed half: the artefact store.
+//! Slipway's stores: the content-addressed artefact store (this module) and the state store
+//! ([`state`]: SQLite in WAL mode behind a trait, with an in-memory twin for tests).
 //!
 //! # The artefact store on disk
 //!
@@ -30,6 +31,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest as _, Sha256};
+
+pub mod state;
 
 /// The sha256 of a blob's bytes: its name in the store.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

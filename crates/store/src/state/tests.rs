@@ -1,0 +1,229 @@
+//! One suite, two implementations: every test runs on SQLite in a temp dir and in memory.
+
+use serde_json::json;
+
+use super::memory::MemoryStore;
+use super::sqlite::{MIGRATIONS, SqliteStore};
+use super::*;
+
+fn both(f: impl Fn(&dyn StateStore)) {
+    f(&MemoryStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path().join("state.db")).unwrap();
+    f(&s);
+}
+
+fn stack_write(name: &str, expected: Option<u64>, status: &str) -> StackWrite {
+    StackWrite {
+        target: "111111111111/us-east-1".into(),
+        name: name.into(),
+        expected,
+        record: json!({"name": name, "status": status}),
+        resources: vec![
+            ("B".into(), json!({"physical_id": "b"})),
+            ("A".into(), json!({"physical_id": "a"})),
+        ],
+        change_sets: vec![],
+        reset_events: false,
+        append_events: vec![json!({"status": status})],
+    }
+}
+
+const T: &str = "111111111111/us-east-1";
+
+#[test]
+fn stacks_round_trip_with_generations_and_events() {
+    both(|s| {
+        assert!(s.get_stack(T, "app").unwrap().is_none());
+        let g = s
+            .commit(Batch::new().stack(stack_write("app", None, "CREATE_IN_PROGRESS")))
+            .unwrap();
+        assert_eq!(g, vec![1]);
+        let g = s
+            .commit(Batch::new().stack(stack_write("app", Some(1), "CREATE_COMPLETE")))
+            .unwrap();
+        assert_eq!(g, vec![2]);
+        let doc = s.get_stack(T, "app").unwrap().unwrap();
+        assert_eq!(doc.generation, 2);
+        assert_eq!(doc.record["status"], "CREATE_COMPLETE");
+        // Resources keep deployment order, not key order.
+        let ids: Vec<&str> = doc.resources.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(ids, ["B", "A"]);
+        assert_eq!(
+            doc.events,
+            vec![
+                json!({"status": "CREATE_IN_PROGRESS"}),
+                json!({"status": "CREATE_COMPLETE"})
+            ]
+        );
+        assert_eq!(s.list_stacks(T).unwrap(), vec!["app".to_owned()]);
+        assert!(s.list_stacks("222222222222/eu-west-1").unwrap().is_empty());
+        // Reusing a deleted stack's name starts a new event history.
+        let mut w = stack_write("app", Some(2), "CREATE_IN_PROGRESS");
+        w.reset_events = true;
+        s.commit(Batch::new().stack(w)).unwrap();
+        assert_eq!(s.get_stack(T, "app").unwrap().unwrap().events.len(), 1);
+    });
+}
+
+#[test]
+fn compare_and_swap_rejects_stale_writers() {
+    both(|s| {
+        s.commit(Batch::new().stack(stack_write("app", None, "CREATE_IN_PROGRESS")))
+            .unwrap();
+        // Creating again, or writing with a stale generation, is a conflict.
+        let e = s
+            .commit(Batch::new().stack(stack_write("app", None, "X")))
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StateError::Conflict {
+                    expected: None,
+                    found: Some(1),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = s
+            .commit(Batch::new().stack(stack_write("app", Some(7), "X")))
+            .unwrap_err();
+        assert!(matches!(e, StateError::Conflict { .. }), "{e}");
+        s.commit(Batch::new().put(Collection::Functions, T, "f", None, json!({"v": 1})))
+            .unwrap();
+        let e = s
+            .commit(Batch::new().put(Collection::Functions, T, "f", None, json!({"v": 2})))
+            .unwrap_err();
+        assert!(matches!(e, StateError::Conflict { .. }), "{e}");
+        let e = s
+            .commit(Batch::new().delete(Collection::Functions, T, "f", 9))
+            .unwrap_err();
+        assert!(matches!(e, StateError::Conflict { .. }), "{e}");
+        assert_eq!(
+            s.get_doc(Collection::Functions, T, "f")
+                .unwrap()
+                .unwrap()
+                .value,
+            json!({"v": 1})
+        );
+    });
+}
+
+#[test]
+fn a_batch_is_all_or_nothing() {
+    both(|s| {
+        s.commit(Batch::new().put(Collection::Journal, T, "op-1", None, json!({"step": 0})))
+            .unwrap();
+        // The second write conflicts: the first must not land either.
+        let e = s
+            .commit(
+                Batch::new()
+                    .stack(stack_write("app", None, "CREATE_IN_PROGRESS"))
+                    .put(Collection::Journal, T, "op-1", Some(5), json!({"step": 1})),
+            )
+            .unwrap_err();
+        assert!(matches!(e, StateError::Conflict { .. }), "{e}");
+        assert!(s.get_stack(T, "app").unwrap().is_none());
+        let j = s.get_doc(Collection::Journal, T, "op-1").unwrap().unwrap();
+        assert_eq!((j.generation, j.value), (1, json!({"step": 0})));
+        // Both together.
+        let g = s
+            .commit(
+                Batch::new()
+                    .stack(stack_write("app", None, "CREATE_IN_PROGRESS"))
+                    .put(Collection::Journal, T, "op-1", Some(1), json!({"step": 1})),
+            )
+            .unwrap();
+        assert_eq!(g, vec![1, 2]);
+    });
+}
+
+#[test]
+fn documents_by_collection_and_target() {
+    both(|s| {
+        let other = "222222222222/eu-west-1";
+        s.commit(
+            Batch::new()
+                .target(TargetRow {
+                    name: T.into(),
+                    account: "111111111111".into(),
+                    region: "us-east-1".into(),
+                })
+                .put(Collection::Deployments, T, "d-2", None, json!(2))
+                .put(Collection::Deployments, T, "d-1", None, json!(1))
+                .put(Collection::Deployments, other, "d-3", None, json!(3))
+                .put(
+                    Collection::Resources,
+                    T,
+                    "AWS::SNS::Topic|t",
+                    None,
+                    json!({}),
+                ),
+        )
+        .unwrap();
+        let keys: Vec<String> = s
+            .list_docs(Collection::Deployments, T)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, ["d-1", "d-2"]);
+        assert_eq!(s.list_all_docs(Collection::Deployments).unwrap().len(), 3);
+        assert_eq!(s.targets().unwrap().len(), 1);
+        s.commit(Batch::new().delete(Collection::Deployments, T, "d-1", 1))
+            .unwrap();
+        assert!(
+            s.get_doc(Collection::Deployments, T, "d-1")
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
+    });
+}
+
+#[test]
+fn sqlite_is_durable_in_wal_mode_and_migrates_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.journal_mode().unwrap(), "wal");
+        s.commit(Batch::new().stack(stack_write("app", None, "CREATE_IN_PROGRESS")))
+            .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
+    assert_eq!(s.get_stack(T, "app").unwrap().unwrap().generation, 1);
+    drop(s);
+    // A database from a newer binary is refused, not silently misread.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (99, 'future', 0)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let e = SqliteStore::open(&path).err().unwrap();
+    assert!(matches!(e, StateError::TooNew { found: 99, .. }), "{e}");
+}
+
+#[test]
+fn corrupt_documents_are_reported_with_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let s = SqliteStore::open(&path).unwrap();
+    drop(s);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO documents (collection, target, key, generation, doc)
+         VALUES ('functions', 't', 'f', 1, '{not json')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let s = SqliteStore::open(&path).unwrap();
+    let e = s.get_doc(Collection::Functions, "t", "f").unwrap_err();
+    assert!(matches!(e, StateError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("'f'"), "{e}");
+}
