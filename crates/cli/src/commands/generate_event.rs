@@ -11,7 +11,6 @@ use std::io::Write;
 
 use base64::Engine as _;
 use md5::{Digest as _, Md5};
-use serde_json::{Value, json};
 
 use super::Status;
 use crate::args::{
@@ -21,14 +20,12 @@ use crate::args::{
 use crate::error::CliError;
 
 pub(crate) fn run(args: &GenerateEventArgs, out: &mut dyn Write) -> Result<Status, CliError> {
-    let event = event(&args.service);
-    let text = serde_json::to_string_pretty(&event).map_err(CliError::Json)?;
-    writeln!(out, "{text}")?;
+    writeln!(out, "{}", event(&args.service))?;
     Ok(Status::Success)
 }
 
-/// The event the arguments describe.
-pub(crate) fn event(service: &EventService) -> Value {
+/// The event the arguments describe, as JSON text.
+pub(crate) fn event(service: &EventService) -> String {
     match service {
         EventService::Apigateway(ApigatewayEvent::AwsProxy(a)) => aws_proxy(a),
         EventService::Apigateway(ApigatewayEvent::HttpApiProxy(a)) => http_api_proxy(a),
@@ -58,274 +55,405 @@ pub(crate) fn url_quote(s: &str) -> String {
     out
 }
 
-const BROWSER_ACCEPT: &str =
-    "text/html,application/xhtml+xml,application/xml;q=0.9,image/webp,*/*;q=0.8";
-const VIA: &str = "1.1 08f323deadbeefa7af34d5feb414ce27.cloudfront.net (CloudFront)";
-const CF_ID: &str = "cDehVQoZnx43VYQb9j2-nvCh-9z396Uhbp027Y2JvkCPNLmGJHqlaA==";
-
-fn aws_proxy(a: &HttpEventArgs) -> Value {
-    let stage = a.stage.as_deref().unwrap_or("prod");
-    let path = &a.path;
-    // (name, value of `headers`, value of `multiValueHeaders`): SAM's sample differs in the
-    // Host header's API id between the two.
-    let headers: [(&str, String, String); 18] = [
-        ("Accept", BROWSER_ACCEPT.into(), BROWSER_ACCEPT.into()),
-        (
-            "Accept-Encoding",
-            "gzip, deflate, sdch".into(),
-            "gzip, deflate, sdch".into(),
-        ),
-        (
-            "Accept-Language",
-            "en-US,en;q=0.8".into(),
-            "en-US,en;q=0.8".into(),
-        ),
-        ("Cache-Control", "max-age=0".into(), "max-age=0".into()),
-        ("CloudFront-Forwarded-Proto", "https".into(), "https".into()),
-        ("CloudFront-Is-Desktop-Viewer", "true".into(), "true".into()),
-        (
-            "CloudFront-Is-Mobile-Viewer",
-            "false".into(),
-            "false".into(),
-        ),
-        (
-            "CloudFront-Is-SmartTV-Viewer",
-            "false".into(),
-            "false".into(),
-        ),
-        (
-            "CloudFront-Is-Tablet-Viewer",
-            "false".into(),
-            "false".into(),
-        ),
-        ("CloudFront-Viewer-Country", "US".into(), "US".into()),
-        (
-            "Host",
-            format!("1234567890.execute-api.{}", a.dns_suffix),
-            format!("0123456789.execute-api.{}", a.dns_suffix),
-        ),
-        ("Upgrade-Insecure-Requests", "1".into(), "1".into()),
-        (
-            "User-Agent",
-            "Custom User Agent String".into(),
-            "Custom User Agent String".into(),
-        ),
-        ("Via", VIA.into(), VIA.into()),
-        ("X-Amz-Cf-Id", CF_ID.into(), CF_ID.into()),
-        (
-            "X-Forwarded-For",
-            "127.0.0.1, 127.0.0.2".into(),
-            "127.0.0.1, 127.0.0.2".into(),
-        ),
-        ("X-Forwarded-Port", "443".into(), "443".into()),
-        ("X-Forwarded-Proto", "https".into(), "https".into()),
-    ];
-    let single: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v, _)| ((*k).to_owned(), Value::String(v.clone())))
-        .collect();
-    let multi: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, _, v)| ((*k).to_owned(), json!([v])))
-        .collect();
-    json!({
-        "body": b64(&a.body),
-        "resource": a.resource,
-        "path": format!("/{path}"),
-        "httpMethod": a.method,
-        "isBase64Encoded": true,
-        "queryStringParameters": {"foo": "bar"},
-        "multiValueQueryStringParameters": {"foo": ["bar"]},
-        "pathParameters": {"proxy": format!("/{path}")},
-        "stageVariables": {"baz": "qux"},
-        "headers": single,
-        "multiValueHeaders": multi,
-        "requestContext": {
-            "accountId": a.account_id,
-            "resourceId": "123456",
-            "stage": stage,
-            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-            "requestTime": "09/Apr/2015:12:34:56 +0000",
-            "requestTimeEpoch": 1_428_582_896_000_u64,
-            "identity": {
-                "cognitoIdentityPoolId": null,
-                "accountId": null,
-                "cognitoIdentityId": null,
-                "caller": null,
-                "accessKey": null,
-                "sourceIp": "127.0.0.1",
-                "cognitoAuthenticationType": null,
-                "cognitoAuthenticationProvider": null,
-                "userArn": null,
-                "userAgent": "Custom User Agent String",
-                "user": null
-            },
-            "path": format!("/{stage}/{path}"),
-            "resourcePath": a.resource,
-            "httpMethod": a.method,
-            "apiId": "1234567890",
-            "protocol": "HTTP/1.1"
-        }
-    })
-}
-
-fn http_api_proxy(a: &HttpEventArgs) -> Value {
-    let stage = a.stage.as_deref().unwrap_or("$default");
-    let path = format!("/{}", a.path);
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "parameter1=value1&parameter1=value2&parameter2=value",
-        "cookies": ["cookie1", "cookie2"],
-        "headers": {"Header1": "value1", "Header2": "value1,value2"},
-        "queryStringParameters": {"parameter1": "value1,value2", "parameter2": "value"},
-        "requestContext": {
-            "accountId": a.account_id,
-            "apiId": "api-id",
-            "authentication": {
-                "clientCert": {
-                    "clientCertPem": "CERT_CONTENT",
-                    "subjectDN": "www.example.com",
-                    "issuerDN": "Example issuer",
-                    "serialNumber": "a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1",
-                    "validity": {
-                        "notBefore": "May 28 12:30:02 2019 GMT",
-                        "notAfter": "Aug  5 09:36:04 2021 GMT"
-                    }
-                }
-            },
-            "authorizer": {
-                "jwt": {
-                    "claims": {"claim1": "value1", "claim2": "value2"},
-                    "scopes": ["scope1", "scope2"]
-                }
-            },
-            "domainName": format!("id.execute-api.{}", a.dns_suffix),
-            "domainPrefix": "id",
-            "http": {
-                "method": a.method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "192.168.0.1/32",
-                "userAgent": "agent"
-            },
-            "requestId": "id",
-            "routeKey": "$default",
-            "stage": stage,
-            "time": "12/Mar/2020:19:03:58 +0000",
-            "timeEpoch": 1_583_348_638_390_u64
-        },
-        "body": b64(&a.body),
-        "pathParameters": {"parameter1": "value1"},
-        "isBase64Encoded": true,
-        "stageVariables": {"stageVariable1": "value1", "stageVariable2": "value2"}
-    })
-}
-
-fn s3(a: &S3EventArgs, event_name: &str) -> Value {
-    let mut object = json!({"key": url_quote(&a.key)});
-    if event_name.starts_with("ObjectCreated") {
-        object["size"] = json!(1024);
-        object["eTag"] = json!("0123456789abcdef0123456789abcdef");
+/// Fills `{{name}}` placeholders (each inside a JSON string) with JSON-escaped values. The
+/// templates are written in SAM CLI's field order, which a `serde_json::Value` would not keep.
+fn render(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        let quoted = serde_json::to_string(value).unwrap_or_default();
+        let escaped = &quoted[1..quoted.len() - 1];
+        out = out.replace(&format!("{{{{{name}}}}}"), escaped);
     }
-    object["sequencer"] = json!("0A1B2C3D4E5F678901");
-    json!({
-        "Records": [{
-            "eventVersion": "2.0",
-            "eventSource": "aws:s3",
-            "awsRegion": a.region,
-            "eventTime": "1970-01-01T00:00:00.000Z",
-            "eventName": event_name,
-            "userIdentity": {"principalId": "EXAMPLE"},
-            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-            "responseElements": {
-                "x-amz-request-id": "EXAMPLE123456789",
-                "x-amz-id-2": "EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH"
-            },
-            "s3": {
-                "s3SchemaVersion": "1.0",
-                "configurationId": "testConfigRule",
-                "bucket": {
-                    "name": a.bucket,
-                    "ownerIdentity": {"principalId": "EXAMPLE"},
-                    "arn": format!("arn:{}:s3:::{}", a.partition, a.bucket)
-                },
-                "object": object
-            }
-        }]
-    })
+    out
 }
 
-fn sns(a: &SnsEventArgs) -> Value {
-    let topic_arn = format!(
-        "arn:{}:sns:{}:{}:{}",
-        a.partition, a.region, a.account_id, a.topic
-    );
-    json!({
-        "Records": [{
-            "EventSource": "aws:sns",
-            "EventVersion": "1.0",
-            "EventSubscriptionArn": topic_arn,
-            "Sns": {
-                "Type": "Notification",
-                "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
-                "TopicArn": topic_arn,
-                "Subject": a.subject,
-                "Message": a.message,
-                "Timestamp": "1970-01-01T00:00:00.000Z",
-                "SignatureVersion": "1",
-                "Signature": "EXAMPLE",
-                "SigningCertUrl": "EXAMPLE",
-                "UnsubscribeUrl": "EXAMPLE",
-                "MessageAttributes": {
-                    "Test": {"Type": "String", "Value": "TestString"},
-                    "TestBinary": {"Type": "Binary", "Value": "TestBinary"}
-                }
-            }
-        }]
-    })
+const AWS_PROXY: &str = r#"{
+  "body": "{{body}}",
+  "resource": "{{resource}}",
+  "path": "/{{path}}",
+  "httpMethod": "{{method}}",
+  "isBase64Encoded": true,
+  "queryStringParameters": {
+    "foo": "bar"
+  },
+  "multiValueQueryStringParameters": {
+    "foo": [
+      "bar"
+    ]
+  },
+  "pathParameters": {
+    "proxy": "/{{path}}"
+  },
+  "stageVariables": {
+    "baz": "qux"
+  },
+  "headers": {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/webp,*/*;q=0.8",
+    "Accept-Encoding": "gzip, deflate, sdch",
+    "Accept-Language": "en-US,en;q=0.8",
+    "Cache-Control": "max-age=0",
+    "CloudFront-Forwarded-Proto": "https",
+    "CloudFront-Is-Desktop-Viewer": "true",
+    "CloudFront-Is-Mobile-Viewer": "false",
+    "CloudFront-Is-SmartTV-Viewer": "false",
+    "CloudFront-Is-Tablet-Viewer": "false",
+    "CloudFront-Viewer-Country": "US",
+    "Host": "1234567890.execute-api.{{dns_suffix}}",
+    "Upgrade-Insecure-Requests": "1",
+    "User-Agent": "Custom User Agent String",
+    "Via": "1.1 08f323deadbeefa7af34d5feb414ce27.cloudfront.net (CloudFront)",
+    "X-Amz-Cf-Id": "cDehVQoZnx43VYQb9j2-nvCh-9z396Uhbp027Y2JvkCPNLmGJHqlaA==",
+    "X-Forwarded-For": "127.0.0.1, 127.0.0.2",
+    "X-Forwarded-Port": "443",
+    "X-Forwarded-Proto": "https"
+  },
+  "multiValueHeaders": {
+    "Accept": [
+      "text/html,application/xhtml+xml,application/xml;q=0.9,image/webp,*/*;q=0.8"
+    ],
+    "Accept-Encoding": [
+      "gzip, deflate, sdch"
+    ],
+    "Accept-Language": [
+      "en-US,en;q=0.8"
+    ],
+    "Cache-Control": [
+      "max-age=0"
+    ],
+    "CloudFront-Forwarded-Proto": [
+      "https"
+    ],
+    "CloudFront-Is-Desktop-Viewer": [
+      "true"
+    ],
+    "CloudFront-Is-Mobile-Viewer": [
+      "false"
+    ],
+    "CloudFront-Is-SmartTV-Viewer": [
+      "false"
+    ],
+    "CloudFront-Is-Tablet-Viewer": [
+      "false"
+    ],
+    "CloudFront-Viewer-Country": [
+      "US"
+    ],
+    "Host": [
+      "0123456789.execute-api.{{dns_suffix}}"
+    ],
+    "Upgrade-Insecure-Requests": [
+      "1"
+    ],
+    "User-Agent": [
+      "Custom User Agent String"
+    ],
+    "Via": [
+      "1.1 08f323deadbeefa7af34d5feb414ce27.cloudfront.net (CloudFront)"
+    ],
+    "X-Amz-Cf-Id": [
+      "cDehVQoZnx43VYQb9j2-nvCh-9z396Uhbp027Y2JvkCPNLmGJHqlaA=="
+    ],
+    "X-Forwarded-For": [
+      "127.0.0.1, 127.0.0.2"
+    ],
+    "X-Forwarded-Port": [
+      "443"
+    ],
+    "X-Forwarded-Proto": [
+      "https"
+    ]
+  },
+  "requestContext": {
+    "accountId": "{{account_id}}",
+    "resourceId": "123456",
+    "stage": "{{stage}}",
+    "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+    "requestTime": "09/Apr/2015:12:34:56 +0000",
+    "requestTimeEpoch": 1428582896000,
+    "identity": {
+      "cognitoIdentityPoolId": null,
+      "accountId": null,
+      "cognitoIdentityId": null,
+      "caller": null,
+      "accessKey": null,
+      "sourceIp": "127.0.0.1",
+      "cognitoAuthenticationType": null,
+      "cognitoAuthenticationProvider": null,
+      "userArn": null,
+      "userAgent": "Custom User Agent String",
+      "user": null
+    },
+    "path": "/{{stage}}/{{path}}",
+    "resourcePath": "{{resource}}",
+    "httpMethod": "{{method}}",
+    "apiId": "1234567890",
+    "protocol": "HTTP/1.1"
+  }
+}"#;
+
+fn aws_proxy(a: &HttpEventArgs) -> String {
+    render(
+        AWS_PROXY,
+        &[
+            ("body", &b64(&a.body)),
+            ("resource", &a.resource),
+            ("path", &a.path),
+            ("method", &a.method),
+            ("dns_suffix", &a.dns_suffix),
+            ("account_id", &a.account_id),
+            ("stage", a.stage.as_deref().unwrap_or("prod")),
+        ],
+    )
 }
 
-fn sqs(a: &SqsEventArgs) -> Value {
-    let md5 = hex_lower(&Md5::digest(a.body.as_bytes()));
-    json!({
-        "Records": [{
-            "messageId": "19dd0b57-b21e-4ac1-bd88-01bbb068cb78",
-            "receiptHandle": "MessageReceiptHandle",
-            "body": a.body,
-            "attributes": {
-                "ApproximateReceiveCount": "1",
-                "SentTimestamp": "1523232000000",
-                "SenderId": a.account_id,
-                "ApproximateFirstReceiveTimestamp": "1523232000001"
-            },
-            "messageAttributes": {},
-            "md5OfBody": md5,
-            "eventSource": "aws:sqs",
-            "eventSourceARN": format!(
-                "arn:{}:sqs:{}:{}:{}",
-                a.partition, a.region, a.account_id, a.queue_name
-            ),
-            "awsRegion": a.region
-        }]
-    })
+const HTTP_API_PROXY: &str = r#"{
+  "version": "2.0",
+  "routeKey": "$default",
+  "rawPath": "/{{path}}",
+  "rawQueryString": "parameter1=value1&parameter1=value2&parameter2=value",
+  "cookies": [
+    "cookie1",
+    "cookie2"
+  ],
+  "headers": {
+    "Header1": "value1",
+    "Header2": "value1,value2"
+  },
+  "queryStringParameters": {
+    "parameter1": "value1,value2",
+    "parameter2": "value"
+  },
+  "requestContext": {
+    "accountId": "{{account_id}}",
+    "apiId": "api-id",
+    "authentication": {
+      "clientCert": {
+        "clientCertPem": "CERT_CONTENT",
+        "subjectDN": "www.example.com",
+        "issuerDN": "Example issuer",
+        "serialNumber": "a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1",
+        "validity": {
+          "notBefore": "May 28 12:30:02 2019 GMT",
+          "notAfter": "Aug  5 09:36:04 2021 GMT"
+        }
+      }
+    },
+    "authorizer": {
+      "jwt": {
+        "claims": {
+          "claim1": "value1",
+          "claim2": "value2"
+        },
+        "scopes": [
+          "scope1",
+          "scope2"
+        ]
+      }
+    },
+    "domainName": "id.execute-api.{{dns_suffix}}",
+    "domainPrefix": "id",
+    "http": {
+      "method": "{{method}}",
+      "path": "/{{path}}",
+      "protocol": "HTTP/1.1",
+      "sourceIp": "192.168.0.1/32",
+      "userAgent": "agent"
+    },
+    "requestId": "id",
+    "routeKey": "$default",
+    "stage": "{{stage}}",
+    "time": "12/Mar/2020:19:03:58 +0000",
+    "timeEpoch": 1583348638390
+  },
+  "body": "{{body}}",
+  "pathParameters": {
+    "parameter1": "value1"
+  },
+  "isBase64Encoded": true,
+  "stageVariables": {
+    "stageVariable1": "value1",
+    "stageVariable2": "value2"
+  }
+}"#;
+
+fn http_api_proxy(a: &HttpEventArgs) -> String {
+    render(
+        HTTP_API_PROXY,
+        &[
+            ("body", &b64(&a.body)),
+            ("path", &a.path),
+            ("method", &a.method),
+            ("dns_suffix", &a.dns_suffix),
+            ("account_id", &a.account_id),
+            ("stage", a.stage.as_deref().unwrap_or("$default")),
+        ],
+    )
 }
 
-fn schedule(a: &ScheduleEventArgs) -> Value {
-    json!({
-        "id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": a.account_id,
-        "time": "1970-01-01T00:00:00Z",
-        "region": a.region,
-        "resources": [format!(
-            "arn:{}:events:{}:{}:rule/{}",
-            a.partition, a.region, a.account_id, a.rule
-        )],
-        "detail": {}
-    })
+const S3: &str = r#"{
+  "Records": [
+    {
+      "eventVersion": "2.0",
+      "eventSource": "aws:s3",
+      "awsRegion": "{{region}}",
+      "eventTime": "1970-01-01T00:00:00.000Z",
+      "eventName": "{{event_name}}",
+      "userIdentity": {
+        "principalId": "EXAMPLE"
+      },
+      "requestParameters": {
+        "sourceIPAddress": "127.0.0.1"
+      },
+      "responseElements": {
+        "x-amz-request-id": "EXAMPLE123456789",
+        "x-amz-id-2": "EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH"
+      },
+      "s3": {
+        "s3SchemaVersion": "1.0",
+        "configurationId": "testConfigRule",
+        "bucket": {
+          "name": "{{bucket}}",
+          "ownerIdentity": {
+            "principalId": "EXAMPLE"
+          },
+          "arn": "arn:{{partition}}:s3:::{{bucket}}"
+        },
+        "object": {
+          "key": "{{key}}",
+OBJECT_EXTRA          "sequencer": "0A1B2C3D4E5F678901"
+        }
+      }
+    }
+  ]
+}"#;
+
+/// The object fields a put notification has and a delete notification does not.
+const S3_PUT_OBJECT: &str = r#"          "size": 1024,
+          "eTag": "0123456789abcdef0123456789abcdef",
+"#;
+
+fn s3(a: &S3EventArgs, event_name: &str) -> String {
+    let extra = if event_name.starts_with("ObjectCreated") {
+        S3_PUT_OBJECT
+    } else {
+        ""
+    };
+    render(
+        &S3.replace("OBJECT_EXTRA", extra),
+        &[
+            ("region", &a.region),
+            ("event_name", event_name),
+            ("bucket", &a.bucket),
+            ("partition", &a.partition),
+            ("key", &url_quote(&a.key)),
+        ],
+    )
+}
+
+const SNS: &str = r#"{
+  "Records": [
+    {
+      "EventSource": "aws:sns",
+      "EventVersion": "1.0",
+      "EventSubscriptionArn": "arn:{{partition}}:sns:{{region}}:{{account_id}}:{{topic}}",
+      "Sns": {
+        "Type": "Notification",
+        "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+        "TopicArn": "arn:{{partition}}:sns:{{region}}:{{account_id}}:{{topic}}",
+        "Subject": "{{subject}}",
+        "Message": "{{message}}",
+        "Timestamp": "1970-01-01T00:00:00.000Z",
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLE",
+        "SigningCertUrl": "EXAMPLE",
+        "UnsubscribeUrl": "EXAMPLE",
+        "MessageAttributes": {
+          "Test": {
+            "Type": "String",
+            "Value": "TestString"
+          },
+          "TestBinary": {
+            "Type": "Binary",
+            "Value": "TestBinary"
+          }
+        }
+      }
+    }
+  ]
+}"#;
+
+fn sns(a: &SnsEventArgs) -> String {
+    render(
+        SNS,
+        &[
+            ("partition", &a.partition),
+            ("region", &a.region),
+            ("account_id", &a.account_id),
+            ("topic", &a.topic),
+            ("subject", &a.subject),
+            ("message", &a.message),
+        ],
+    )
+}
+
+const SQS: &str = r#"{
+  "Records": [
+    {
+      "messageId": "19dd0b57-b21e-4ac1-bd88-01bbb068cb78",
+      "receiptHandle": "MessageReceiptHandle",
+      "body": "{{body}}",
+      "attributes": {
+        "ApproximateReceiveCount": "1",
+        "SentTimestamp": "1523232000000",
+        "SenderId": "{{account_id}}",
+        "ApproximateFirstReceiveTimestamp": "1523232000001"
+      },
+      "messageAttributes": {},
+      "md5OfBody": "{{md5_of_body}}",
+      "eventSource": "aws:sqs",
+      "eventSourceARN": "arn:{{partition}}:sqs:{{region}}:{{account_id}}:{{queue_name}}",
+      "awsRegion": "{{region}}"
+    }
+  ]
+}"#;
+
+fn sqs(a: &SqsEventArgs) -> String {
+    render(
+        SQS,
+        &[
+            ("body", &a.body),
+            ("account_id", &a.account_id),
+            ("md5_of_body", &hex_lower(&Md5::digest(a.body.as_bytes()))),
+            ("partition", &a.partition),
+            ("region", &a.region),
+            ("queue_name", &a.queue_name),
+        ],
+    )
+}
+
+const SCHEDULE: &str = r#"{
+  "id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c",
+  "detail-type": "Scheduled Event",
+  "source": "aws.events",
+  "account": "{{account_id}}",
+  "time": "1970-01-01T00:00:00Z",
+  "region": "{{region}}",
+  "resources": [
+    "arn:{{partition}}:events:{{region}}:{{account_id}}:rule/{{rule}}"
+  ],
+  "detail": {}
+}"#;
+
+fn schedule(a: &ScheduleEventArgs) -> String {
+    render(
+        SCHEDULE,
+        &[
+            ("account_id", &a.account_id),
+            ("region", &a.region),
+            ("partition", &a.partition),
+            ("rule", &a.rule),
+        ],
+    )
 }
 
 fn hex_lower(bytes: &[u8]) -> String {
@@ -340,6 +468,31 @@ mod tests {
     fn quote_matches_python() {
         assert_eq!(url_quote("test/key"), "test/key");
         assert_eq!(url_quote("a b+c&é"), "a%20b%2Bc%26%C3%A9");
+    }
+
+    #[test]
+    fn every_event_is_json_with_values_escaped() {
+        use clap::Parser as _;
+        for argv in [
+            &["x", "apigateway", "aws-proxy", "--path", "a\"b"][..],
+            &["x", "apigateway", "http-api-proxy"],
+            &["x", "s3", "put", "--key", "a b"],
+            &["x", "s3", "delete"],
+            &["x", "sns", "notification", "--message", "line\nbreak"],
+            &["x", "sqs", "receive-message"],
+            &["x", "events", "schedule"],
+        ] {
+            let cli = crate::args::Cli::try_parse_from(
+                argv.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            let crate::args::Command::GenerateEvent(g) = cli.command else {
+                panic!("not generate-event")
+            };
+            let text = event(&g.service);
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("{argv:?}: {e}\n{text}"));
+        }
     }
 
     #[test]
