@@ -1072,6 +1072,85 @@ mod tests {
     }
 
     #[test]
+    fn invoke_prefers_the_built_template_and_layers_apply_in_order() {
+        let dir = dir_with(&[
+            ("template.yaml", ""),
+            (
+                "samconfig.toml",
+                "version = 0.1\n[default.local_invoke.parameters]\nevent = \"a.json\"\nenv_vars = \"env.json\"\n[default.invoke.parameters]\nevent = \"b.json\"\n",
+            ),
+        ]);
+        let r = invoke(&InvokeArgs::default(), &Environment::default(), dir.path());
+        let s = r.settings.unwrap();
+        assert_eq!(s.template, PathBuf::from("template.yaml"));
+        assert!(!s.built_template);
+        assert_eq!(
+            s.event,
+            EventSource::File("b.json".into()),
+            "invoke beats local_invoke"
+        );
+        assert_eq!(s.env_vars, Some(PathBuf::from("env.json")));
+        assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+
+        std::fs::create_dir_all(dir.path().join("d/build")).unwrap();
+        std::fs::write(dir.path().join("d/build/template.yaml"), "").unwrap();
+        let mut env = Environment::default();
+        env.set(env_vars::SLIPWAY_DATA_DIR, "d");
+        let args = InvokeArgs {
+            event: Some("-".into()),
+            ..InvokeArgs::default()
+        };
+        let s = invoke(&args, &env, dir.path()).settings.unwrap();
+        assert_eq!(s.template, PathBuf::from("d/build/template.yaml"));
+        assert!(s.built_template);
+        assert_eq!(s.event, EventSource::Stdin);
+        let args = InvokeArgs {
+            template: Some("template.yaml".into()),
+            ..InvokeArgs::default()
+        };
+        let s = invoke(&args, &env, dir.path()).settings.unwrap();
+        assert!(!s.built_template, "a named template wins");
+    }
+
+    #[test]
+    fn build_picks_buildspec_or_sam() {
+        let dir = dir_with(&[("template.yaml", "")]);
+        let s = build(&BuildArgs::default(), &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert_eq!(s.mode, BuildMode::Sam("template.yaml".into()));
+        assert_eq!(s.source, BuildSource::Dir(".".into()));
+        std::fs::write(dir.path().join("buildspec.yml"), "").unwrap();
+        let s = build(&BuildArgs::default(), &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert_eq!(s.mode, BuildMode::Buildspec("buildspec.yml".into()));
+        let args = BuildArgs {
+            template: Some("template.yaml".into()),
+            source: Some("main~1".into()),
+            env: vec!["A=1".into()],
+            ..BuildArgs::default()
+        };
+        let s = build(&args, &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert_eq!(s.mode, BuildMode::Sam("template.yaml".into()));
+        assert_eq!(s.source, BuildSource::Git("main~1".into()));
+        assert_eq!(s.env, vec!["A=1"]);
+        let args = BuildArgs {
+            env: vec!["novalue".into()],
+            ..BuildArgs::default()
+        };
+        assert!(
+            build(&args, &Environment::default(), dir.path())
+                .settings
+                .is_none()
+        );
+        assert_eq!(project_name("my app"), "my-app");
+        assert_eq!(project_name("_"), "local");
+    }
+
+    #[test]
     fn override_tokens() {
         assert_eq!(
             override_token("K=a value").unwrap(),

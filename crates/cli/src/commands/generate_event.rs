@@ -474,13 +474,27 @@ mod tests {
     fn every_event_is_json_with_values_escaped() {
         use clap::Parser as _;
         for argv in [
-            &["x", "apigateway", "aws-proxy", "--path", "a\"b"][..],
-            &["x", "apigateway", "http-api-proxy"],
-            &["x", "s3", "put", "--key", "a b"],
-            &["x", "s3", "delete"],
-            &["x", "sns", "notification", "--message", "line\nbreak"],
-            &["x", "sqs", "receive-message"],
-            &["x", "events", "schedule"],
+            &[
+                "x",
+                "generate-event",
+                "apigateway",
+                "aws-proxy",
+                "--path",
+                "a\"b",
+            ][..],
+            &["x", "generate-event", "apigateway", "http-api-proxy"],
+            &["x", "generate-event", "s3", "put", "--key", "a b"],
+            &["x", "generate-event", "s3", "delete"],
+            &[
+                "x",
+                "generate-event",
+                "sns",
+                "notification",
+                "--message",
+                "line\nbreak",
+            ],
+            &["x", "generate-event", "sqs", "receive-message"],
+            &["x", "generate-event", "events", "schedule"],
         ] {
             let cli = crate::args::Cli::try_parse_from(
                 argv.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
