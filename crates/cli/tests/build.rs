@@ -4,6 +4,9 @@
 
 mod common;
 
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::process::{Command, Stdio};
+
 use common::{slipway, write};
 use serde_json::Value;
 
@@ -201,4 +204,57 @@ fn a_sam_build_of_a_missing_code_dir_fails() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn ctrl_c_stops_the_build_and_its_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[(
+            "buildspec.yml",
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - echo started $$ > pid.txt && cat pid.txt\n      - sleep 600\n",
+        )],
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .current_dir(dir.path())
+        .arg("build")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the build to be running (its first command's output), not for time to pass.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut shell_pid = None;
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if let Some(rest) = line.trim_end().split(" started ").nth(1) {
+            shell_pid = Some(rest.to_owned());
+            break;
+        }
+        line.clear();
+    }
+    let shell_pid = shell_pid.expect("the build started");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{rest}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().next().unwrap().contains(" STOPPED in "),
+        "{stdout}"
+    );
+    assert!(rest.contains("Stopping the build"), "{rest}");
+    // The build's shell (and its `sleep`) is gone.
+    let alive = Command::new("kill")
+        .args(["-0", &shell_pid])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!alive.success(), "the build shell {shell_pid} survived");
 }

@@ -20,7 +20,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use slipway_build::sam::{SamBuildError, SamBuildOptions};
 use slipway_build::{
-    BuildError, BuildspecSource, EnvOverride, LogLine, LogSink, Source, build_template, run_build,
+    BuildError, BuildspecSource, CancelToken, EnvOverride, LogLine, LogSink, Source,
+    build_template, run_build,
 };
 use slipway_model::diag::{Sources, render_human};
 
@@ -136,6 +137,7 @@ fn buildspec(
     opts.account.clone_from(&s.target.account);
     opts.source_version = version;
     opts.sink = &progress;
+    stop_on_ctrl_c(opts.cancel.clone());
     let result = run_build(&opts);
     progress.finish();
     match result {
@@ -159,6 +161,35 @@ fn buildspec(
         }
         Err(e) => Err(CliError::Build(e)),
     }
+}
+
+/// The build runs in its own process group, which a terminal's Ctrl-C does not reach: the
+/// Ctrl-C stops the build as CodeBuild's StopBuild does (the build's process group is
+/// killed at once, the summary says STOPPED, the exit code is 1).
+fn stop_on_ctrl_c(cancel: CancelToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    // Registered here, before the build starts, so that no Ctrl-C is missed.
+    let interrupts = {
+        let _entered = rt.enter();
+        signal(SignalKind::interrupt())
+    };
+    let Ok(mut interrupts) = interrupts else {
+        return;
+    };
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            if interrupts.recv().await.is_some() {
+                let _ = writeln!(std::io::stderr(), "Stopping the build");
+                cancel.cancel();
+            }
+        });
+    });
 }
 
 fn sam(
