@@ -55,6 +55,13 @@ pub(crate) fn run(
             "Using the built template {} (from `slipway build`)",
             s.template.display()
         )?;
+        if let Some(source) = newer_source_template(cwd, &s.template) {
+            writeln!(
+                err,
+                "warning: {source} changed after the last `slipway build`; run it again, \
+                 or name the template with -t"
+            )?;
+        }
     }
     let Some(template) = resolve_template(&s, cwd, err)? else {
         return Ok(Status::Invalid);
@@ -174,6 +181,16 @@ pub(crate) fn run(
     } else {
         Status::Success
     })
+}
+
+/// A template in `cwd` modified after the built template was written, if any.
+fn newer_source_template(cwd: &Path, built: &Path) -> Option<&'static str> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let built_at = modified(&cwd.join(built))?;
+    settings::DEFAULT_TEMPLATES
+        .iter()
+        .copied()
+        .find(|t| modified(&cwd.join(t)).is_some_and(|at| at > built_at))
 }
 
 fn list(ids: &[&str]) -> String {
