@@ -239,3 +239,42 @@ fn samconfig_invoke_parameters_are_read() {
     assert_eq!(v["event"], json!({"k": 1}));
     assert_eq!(v["greeting"], "Salut");
 }
+
+#[test]
+fn local_layers_are_importable() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "template.yaml",
+                r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Libs:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: layer/
+      CompatibleRuntimes: [python3.11]
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Runtime: python3.11
+      Handler: app.handler
+      Layers: [!Ref Libs]
+"#,
+            ),
+            (
+                "layer/python/greet.py",
+                "def hi():\n    return 'from the layer'\n",
+            ),
+            (
+                "src/app.py",
+                "import greet\ndef handler(event, context):\n    return greet.hi()\n",
+            ),
+        ],
+    );
+    let r = slipway(dir.path(), &["invoke"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(result(&r), json!("from the layer"));
+}

@@ -7,7 +7,8 @@
 //!    became `{S3Bucket: slipway-local, S3Key: <path>}` and is taken relative to the template's
 //!    directory (for the built template, to the package `slipway build` made); inline
 //!    `Code.ZipFile` is written to `index.py` in a temporary directory, as Lambda names it;
-//!    `Timeout` 3 and `MemorySize` 128 when absent, as on Lambda.
+//!    `Timeout` 3 and `MemorySize` 128 when absent, as on Lambda; `Layers` that are layers of
+//!    the template with local content (`ContentUri`), in order.
 //! 3. Apply `--env-vars` as SAM CLI does: the file's `Parameters` section to every function,
 //!    then the section named by the function's logical ID (or its `FunctionName`), and only
 //!    to variables the template declares in `Environment.Variables` — the others are ignored,
@@ -112,7 +113,14 @@ pub(crate) fn run(
             source,
         })?;
     let props = template.resources[&logical_id].properties.to_json();
-    let mut spec = match function_spec(&logical_id, &props, &template_dir, scratch.path(), &s) {
+    let mut spec = match function_spec(
+        &logical_id,
+        &template,
+        &props,
+        &template_dir,
+        scratch.path(),
+        &s,
+    ) {
         Ok(spec) => spec,
         Err(message) => {
             writeln!(err, "error: {logical_id}: {message}")?;
@@ -296,6 +304,7 @@ fn u32_prop(props: &Value, key: &str) -> Result<Option<u32>, String> {
 /// The spec of function `logical_id` from its resolved `AWS::Lambda::Function` properties.
 fn function_spec(
     logical_id: &str,
+    template: &Template,
     props: &Value,
     template_dir: &Path,
     scratch: &Path,
@@ -340,12 +349,14 @@ fn function_spec(
             _ => return Err("Code has neither ZipFile nor a local CodeUri".into()),
         }
     };
-    let layers = props
+    let mut layers = Vec::new();
+    for layer in props
         .get("Layers")
         .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    if layers > 0 {
-        return Err("functions with Layers cannot be invoked locally yet".into());
+        .into_iter()
+        .flatten()
+    {
+        layers.push(layer_dir(layer, template, template_dir)?);
     }
     let environment = props
         .pointer("/Environment/Variables")
@@ -369,7 +380,7 @@ fn function_spec(
         runtime,
         handler,
         code_dir,
-        layers: Vec::new(),
+        layers,
         memory_mb: u32_prop(props, "MemorySize")?.unwrap_or(FunctionSpec::DEFAULT_MEMORY_MB),
         timeout_secs: u32_prop(props, "Timeout")?.unwrap_or(FunctionSpec::DEFAULT_TIMEOUT_SECS),
         environment,
@@ -388,6 +399,39 @@ fn function_spec(
             .unwrap_or_default()
             .to_owned(),
     })
+}
+
+/// The directory of one entry of a function's `Layers`: a `Ref` to a layer of the template
+/// whose content is local (`ContentUri`, or `Content` after the SAM transform).
+fn layer_dir(layer: &Value, template: &Template, template_dir: &Path) -> Result<PathBuf, String> {
+    let Some(id) = layer.get("Ref").and_then(Value::as_str) else {
+        return Err(format!(
+            "layer {layer} is not a layer of this template; slipway invoke runs local layers only"
+        ));
+    };
+    let resource = template
+        .resources
+        .get(id)
+        .filter(|r| r.type_ == "AWS::Lambda::LayerVersion")
+        .ok_or_else(|| format!("layer {id} is not an AWS::Lambda::LayerVersion"))?;
+    let content = resource.properties.to_json();
+    let content = &content["Content"];
+    match (str_prop(content, "S3Bucket"), str_prop(content, "S3Key")) {
+        (Some(LOCAL_CODE_BUCKET), Some(key)) => {
+            let dir = template_dir.join(key);
+            if dir.is_dir() {
+                Ok(dir)
+            } else {
+                Err(format!(
+                    "layer {id}: its content '{key}' is not a directory ({})",
+                    dir.display()
+                ))
+            }
+        }
+        _ => Err(format!(
+            "layer {id}: its content is not local; slipway invoke runs local layers only"
+        )),
+    }
 }
 
 /// A JSON scalar as an environment variable value (`true`, `3`, text as is).
