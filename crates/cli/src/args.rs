@@ -20,6 +20,12 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Parse and resolve a template; report every problem at once.
     Validate(ValidateArgs),
+    /// Invoke one function of a template once, locally (`sam local invoke`).
+    Invoke(InvokeArgs),
+    /// Print a sample event of an AWS service as JSON (`sam local generate-event`).
+    GenerateEvent(GenerateEventArgs),
+    /// Run a buildspec as CodeBuild does, or build the template's functions as `sam build` does.
+    Build(BuildArgs),
 }
 
 /// Options every verb that reads samconfig.toml shares.
@@ -98,4 +104,202 @@ pub(crate) struct ValidateArgs {
     pub(crate) target: TargetArgs,
     #[command(flatten)]
     pub(crate) config: ConfigArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub(crate) struct InvokeArgs {
+    /// The function's logical ID; optional when the template has exactly one function.
+    #[arg(value_name = "FUNCTION")]
+    pub(crate) function: Option<String>,
+    /// The template (default: the built template `.slipway/build/template.yaml` when `slipway
+    /// build` made one, else template.yaml, template.yml, template.json).
+    #[arg(short = 't', long, alias = "template-file", value_name = "PATH")]
+    pub(crate) template: Option<PathBuf>,
+    /// The event: a JSON file, or `-` to read it from stdin (default: `{}`).
+    #[arg(short = 'e', long, value_name = "FILE")]
+    pub(crate) event: Option<String>,
+    /// Environment variable overrides: `{"Function": {"VAR": "v"}, "Parameters": {"VAR": "v"}}`.
+    #[arg(short = 'n', long, value_name = "FILE")]
+    pub(crate) env_vars: Option<PathBuf>,
+    /// Parameter values: `Key=Value` pairs (or `ParameterKey=K,ParameterValue=V`).
+    #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+    pub(crate) parameter_overrides: Vec<String>,
+    /// Slipway's data directory, where `slipway build` puts packages (default `.slipway`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub(crate) struct BuildArgs {
+    /// Build the functions of this template, SAM-style (`sam build`).
+    #[arg(short = 't', long, alias = "template-file", value_name = "PATH")]
+    pub(crate) template: Option<PathBuf>,
+    /// Run this buildspec, relative to the source root (default: `buildspec.yml`, used when it
+    /// exists and no template is named).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) buildspec: Option<PathBuf>,
+    /// Environment overrides for the buildspec (repeatable): `NAME=value`.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub(crate) env: Vec<String>,
+    /// What to build: a directory, or a commit of the repository in the current directory
+    /// (default: the current directory, uncommitted changes included).
+    #[arg(long, value_name = "DIR|GIT_REV")]
+    pub(crate) source: Option<String>,
+    /// The CodeBuild project name (default: the source directory's name).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) project: Option<String>,
+    /// Rebuild every function, ignoring what the last SAM-style build left.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Slipway's data directory: builds, caches and artefacts (default `.slipway`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenerateEventArgs {
+    #[command(subcommand)]
+    pub(crate) service: EventService,
+}
+
+/// The services whose sample events `generate-event` knows, as SAM CLI names them.
+#[derive(Debug, Subcommand)]
+pub(crate) enum EventService {
+    /// Amazon API Gateway events.
+    #[command(subcommand)]
+    Apigateway(ApigatewayEvent),
+    /// Amazon S3 events.
+    #[command(subcommand)]
+    S3(S3Event),
+    /// Amazon SNS events.
+    #[command(subcommand)]
+    Sns(SnsEvent),
+    /// Amazon SQS events.
+    #[command(subcommand)]
+    Sqs(SqsEvent),
+    /// Amazon EventBridge (CloudWatch Events) events.
+    #[command(subcommand, alias = "cloudwatch")]
+    Events(EventsEvent),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApigatewayEvent {
+    /// A REST API proxy integration event (payload format 1.0).
+    AwsProxy(HttpEventArgs),
+    /// An HTTP API proxy integration event (payload format 2.0).
+    HttpApiProxy(HttpEventArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HttpEventArgs {
+    /// The request body (sent base64-encoded, as SAM CLI does).
+    #[arg(long, default_value = "{\"test\":\"body\"}")]
+    pub(crate) body: String,
+    /// The stage (default `prod` for aws-proxy, `$default` for http-api-proxy).
+    #[arg(long)]
+    pub(crate) stage: Option<String>,
+    #[arg(long, default_value = "POST")]
+    pub(crate) method: String,
+    /// The resource path template (aws-proxy).
+    #[arg(long, default_value = "/{proxy+}")]
+    pub(crate) resource: String,
+    /// The request path, without its leading `/`.
+    #[arg(long, default_value = "path/to/resource")]
+    pub(crate) path: String,
+    #[arg(long, default_value = "123456789012")]
+    pub(crate) account_id: String,
+    #[arg(long, default_value = "us-east-1.amazonaws.com")]
+    pub(crate) dns_suffix: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum S3Event {
+    /// An `ObjectCreated:Put` notification.
+    Put(S3EventArgs),
+    /// An `ObjectRemoved:Delete` notification.
+    Delete(S3EventArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct S3EventArgs {
+    #[arg(long, default_value = "us-east-1")]
+    pub(crate) region: String,
+    #[arg(long, default_value = "aws")]
+    pub(crate) partition: String,
+    #[arg(long, default_value = "example-bucket")]
+    pub(crate) bucket: String,
+    /// The object key (URL-encoded in the event, as S3 sends it).
+    #[arg(long, default_value = "test/key")]
+    pub(crate) key: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SnsEvent {
+    /// A topic notification.
+    Notification(SnsEventArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SnsEventArgs {
+    #[arg(long, default_value = "123456789012")]
+    pub(crate) account_id: String,
+    #[arg(long, default_value = "aws")]
+    pub(crate) partition: String,
+    #[arg(long, default_value = "us-east-1")]
+    pub(crate) region: String,
+    #[arg(long, default_value = "ExampleTopic")]
+    pub(crate) topic: String,
+    #[arg(long, default_value = "example subject")]
+    pub(crate) subject: String,
+    #[arg(long, default_value = "example message")]
+    pub(crate) message: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SqsEvent {
+    /// A batch of one received message.
+    ReceiveMessage(SqsEventArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SqsEventArgs {
+    #[arg(long, default_value = "aws")]
+    pub(crate) partition: String,
+    #[arg(long, default_value = "us-east-1")]
+    pub(crate) region: String,
+    #[arg(long, default_value = "123456789012")]
+    pub(crate) account_id: String,
+    #[arg(long, default_value = "MyQueue")]
+    pub(crate) queue_name: String,
+    /// The message body (its MD5 is `md5OfBody`).
+    #[arg(long, default_value = "Hello from SQS!")]
+    pub(crate) body: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EventsEvent {
+    /// A scheduled rule firing (`Scheduled Event`).
+    #[command(alias = "scheduled-event")]
+    Schedule(ScheduleEventArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScheduleEventArgs {
+    #[arg(long, default_value = "123456789012")]
+    pub(crate) account_id: String,
+    #[arg(long, default_value = "aws")]
+    pub(crate) partition: String,
+    #[arg(long, default_value = "us-east-1")]
+    pub(crate) region: String,
+    /// The rule's name.
+    #[arg(long, default_value = "ExampleRule")]
+    pub(crate) rule: String,
 }

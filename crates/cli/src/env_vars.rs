@@ -14,6 +14,13 @@ pub(crate) const SLIPWAY_ACCOUNT: &str = "SLIPWAY_ACCOUNT";
 /// The stack name (`AWS::StackName`).
 pub(crate) const SLIPWAY_STACK_NAME: &str = "SLIPWAY_STACK_NAME";
 
+/// Slipway's data directory (default `.slipway` in the current directory): builds, caches,
+/// artefacts.
+pub(crate) const SLIPWAY_DATA_DIR: &str = "SLIPWAY_DATA_DIR";
+/// The Python interpreter `slipway invoke` runs a `pythonX.Y` function on when no `pythonX.Y`
+/// command is on `PATH` (default `python3`).
+pub(crate) const SLIPWAY_PYTHON: &str = "SLIPWAY_PYTHON";
+
 /// Every variable above: the only ones [`Environment::from_process`] captures.
 pub(crate) const ALL: &[&str] = &[
     SLIPWAY_REGION,
@@ -21,6 +28,8 @@ pub(crate) const ALL: &[&str] = &[
     AWS_DEFAULT_REGION,
     SLIPWAY_ACCOUNT,
     SLIPWAY_STACK_NAME,
+    SLIPWAY_DATA_DIR,
+    SLIPWAY_PYTHON,
 ];
 
 /// A snapshot of the declared variables (empty values count as unset).

@@ -18,6 +18,21 @@ pub(crate) enum CliError {
     Json(#[source] serde_json::Error),
     #[error("cannot determine the current directory")]
     Cwd(#[source] std::io::Error),
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime")]
+    Tokio(#[source] std::io::Error),
+    #[error(transparent)]
+    Invoke(slipway_runtime::LocalInvokeError),
+    #[error(transparent)]
+    Build(slipway_build::BuildError),
+    #[error(transparent)]
+    SamBuild(slipway_build::sam::SamBuildError),
 }
 
 impl From<std::io::Error> for CliError {

@@ -2,7 +2,7 @@
 //!
 //! `main` parses the command line, hands the verb its settings ([`settings`]), and turns the
 //! outcome into an exit code: 0 success (for `validate`: valid, warnings allowed), 1 the
-//! documents have errors, 2 the command could not run (usage errors, unreadable files). Any
+//! documents have errors, the invoked function returned an error, or the build failed, 2 the command could not run (usage errors, unreadable files). Any
 //! error that stops a command is printed with its whole chain of causes.
 
 mod args;
@@ -45,9 +45,13 @@ fn run(cli: &Cli) -> anyhow::Result<Status> {
     let env = env_vars::Environment::from_process();
     let cwd = std::env::current_dir().map_err(error::CliError::Cwd)?;
     let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
+    // Not locked: `build`'s progress display and the runtime's log sink write to stderr too.
+    let mut err = std::io::stderr();
     let status = match &cli.command {
         Command::Validate(args) => commands::validate::run(args, &env, &cwd, &mut out, &mut err)?,
+        Command::Invoke(args) => commands::invoke::run(args, &env, &cwd, &mut out, &mut err)?,
+        Command::GenerateEvent(args) => commands::generate_event::run(args, &mut out)?,
+        Command::Build(args) => commands::build::run(args, &env, &cwd, &mut out, &mut err)?,
     };
     out.flush().map_err(error::CliError::Write)?;
     Ok(status)

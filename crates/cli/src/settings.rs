@@ -10,8 +10,24 @@
 //!    current directory, skipped if absent); the environment is `--config-env` (default
 //!    `default`). Relative paths in it are relative to the current directory, as in SAM CLI.
 //! 3. **Environment variables** — declared in [`crate::env_vars`]: `SLIPWAY_REGION` >
-//!    `AWS_REGION` > `AWS_DEFAULT_REGION`, `SLIPWAY_ACCOUNT`, `SLIPWAY_STACK_NAME`.
+//!    `AWS_REGION` > `AWS_DEFAULT_REGION`, `SLIPWAY_ACCOUNT`, `SLIPWAY_STACK_NAME`,
+//!    `SLIPWAY_DATA_DIR`, `SLIPWAY_PYTHON`.
 //! 4. **Flags** on the command line.
+//!
+//! Per verb:
+//!
+//! | verb | samconfig tables | keys |
+//! | --- | --- | --- |
+//! | `validate` | `validate` | [`VALIDATE_KEYS`] |
+//! | `invoke` | `local_invoke` (SAM CLI's), then `invoke` (wins) | [`INVOKE_KEYS`] |
+//! | `build` | `build` | [`BUILD_KEYS`] |
+//! | `generate-event` | none: flags and SAM CLI's defaults only, as in SAM CLI | — |
+//!
+//! `invoke` without a template anywhere in the layers uses the built template
+//! (`<data dir>/build/template.yaml`) when `slipway build` left one, as `sam local invoke`
+//! prefers `.aws-sam/build/template.yaml`; else the default template search.
+//! `build` runs a buildspec when `--buildspec` is given, or when no template is given and
+//! `buildspec.yml` exists in the source; otherwise it builds the template SAM-style.
 //!
 //! A higher layer replaces a lower layer's value key by key. List values
 //! (`parameter_overrides`, `accept_type`) are replaced whole, never merged — SAM CLI's rule:
@@ -27,7 +43,7 @@ use std::path::{Path, PathBuf};
 use slipway_model::diag::{Code, Diagnostic, Sources, did_you_mean};
 use slipway_model::template::parse_overrides;
 
-use crate::args::{ConfigArgs, OutputFormat, TargetArgs, ValidateArgs};
+use crate::args::{BuildArgs, ConfigArgs, InvokeArgs, OutputFormat, TargetArgs, ValidateArgs};
 use crate::env_vars::{self, Environment};
 use crate::samconfig::{self, Entry, Layer, Value};
 
@@ -161,7 +177,7 @@ impl Combine for ValidateOptions {
 }
 
 /// The keys `[<env>.validate.parameters]` may hold.
-const VALIDATE_KEYS: &[&str] = &[
+pub(crate) const VALIDATE_KEYS: &[&str] = &[
     "template",
     "template_file",
     "parameter_overrides",
@@ -176,22 +192,46 @@ const VALIDATE_KEYS: &[&str] = &[
     "stack_name",
 ];
 
-impl ValidateOptions {
-    fn from_args(args: &ValidateArgs, diags: &mut Vec<Diagnostic>) -> Self {
-        let parameter_overrides = if args.parameter_overrides.is_empty() {
-            None
-        } else {
-            let mut all = Vec::new();
-            for token in &args.parameter_overrides {
-                match override_token(token) {
-                    Ok(pairs) => all.extend(pairs),
-                    Err(e) => diags.push(
-                        Diagnostic::error(Code::ConfigInvalid, e).path("--parameter-overrides"),
-                    ),
+/// `--parameter-overrides` tokens as pairs (`None` when there are none).
+fn overrides_from_args(
+    tokens: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<(String, String)>> {
+    if tokens.is_empty() {
+        return None;
+    }
+    let mut all = Vec::new();
+    for token in tokens {
+        match override_token(token) {
+            Ok(pairs) => all.extend(pairs),
+            Err(e) => {
+                diags.push(Diagnostic::error(Code::ConfigInvalid, e).path("--parameter-overrides"));
+            }
+        }
+    }
+    Some(all)
+}
+
+/// samconfig's `parameter_overrides` as pairs.
+fn overrides_from_config(r: &mut ConfigReader<'_>) -> Option<Vec<(String, String)>> {
+    r.list("parameter_overrides", true).and_then(|tokens| {
+        let mut all = Vec::new();
+        for t in &tokens {
+            match override_token(t) {
+                Ok(pairs) => all.extend(pairs),
+                Err(e) => {
+                    r.error("parameter_overrides", e);
+                    return None;
                 }
             }
-            Some(all)
-        };
+        }
+        Some(all)
+    })
+}
+
+impl ValidateOptions {
+    fn from_args(args: &ValidateArgs, diags: &mut Vec<Diagnostic>) -> Self {
+        let parameter_overrides = overrides_from_args(&args.parameter_overrides, diags);
         Self {
             target: TargetOptions::from_args(&args.target),
             template: args.template.clone(),
@@ -206,19 +246,7 @@ impl ValidateOptions {
     }
 
     fn from_config(r: &mut ConfigReader<'_>) -> Self {
-        let overrides = r.list("parameter_overrides", true).and_then(|tokens| {
-            let mut all = Vec::new();
-            for t in &tokens {
-                match override_token(t) {
-                    Ok(pairs) => all.extend(pairs),
-                    Err(e) => {
-                        r.error("parameter_overrides", e);
-                        return None;
-                    }
-                }
-            }
-            Some(all)
-        });
+        let overrides = overrides_from_config(r);
         let output = r
             .string("output")
             .and_then(|s| match OutputFormat::parse(&s) {
@@ -250,20 +278,7 @@ impl ValidateOptions {
     fn finish(self, cwd: &Path, diags: &mut Vec<Diagnostic>) -> Option<ValidateSettings> {
         let template = match self.template {
             Some(t) => t,
-            None => match DEFAULT_TEMPLATES.iter().find(|t| cwd.join(t).is_file()) {
-                Some(t) => PathBuf::from(t),
-                None => {
-                    diags.push(
-                        Diagnostic::error(
-                            Code::ConfigInvalid,
-                            "no template given and none found: looked for template.yaml, \
-                             template.yml and template.json in the current directory",
-                        )
-                        .help("name one with -t/--template"),
-                    );
-                    return None;
-                }
-            },
+            None => default_template(cwd, diags)?,
         };
         Some(ValidateSettings {
             target: self.target.finish(),
@@ -276,6 +291,24 @@ impl ValidateOptions {
             output: self.output.unwrap_or(OutputFormat::Human),
             print_resolved: self.print_resolved.unwrap_or(false),
         })
+    }
+}
+
+/// The template SAM CLI would find in `cwd`, or a diagnostic saying where it looked.
+fn default_template(cwd: &Path, diags: &mut Vec<Diagnostic>) -> Option<PathBuf> {
+    match DEFAULT_TEMPLATES.iter().find(|t| cwd.join(t).is_file()) {
+        Some(t) => Some(PathBuf::from(t)),
+        None => {
+            diags.push(
+                Diagnostic::error(
+                    Code::ConfigInvalid,
+                    "no template given and none found: looked for template.yaml, \
+                     template.yml and template.json in the current directory",
+                )
+                .help("name one with -t/--template"),
+            );
+            None
+        }
     }
 }
 
@@ -455,6 +488,408 @@ impl ConfigReader<'_> {
     }
 }
 
+/// Reads the samconfig layer of `commands` (later ones win key by key) and hands it to
+/// `read`, after warning about keys outside `known`. An unusable file gives `T::default()`.
+fn from_config_file<T: Default>(
+    config: &ConfigArgs,
+    cwd: &Path,
+    commands: &[&str],
+    known: &[&str],
+    sources: &mut Sources,
+    diags: &mut Vec<Diagnostic>,
+    read: impl FnOnce(&mut ConfigReader<'_>) -> T,
+) -> T {
+    let choice = ConfigChoice::new(config);
+    let mut merged: Option<(Layer, String)> = None;
+    for command in commands {
+        let Some((layer, file)) = choice.load(cwd, command, sources, diags) else {
+            continue;
+        };
+        merged = Some(match merged {
+            None => (layer, file),
+            Some((mut acc, file)) => {
+                acc.command.extend(layer.command);
+                (acc, file)
+            }
+        });
+    }
+    match merged {
+        Some((layer, file)) if !diags.iter().any(Diagnostic::is_error) => {
+            let mut r = ConfigReader {
+                layer: &layer,
+                file: &file,
+                diags,
+            };
+            r.unknown_keys(known, commands.last().copied().unwrap_or_default());
+            read(&mut r)
+        }
+        Some(_) | None => T::default(),
+    }
+}
+
+/// The data directory: `--data-dir` > `SLIPWAY_DATA_DIR` > samconfig `data_dir` > `.slipway`.
+pub(crate) const DEFAULT_DATA_DIR: &str = ".slipway";
+
+/// Where an invoke's event comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum EventSource {
+    /// No `--event`: `{}`, as SAM CLI sends.
+    Empty,
+    /// `--event -`.
+    Stdin,
+    File(PathBuf),
+}
+
+/// Everything `slipway invoke` runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct InvokeSettings {
+    pub(crate) target: Target,
+    pub(crate) template: PathBuf,
+    /// The template is the one `slipway build` wrote (chosen because none was named).
+    pub(crate) built_template: bool,
+    pub(crate) function: Option<String>,
+    pub(crate) event: EventSource,
+    pub(crate) env_vars: Option<PathBuf>,
+    pub(crate) parameter_overrides: Vec<(String, String)>,
+    pub(crate) data_dir: PathBuf,
+    /// The interpreter for `pythonX.Y` runtimes with no `pythonX.Y` on `PATH`.
+    pub(crate) python: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct InvokeOptions {
+    pub(crate) target: TargetOptions,
+    pub(crate) template: Option<PathBuf>,
+    pub(crate) function: Option<String>,
+    pub(crate) event: Option<String>,
+    pub(crate) env_vars: Option<PathBuf>,
+    pub(crate) parameter_overrides: Option<Vec<(String, String)>>,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) python: Option<PathBuf>,
+}
+
+impl Combine for InvokeOptions {
+    fn combine(self, lower: Self) -> Self {
+        Self {
+            target: self.target.combine(lower.target),
+            template: self.template.combine(lower.template),
+            function: self.function.combine(lower.function),
+            event: self.event.combine(lower.event),
+            env_vars: self.env_vars.combine(lower.env_vars),
+            parameter_overrides: self.parameter_overrides.combine(lower.parameter_overrides),
+            data_dir: self.data_dir.combine(lower.data_dir),
+            python: self.python.combine(lower.python),
+        }
+    }
+}
+
+/// The keys `[<env>.invoke.parameters]` (and SAM CLI's `[<env>.local_invoke.parameters]`) may
+/// hold.
+pub(crate) const INVOKE_KEYS: &[&str] = &[
+    "template",
+    "template_file",
+    "event",
+    "env_vars",
+    "parameter_overrides",
+    "data_dir",
+    "region",
+    "account",
+    "stack_name",
+];
+
+impl InvokeOptions {
+    fn from_args(args: &InvokeArgs, diags: &mut Vec<Diagnostic>) -> Self {
+        Self {
+            target: TargetOptions::from_args(&args.target),
+            template: args.template.clone(),
+            function: args.function.clone(),
+            event: args.event.clone(),
+            env_vars: args.env_vars.clone(),
+            parameter_overrides: overrides_from_args(&args.parameter_overrides, diags),
+            data_dir: args.data_dir.clone(),
+            python: None,
+        }
+    }
+
+    fn from_env(env: &Environment) -> Self {
+        Self {
+            target: TargetOptions::from_env(env),
+            data_dir: env.get(env_vars::SLIPWAY_DATA_DIR).map(PathBuf::from),
+            python: env.get(env_vars::SLIPWAY_PYTHON).map(PathBuf::from),
+            ..Self::default()
+        }
+    }
+
+    fn from_config(r: &mut ConfigReader<'_>) -> Self {
+        Self {
+            target: TargetOptions::from_config(r),
+            template: r
+                .string("template")
+                .or_else(|| r.string("template_file"))
+                .map(PathBuf::from),
+            function: None,
+            event: r.string("event"),
+            env_vars: r.string("env_vars").map(PathBuf::from),
+            parameter_overrides: overrides_from_config(r),
+            data_dir: r.string("data_dir").map(PathBuf::from),
+            python: None,
+        }
+    }
+
+    fn finish(self, cwd: &Path, diags: &mut Vec<Diagnostic>) -> Option<InvokeSettings> {
+        let data_dir = self
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let built = data_dir.join("build").join("template.yaml");
+        let (template, built_template) = match self.template {
+            Some(t) => (t, false),
+            None if cwd.join(&built).is_file() => (built, true),
+            None => (default_template(cwd, diags)?, false),
+        };
+        let event = match self.event.as_deref() {
+            None => EventSource::Empty,
+            Some("-") => EventSource::Stdin,
+            Some(p) => EventSource::File(PathBuf::from(p)),
+        };
+        Some(InvokeSettings {
+            target: self.target.finish(),
+            template,
+            built_template,
+            function: self.function,
+            event,
+            env_vars: self.env_vars,
+            parameter_overrides: self.parameter_overrides.unwrap_or_default(),
+            data_dir,
+            python: self.python,
+        })
+    }
+}
+
+/// Resolves `slipway invoke`'s settings from its flags, the environment and samconfig.toml.
+pub(crate) fn invoke(args: &InvokeArgs, env: &Environment, cwd: &Path) -> Resolved<InvokeSettings> {
+    let mut diags = Vec::new();
+    let mut sources = Sources::new();
+    let from_file = from_config_file(
+        &args.config,
+        cwd,
+        &["local_invoke", "invoke"],
+        INVOKE_KEYS,
+        &mut sources,
+        &mut diags,
+        InvokeOptions::from_config,
+    );
+    let from_flags = InvokeOptions::from_args(args, &mut diags);
+    let combined = from_flags.combine(InvokeOptions::from_env(env).combine(from_file));
+    let settings = combined.finish(cwd, &mut diags);
+    finish(settings, diags, sources)
+}
+
+/// What `slipway build` builds from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BuildSource {
+    Dir(PathBuf),
+    /// A revision of the git repository in the current directory.
+    Git(String),
+}
+
+/// Which kind of build `slipway build` runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BuildMode {
+    /// A buildspec, relative to the source root.
+    Buildspec(PathBuf),
+    /// SAM-style, from this template.
+    Sam(PathBuf),
+}
+
+/// Everything `slipway build` runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BuildSettings {
+    pub(crate) target: Target,
+    pub(crate) mode: BuildMode,
+    pub(crate) source: BuildSource,
+    /// `NAME=value` overrides, in order.
+    pub(crate) env: Vec<String>,
+    pub(crate) project: String,
+    pub(crate) force: bool,
+    pub(crate) data_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BuildOptions {
+    pub(crate) target: TargetOptions,
+    pub(crate) template: Option<PathBuf>,
+    pub(crate) buildspec: Option<PathBuf>,
+    pub(crate) env: Option<Vec<String>>,
+    pub(crate) source: Option<String>,
+    pub(crate) project: Option<String>,
+    pub(crate) force: Option<bool>,
+    pub(crate) data_dir: Option<PathBuf>,
+}
+
+impl Combine for BuildOptions {
+    fn combine(self, lower: Self) -> Self {
+        Self {
+            target: self.target.combine(lower.target),
+            template: self.template.combine(lower.template),
+            buildspec: self.buildspec.combine(lower.buildspec),
+            env: self.env.combine(lower.env),
+            source: self.source.combine(lower.source),
+            project: self.project.combine(lower.project),
+            force: self.force.combine(lower.force),
+            data_dir: self.data_dir.combine(lower.data_dir),
+        }
+    }
+}
+
+/// The keys `[<env>.build.parameters]` may hold.
+pub(crate) const BUILD_KEYS: &[&str] = &[
+    "template",
+    "template_file",
+    "buildspec",
+    "env",
+    "source",
+    "project",
+    "force",
+    "data_dir",
+    "region",
+    "account",
+    "stack_name",
+];
+
+impl BuildOptions {
+    fn from_args(args: &BuildArgs) -> Self {
+        Self {
+            target: TargetOptions::from_args(&args.target),
+            template: args.template.clone(),
+            buildspec: args.buildspec.clone(),
+            env: (!args.env.is_empty()).then(|| args.env.clone()),
+            source: args.source.clone(),
+            project: args.project.clone(),
+            force: args.force.then_some(true),
+            data_dir: args.data_dir.clone(),
+        }
+    }
+
+    fn from_env(env: &Environment) -> Self {
+        Self {
+            target: TargetOptions::from_env(env),
+            data_dir: env.get(env_vars::SLIPWAY_DATA_DIR).map(PathBuf::from),
+            ..Self::default()
+        }
+    }
+
+    fn from_config(r: &mut ConfigReader<'_>) -> Self {
+        Self {
+            target: TargetOptions::from_config(r),
+            template: r
+                .string("template")
+                .or_else(|| r.string("template_file"))
+                .map(PathBuf::from),
+            buildspec: r.string("buildspec").map(PathBuf::from),
+            env: r.list("env", false),
+            source: r.string("source"),
+            project: r.string("project"),
+            force: r.bool("force"),
+            data_dir: r.string("data_dir").map(PathBuf::from),
+        }
+    }
+
+    fn finish(self, cwd: &Path, diags: &mut Vec<Diagnostic>) -> Option<BuildSettings> {
+        let source = match self.source {
+            None => BuildSource::Dir(PathBuf::from(".")),
+            Some(s) if cwd.join(&s).is_dir() => BuildSource::Dir(PathBuf::from(s)),
+            Some(s) => BuildSource::Git(s),
+        };
+        let source_root = match &source {
+            BuildSource::Dir(d) => cwd.join(d),
+            BuildSource::Git(_) => cwd.to_owned(),
+        };
+        let mode = match (self.buildspec, self.template) {
+            (Some(b), _) => BuildMode::Buildspec(b),
+            (None, Some(t)) => BuildMode::Sam(t),
+            (None, None) if source_root.join("buildspec.yml").is_file() => {
+                BuildMode::Buildspec(PathBuf::from("buildspec.yml"))
+            }
+            (None, None) => BuildMode::Sam(default_template(cwd, diags)?),
+        };
+        for e in self.env.iter().flatten() {
+            if !e.contains('=') {
+                diags.push(
+                    Diagnostic::error(
+                        Code::ConfigInvalid,
+                        format!("`--env {e}` is not NAME=value"),
+                    )
+                    .path("--env"),
+                );
+            }
+        }
+        let project = self.project.unwrap_or_else(|| {
+            let name = source_root
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            project_name(&name)
+        });
+        Some(BuildSettings {
+            target: self.target.finish(),
+            mode,
+            source,
+            env: self.env.unwrap_or_default(),
+            project,
+            force: self.force.unwrap_or(false),
+            data_dir: self
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        })
+    }
+}
+
+/// A directory name made into a valid CodeBuild project name (`local` when nothing is left).
+fn project_name(dir: &str) -> String {
+    let mut name: String = dir
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    name = name.trim_start_matches(['-', '_']).to_owned();
+    name.truncate(255);
+    if name.len() < 2 { "local".into() } else { name }
+}
+
+/// Resolves `slipway build`'s settings from its flags, the environment and samconfig.toml.
+pub(crate) fn build(args: &BuildArgs, env: &Environment, cwd: &Path) -> Resolved<BuildSettings> {
+    let mut diags = Vec::new();
+    let mut sources = Sources::new();
+    let from_file = from_config_file(
+        &args.config,
+        cwd,
+        &["build"],
+        BUILD_KEYS,
+        &mut sources,
+        &mut diags,
+        BuildOptions::from_config,
+    );
+    let combined =
+        BuildOptions::from_args(args).combine(BuildOptions::from_env(env).combine(from_file));
+    let settings = combined.finish(cwd, &mut diags);
+    finish(settings, diags, sources)
+}
+
+fn finish<T>(settings: Option<T>, diags: Vec<Diagnostic>, sources: Sources) -> Resolved<T> {
+    let failed = diags.iter().any(Diagnostic::is_error);
+    Resolved {
+        settings: if failed { None } else { settings },
+        diagnostics: diags,
+        sources,
+    }
+}
+
 /// Resolves `slipway validate`'s settings from its flags, the environment and samconfig.toml.
 pub(crate) fn validate(
     args: &ValidateArgs,
@@ -463,19 +898,15 @@ pub(crate) fn validate(
 ) -> Resolved<ValidateSettings> {
     let mut diags = Vec::new();
     let mut sources = Sources::new();
-    let choice = ConfigChoice::new(&args.config);
-    let from_file = match choice.load(cwd, "validate", &mut sources, &mut diags) {
-        Some((layer, file)) if !diags.iter().any(Diagnostic::is_error) => {
-            let mut r = ConfigReader {
-                layer: &layer,
-                file: &file,
-                diags: &mut diags,
-            };
-            r.unknown_keys(VALIDATE_KEYS, "validate");
-            ValidateOptions::from_config(&mut r)
-        }
-        Some(_) | None => ValidateOptions::default(),
-    };
+    let from_file = from_config_file(
+        &args.config,
+        cwd,
+        &["validate"],
+        VALIDATE_KEYS,
+        &mut sources,
+        &mut diags,
+        ValidateOptions::from_config,
+    );
     let from_env = ValidateOptions {
         target: TargetOptions::from_env(env),
         ..ValidateOptions::default()
@@ -483,12 +914,7 @@ pub(crate) fn validate(
     let from_flags = ValidateOptions::from_args(args, &mut diags);
     let combined = from_flags.combine(from_env.combine(from_file));
     let settings = combined.finish(cwd, &mut diags);
-    let failed = diags.iter().any(Diagnostic::is_error);
-    Resolved {
-        settings: if failed { None } else { settings },
-        diagnostics: diags,
-        sources,
-    }
+    finish(settings, diags, sources)
 }
 
 #[cfg(test)]
@@ -643,6 +1069,85 @@ mod tests {
         };
         let r = validate(&args, &Environment::default(), dir.path());
         assert!(r.settings.is_none());
+    }
+
+    #[test]
+    fn invoke_prefers_the_built_template_and_layers_apply_in_order() {
+        let dir = dir_with(&[
+            ("template.yaml", ""),
+            (
+                "samconfig.toml",
+                "version = 0.1\n[default.local_invoke.parameters]\nevent = \"a.json\"\nenv_vars = \"env.json\"\n[default.invoke.parameters]\nevent = \"b.json\"\n",
+            ),
+        ]);
+        let r = invoke(&InvokeArgs::default(), &Environment::default(), dir.path());
+        let s = r.settings.unwrap();
+        assert_eq!(s.template, PathBuf::from("template.yaml"));
+        assert!(!s.built_template);
+        assert_eq!(
+            s.event,
+            EventSource::File("b.json".into()),
+            "invoke beats local_invoke"
+        );
+        assert_eq!(s.env_vars, Some(PathBuf::from("env.json")));
+        assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+
+        std::fs::create_dir_all(dir.path().join("d/build")).unwrap();
+        std::fs::write(dir.path().join("d/build/template.yaml"), "").unwrap();
+        let mut env = Environment::default();
+        env.set(env_vars::SLIPWAY_DATA_DIR, "d");
+        let args = InvokeArgs {
+            event: Some("-".into()),
+            ..InvokeArgs::default()
+        };
+        let s = invoke(&args, &env, dir.path()).settings.unwrap();
+        assert_eq!(s.template, PathBuf::from("d/build/template.yaml"));
+        assert!(s.built_template);
+        assert_eq!(s.event, EventSource::Stdin);
+        let args = InvokeArgs {
+            template: Some("template.yaml".into()),
+            ..InvokeArgs::default()
+        };
+        let s = invoke(&args, &env, dir.path()).settings.unwrap();
+        assert!(!s.built_template, "a named template wins");
+    }
+
+    #[test]
+    fn build_picks_buildspec_or_sam() {
+        let dir = dir_with(&[("template.yaml", "")]);
+        let s = build(&BuildArgs::default(), &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert_eq!(s.mode, BuildMode::Sam("template.yaml".into()));
+        assert_eq!(s.source, BuildSource::Dir(".".into()));
+        std::fs::write(dir.path().join("buildspec.yml"), "").unwrap();
+        let s = build(&BuildArgs::default(), &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert_eq!(s.mode, BuildMode::Buildspec("buildspec.yml".into()));
+        let args = BuildArgs {
+            template: Some("template.yaml".into()),
+            source: Some("main~1".into()),
+            env: vec!["A=1".into()],
+            ..BuildArgs::default()
+        };
+        let s = build(&args, &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert_eq!(s.mode, BuildMode::Sam("template.yaml".into()));
+        assert_eq!(s.source, BuildSource::Git("main~1".into()));
+        assert_eq!(s.env, vec!["A=1"]);
+        let args = BuildArgs {
+            env: vec!["novalue".into()],
+            ..BuildArgs::default()
+        };
+        assert!(
+            build(&args, &Environment::default(), dir.path())
+                .settings
+                .is_none()
+        );
+        assert_eq!(project_name("my app"), "my-app");
+        assert_eq!(project_name("_"), "local");
     }
 
     #[test]

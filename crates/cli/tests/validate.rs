@@ -306,24 +306,8 @@ fn usage_errors_exit_2() {
 #[test]
 fn the_hello_example_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    // Until the resource schemas land these types are accepted as inert records; afterwards
-    // --accept-type has no effect on types Slipway knows.
-    let r = slipway(
-        &root,
-        &[
-            "validate",
-            "-t",
-            "examples/hello/template.yaml",
-            "--accept-type",
-            "AWS::IAM::Role",
-            "--accept-type",
-            "AWS::Lambda::Function",
-            "--accept-type",
-            "AWS::Lambda::Version",
-            "--accept-type",
-            "AWS::Lambda::Alias",
-        ],
-    );
+    // A SAM function with `AutoPublishAlias`: the function, its role, a version and an alias.
+    let r = slipway(&root, &["validate", "-t", "examples/hello/template.yaml"]);
     assert_eq!(
         r.stderr,
         "examples/hello/template.yaml: valid — 4 resources, 2 outputs\n"

@@ -1,16 +1,33 @@
 //! One module per verb. Each takes its resolved settings and writers, and returns how the
 //! process should exit.
 
+pub(crate) mod build;
+pub(crate) mod generate_event;
+pub(crate) mod invoke;
 pub(crate) mod validate;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use slipway_model::template::FileSource;
+
+/// Reads files a template points at, relative to the template's directory.
+pub(crate) struct DirFiles(pub(crate) PathBuf);
+
+impl FileSource for DirFiles {
+    fn read(&self, relative: &str) -> Result<String, String> {
+        let path = self.0.join(relative);
+        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+}
 
 /// How a command ended, as the process exit code says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
     /// 0: done; for `validate`, the template is valid (warnings allowed).
     Success,
-    /// 1: the documents have errors.
+    /// 1: the documents have errors; for `invoke`, the function returned an error; for
+    /// `build`, the build failed.
     Invalid,
     /// 2: the command could not run (bad flags or settings, unreadable files).
     Usage,

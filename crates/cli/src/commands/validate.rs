@@ -8,30 +8,20 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::json;
 use slipway_model::diag::{Code, Diagnostic, Sources, render_human};
 use slipway_model::template::{
-    FileSource, JsonParameterStore, NoParameters, Options, ParameterStore, Template,
-    TemplateConfiguration, jinja, resolve,
+    JsonParameterStore, NoParameters, Options, ParameterStore, Template, TemplateConfiguration,
+    jinja, resolve,
 };
 
-use super::Status;
+use super::{DirFiles, Status};
 use crate::args::{OutputFormat, ValidateArgs};
 use crate::env_vars::Environment;
 use crate::error::CliError;
 use crate::settings::{self, ValidateSettings};
-
-/// Reads files a template points at, relative to the template's directory.
-struct DirFiles(PathBuf);
-
-impl FileSource for DirFiles {
-    fn read(&self, relative: &str) -> Result<String, String> {
-        let path = self.0.join(relative);
-        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-    }
-}
 
 pub(crate) fn run(
     args: &ValidateArgs,
