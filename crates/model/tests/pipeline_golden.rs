@@ -38,9 +38,11 @@ fn read(text: &str, name: &str) -> Outcome {
     let mut exports = BTreeMap::new();
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("#! overrides:") {
-            overrides = parse_overrides(v.trim()).unwrap();
-        } else if let Some(v) = line.strip_prefix("#! export:") {
-            let (a, b) = v.trim().split_once('=').unwrap();
+            overrides = parse_overrides(v.trim()).unwrap_or_default();
+        } else if let Some((a, b)) = line
+            .strip_prefix("#! export:")
+            .and_then(|v| v.trim().split_once('='))
+        {
             exports.insert(a.to_owned(), b.to_owned());
         }
     }
@@ -136,4 +138,19 @@ fn pipeline_golden_corpus() {
         cases.len(),
         failures.join("\n\n")
     );
+}
+
+/// Reading a pipeline never panics, whatever the bytes.
+#[test]
+fn pipeline_readers_never_panic_on_truncated_cases() {
+    for input in inputs(&cases_dir()) {
+        let text = std::fs::read_to_string(&input).unwrap();
+        let mut cut = 0;
+        while cut < text.len() {
+            if text.is_char_boundary(cut) {
+                let _ = read(&text[..cut], "cut.yaml");
+            }
+            cut += 37;
+        }
+    }
 }

@@ -58,6 +58,8 @@ impl H {
         }
     }
 
+    // Events are written inline at every call; taking them by value reads better.
+    #[allow(clippy::needless_pass_by_value)]
     fn try_ev(&mut self, e: Event) -> Result<Vec<Command>, StepError> {
         let (st, cmds) = step(&self.st, &e, Timestamp(self.now))?;
         // Every state survives a crash: it serialises and reads back the same.

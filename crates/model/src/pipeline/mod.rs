@@ -1652,3 +1652,68 @@ fn check_parameter_overrides(text: &str, inputs: &[String]) -> Result<(), String
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_references_are_found_and_malformed_ones_reported() {
+        let refs = variable_refs("a #{Src.CommitId} b #{codepipeline.PipelineExecutionId} #{bad}");
+        assert_eq!(refs.len(), 3);
+        let ok = refs[0].as_ref().unwrap();
+        assert_eq!(
+            (ok.namespace, ok.name, ok.text),
+            ("Src", "CommitId", "#{Src.CommitId}")
+        );
+        assert_eq!(refs[2], Err("#{bad}"));
+        assert_eq!(variable_refs("#{open"), vec![Err("#{open")]);
+        assert!(variable_refs("no refs {here}").is_empty());
+    }
+
+    #[test]
+    fn artifact_paths_arns_and_targets() {
+        assert_eq!(
+            split_artifact_path("Build::a/b.yaml"),
+            Some(("Build", "a/b.yaml"))
+        );
+        assert_eq!(split_artifact_path("template.yaml"), None);
+        assert_eq!(
+            arn_account("arn:aws:iam::123456789012:role/x"),
+            Some("123456789012")
+        );
+        assert_eq!(arn_account("arn:aws:iam::12:role/x"), None);
+        assert!(valid_target("111111111111/us-east-1"));
+        assert!(valid_target("prod"));
+        assert!(!valid_target("1111/us-east-1"));
+        assert!(!valid_target("a b"));
+    }
+
+    #[test]
+    fn parameter_overrides_parse_both_functions() {
+        let o = parse_parameter_overrides(
+            r#"{"A": "x", "B": {"Fn::GetArtifactAtt": ["Out", "URL"]}, "C": {"Fn::GetParam": ["Out", "o.json", "k"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(o["A"], OverrideValue::Literal("x".into()));
+        assert_eq!(
+            o["B"],
+            OverrideValue::ArtifactAtt {
+                artifact: "Out".into(),
+                attribute: "URL".into()
+            }
+        );
+        assert!(parse_parameter_overrides("[]").is_err());
+        assert!(
+            parse_parameter_overrides(&format!("{{\"A\": \"{}\"}}", "x".repeat(1100))).is_err()
+        );
+    }
+
+    #[test]
+    fn action_types_outside_the_supported_set_are_refused() {
+        assert!(ActionTypeId::parse("Build", "AWS", "CodeBuild", "1").is_some());
+        assert!(ActionTypeId::parse("Build", "AWS", "CodeBuild", "2").is_none());
+        assert!(ActionTypeId::parse("Deploy", "AWS", "CodeDeploy", "1").is_none());
+        assert!(ActionTypeId::parse("Source", "ThirdParty", "GitHub", "2").is_none());
+    }
+}
