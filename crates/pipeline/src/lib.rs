@@ -33,6 +33,13 @@
 //!   or the timeout (7 days, or the action's `TimeoutInMinutes`) fails the action. Every action
 //!   has CodePipeline's timeout, enforced on [`Event::Tick`]; a [`Command::ScheduleWakeup`]
 //!   says when the next one is due.
+//! - Stage rollback ([`Event::Rollback`], V2 `RollbackStage`): a new `ROLLBACK` execution
+//!   re-runs one stage with the source revisions, artefacts and variables of an earlier
+//!   execution that succeeded in it; not for the source stage, not in `PARALLEL` mode, not to
+//!   a rollback, and only under the same pipeline structure version.
+//!
+//! [`PipelineState::serving`] answers "which execution (and so which commit) serves this
+//! target": the most recent successful deploy action into it.
 //!
 //! Operations the state does not allow are a typed [`StepError`]; the state is unchanged.
 
@@ -237,6 +244,12 @@ pub struct Execution {
     pub stop_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
+    /// A rollback runs one stage only: this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_stage: Option<usize>,
+    /// For a rollback: the execution whose artefacts and variables it redeploys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
 }
 
 impl Execution {
@@ -306,11 +319,55 @@ impl PipelineState {
         self.executions.iter().find(|e| e.id == id)
     }
 
+    /// What serves a target: the most recent successful deploy action into it, and the
+    /// execution (with its source revisions) it belongs to. "Which commit serves prod?"
+    pub fn serving(&self, target: &str) -> Option<Serving<'_>> {
+        let mut best: Option<Serving<'_>> = None;
+        for x in &self.executions {
+            for (si, s) in x.stages.iter().enumerate() {
+                for (ai, a) in s.actions.iter().enumerate() {
+                    let Some(def) = self
+                        .pipeline
+                        .stages
+                        .get(si)
+                        .and_then(|st| st.actions.get(ai))
+                    else {
+                        continue;
+                    };
+                    let deploys = def.action_type_id.category == Category::Deploy
+                        && def.target.as_deref() == Some(target)
+                        && def.config("ActionMode") != Some("DELETE_ONLY")
+                        && def.config("ActionMode") != Some("CHANGE_SET_REPLACE");
+                    if !deploys || a.status != ActionStatus::Succeeded {
+                        continue;
+                    }
+                    let newer = best.as_ref().is_none_or(|b| a.ended_at > b.action.ended_at);
+                    if newer {
+                        best = Some(Serving {
+                            execution: x,
+                            stage: &s.name,
+                            action: a,
+                        });
+                    }
+                }
+            }
+        }
+        best
+    }
+
     /// The execution holding a stage, if any.
     pub fn lock_holder(&self, stage: &str) -> Option<&str> {
         let (i, _) = self.pipeline.stage(stage)?;
         self.locks[i].as_deref()
     }
+}
+
+/// The answer of [`PipelineState::serving`].
+#[derive(Clone, Copy, Debug)]
+pub struct Serving<'a> {
+    pub execution: &'a Execution,
+    pub stage: &'a str,
+    pub action: &'a ActionState,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,6 +429,13 @@ pub enum Event {
     },
     EnableTransition {
         stage: String,
+    },
+    /// `RollbackStage`: a new execution of type ROLLBACK re-runs one stage with the artefacts
+    /// and variables of an earlier successful execution of it.
+    Rollback {
+        execution_id: String,
+        stage: String,
+        target_execution_id: String,
     },
 }
 
@@ -500,6 +564,16 @@ pub enum StepError {
     TransitionAlreadyDisabled(String),
     #[error("the transition into '{0}' is already enabled")]
     TransitionAlreadyEnabled(String),
+    #[error("the source stage '{0}' cannot be rolled back")]
+    RollbackOfSourceStage(String),
+    #[error("stage rollback is not available in PARALLEL execution mode")]
+    RollbackNotAvailable,
+    #[error(
+        "execution '{execution_id}' did not succeed in stage '{stage}'; only a successful one can be a rollback target"
+    )]
+    RollbackTargetNotSucceeded { execution_id: String, stage: String },
+    #[error("execution '{0}' is itself a rollback and cannot be a rollback target")]
+    RollbackOfRollback(String),
 }
 
 /// One step of the state machine. On error the given state is left as it was.
@@ -595,7 +669,11 @@ impl Machine {
                 source_revisions,
                 variables,
                 execution_type,
-            } => self.start(execution_id, source_revisions, variables, *execution_type),
+            } => {
+                let e = self.create(execution_id, source_revisions, variables, *execution_type)?;
+                self.wait_before(e, 0);
+                Ok(())
+            }
             Event::ActionSucceeded {
                 execution_id,
                 stage,
@@ -734,6 +812,11 @@ impl Machine {
                 };
                 Ok(())
             }
+            Event::Rollback {
+                execution_id,
+                stage,
+                target_execution_id,
+            } => self.rollback(execution_id, stage, target_execution_id),
             Event::EnableTransition { stage } => {
                 let si = self.stage_index(stage)?;
                 if si == 0 {
@@ -753,13 +836,14 @@ impl Machine {
         }
     }
 
-    fn start(
+    /// A new execution, not yet waiting anywhere.
+    fn create(
         &mut self,
         id: &str,
         revisions: &[SourceRevision],
         overrides: &BTreeMap<String, String>,
         execution_type: ExecutionType,
-    ) -> Result<(), StepError> {
+    ) -> Result<usize, StepError> {
         if self.st.executions.iter().any(|e| e.id == id) {
             return Err(StepError::DuplicateExecution(id.to_owned()));
         }
@@ -821,11 +905,11 @@ impl Machine {
             stop: None,
             stop_reason: None,
             superseded_by: None,
+            only_stage: None,
+            rollback_of: None,
         };
         self.st.executions.push(ex);
-        let e = self.st.executions.len() - 1;
-        self.wait_before(e, 0);
-        Ok(())
+        Ok(self.st.executions.len() - 1)
     }
 
     /// Puts an execution in front of a stage; under SUPERSEDED, the older of two waiting
@@ -1083,7 +1167,8 @@ impl Machine {
 
     fn stage_succeeded(&mut self, e: usize, si: usize) {
         let now = self.now;
-        let last = si + 1 == self.st.pipeline.stages.len();
+        let last =
+            si + 1 == self.st.pipeline.stages.len() || self.st.executions[e].only_stage == Some(si);
         {
             let x = &mut self.st.executions[e];
             let s = &mut x.stages[si];
@@ -1238,6 +1323,45 @@ impl Machine {
                 self.settle(e, si);
             }
         }
+        Ok(())
+    }
+
+    fn rollback(&mut self, id: &str, stage: &str, target: &str) -> Result<(), StepError> {
+        let si = self.stage_index(stage)?;
+        if si == 0 {
+            return Err(StepError::RollbackOfSourceStage(stage.to_owned()));
+        }
+        if self.parallel() {
+            return Err(StepError::RollbackNotAvailable);
+        }
+        let t = self.exec_index(target)?;
+        let tx = &self.st.executions[t];
+        if tx.execution_type == ExecutionType::Rollback {
+            return Err(StepError::RollbackOfRollback(target.to_owned()));
+        }
+        if tx.stages[si].status != StageStatus::Succeeded {
+            return Err(StepError::RollbackTargetNotSucceeded {
+                execution_id: target.to_owned(),
+                stage: stage.to_owned(),
+            });
+        }
+        if tx.pipeline_version != self.st.pipeline.version {
+            return Err(StepError::PipelineChanged {
+                execution_id: target.to_owned(),
+                version: tx.pipeline_version,
+                current: self.st.pipeline.version,
+            });
+        }
+        let (revisions, variables) = (tx.source_revisions.clone(), tx.variables.clone());
+        let (artifacts, namespaces) = (tx.artifacts.clone(), tx.namespaces.clone());
+        let e = self.create(id, &revisions, &BTreeMap::new(), ExecutionType::Rollback)?;
+        let x = &mut self.st.executions[e];
+        x.variables = variables;
+        x.artifacts = artifacts;
+        x.namespaces = namespaces;
+        x.only_stage = Some(si);
+        x.rollback_of = Some(target.to_owned());
+        self.wait_before(e, si);
         Ok(())
     }
 

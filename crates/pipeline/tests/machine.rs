@@ -824,3 +824,86 @@ stages:
     };
     assert_eq!(s.configuration["StackName"], "app-qa");
 }
+
+#[test]
+fn serving_answers_which_execution_and_commit_serve_a_target() {
+    let mut h = H::new(DELIVERY);
+    h.start("a");
+    h.ev(Event::ActionSucceeded {
+        execution_id: "a".into(),
+        stage: "Source".into(),
+        action: "Source".into(),
+        result: ActionResult {
+            outputs: vec![Artifact {
+                name: "SourceOutput".into(),
+                location: "a/src".into(),
+            }],
+            variables: vars(&[("CommitId", "abc")]),
+            summary: Some("fix the thing".into()),
+            external_execution_id: Some("abc".into()),
+        },
+    });
+    assert!(h.st.serving("dev").is_none());
+    h.succeed("a", "Build", "Build");
+    h.now += 1;
+    h.succeed("a", "Staging", "Deploy");
+    let s = h.st.serving("dev").unwrap();
+    assert_eq!(s.execution.id, "a");
+    assert_eq!(s.stage, "Staging");
+    assert_eq!(s.execution.source_revisions[0].revision_id, "abc");
+    assert!(h.st.serving("111111111111/us-east-1").is_none());
+}
+
+#[test]
+fn a_rollback_reruns_one_stage_with_an_earlier_executions_artefacts() {
+    let mut h = H::new(DELIVERY);
+    h.start("a");
+    h.through_build("a");
+    h.succeed("a", "Staging", "Deploy");
+    h.start("b");
+    h.through_build("b");
+    h.fail("b", "Staging", "Deploy");
+    let rollback = |target: &str, stage: &str| Event::Rollback {
+        execution_id: "r".into(),
+        stage: stage.into(),
+        target_execution_id: target.into(),
+    };
+    assert_eq!(
+        h.try_ev(rollback("a", "Source")),
+        Err(StepError::RollbackOfSourceStage("Source".into()))
+    );
+    assert_eq!(
+        h.try_ev(rollback("b", "Staging")),
+        Err(StepError::RollbackTargetNotSucceeded {
+            execution_id: "b".into(),
+            stage: "Staging".into()
+        })
+    );
+    let cmds = h.ev(rollback("a", "Staging"));
+    let Some(Command::StartAction(s)) = cmds.iter().find(|c| matches!(c, Command::StartAction(_)))
+    else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(
+        (s.stage.as_str(), s.execution_id.as_str()),
+        ("Staging", "r")
+    );
+    assert_eq!(s.inputs[0].location, "a/BuildOutput");
+    assert_eq!(
+        h.st.execution("b").unwrap().superseded_by.as_deref(),
+        Some("r")
+    );
+    h.succeed("r", "Staging", "Deploy");
+    let r = h.st.execution("r").unwrap();
+    assert_eq!(r.status, ExecutionStatus::Succeeded);
+    assert_eq!(r.execution_type, ExecutionType::Rollback);
+    assert_eq!(r.stages[3].status, StageStatus::NotStarted);
+    assert_eq!(
+        h.try_ev(Event::Rollback {
+            execution_id: "r2".into(),
+            stage: "Staging".into(),
+            target_execution_id: "r".into()
+        }),
+        Err(StepError::RollbackOfRollback("r".into()))
+    );
+}
