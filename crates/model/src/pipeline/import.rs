@@ -137,24 +137,63 @@ impl Importer<'_, '_> {
         }
     }
 
-    /// A scalar as a string; anything else (an unresolved intrinsic above all) is an error.
+    /// A scalar as a string. A `Ref` to a resource of the template whose `Ref` is a name the
+    /// template gives it (`FunctionName`, `BucketName`, `Name`) is that name; any other
+    /// intrinsic left after resolution only has a value once deployed, which an import cannot
+    /// wait for.
     fn text(&mut self, node: &Node, loc: &Loc) -> Option<String> {
         if let Some(s) = node.scalar_text() {
             return Some(s);
         }
-        let msg = match node.intrinsic() {
-            Some(("Ref", arg)) => format!(
-                "'{}' is a Ref to resource '{}', whose name is only known once it is deployed; CodePipeline configuration values must be strings",
-                loc.path.rsplit('.').next().unwrap_or_default(),
-                arg.as_str().unwrap_or("?")
-            ),
-            Some((f, _)) => {
-                format!("{f} could not be resolved before deployment; a string is needed")
+        let key = loc.path.rsplit('.').next().unwrap_or_default().to_owned();
+        match node.intrinsic() {
+            Some(("Ref", arg)) => {
+                let id = arg.as_str().unwrap_or("?");
+                if let Some(name) = self.named_resource(id) {
+                    return Some(name);
+                }
+                let d = loc
+                    .error(
+                        Code::PipelineUnsupported,
+                        format!(
+                            "'{key}' is a Ref to resource '{id}', whose physical name is only known once it is deployed"
+                        ),
+                    )
+                    .help(format!(
+                        "give '{id}' an explicit name in the template, or write the name here"
+                    ));
+                self.diags.push(d);
             }
-            None => format!("expected a string, found {}", node.type_name()),
-        };
-        self.err(Code::PipelineInvalid, loc, msg);
+            Some((f, _)) => self.err(
+                Code::PipelineUnsupported,
+                loc,
+                format!(
+                    "'{key}' uses {f}, which only has a value once the stack is deployed; a string is needed"
+                ),
+            ),
+            None => self.err(
+                Code::PipelineInvalid,
+                loc,
+                format!("expected a string, found {}", node.type_name()),
+            ),
+        }
         None
+    }
+
+    /// The name a resource's `Ref` returns when the template sets it.
+    fn named_resource(&self, id: &str) -> Option<String> {
+        let r = self.template.resources.get(id)?;
+        let prop = match r.type_.as_str() {
+            "AWS::Lambda::Function" => "FunctionName",
+            "AWS::S3::Bucket" => "BucketName",
+            PROJECT_TYPE => "Name",
+            _ => return None,
+        };
+        r.properties
+            .as_map()?
+            .get(prop)?
+            .as_str()
+            .map(str::to_owned)
     }
 
     fn field_text(&mut self, m: &Map, key: &str, loc: &Loc) -> Option<(String, Loc)> {
@@ -298,8 +337,9 @@ impl Importer<'_, '_> {
             self.err(Code::PipelineInvalid, loc, "'Stages' is required");
         }
         for (n, l) in self.seq(m, "Stages", loc) {
-            if let Some(s) = self.stage(n, &l) {
-                stages.push(s);
+            match self.stage(n, &l) {
+                Some(s) => stages.push(s),
+                None => origin.mark_unreadable("Stages"),
             }
         }
         Some(Pipeline {
@@ -411,8 +451,9 @@ impl Importer<'_, '_> {
         }
         let mut actions = Vec::new();
         for (an, al) in self.seq(m, "Actions", loc) {
-            if let Some(a) = self.action(an, &al) {
-                actions.push(a);
+            match self.action(an, &al) {
+                Some(a) => actions.push(a),
+                None => origin.mark_unreadable("Actions"),
             }
         }
         Some(Stage {
@@ -493,14 +534,20 @@ impl Importer<'_, '_> {
                         && let Some(("Ref", target)) = e.value.intrinsic()
                         && let Some(target) = target.as_str()
                     {
-                        if let Some(p) = self.project(target, &kl) {
-                            configuration.insert(k.to_owned(), p.name.clone());
-                            project = Some(p);
+                        match self.project(target, &kl) {
+                            Some(p) => {
+                                configuration.insert(k.to_owned(), p.name.clone());
+                                project = Some(p);
+                            }
+                            None => origin.mark_unreadable(format!("Configuration.{k}")),
                         }
                         continue;
                     }
-                    if let Some(v) = self.text(&e.value, &kl) {
-                        configuration.insert(k.to_owned(), v);
+                    match self.text(&e.value, &kl) {
+                        Some(v) => {
+                            configuration.insert(k.to_owned(), v);
+                        }
+                        None => origin.mark_unreadable(format!("Configuration.{k}")),
                     }
                 }
             }
@@ -549,7 +596,7 @@ impl Importer<'_, '_> {
             None => {
                 let known = matches!(
                     c.as_str(),
-                    "Source" | "Build" | "Test" | "Deploy" | "Approval" | "Invoke"
+                    "Source" | "Build" | "Test" | "Deploy" | "Approval" | "Invoke" | "Compute"
                 );
                 let msg = if known {
                     format!(

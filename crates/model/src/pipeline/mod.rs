@@ -128,6 +128,10 @@ impl Loc {
 pub struct Origin {
     pub loc: Loc,
     pub fields: BTreeMap<String, Loc>,
+    /// Fields (`Configuration.S3Bucket`, `Actions`) written but not read because of an error
+    /// already reported: checks that would only repeat it (a "missing" key, an empty list)
+    /// skip them.
+    pub unreadable: BTreeSet<String>,
 }
 
 impl Origin {
@@ -135,7 +139,12 @@ impl Origin {
         Self {
             loc,
             fields: BTreeMap::new(),
+            unreadable: BTreeSet::new(),
         }
+    }
+
+    pub fn mark_unreadable(&mut self, key: impl Into<String>) {
+        self.unreadable.insert(key.into());
     }
 
     /// Where a field was written, or the element itself when the field was not written.
@@ -757,7 +766,7 @@ pub fn validate(p: &Pipeline, diags: &mut Diagnostics) {
         ));
     }
     let n = p.stages.len();
-    if n < 2 {
+    if n < 2 && !p.origin.unreadable.contains("Stages") {
         diags.push(e(
             p.origin.field("Stages"),
             format!("a pipeline needs at least 2 stages, this one has {n}"),
@@ -891,7 +900,7 @@ pub fn validate(p: &Pipeline, diags: &mut Diagnostics) {
                 .related("first used here", Some(first.pos)),
             );
         }
-        if stage.actions.is_empty() {
+        if stage.actions.is_empty() && !stage.origin.unreadable.contains("Actions") {
             diags.push(e(
                 stage.origin.field("Actions"),
                 format!("stage '{}' has no actions", stage.name),
@@ -1294,7 +1303,9 @@ fn check_configuration(p: &Pipeline, a: &Action, diags: &mut Diagnostics) {
         }
     }
     for k in required {
-        if !a.configuration.contains_key(*k) {
+        if !a.configuration.contains_key(*k)
+            && !a.origin.unreadable.contains(&format!("Configuration.{k}"))
+        {
             diags.push(inv(
                 cfg_loc,
                 format!(
