@@ -1071,39 +1071,9 @@ impl Machine {
 
     fn start_action(&mut self, e: usize, si: usize, ai: usize) {
         let now = self.now;
-        let def = self.def(si, ai).clone();
-        let x = &self.st.executions[e];
-        let mut configuration = BTreeMap::new();
-        let mut problem = None;
-        for (k, v) in &def.configuration {
-            match substitute(v, x) {
-                Ok(s) => {
-                    configuration.insert(k.clone(), s);
-                }
-                Err(msg) => {
-                    problem.get_or_insert(format!("configuration '{k}': {msg}"));
-                }
-            }
-        }
-        let region = def.region.as_deref().map(|r| substitute(r, x));
-        let region = match region {
-            Some(Ok(r)) => Some(r),
-            Some(Err(msg)) => {
-                problem.get_or_insert(format!("Region: {msg}"));
-                None
-            }
-            None => None,
-        };
-        let mut inputs = Vec::new();
-        for name in &def.input_artifacts {
-            match x.artifacts.get(name) {
-                Some(a) => inputs.push(a.clone()),
-                None => {
-                    problem.get_or_insert(format!("input artefact '{name}' was not produced"));
-                }
-            }
-        }
+        let def = self.def(si, ai);
         let deadline = now.plus_minutes(def.timeout_minutes());
+        let manual = def.action_type_id.provider == Provider::Manual;
         let x = &mut self.st.executions[e];
         let a = &mut x.stages[si].actions[ai];
         a.attempt += 1;
@@ -1112,36 +1082,21 @@ impl Machine {
         a.result = None;
         a.error = None;
         a.approval = None;
-        if let Some(msg) = problem {
-            a.status = ActionStatus::Failed;
-            a.ended_at = Some(now);
-            a.error = Some(msg);
-            return;
-        }
-        a.status = ActionStatus::InProgress;
         a.deadline = Some(deadline);
-        let token = (def.action_type_id.provider == Provider::Manual)
-            .then(|| format!("{}/{}/{}/{}", x.id, def.name, si, a.attempt));
-        a.token.clone_from(&token);
-        let attempt = a.attempt;
-        self.cmds.push(Command::StartAction(StartAction {
-            execution_id: x.id.clone(),
-            stage: x.stages[si].name.clone(),
-            action: def.name,
-            attempt,
-            action_type_id: def.action_type_id,
-            configuration,
-            inputs,
-            outputs: def.output_artifacts,
-            region,
-            role_arn: def.role_arn,
-            target: def.target,
-            project: def.project,
-            namespace: def.namespace,
-            deadline,
-            token,
-        }));
-        self.cmds.push(Command::ScheduleWakeup { at: deadline });
+        a.token = manual.then(|| format!("{}/{}/{}/{}", x.id, a.name, si, a.attempt));
+        match start_command(&self.st.pipeline, x, si, ai) {
+            Ok(cmd) => {
+                x.stages[si].actions[ai].status = ActionStatus::InProgress;
+                self.cmds.push(Command::StartAction(cmd));
+                self.cmds.push(Command::ScheduleWakeup { at: deadline });
+            }
+            Err(msg) => {
+                let a = &mut x.stages[si].actions[ai];
+                a.status = ActionStatus::Failed;
+                a.ended_at = Some(now);
+                a.error = Some(msg);
+            }
+        }
     }
 
     fn fail_action(&mut self, e: usize, si: usize, ai: usize, message: String) {
@@ -1442,6 +1397,76 @@ impl Machine {
         }
         self.settle(e, si);
         Ok(())
+    }
+}
+
+/// The command that starts (or, after a restart, re-dispatches) an action of an execution:
+/// configuration and region with variables substituted, inputs as this execution produced
+/// them. An error says why the action cannot run (it then fails).
+fn start_command(p: &Pipeline, x: &Execution, si: usize, ai: usize) -> Result<StartAction, String> {
+    let def = &p.stages[si].actions[ai];
+    let state = &x.stages[si].actions[ai];
+    let mut configuration = BTreeMap::new();
+    for (k, v) in &def.configuration {
+        let v = substitute(v, x).map_err(|msg| format!("configuration '{k}': {msg}"))?;
+        configuration.insert(k.clone(), v);
+    }
+    let region = match &def.region {
+        Some(r) => Some(substitute(r, x).map_err(|msg| format!("Region: {msg}"))?),
+        None => None,
+    };
+    let mut inputs = Vec::new();
+    for name in &def.input_artifacts {
+        match x.artifacts.get(name) {
+            Some(a) => inputs.push(a.clone()),
+            None => return Err(format!("input artefact '{name}' was not produced")),
+        }
+    }
+    Ok(StartAction {
+        execution_id: x.id.clone(),
+        stage: p.stages[si].name.clone(),
+        action: def.name.clone(),
+        attempt: state.attempt,
+        action_type_id: def.action_type_id,
+        configuration,
+        inputs,
+        outputs: def.output_artifacts.clone(),
+        region,
+        role_arn: def.role_arn.clone(),
+        target: def.target.clone(),
+        project: def.project.clone(),
+        namespace: def.namespace.clone(),
+        deadline: state.deadline.unwrap_or_default(),
+        token: state.token.clone(),
+    })
+}
+
+impl PipelineState {
+    /// After a restart: the commands that put the engine back where the stored state says it
+    /// is — every in-progress action dispatched again (same attempt and token; an action
+    /// started before the crash must be idempotent or be abandoned by the engine first), and
+    /// a wake-up for the earliest deadline.
+    pub fn resume(&self) -> Vec<Command> {
+        let mut out = Vec::new();
+        let mut earliest: Option<Timestamp> = None;
+        for x in &self.executions {
+            let Position::Running { stage: si } = x.position else {
+                continue;
+            };
+            for (ai, a) in x.stages[si].actions.iter().enumerate() {
+                if a.status != ActionStatus::InProgress {
+                    continue;
+                }
+                if let Ok(cmd) = start_command(&self.pipeline, x, si, ai) {
+                    earliest = Some(earliest.map_or(cmd.deadline, |t| t.min(cmd.deadline)));
+                    out.push(Command::StartAction(cmd));
+                }
+            }
+        }
+        if let Some(at) = earliest {
+            out.push(Command::ScheduleWakeup { at });
+        }
+        out
     }
 }
 

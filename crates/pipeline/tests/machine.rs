@@ -907,3 +907,24 @@ fn a_rollback_reruns_one_stage_with_an_earlier_executions_artefacts() {
         Err(StepError::RollbackOfRollback("r".into()))
     );
 }
+
+#[test]
+fn after_a_restart_resume_redispatches_in_progress_actions_from_the_stored_state() {
+    let mut h = H::new(CHECKS);
+    h.start("e1");
+    let cmds = h.succeed("e1", "Source", "Source");
+    // The stored state, read back as after a crash.
+    let stored = serde_json::to_string(&h.st).unwrap();
+    let restored: PipelineState = serde_json::from_str(&stored).unwrap();
+    let again = restored.resume();
+    let first: Vec<_> = cmds
+        .iter()
+        .filter(|c| matches!(c, Command::StartAction(_)))
+        .collect();
+    let resumed: Vec<_> = again
+        .iter()
+        .filter(|c| matches!(c, Command::StartAction(_)))
+        .collect();
+    assert_eq!(first, resumed);
+    assert!(matches!(again.last(), Some(Command::ScheduleWakeup { .. })));
+}
