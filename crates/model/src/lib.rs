@@ -9,5 +9,6 @@ pub mod buildspec;
 pub mod diag;
 pub mod function;
 pub mod invoke;
+pub mod pipeline;
 pub mod syntax;
 pub mod template;
