@@ -1,0 +1,215 @@
+//! `cargo bench -p slipway-runtime`: invokes a hello handler through the runtime directly and
+//! prints warm p50/p99 latency, invokes/s with 1 and 4 environments, cold start, the memory of
+//! an idle environment, and the platform's share of a warm invoke (latency minus the handler's
+//! own time measured inside Python).
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark reports on stdout, progress on stderr"
+)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slipway_model::function::{FunctionSpec, Location, Version};
+use slipway_model::invoke::{InvokeRequest, Invoker};
+use slipway_runtime::{Runtime, RuntimeConfig};
+
+const HANDLER: &str = "import os\ndef handler(event, context):\n    return {'statusCode': 200, 'body': 'hello', 'pid': os.getpid()}\n";
+const EVENT: &str = r#"{"path": "/hello", "httpMethod": "GET", "headers": {"accept": "*/*"}}"#;
+
+fn spec(name: &str, code: &Path, cap: u32) -> FunctionSpec {
+    FunctionSpec {
+        name: name.to_owned(),
+        version: Version::Latest,
+        location: Location::default(),
+        runtime: "python3.11".to_owned(),
+        handler: "app.handler".to_owned(),
+        code_dir: code.to_path_buf(),
+        layers: Vec::new(),
+        memory_mb: 128,
+        timeout_secs: 3,
+        environment: Default::default(),
+        reserved_concurrency: Some(cap),
+        architectures: Vec::new(),
+        description: String::new(),
+    }
+}
+
+async fn once(runtime: &Runtime, name: &str) -> Duration {
+    let started = Instant::now();
+    let response = runtime
+        .invoke(InvokeRequest::new(name, Version::Latest, EVENT))
+        .await
+        .expect("invoke");
+    assert!(response.function_error.is_none(), "{:?}", response.payload);
+    started.elapsed()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The handler's own time per call (json decode + handler + json encode) inside Python.
+fn python_handler_cost(code: &Path) -> Option<Duration> {
+    let script = format!(
+        "import json, sys, timeit\nsys.path.insert(0, {code:?})\nimport app\nev = {EVENT:?}\nn = 20000\nt = timeit.timeit(lambda: json.dumps(app.handler(json.loads(ev), None)), number=n)\nprint(t / n)\n",
+        code = code.display().to_string()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .ok()?;
+    let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    Some(Duration::from_secs_f64(secs))
+}
+
+fn rss_kb(pid: u64) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    rt.block_on(run());
+}
+
+async fn run() {
+    // `cargo test --all-targets` runs this without `--bench`: a quick smoke run then.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (cold_runs, warm_runs, window) = if full {
+        (10, 5000, Duration::from_secs(2))
+    } else {
+        (2, 50, Duration::from_millis(200))
+    };
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtime-bench");
+    let _ = std::fs::remove_dir_all(&root);
+    let code = root.join("code");
+    std::fs::create_dir_all(&code).expect("code dir");
+    std::fs::write(code.join("app.py"), HANDLER).expect("handler");
+    let runtime = Runtime::new(RuntimeConfig::new(root.join("work"))).expect("runtime");
+
+    // Cold start: a fresh function each time, first invoke end to end.
+    let mut cold = Vec::new();
+    for i in 0..cold_runs {
+        let name = format!("cold{i}");
+        runtime.register(spec(&name, &code, 1));
+        cold.push(once(&runtime, &name).await);
+        runtime.unregister(&name, &Version::Latest);
+    }
+    cold.sort();
+    // What the machine needs to start a bare interpreter, for scale.
+    let mut bare = Vec::new();
+    for _ in 0..cold_runs {
+        let started = Instant::now();
+        let _ = std::process::Command::new("python3")
+            .args(["-c", "pass"])
+            .env_clear()
+            .status();
+        bare.push(started.elapsed());
+    }
+    bare.sort();
+
+    eprintln!("cold starts measured");
+    // Warm latency on one environment.
+    runtime.register(spec("warm", &code, 1));
+    once(&runtime, "warm").await;
+    for _ in 0..warm_runs / 25 {
+        once(&runtime, "warm").await;
+    }
+    let mut warm = Vec::with_capacity(warm_runs);
+    for _ in 0..warm_runs {
+        warm.push(once(&runtime, "warm").await);
+    }
+    warm.sort();
+
+    eprintln!("warm latency measured");
+    // Throughput with 1 and 4 environments.
+    let mut throughput = Vec::new();
+    for envs in [1u32, 4] {
+        let name = format!("tp{envs}");
+        runtime.register(spec(&name, &code, envs));
+        let runtime = Arc::new(runtime.clone());
+        // Warm every environment first.
+        let mut warmups = Vec::new();
+        for _ in 0..envs {
+            let (r, n) = (runtime.clone(), name.clone());
+            warmups.push(tokio::spawn(async move { once(&r, &n).await }));
+        }
+        for w in warmups {
+            w.await.expect("warmup");
+        }
+        let started = Instant::now();
+        let mut workers = Vec::new();
+        for _ in 0..envs {
+            let (r, n) = (runtime.clone(), name.clone());
+            workers.push(tokio::spawn(async move {
+                let mut count = 0u64;
+                while started.elapsed() < window {
+                    once(&r, &n).await;
+                    count += 1;
+                }
+                count
+            }));
+        }
+        let mut total = 0;
+        for w in workers {
+            total += w.await.expect("worker");
+        }
+        throughput.push((envs, total as f64 / started.elapsed().as_secs_f64()));
+    }
+
+    eprintln!("throughput measured");
+    // Memory of an idle environment.
+    let response = runtime
+        .invoke(InvokeRequest::new("warm", Version::Latest, EVENT))
+        .await
+        .expect("invoke");
+    let value: serde_json::Value = serde_json::from_slice(&response.payload).expect("json");
+    let idle_rss = value["pid"].as_u64().and_then(rss_kb);
+
+    let handler_cost = python_handler_cost(&code);
+    let p50 = percentile(&warm, 0.5);
+    println!("slipway-runtime invoke benchmark (hello handler, python3.11 bootstrap over HTTP)");
+    println!(
+        "cold start        p50 {:7.2} ms   min {:7.2} ms   max {:7.2} ms   (target < 60 ms)",
+        ms(percentile(&cold, 0.5)),
+        ms(cold[0]),
+        ms(cold[cold.len() - 1])
+    );
+    println!(
+        "bare python3     p50 {:7.2} ms   (`python3 -c pass` on this machine now, for scale)",
+        ms(percentile(&bare, 0.5))
+    );
+    println!(
+        "warm invoke       p50 {:7.3} ms   p99 {:7.3} ms   ({} samples)",
+        ms(p50),
+        ms(percentile(&warm, 0.99)),
+        warm.len()
+    );
+    if let Some(cost) = handler_cost {
+        println!(
+            "platform overhead p50 {:7.3} ms   (warm p50 minus the handler's own {:.3} ms in Python; target < 0.1 ms)",
+            ms(p50.saturating_sub(cost)),
+            ms(cost)
+        );
+    }
+    for (envs, rate) in throughput {
+        println!("throughput        {envs} env(s): {rate:9.0} invokes/s");
+    }
+    match idle_rss {
+        Some(kb) => println!("idle environment  RSS {:.1} MB", kb as f64 / 1024.0),
+        None => println!("idle environment  RSS unknown"),
+    }
+    runtime.shutdown();
+}

@@ -1,0 +1,466 @@
+"""Slipway's built-in Python bootstrap for the `python3.x` runtimes.
+
+Shipped inside the slipway binary (`include_str!`) and written to a cache directory at start.
+It speaks the Lambda Runtime API over HTTP (`AWS_LAMBDA_RUNTIME_API`) and reproduces what the
+official runtime interface client (awslambdaric) shows the handler and the caller: handler
+string resolution, the `Runtime.*` fault types and messages, the error JSON, the context
+object, and Lambda's text log format for `print` and `logging`.
+
+Differences from awslambdaric that a handler can observe are listed in the runtime crate's
+module documentation (`crates/runtime/src/lib.rs`).
+"""
+
+import importlib
+import json
+import logging
+import os
+import socket
+import sys
+import time
+
+_API = "/2018-06-01/runtime"
+_ERROR_LOG_IDENT = "\u00a0"  # awslambdaric indents stack lines with NO-BREAK SPACE
+# Written on stdout after each invocation so the platform knows every earlier line arrived.
+_FLUSH_MARKER = "\x00slipway:flush\x00\n"
+
+_request_id = None
+
+
+class _Fault(Exception):
+    def __init__(self, error_type, message, trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace
+
+
+class _Unbuffered:
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def write(self, text):
+        n = self._stream.write(text)
+        self._stream.flush()
+        return n
+
+    def writelines(self, lines):
+        self._stream.writelines(lines)
+        self._stream.flush()
+
+
+class _Api:
+    """A keep-alive HTTP/1.1 connection to the Runtime API, on a plain socket (http.client and
+    the email parser it imports would cost milliseconds at every cold start)."""
+
+    def __init__(self, address):
+        host, _, port = address.rpartition(":")
+        self._address = (host, int(port))
+        self._host = address
+        self._sock = None
+        self._buf = bytearray()
+
+    def _recv(self):
+        chunk = self._sock.recv(262144)
+        if not chunk:
+            raise ConnectionError("the Runtime API closed the connection")
+        self._buf += chunk
+
+    def _request(self, method, path, body=b"", headers=()):
+        if self._sock is None:
+            self._sock = socket.create_connection(self._address)
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        head = "%s %s%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
+            method,
+            _API,
+            path,
+            self._host,
+            len(body),
+        )
+        for name, value in headers:
+            head += "%s: %s\r\n" % (name, value)
+        self._sock.sendall(head.encode("utf-8") + b"\r\n" + body)
+        while True:
+            end = self._buf.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self._recv()
+        lines = self._buf[:end].decode("latin-1").split("\r\n")
+        del self._buf[: end + 4]
+        status = int(lines[0].split(" ", 2)[1])
+        fields = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        if fields.get("transfer-encoding", "").lower() == "chunked":
+            data = bytearray()
+            while True:
+                while b"\r\n" not in self._buf:
+                    self._recv()
+                line_end = self._buf.find(b"\r\n")
+                size = int(bytes(self._buf[:line_end]).split(b";")[0], 16)
+                while len(self._buf) < line_end + 2 + size + 2:
+                    self._recv()
+                data += self._buf[line_end + 2 : line_end + 2 + size]
+                del self._buf[: line_end + 2 + size + 2]
+                if size == 0:
+                    break
+            data = bytes(data)
+        else:
+            length = int(fields.get("content-length", "0"))
+            while len(self._buf) < length:
+                self._recv()
+            data = bytes(self._buf[:length])
+            del self._buf[:length]
+        return status, fields, data
+
+    def next(self):
+        return self._request("GET", "/invocation/next")
+
+    def post(self, path, body, headers):
+        status, _, _ = self._request("POST", path, body, headers)
+        if status >= 500:
+            # "container error, non-recoverable": the runtime should exit promptly.
+            sys.stdout.flush()
+            os._exit(1)
+        return status
+
+
+class _CognitoIdentity:
+    __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+
+    def __repr__(self):
+        return "CognitoIdentity([cognito_identity_id={},cognito_identity_pool_id={}])".format(
+            self.cognito_identity_id, self.cognito_identity_pool_id
+        )
+
+
+class _Client:
+    __slots__ = [
+        "installation_id",
+        "app_title",
+        "app_version_name",
+        "app_version_code",
+        "app_package_name",
+    ]
+
+    def __repr__(self):
+        return (
+            "Client([installation_id={},app_title={},app_version_name={},"
+            "app_version_code={},app_package_name={}])"
+        ).format(*(getattr(self, f) for f in self.__slots__))
+
+
+class _ClientContext:
+    __slots__ = ["custom", "env", "client"]
+
+    def __repr__(self):
+        return "ClientContext([custom={},env={},client={}])".format(
+            self.custom, self.env, self.client
+        )
+
+
+def _from_dict(cls, values):
+    if values is None:
+        return None
+    obj = cls()
+    for field in cls.__slots__:
+        setattr(obj, field, values.get(field))
+    return obj
+
+
+class LambdaContext:
+    """The handler's `context`: the attributes of awslambdaric's LambdaContext."""
+
+    def __init__(self, request_id, client_context, identity, deadline_ms, arn, tenant_id):
+        env = os.environ
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        # A string, as on Lambda.
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = arn
+        self.tenant_id = tenant_id
+        w3c = {}
+        if isinstance(client_context, dict) and "w3c" in client_context:
+            raw = client_context.pop("w3c")
+            if isinstance(raw, dict):
+                for key in ("traceparent", "tracestate", "baggage"):
+                    if isinstance(raw.get(key), str):
+                        w3c[key] = raw[key]
+        self._w3c_fields = w3c
+        self.client_context = _from_dict(_ClientContext, client_context)
+        if self.client_context is not None:
+            self.client_context.client = _from_dict(_Client, self.client_context.client)
+        self.identity = _from_dict(_CognitoIdentity, {})
+        if identity is not None:
+            self.identity.cognito_identity_id = identity.get("cognitoIdentityId")
+            self.identity.cognito_identity_pool_id = identity.get("cognitoIdentityPoolId")
+        self._epoch_deadline_time_in_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        remaining = self._epoch_deadline_time_in_ms - int(time.time() * 1000)
+        return remaining if remaining > 0 else 0
+
+    def w3c(self):
+        return dict(self._w3c_fields)
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return (
+            "LambdaContext([aws_request_id={},log_group_name={},log_stream_name={},"
+            "function_name={},memory_limit_in_mb={},function_version={},"
+            "invoked_function_arn={},client_context={},identity={},tenant_id={}])"
+        ).format(
+            self.aws_request_id,
+            self.log_group_name,
+            self.log_stream_name,
+            self.function_name,
+            self.memory_limit_in_mb,
+            self.function_version,
+            self.invoked_function_arn,
+            self.client_context,
+            self.identity,
+            self.tenant_id,
+        )
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, obj):
+        # A Decimal result means its module is already imported.
+        decimal = sys.modules.get("decimal")
+        if decimal is not None and isinstance(obj, decimal.Decimal):
+            if obj.is_nan():
+                return float("nan")
+            if obj == obj.to_integral_value():
+                return int(obj)
+            return float(obj)
+        return super().default(obj)
+
+
+def _encoder():
+    # awslambdaric keeps non-ASCII characters unescaped only on python3.12.
+    if os.environ.get("AWS_EXECUTION_ENV") == "AWS_Lambda_python3.12":
+        return _Encoder(ensure_ascii=False)
+    return _Encoder()
+
+
+def _load_handler(handler):
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise _Fault("Runtime.MalformedHandlerName", "Bad handler '{}': {}".format(handler, e))
+    try:
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise _Fault(
+                "Runtime.BuiltInModuleConflict",
+                "Cannot use built-in module {} as a handler module".format(modname),
+            )
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as e:
+        raise _Fault(
+            "Runtime.ImportModuleError", "Unable to import module '{}': {}".format(modname, e)
+        )
+    except SyntaxError as e:
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise _Fault(
+            "Runtime.UserCodeSyntaxError",
+            "Syntax error in module '{}': {}".format(modname, e),
+            trace,
+        )
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        raise _Fault(
+            "Runtime.HandlerNotFound", "Handler '{}' missing on module '{}'".format(fname, modname)
+        )
+
+
+def _error(message, error_type, trace, request_id=None):
+    return {
+        "errorMessage": message if message else "",
+        "errorType": error_type if error_type else "",
+        "requestId": request_id if request_id is not None else "",
+        "stackTrace": trace if trace else [],
+    }
+
+
+def _user_trace(tb):
+    import traceback
+
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]
+    for i, frame in enumerate(frames):
+        if frame[0] != __file__:
+            frames = frames[i:]
+            break
+    return traceback.format_list(frames)
+
+
+def _log_error(result):
+    line = "[ERROR]"
+    if result.get("errorType"):
+        line += " " + result["errorType"]
+    if result.get("errorMessage"):
+        if result.get("errorType"):
+            line += ":"
+        line += " " + result["errorMessage"]
+    lines = [line]
+    trace = result.get("stackTrace")
+    if trace is not None:
+        lines.append("Traceback (most recent call last):")
+        for element in trace:
+            if element == "":
+                lines.append("")
+                continue
+            for text in element.splitlines():
+                stripped = text.lstrip(" ")
+                lines.append(_ERROR_LOG_IDENT * (len(text) - len(stripped)) + stripped)
+    sys.stdout.write("\r".join(lines) + "\n")
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _request_id or ""
+        record.tenant_id = None
+        return True
+
+
+class _LambdaLoggerHandler(logging.Handler):
+    def emit(self, record):
+        sys.stdout.write(self.format(record))
+
+
+def _setup_logging():
+    logging.Formatter.converter = time.gmtime
+    handler = _LambdaLoggerHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.addFilter(_RequestIdFilter())
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    root = logging.getLogger()
+    if level in logging._nameToLevel:
+        root.setLevel(level)
+    root.addHandler(handler)
+
+
+def _json_header(value, name):
+    try:
+        return json.loads(value)
+    except Exception as e:
+        raise _Fault(
+            "Runtime.LambdaContextUnmarshalError", "Unable to parse {} JSON: {}".format(name, e)
+        )
+
+
+def _handle(api, handler, encoder, headers, body):
+    global _request_id
+    request_id = headers.get("lambda-runtime-aws-request-id")
+    _request_id = request_id
+    trace_id = headers.get("lambda-runtime-trace-id")
+    if trace_id is not None:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    result = None
+    error = None
+    content_type = "application/json"
+    try:
+        client_context = headers.get("lambda-runtime-client-context")
+        identity = headers.get("lambda-runtime-cognito-identity")
+        context = LambdaContext(
+            request_id,
+            _json_header(client_context, "Client Context") if client_context else None,
+            _json_header(identity, "Cognito Identity") if identity else None,
+            int(headers.get("lambda-runtime-deadline-ms")),
+            headers.get("lambda-runtime-invoked-function-arn"),
+            headers.get("lambda-runtime-aws-tenant-id"),
+        )
+        if headers.get("content-type", "application/json") == "application/json":
+            try:
+                event = json.loads(body)
+            except Exception as e:
+                raise _Fault("Runtime.UnmarshalError", "Unable to unmarshal input: {}".format(e))
+        else:
+            event = body
+        value = handler(event, context)
+        if isinstance(value, bytes):
+            result, content_type = value, "application/unknown"
+        else:
+            try:
+                result = encoder.encode(value).encode("utf-8")
+            except Exception as e:
+                raise _Fault("Runtime.MarshalError", "Unable to marshal response: {}".format(e))
+    except _Fault as fault:
+        error = _error(fault.message, fault.error_type, fault.trace, request_id)
+    except Exception:
+        etype, value, tb = sys.exc_info()
+        error = _error(str(value), etype.__name__, _user_trace(tb), request_id)
+    if error is not None:
+        _log_error(error)
+        sys.stdout.write(_FLUSH_MARKER)
+        api.post(
+            "/invocation/{}/error".format(request_id),
+            encoder.encode(error).encode("utf-8"),
+            (
+                ("Content-Type", "application/json"),
+                ("Lambda-Runtime-Function-Error-Type", error["errorType"]),
+            ),
+        )
+    else:
+        sys.stdout.write(_FLUSH_MARKER)
+        api.post(
+            "/invocation/{}/response".format(request_id),
+            result,
+            (("Content-Type", content_type),),
+        )
+
+
+def main():
+    sys.stdout = _Unbuffered(sys.stdout)
+    sys.stderr = _Unbuffered(sys.stderr)
+    env = os.environ
+    api = _Api(env["AWS_LAMBDA_RUNTIME_API"])
+    # sys.path as on Lambda: the task root, then the layers' python directories.
+    extra = env.pop("_SLIPWAY_PYTHONPATH", "")
+    paths = [env.get("LAMBDA_TASK_ROOT", os.getcwd())]
+    paths += [p for p in extra.split(os.pathsep) if p]
+    sys.path[0:1] = paths
+    encoder = _encoder()
+    try:
+        _setup_logging()
+        handler = _load_handler(env.get("_HANDLER", ""))
+    except Exception as e:
+        if isinstance(e, _Fault):
+            error = _error(e.message, e.error_type, e.trace)
+        else:
+            etype, value, tb = sys.exc_info()
+            error = _error(str(value), etype.__name__, _user_trace(tb))
+        _log_error(error)
+        sys.stdout.write(_FLUSH_MARKER)
+        api.post(
+            "/init/error",
+            encoder.encode(error).encode("utf-8"),
+            (
+                ("Content-Type", "application/json"),
+                ("Lambda-Runtime-Function-Error-Type", error["errorType"]),
+            ),
+        )
+        sys.exit(1)
+    sys.stdout.write(_FLUSH_MARKER)
+    while True:
+        _, headers, body = api.next()
+        _handle(api, handler, encoder, headers, body)
+
+
+if __name__ == "__main__":
+    main()

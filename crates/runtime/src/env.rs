@@ -1,0 +1,515 @@
+//! Execution environments: one child process each, in its own process group, with a clean
+//! environment built from Lambda's variables, the code directory as working directory, a private
+//! `TMPDIR`, its own Runtime API listener, and stdout+stderr merged into one pipe that becomes
+//! the function's log.
+//!
+//! Memory: `RLIMIT_AS` is set in the child before `exec` to `MemorySize` plus a headroom (the
+//! interpreter's own mappings), and after each invocation the peak resident size (`VmHWM`) is
+//! compared with `MemorySize`; either way the invoke fails with `Runtime.OutOfMemory` and the
+//! environment is replaced.
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use slipway_model::function::FunctionSpec;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, watch};
+
+use crate::api::{self, ApiEvent, ApiServer, ApiShared, Invocation};
+use crate::logs::{LogRecord, Logs, now_ms};
+
+/// Written by the built-in bootstrap on stdout when a phase ends, so that every earlier line
+/// reaches the log before `START`/`END`.
+const FLUSH_MARKER: &[u8] = b"\0slipway:flush\0";
+/// How long to wait for that marker before writing `END` anyway.
+const FLUSH_WAIT: Duration = Duration::from_millis(200);
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub(crate) struct Launch {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<PathBuf>,
+    /// The built-in Python bootstrap (writes flush markers).
+    pub(crate) builtin: bool,
+    /// Variables that depend on the runtime (`AWS_EXECUTION_ENV`, `_SLIPWAY_PYTHONPATH`).
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) memory_limit_bytes: Option<u64>,
+}
+
+/// How an invocation ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Response(Bytes),
+    /// `/error`: the environment stays.
+    FunctionError {
+        error_type: Option<String>,
+        body: Bytes,
+    },
+    ResponseTooLarge,
+    /// `/init/error`: the environment is gone.
+    InitError {
+        error_type: Option<String>,
+        body: Bytes,
+    },
+    /// Init did not finish within the init timeout.
+    InitTimedOut,
+    /// The process ended (status in Go's words, as Lambda reports it: `exit status 1`,
+    /// `signal: killed`).
+    Exited(String),
+    TimedOut,
+}
+
+pub(crate) struct Environment {
+    pub(crate) log_stream: String,
+    shared: Arc<ApiShared>,
+    _server: ApiServer,
+    child: Child,
+    pid: Option<rustix::process::Pid>,
+    events: mpsc::UnboundedReceiver<ApiEvent>,
+    flushes: watch::Receiver<u64>,
+    flushes_expected: u64,
+    flush_timeouts: u64,
+    builtin: bool,
+    tmp_dir: PathBuf,
+    started: Instant,
+    log_request: Arc<Mutex<Option<String>>>,
+    /// Set once init finished; taken by the first invocation's `REPORT`.
+    pub(crate) init_duration: Option<Duration>,
+    initialized: bool,
+    alive: bool,
+    /// Clock time of the end of the last invocation.
+    pub(crate) last_used: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpawnError {
+    #[error("cannot start the Runtime API listener")]
+    Listen(#[source] std::io::Error),
+    #[error("cannot create the environment's temporary directory {}", path.display())]
+    TmpDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the log pipe")]
+    Pipe(#[source] std::io::Error),
+    #[error("cannot start {}", program.display())]
+    Exec {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub(crate) struct SpawnArgs<'a> {
+    pub(crate) spec: &'a FunctionSpec,
+    pub(crate) launch: &'a Launch,
+    pub(crate) env_id: u64,
+    pub(crate) tmp_root: &'a Path,
+    pub(crate) extra_env: &'a BTreeMap<String, String>,
+    pub(crate) logs: Arc<Logs>,
+}
+
+/// Lambda's defaults for the variables a function may override.
+fn base_env(spec: &FunctionSpec, tmp_dir: &Path) -> BTreeMap<String, String> {
+    let task_root = spec.code_dir.display().to_string();
+    let mut path = String::new();
+    for layer in spec.layers.iter().rev() {
+        path.push_str(&format!("{}/bin:", layer.display()));
+    }
+    path.push_str("/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+    let mut ld = String::from("/lib64:/usr/lib64:");
+    ld.push_str(&format!("{task_root}:{task_root}/lib"));
+    for layer in spec.layers.iter().rev() {
+        ld.push_str(&format!(":{}/lib", layer.display()));
+    }
+    BTreeMap::from([
+        ("LANG".to_owned(), "en_US.UTF-8".to_owned()),
+        ("PATH".to_owned(), path),
+        ("LD_LIBRARY_PATH".to_owned(), ld),
+        ("TZ".to_owned(), ":UTC".to_owned()),
+        ("TMPDIR".to_owned(), tmp_dir.display().to_string()),
+        (
+            "AWS_XRAY_CONTEXT_MISSING".to_owned(),
+            "LOG_ERROR".to_owned(),
+        ),
+    ])
+}
+
+/// The whole environment of the process: defaults < platform extras < the function's own
+/// `Environment` < Lambda's reserved variables (which a function cannot override).
+pub(crate) fn process_env(
+    spec: &FunctionSpec,
+    launch: &Launch,
+    tmp_dir: &Path,
+    runtime_api: &str,
+    log_stream: &str,
+    extra_env: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut env = base_env(spec, tmp_dir);
+    env.extend(extra_env.clone());
+    env.extend(spec.environment.clone());
+    let region = spec.location.region.clone();
+    env.extend([
+        ("_HANDLER".to_owned(), spec.handler.clone()),
+        ("AWS_REGION".to_owned(), region.clone()),
+        ("AWS_DEFAULT_REGION".to_owned(), region),
+        ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), spec.name.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+            spec.memory_mb.to_string(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
+            spec.version.to_string(),
+        ),
+        (
+            "AWS_LAMBDA_INITIALIZATION_TYPE".to_owned(),
+            "on-demand".to_owned(),
+        ),
+        ("AWS_LAMBDA_LOG_GROUP_NAME".to_owned(), spec.log_group()),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME".to_owned(),
+            log_stream.to_owned(),
+        ),
+        ("AWS_LAMBDA_RUNTIME_API".to_owned(), runtime_api.to_owned()),
+        (
+            "LAMBDA_TASK_ROOT".to_owned(),
+            spec.code_dir.display().to_string(),
+        ),
+    ]);
+    env.extend(launch.env.clone());
+    env
+}
+
+/// `[$LATEST]` and 32 hex digits after the date, as Lambda names log streams.
+fn log_stream_name(spec: &FunctionSpec) -> String {
+    format!(
+        "{}/[{}]{:016x}{:016x}",
+        crate::logs::log_stream_date(now_ms()),
+        spec.version,
+        fastrand::u64(..),
+        fastrand::u64(..)
+    )
+}
+
+impl Environment {
+    pub(crate) async fn spawn(args: SpawnArgs<'_>) -> Result<Self, SpawnError> {
+        let SpawnArgs {
+            spec,
+            launch,
+            env_id,
+            tmp_root,
+            extra_env,
+            logs,
+        } = args;
+        let (shared, events) = ApiShared::new();
+        let server = api::serve(shared.clone())
+            .await
+            .map_err(SpawnError::Listen)?;
+        let tmp_dir = tmp_root.join(format!("env-{env_id}"));
+        std::fs::create_dir_all(&tmp_dir).map_err(|source| SpawnError::TmpDir {
+            path: tmp_dir.clone(),
+            source,
+        })?;
+        let log_stream = log_stream_name(spec);
+        let env = process_env(
+            spec,
+            launch,
+            &tmp_dir,
+            &server.addr.to_string(),
+            &log_stream,
+            extra_env,
+        );
+
+        let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| SpawnError::Pipe(e.into()))?;
+        let write_err: OwnedFd = write_end.try_clone().map_err(SpawnError::Pipe)?;
+
+        let mut command = Command::new(&launch.program);
+        command
+            .args(&launch.args)
+            .current_dir(&spec.code_dir)
+            .env_clear()
+            .envs(&env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(write_end))
+            .stderr(Stdio::from(write_err))
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(limit) = launch.memory_limit_bytes {
+            crate::limits::limit_address_space(&mut command, limit);
+        }
+        let started = Instant::now();
+        let child = command.spawn().map_err(|source| SpawnError::Exec {
+            program: launch.program.clone(),
+            source,
+        })?;
+        // Close our copies of the write end so the reader sees EOF when the process ends.
+        drop(command);
+        let pid = child
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+
+        let (flush_tx, flushes) = watch::channel(0u64);
+        let log_request = Arc::new(Mutex::new(None));
+        let receiver =
+            tokio::net::unix::pipe::Receiver::from_owned_fd(read_end).map_err(SpawnError::Pipe)?;
+        tokio::spawn(read_log(
+            receiver,
+            logs,
+            LogTarget {
+                function: spec.name.clone(),
+                version: spec.version.clone(),
+                log_stream: log_stream.clone(),
+                request: log_request.clone(),
+            },
+            flush_tx,
+        ));
+
+        Ok(Self {
+            log_stream,
+            shared,
+            _server: server,
+            child,
+            pid,
+            events,
+            flushes,
+            flushes_expected: 0,
+            flush_timeouts: 0,
+            builtin: launch.builtin,
+            tmp_dir,
+            started,
+            log_request,
+            init_duration: None,
+            initialized: false,
+            alive: true,
+            last_used: Duration::ZERO,
+        })
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.alive
+    }
+
+    pub(crate) fn set_log_request(&self, id: Option<String>) {
+        *self.log_request.lock().unwrap_or_else(|e| e.into_inner()) = id;
+    }
+
+    /// Peak resident set size of the process, in bytes (`VmHWM`).
+    pub(crate) fn max_memory_bytes(&self) -> Option<u64> {
+        let pid = self.pid?;
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", pid.as_raw_nonzero())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+
+    async fn wait_flush(&mut self) {
+        if !self.builtin {
+            return;
+        }
+        self.flushes_expected += 1;
+        let expected = self.flushes_expected;
+        let waited =
+            tokio::time::timeout(FLUSH_WAIT, self.flushes.wait_for(|n| *n >= expected)).await;
+        if !matches!(waited, Ok(Ok(_))) {
+            self.flush_timeouts += 1;
+        }
+    }
+
+    /// How often the log was not flushed in time (the process closed stdout, or wrote a line
+    /// the platform could not read): a diagnostic, zero when all is well.
+    pub(crate) fn take_flush_timeouts(&mut self) -> u64 {
+        std::mem::take(&mut self.flush_timeouts)
+    }
+
+    /// Waits for the end of init (the first `/next`), if it has not happened yet.
+    pub(crate) async fn ensure_initialized(&mut self, init_timeout: Duration) -> Option<Outcome> {
+        if self.initialized {
+            return None;
+        }
+        let deadline = tokio::time::Instant::from_std(self.started + init_timeout);
+        loop {
+            tokio::select! {
+                biased;
+                event = self.events.recv() => match event {
+                    Some(ApiEvent::Ready) => {
+                        self.initialized = true;
+                        self.init_duration = Some(self.started.elapsed());
+                        self.wait_flush().await;
+                        return None;
+                    }
+                    Some(ApiEvent::InitError { error_type, body }) => {
+                        self.wait_flush().await;
+                        self.kill();
+                        return Some(Outcome::InitError { error_type, body });
+                    }
+                    // Answers before any invocation cannot happen (the server refuses them).
+                    Some(_) => {}
+                    None => return Some(self.exited().await),
+                },
+                status = self.child.wait() => {
+                    return Some(self.exited_with(status));
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    self.kill();
+                    return Some(Outcome::InitTimedOut);
+                }
+            }
+        }
+    }
+
+    /// Hands the invocation to the runtime and waits for its answer until `deadline`.
+    pub(crate) async fn invoke(&mut self, invocation: Invocation, deadline: Instant) -> Outcome {
+        let request_id = invocation.request_id.clone();
+        self.shared.deliver(invocation);
+        let deadline = tokio::time::Instant::from_std(deadline);
+        loop {
+            tokio::select! {
+                biased;
+                event = self.events.recv() => match event {
+                    Some(ApiEvent::Response { request_id: id, body }) if id == request_id => {
+                        self.wait_flush().await;
+                        return Outcome::Response(body);
+                    }
+                    Some(ApiEvent::Error { request_id: id, error_type, body }) if id == request_id => {
+                        self.wait_flush().await;
+                        return Outcome::FunctionError { error_type, body };
+                    }
+                    Some(ApiEvent::ResponseTooLarge { request_id: id }) if id == request_id => {
+                        self.wait_flush().await;
+                        return Outcome::ResponseTooLarge;
+                    }
+                    Some(_) => {}
+                    None => return self.exited().await,
+                },
+                status = self.child.wait() => {
+                    return self.exited_with(status);
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    self.kill();
+                    return Outcome::TimedOut;
+                }
+            }
+        }
+    }
+
+    async fn exited(&mut self) -> Outcome {
+        let status = self.child.wait().await;
+        self.exited_with(status)
+    }
+
+    fn exited_with(&mut self, status: std::io::Result<ExitStatus>) -> Outcome {
+        self.kill();
+        Outcome::Exited(match status {
+            Ok(status) => go_exit_status(status),
+            Err(error) => format!("wait: {error}"),
+        })
+    }
+
+    /// Kills the whole process group.
+    pub(crate) fn kill(&mut self) {
+        self.alive = false;
+        if let Some(pid) = self.pid.take() {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Drop for Environment {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.tmp_dir);
+    }
+}
+
+/// An exit status as Go's `os/exec` prints it, which is what Lambda's error messages contain.
+fn go_exit_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    let Some(signal) = status.signal() else {
+        return "exit status unknown".to_owned();
+    };
+    let name = match signal {
+        1 => "hangup",
+        2 => "interrupt",
+        3 => "quit",
+        4 => "illegal instruction",
+        5 => "trace/breakpoint trap",
+        6 => "aborted",
+        7 => "bus error",
+        8 => "floating point exception",
+        9 => "killed",
+        10 => "user defined signal 1",
+        11 => "segmentation fault",
+        12 => "user defined signal 2",
+        13 => "broken pipe",
+        14 => "alarm clock",
+        15 => "terminated",
+        24 => "CPU time limit exceeded",
+        25 => "file size limit exceeded",
+        other => return format!("signal: signal {other}"),
+    };
+    format!("signal: {name}")
+}
+
+struct LogTarget {
+    function: String,
+    version: slipway_model::function::Version,
+    log_stream: String,
+    request: Arc<Mutex<Option<String>>>,
+}
+
+async fn read_log(
+    receiver: tokio::net::unix::pipe::Receiver,
+    logs: Arc<Logs>,
+    target: LogTarget,
+    flushes: watch::Sender<u64>,
+) {
+    let mut reader = BufReader::new(receiver);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        let mut flushed = false;
+        if line.ends_with(FLUSH_MARKER) {
+            line.truncate(line.len() - FLUSH_MARKER.len());
+            flushed = true;
+        }
+        if !(flushed && line.is_empty()) {
+            let request_id = target
+                .request
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            logs.push(LogRecord {
+                timestamp_ms: now_ms(),
+                function: target.function.clone(),
+                version: target.version.clone(),
+                log_stream: target.log_stream.clone(),
+                request_id,
+                message: String::from_utf8_lossy(&line).into_owned(),
+            });
+        }
+        if flushed {
+            flushes.send_modify(|n| *n += 1);
+        }
+    }
+}

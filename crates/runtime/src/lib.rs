@@ -1,0 +1,41 @@
+//! Slipway's function runtime: runs Lambda functions on this machine, with no containers,
+//! behaving as Lambda does.
+//!
+//! - [`Runtime`] holds registered [`FunctionSpec`](slipway_model::function::FunctionSpec)s, each
+//!   with a pool of execution environments, and implements
+//!   [`Invoker`](slipway_model::invoke::Invoker).
+//! - An execution environment ([`env`]) is one process in its own process group, with a clean
+//!   environment (Lambda's reserved variables and the function's own, never the server's), the
+//!   code directory as working directory, a private `TMPDIR`, and its own Runtime API listener
+//!   ([`api`]) on `127.0.0.1`. It serves one invocation at a time and is reused; idle ones are
+//!   reaped by [`Runtime::reap_idle`] against an injectable [`Clock`].
+//! - `python3.8`…`python3.14` run the built-in bootstrap ([`python::BOOTSTRAP_PY`]) on a local
+//!   interpreter chosen as [`python`] documents; `provided*` run the function's `bootstrap`.
+//! - Failures stay inside one invocation: timeouts (`Sandbox.Timedout`), crashes
+//!   (`Runtime.ExitError`), memory (`Runtime.OutOfMemory`), init errors (reported, then retried
+//!   by the next invoke on a fresh environment).
+//!
+//! Known differences from Lambda that a handler can observe:
+//! - `Decimal` results are encoded as `int`/`float` (awslambdaric emits the decimal text);
+//! - the code directory is not made read-only;
+//! - `MemorySize` is enforced with `RLIMIT_AS` (plus a headroom, default 64 MB) and a check of the
+//!   peak resident size after each invocation, not a cgroup; a Python `MemoryError` is reported
+//!   as `Runtime.OutOfMemory`.
+
+pub mod api;
+pub mod clock;
+mod env;
+mod limits;
+mod local;
+pub mod logs;
+pub mod python;
+mod runtime;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use local::{LocalInvokeError, StderrLogSink, invoke_once};
+pub use logs::{LogRecord, LogSink};
+pub use python::PythonConfig;
+pub use runtime::{
+    FunctionMetrics, MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, Runtime, RuntimeConfig, RuntimeError,
+    new_request_id,
+};

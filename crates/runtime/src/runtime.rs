@@ -1,0 +1,784 @@
+//! [`Runtime`]: registered function versions → pools of execution environments, and the
+//! [`Invoker`] that runs one invocation on one environment at a time.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use slipway_model::function::{FunctionSpec, Version};
+use slipway_model::invoke::{
+    FunctionError, InvocationType, InvokeError, InvokeFuture, InvokeRequest, InvokeResponse,
+    Invoker,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::api::Invocation;
+use crate::clock::{Clock, SystemClock};
+use crate::env::{Environment, Launch, Outcome, SpawnArgs};
+use crate::logs::{DEFAULT_LOG_CAPACITY, LogRecord, LogSink, Logs, now_ms, rfc3339_ms};
+use crate::python::{self, Interpreters, PythonConfig};
+
+/// Synchronous invoke payload limit (6 MB).
+pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+/// Asynchronous (`Event`) invoke payload limit (1 MB, as the live `Invoke` reference says).
+pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
+
+/// How the runtime behaves; every field has a default suited to a developer machine.
+#[derive(Clone)]
+pub struct RuntimeConfig {
+    /// Where the bootstrap is written and environments get their private `TMPDIR`.
+    pub work_dir: PathBuf,
+    /// Concurrency cap of a function without `ReservedConcurrentExecutions`.
+    pub default_concurrency: u32,
+    /// How long an invoke beyond the cap waits for a free environment before 429.
+    pub throttle_wait: Duration,
+    /// An environment unused this long is reaped (Lambda: minutes; default 10 min).
+    pub idle_timeout: Duration,
+    /// Init phase cap (Lambda: 10 s).
+    pub init_timeout: Duration,
+    pub python: PythonConfig,
+    /// Enforce `MemorySize` with `RLIMIT_AS` (plus `memory_headroom_mb`) and a peak-RSS check.
+    pub enforce_memory: bool,
+    pub memory_headroom_mb: u32,
+    /// Variables the platform gives every function (`AWS_ENDPOINT_URL`, credentials), under the
+    /// function's own `Environment`.
+    pub extra_env: BTreeMap<String, String>,
+    pub log_capacity: usize,
+    pub log_sink: Option<Arc<dyn LogSink>>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl RuntimeConfig {
+    pub fn new(work_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            work_dir: work_dir.into(),
+            default_concurrency: 10,
+            throttle_wait: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(600),
+            init_timeout: Duration::from_secs(10),
+            python: PythonConfig::default(),
+            enforce_memory: true,
+            memory_headroom_mb: 64,
+            extra_env: BTreeMap::new(),
+            log_capacity: DEFAULT_LOG_CAPACITY,
+            log_sink: None,
+            clock: Arc::new(SystemClock::default()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot create the runtime directory {}", path.display())]
+    WorkDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the Python bootstrap to {}", path.display())]
+    Bootstrap {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Counters and durations of one function version, for alarms and the console.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FunctionMetrics {
+    pub invocations: u64,
+    /// Invocations that ended with a function error (including timeouts and crashes).
+    pub errors: u64,
+    pub throttles: u64,
+    pub timeouts: u64,
+    pub cold_starts: u64,
+    pub duration_ms_total: f64,
+    pub duration_ms_max: f64,
+    pub init_duration_ms_total: f64,
+    /// Invocations in flight now, and the most seen at once.
+    pub concurrent: u32,
+    pub max_concurrent: u32,
+    /// Environments alive now (idle or busy).
+    pub environments: u32,
+    /// Times the built-in bootstrap's log did not reach the platform before `END` (should be 0).
+    pub log_flush_timeouts: u64,
+}
+
+type Key = (String, Version);
+
+struct Pool {
+    spec: FunctionSpec,
+    launch: Result<Launch, LaunchError>,
+    permits: Arc<Semaphore>,
+    idle: Mutex<Vec<Environment>>,
+    metrics: Mutex<FunctionMetrics>,
+}
+
+#[derive(Clone, Debug)]
+enum LaunchError {
+    /// Not a runtime Slipway runs: `InvalidRuntimeException`.
+    Unsupported(String),
+    /// A `python3.x` runtime without a local interpreter.
+    NoInterpreter(String),
+}
+
+impl Pool {
+    fn metrics(&self) -> std::sync::MutexGuard<'_, FunctionMetrics> {
+        self.metrics.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Environment>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct Inner {
+    config: RuntimeConfig,
+    bootstrap_path: PathBuf,
+    tmp_root: PathBuf,
+    interpreters: Interpreters,
+    pools: Mutex<BTreeMap<Key, Arc<Pool>>>,
+    logs: Arc<Logs>,
+    next_env: AtomicU64,
+}
+
+/// The function runtime. Cheap to clone (a handle); the gateway and control plane hold it as
+/// `Arc<dyn Invoker>`.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl Runtime {
+    /// Creates the work directory and writes the built-in bootstrap into it.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let work_dir = config.work_dir.clone();
+        let tmp_root = work_dir.join("tmp");
+        for dir in [&work_dir, &tmp_root] {
+            std::fs::create_dir_all(dir).map_err(|source| RuntimeError::WorkDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let bootstrap_path = work_dir.join("slipway_bootstrap.py");
+        let current = std::fs::read_to_string(&bootstrap_path).ok();
+        if current.as_deref() != Some(python::BOOTSTRAP_PY) {
+            std::fs::write(&bootstrap_path, python::BOOTSTRAP_PY).map_err(|source| {
+                RuntimeError::Bootstrap {
+                    path: bootstrap_path.clone(),
+                    source,
+                }
+            })?;
+        }
+        let logs = Arc::new(Logs::new(config.log_capacity, config.log_sink.clone()));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                interpreters: Interpreters::new(config.python.clone()),
+                config,
+                bootstrap_path,
+                tmp_root,
+                pools: Mutex::new(BTreeMap::new()),
+                logs,
+                next_env: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    fn pools(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, Arc<Pool>>> {
+        self.inner.pools.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers (or replaces) one function version. Environments of a replaced spec finish
+    /// their current invocation and are not reused.
+    pub fn register(&self, spec: FunctionSpec) {
+        let launch = self.launch_for(&spec);
+        let cap = spec
+            .reserved_concurrency
+            .unwrap_or(self.inner.config.default_concurrency);
+        let pool = Arc::new(Pool {
+            launch,
+            permits: Arc::new(Semaphore::new(cap as usize)),
+            idle: Mutex::new(Vec::new()),
+            metrics: Mutex::new(FunctionMetrics::default()),
+            spec,
+        });
+        let key = (pool.spec.name.clone(), pool.spec.version.clone());
+        self.pools().insert(key, pool);
+    }
+
+    /// Removes a function version and stops its idle environments.
+    pub fn unregister(&self, function: &str, version: &Version) -> bool {
+        self.pools()
+            .remove(&(function.to_owned(), version.clone()))
+            .is_some()
+    }
+
+    fn launch_for(&self, spec: &FunctionSpec) -> Result<Launch, LaunchError> {
+        let config = &self.inner.config;
+        let memory_limit_bytes = config
+            .enforce_memory
+            .then(|| u64::from(spec.memory_mb + config.memory_headroom_mb) * 1024 * 1024);
+        let runtime = spec.runtime.as_str();
+        if python::SUPPORTED.contains(&runtime) {
+            let interpreter = self
+                .inner
+                .interpreters
+                .resolve(runtime)
+                .ok_or_else(|| LaunchError::NoInterpreter(runtime.to_owned()))?;
+            let mut env = BTreeMap::from([(
+                "AWS_EXECUTION_ENV".to_owned(),
+                format!("AWS_Lambda_{runtime}"),
+            )]);
+            let layers = python::layer_paths(&spec.layers, runtime);
+            if !layers.is_empty() {
+                env.insert("_SLIPWAY_PYTHONPATH".to_owned(), layers);
+            }
+            return Ok(Launch {
+                program: interpreter,
+                args: vec![self.inner.bootstrap_path.clone()],
+                builtin: true,
+                env,
+                memory_limit_bytes,
+            });
+        }
+        if matches!(runtime, "provided" | "provided.al2" | "provided.al2023") {
+            return Ok(Launch {
+                program: spec.code_dir.join("bootstrap"),
+                args: Vec::new(),
+                builtin: false,
+                env: BTreeMap::new(),
+                memory_limit_bytes,
+            });
+        }
+        Err(LaunchError::Unsupported(runtime.to_owned()))
+    }
+
+    fn pool(&self, function: &str, version: &Version) -> Option<Arc<Pool>> {
+        self.pools()
+            .get(&(function.to_owned(), version.clone()))
+            .cloned()
+    }
+
+    /// Metrics of one function version.
+    pub fn metrics(&self, function: &str, version: &Version) -> Option<FunctionMetrics> {
+        self.pool(function, version).map(|p| p.metrics().clone())
+    }
+
+    /// The kept log records of one function version, oldest first.
+    pub fn logs(&self, function: &str, version: &Version) -> Vec<LogRecord> {
+        self.inner.logs.snapshot(function, version)
+    }
+
+    /// Stops environments idle for at least `idle_timeout` by the configured clock; returns how
+    /// many. [`Runtime::spawn_reaper`] calls it periodically; tests call it after advancing a
+    /// [`crate::ManualClock`].
+    pub fn reap_idle(&self) -> usize {
+        let now = self.inner.config.clock.now();
+        let timeout = self.inner.config.idle_timeout;
+        let pools: Vec<Arc<Pool>> = self.pools().values().cloned().collect();
+        let mut reaped = 0;
+        for pool in pools {
+            let stale: Vec<Environment> = {
+                let mut idle = pool.idle();
+                let (stale, keep) = idle
+                    .drain(..)
+                    .partition(|env| now.saturating_sub(env.last_used) >= timeout);
+                *idle = keep;
+                stale
+            };
+            if !stale.is_empty() {
+                pool.metrics().environments -= stale.len() as u32;
+                reaped += stale.len();
+            }
+        }
+        reaped
+    }
+
+    /// Runs [`Runtime::reap_idle`] every `every` on the current tokio runtime.
+    pub fn spawn_reaper(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let runtime = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                runtime.reap_idle();
+            }
+        })
+    }
+
+    /// Number of idle environments of one function version.
+    pub fn idle_environments(&self, function: &str, version: &Version) -> usize {
+        self.pool(function, version).map_or(0, |p| p.idle().len())
+    }
+
+    /// Stops every environment.
+    pub fn shutdown(&self) {
+        let pools: Vec<Arc<Pool>> = std::mem::take(&mut *self.pools()).into_values().collect();
+        for pool in pools {
+            pool.idle().clear();
+        }
+    }
+
+    fn log(&self, spec: &FunctionSpec, stream: &str, request_id: &str, message: String) {
+        self.inner.logs.push(LogRecord {
+            timestamp_ms: now_ms(),
+            function: spec.name.clone(),
+            version: spec.version.clone(),
+            log_stream: stream.to_owned(),
+            request_id: Some(request_id.to_owned()),
+            message,
+        });
+    }
+
+    async fn invoke_request(&self, request: InvokeRequest) -> Result<InvokeResponse, InvokeError> {
+        let pool = self
+            .pool(&request.function, &request.version)
+            .ok_or_else(|| InvokeError::NotFound {
+                function: match &request.qualifier {
+                    Some(q) => format!("{}:{q}", request.function),
+                    None => request.function.clone(),
+                },
+            })?;
+        let (limit, operation) = match request.invocation_type {
+            InvocationType::Event => (MAX_ASYNC_PAYLOAD, "Invoke"),
+            _ => (MAX_SYNC_PAYLOAD, "Invoke"),
+        };
+        if request.payload.len() > limit {
+            return Err(InvokeError::RequestTooLarge { limit, operation });
+        }
+        if !request.payload.is_empty()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&request.payload).is_err()
+        {
+            return Err(InvokeError::InvalidRequestContent {
+                reason: "the payload is not valid JSON".to_owned(),
+            });
+        }
+        let launch = match &pool.launch {
+            Ok(launch) => launch.clone(),
+            Err(LaunchError::Unsupported(runtime)) => {
+                return Err(InvokeError::InvalidRuntime {
+                    message: format!(
+                        "The runtime parameter of {runtime} is not supported by Slipway"
+                    ),
+                });
+            }
+            Err(LaunchError::NoInterpreter(runtime)) => {
+                return Err(InvokeError::InvalidRuntime {
+                    message: format!(
+                        "No local Python interpreter for {runtime}: install {runtime} or python3, or map it in the runtime configuration"
+                    ),
+                });
+            }
+        };
+        let client_context = match &request.client_context {
+            None => None,
+            Some(encoded) => Some(
+                BASE64
+                    .decode(encoded)
+                    .ok()
+                    .and_then(|raw| String::from_utf8(raw).ok())
+                    .ok_or_else(|| InvokeError::InvalidRequestContent {
+                        reason: "Client context must be a valid Base64-encoded JSON object"
+                            .to_owned(),
+                    })?,
+            ),
+        };
+        match request.invocation_type {
+            InvocationType::DryRun => {
+                return Ok(InvokeResponse {
+                    payload: Bytes::new(),
+                    function_error: None,
+                    executed_version: request.version,
+                    log_result: None,
+                    request_id: new_request_id(),
+                });
+            }
+            InvocationType::Event => {
+                let request_id = new_request_id();
+                let runtime = self.clone();
+                let id = request_id.clone();
+                let version = request.version.clone();
+                tokio::spawn(async move {
+                    // Async invokes queue instead of being throttled.
+                    let permit = pool.permits.clone().acquire_owned().await;
+                    if let Ok(permit) = permit {
+                        runtime
+                            .run(&pool, &launch, &request, client_context, id, permit)
+                            .await;
+                    }
+                });
+                return Ok(InvokeResponse {
+                    payload: Bytes::new(),
+                    function_error: None,
+                    executed_version: version,
+                    log_result: None,
+                    request_id,
+                });
+            }
+            InvocationType::RequestResponse => {}
+        }
+        let wait = self.inner.config.throttle_wait;
+        let permit = match tokio::time::timeout(wait, pool.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) | Err(_) => {
+                pool.metrics().throttles += 1;
+                return Err(InvokeError::TooManyRequests {
+                    reason: "ReservedFunctionConcurrentInvocationLimitExceeded".to_owned(),
+                });
+            }
+        };
+        let request_id = new_request_id();
+        Ok(self
+            .run(&pool, &launch, &request, client_context, request_id, permit)
+            .await)
+    }
+
+    /// Runs one invocation on an idle or new environment.
+    async fn run(
+        &self,
+        pool: &Pool,
+        launch: &Launch,
+        request: &InvokeRequest,
+        client_context: Option<String>,
+        request_id: String,
+        permit: OwnedSemaphorePermit,
+    ) -> InvokeResponse {
+        let spec = &pool.spec;
+        {
+            let mut m = pool.metrics();
+            m.invocations += 1;
+            m.concurrent += 1;
+            m.max_concurrent = m.max_concurrent.max(m.concurrent);
+        }
+        let (payload, function_error, env) = self
+            .run_on_env(pool, launch, request, client_context, &request_id)
+            .await;
+        {
+            let mut m = pool.metrics();
+            m.concurrent -= 1;
+            if function_error.is_some() {
+                m.errors += 1;
+            }
+        }
+        if let Some(mut env) = env {
+            if env.is_alive() {
+                env.last_used = self.inner.config.clock.now();
+                pool.idle().push(env);
+            } else {
+                pool.metrics().environments -= 1;
+            }
+        }
+        drop(permit);
+        let log_result = request.log_tail.then(|| {
+            let lines = self
+                .inner
+                .logs
+                .of_request(&spec.name, &spec.version, &request_id);
+            let text = lines.join("\n") + "\n";
+            BASE64.encode(last_bytes(&text, 4096))
+        });
+        InvokeResponse {
+            payload,
+            function_error,
+            executed_version: request.version.clone(),
+            log_result,
+            request_id,
+        }
+    }
+
+    async fn run_on_env(
+        &self,
+        pool: &Pool,
+        launch: &Launch,
+        request: &InvokeRequest,
+        client_context: Option<String>,
+        request_id: &str,
+    ) -> (Bytes, Option<FunctionError>, Option<Environment>) {
+        let spec = &pool.spec;
+        let config = &self.inner.config;
+        let reused = pool.idle().pop();
+        let mut env = match reused {
+            Some(env) => env,
+            None => {
+                let env_id = self.inner.next_env.fetch_add(1, Ordering::Relaxed);
+                let spawned = Environment::spawn(SpawnArgs {
+                    spec,
+                    launch,
+                    env_id,
+                    tmp_root: &self.inner.tmp_root,
+                    extra_env: &config.extra_env,
+                    logs: self.inner.logs.clone(),
+                })
+                .await;
+                match spawned {
+                    Ok(env) => {
+                        let mut m = pool.metrics();
+                        m.cold_starts += 1;
+                        m.environments += 1;
+                        env
+                    }
+                    Err(error) => {
+                        tracing::warn!(function = %spec.name, error = %error_chain(&error), "cannot start an execution environment");
+                        let body = serde_json::json!({
+                            "errorMessage": format!("RequestId: {request_id} Error: {}", error_chain(&error)),
+                            "errorType": "Runtime.InvalidEntrypoint",
+                        });
+                        return (
+                            Bytes::from(body.to_string()),
+                            Some(FunctionError::Unhandled),
+                            None,
+                        );
+                    }
+                }
+            }
+        };
+        let stream = env.log_stream.clone();
+        env.set_log_request(Some(request_id.to_owned()));
+        if let Some(outcome) = env.ensure_initialized(config.init_timeout).await {
+            let init_ms = env
+                .init_duration
+                .unwrap_or(config.init_timeout)
+                .as_secs_f64()
+                * 1000.0;
+            let (payload, error_type) = self.failure(spec, &stream, request_id, outcome);
+            self.log(
+                spec,
+                &stream,
+                request_id,
+                format!(
+                    "INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}"
+                ),
+            );
+            env.set_log_request(None);
+            return (payload, Some(FunctionError::Unhandled), Some(env));
+        }
+        let init_duration = env.init_duration.take();
+        if let Some(init) = init_duration {
+            pool.metrics().init_duration_ms_total += init.as_secs_f64() * 1000.0;
+        }
+        self.log(
+            spec,
+            &stream,
+            request_id,
+            format!("START RequestId: {request_id} Version: {}", spec.version),
+        );
+        let started = Instant::now();
+        let timeout = Duration::from_secs(u64::from(spec.timeout_secs));
+        let deadline = started + timeout;
+        let invoked_function_arn = match &request.qualifier {
+            Some(q) => spec.qualified_arn(q),
+            None => spec.arn(),
+        };
+        let invocation = Invocation {
+            request_id: request_id.to_owned(),
+            deadline_ms: now_ms() + timeout.as_millis() as u64,
+            invoked_function_arn,
+            trace_id: request.trace_id.clone().unwrap_or_else(new_trace_id),
+            client_context,
+            cognito_identity: request.cognito_identity.clone(),
+            payload: request.payload.clone(),
+        };
+        let outcome = env.invoke(invocation, deadline).await;
+        let duration = started.elapsed();
+        let max_memory = env.max_memory_bytes();
+        let limit = u64::from(spec.memory_mb) * 1024 * 1024;
+        let out_of_memory = matches!(&outcome, Outcome::FunctionError { error_type: Some(t), .. } if t == "MemoryError")
+            || max_memory.is_some_and(|used| used > limit);
+        let out_of_memory = out_of_memory && !matches!(outcome, Outcome::TimedOut);
+        if out_of_memory {
+            env.kill();
+        }
+        let status = match &outcome {
+            Outcome::TimedOut => Some("timeout"),
+            Outcome::Exited(_) => Some("error"),
+            _ if out_of_memory => Some("error"),
+            _ => None,
+        };
+        let (payload, function_error) = if out_of_memory {
+            let body = serde_json::json!({
+                "errorMessage": format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed"),
+                "errorType": "Runtime.OutOfMemory",
+            });
+            (
+                Bytes::from(body.to_string()),
+                Some(FunctionError::Unhandled),
+            )
+        } else {
+            match outcome {
+                Outcome::Response(body) => (body, None),
+                other => {
+                    let (payload, _) = self.failure(spec, &stream, request_id, other);
+                    (payload, Some(FunctionError::Unhandled))
+                }
+            }
+        };
+        if status == Some("timeout") {
+            pool.metrics().timeouts += 1;
+        }
+        {
+            let mut m = pool.metrics();
+            let ms = duration.as_secs_f64() * 1000.0;
+            m.duration_ms_total += ms;
+            m.duration_ms_max = m.duration_ms_max.max(ms);
+        }
+        self.log(
+            spec,
+            &stream,
+            request_id,
+            format!("END RequestId: {request_id}"),
+        );
+        let ms = duration.as_secs_f64() * 1000.0;
+        let mut report = format!(
+            "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+            ms.ceil().max(1.0) as u64,
+            spec.memory_mb,
+            max_memory.map_or(0, |b| b.div_ceil(1024 * 1024)),
+        );
+        if let Some(init) = init_duration {
+            report.push_str(&format!(
+                "\tInit Duration: {:.2} ms",
+                init.as_secs_f64() * 1000.0
+            ));
+        }
+        if let Some(status) = status {
+            report.push_str(&format!("\tStatus: {status}"));
+        }
+        if out_of_memory {
+            report.push_str("\tError Type: Runtime.OutOfMemory");
+        }
+        self.log(spec, &stream, request_id, report);
+        env.set_log_request(None);
+        pool.metrics().log_flush_timeouts += env.take_flush_timeouts();
+        (payload, function_error, Some(env))
+    }
+
+    /// The payload and error type of an outcome that is not a response.
+    fn failure(
+        &self,
+        spec: &FunctionSpec,
+        stream: &str,
+        request_id: &str,
+        outcome: Outcome,
+    ) -> (Bytes, String) {
+        let synthesized = |error_type: &str, message: String| {
+            let body = serde_json::json!({ "errorMessage": message, "errorType": error_type });
+            (Bytes::from(body.to_string()), error_type.to_owned())
+        };
+        match outcome {
+            Outcome::Response(body) => (body, String::new()),
+            Outcome::FunctionError { error_type, body }
+            | Outcome::InitError { error_type, body } => {
+                let error_type = error_type.unwrap_or_else(|| "Unhandled".to_owned());
+                if body.is_empty() {
+                    synthesized(&error_type, String::new())
+                } else {
+                    (body, error_type)
+                }
+            }
+            Outcome::ResponseTooLarge => synthesized(
+                "Function.ResponseSizeTooLarge",
+                format!(
+                    "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                    crate::api::MAX_RESPONSE_BYTES
+                ),
+            ),
+            Outcome::InitTimedOut => synthesized(
+                "Runtime.Unknown",
+                format!(
+                    "RequestId: {request_id} Error: Init phase did not finish within {:.2} seconds",
+                    self.inner.config.init_timeout.as_secs_f64()
+                ),
+            ),
+            Outcome::Exited(status) => synthesized(
+                "Runtime.ExitError",
+                format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
+            ),
+            Outcome::TimedOut => {
+                let message = format!(
+                    "{} {request_id} Task timed out after {:.2} seconds",
+                    rfc3339_ms(now_ms()),
+                    f64::from(spec.timeout_secs)
+                );
+                self.log(spec, stream, request_id, message.clone());
+                synthesized("Sandbox.Timedout", message)
+            }
+        }
+    }
+}
+
+impl Invoker for Runtime {
+    fn invoke(&self, request: InvokeRequest) -> InvokeFuture<'_> {
+        Box::pin(self.invoke_request(request))
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The last `n` bytes of `text`, cut at a character boundary.
+fn last_bytes(text: &str, n: usize) -> &str {
+    let mut start = text.len().saturating_sub(n);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+/// A random UUID (version 4), as Lambda request ids are.
+pub fn new_request_id() -> String {
+    let hi = fastrand::u64(..);
+    let lo = fastrand::u64(..);
+    let hi = (hi & !0xF000) | 0x4000;
+    let lo = (lo & !(0xC << 60)) | (0x8 << 60);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xFFFF,
+        hi & 0xFFFF,
+        lo >> 48,
+        lo & 0xFFFF_FFFF_FFFF
+    )
+}
+
+/// An X-Ray trace header for an invocation that came without one.
+fn new_trace_id() -> String {
+    format!(
+        "Root=1-{:08x}-{:012x}{:012x};Parent={:016x};Sampled=0",
+        now_ms() / 1000,
+        fastrand::u64(..) & 0xFFFF_FFFF_FFFF,
+        fastrand::u64(..) & 0xFFFF_FFFF_FFFF,
+        fastrand::u64(..)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_uuid_v4() {
+        let id = new_request_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+    }
+
+    #[test]
+    fn cuts_at_char_boundary() {
+        assert_eq!(last_bytes("aé", 1), "");
+        assert_eq!(last_bytes("abc", 2), "bc");
+    }
+}

@@ -1,0 +1,808 @@
+//! End-to-end tests of the runtime with real processes: the built-in Python bootstrap, a shell
+//! `bootstrap`, and the official `awslambdaric` against Slipway's Runtime API.
+//!
+//! No test waits for time to pass: idle reaping reads a `ManualClock`; the timeout test waits
+//! for the platform's own deadline (1 s), which is the behaviour under test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use slipway_model::function::{FunctionSpec, Location, Version};
+use slipway_model::invoke::{FunctionError, InvokeError, InvokeRequest, InvokeResponse, Invoker};
+use slipway_runtime::{ManualClock, Runtime, RuntimeConfig};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("runtime-tests")
+        .join(format!("{name}-{}", fastrand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fastrand_suffix() -> String {
+    slipway_runtime::new_request_id()[..8].to_owned()
+}
+
+fn write(dir: &Path, file: &str, text: &str) {
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn spec(name: &str, code_dir: &Path, handler: &str) -> FunctionSpec {
+    FunctionSpec {
+        name: name.to_owned(),
+        version: Version::Latest,
+        location: Location::default(),
+        runtime: "python3.11".to_owned(),
+        handler: handler.to_owned(),
+        code_dir: code_dir.to_path_buf(),
+        layers: Vec::new(),
+        memory_mb: 128,
+        timeout_secs: 3,
+        environment: BTreeMap::new(),
+        reserved_concurrency: None,
+        architectures: vec!["x86_64".to_owned()],
+        description: String::new(),
+    }
+}
+
+struct Fixture {
+    runtime: Runtime,
+    code: PathBuf,
+}
+
+fn fixture(name: &str, configure: impl FnOnce(&mut RuntimeConfig)) -> Fixture {
+    let root = scratch(name);
+    let code = root.join("code");
+    std::fs::create_dir_all(&code).unwrap();
+    let mut config = RuntimeConfig::new(root.join("work"));
+    configure(&mut config);
+    Fixture {
+        runtime: Runtime::new(config).unwrap(),
+        code,
+    }
+}
+
+async fn invoke(runtime: &Runtime, function: &str, payload: Value) -> InvokeResponse {
+    runtime
+        .invoke(InvokeRequest::new(
+            function,
+            Version::Latest,
+            payload.to_string(),
+        ))
+        .await
+        .unwrap()
+}
+
+fn body(response: &InvokeResponse) -> Value {
+    serde_json::from_slice(&response.payload)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&response.payload)))
+}
+
+fn log_text(runtime: &Runtime, function: &str) -> String {
+    runtime
+        .logs(function, &Version::Latest)
+        .into_iter()
+        .map(|r| r.message)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const CONTEXT_HANDLER: &str = r#"
+import logging, os
+calls = 0
+print("module loaded")
+
+def handler(event, context):
+    global calls
+    calls += 1
+    print("hello from handler")
+    logging.getLogger().warning("careful")
+    return {
+        "event": event,
+        "calls": calls,
+        "pid": os.getpid(),
+        "cwd": os.getcwd(),
+        "request_id": context.aws_request_id,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "invoked_function_arn": context.invoked_function_arn,
+        "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name,
+        "remaining": context.get_remaining_time_in_millis(),
+        "identity": context.identity.cognito_identity_id,
+        "client_context": context.client_context,
+        "trace": os.environ.get("_X_AMZN_TRACE_ID"),
+    }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_handler_sees_lambda_context_and_state_survives() {
+    let f = fixture("context", |_| {});
+    write(&f.code, "app.py", CONTEXT_HANDLER);
+    f.runtime.register(spec("hello", &f.code, "app.handler"));
+
+    let first = invoke(&f.runtime, "hello", json!({"name": "world"})).await;
+    assert_eq!(first.function_error, None, "{:?}", first.payload);
+    assert_eq!(first.executed_version, Version::Latest);
+    let b = body(&first);
+    assert_eq!(b["event"], json!({"name": "world"}));
+    assert_eq!(b["calls"], 1);
+    assert_eq!(b["request_id"], first.request_id.as_str());
+    assert_eq!(b["function_name"], "hello");
+    assert_eq!(b["function_version"], "$LATEST");
+    assert_eq!(b["memory_limit_in_mb"], "128");
+    assert_eq!(
+        b["invoked_function_arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:hello"
+    );
+    assert_eq!(b["log_group_name"], "/aws/lambda/hello");
+    assert!(
+        b["log_stream_name"]
+            .as_str()
+            .unwrap()
+            .contains("/[$LATEST]"),
+        "{b}"
+    );
+    assert_eq!(b["cwd"], f.code.display().to_string());
+    let remaining = b["remaining"].as_i64().unwrap();
+    assert!(remaining > 2000 && remaining <= 3000, "{remaining}");
+    assert!(b["trace"].as_str().unwrap().starts_with("Root=1-"));
+    assert_eq!(b["identity"], Value::Null);
+    assert_eq!(b["client_context"], Value::Null);
+
+    // Warm: same process, module state kept.
+    let mut request = InvokeRequest::new("hello", Version::Latest, "{}");
+    request.qualifier = Some("live".to_owned());
+    request.log_tail = true;
+    let second = f.runtime.invoke(request).await.unwrap();
+    let b2 = body(&second);
+    assert_eq!(b2["calls"], 2);
+    assert_eq!(b2["pid"], b["pid"]);
+    assert_eq!(
+        b2["invoked_function_arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:hello:live"
+    );
+    use base64::Engine as _;
+    let tail = base64::engine::general_purpose::STANDARD
+        .decode(second.log_result.unwrap())
+        .unwrap();
+    let tail = String::from_utf8(tail).unwrap();
+    assert!(
+        tail.starts_with(&format!(
+            "START RequestId: {} Version: $LATEST\n",
+            second.request_id
+        )),
+        "{tail}"
+    );
+    assert!(tail.contains("\nhello from handler\n"), "{tail}");
+
+    let logs = log_text(&f.runtime, "hello");
+    let id = &first.request_id;
+    let lines: Vec<&str> = logs.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| *l == format!("START RequestId: {id} Version: $LATEST"))
+        .unwrap();
+    assert_eq!(lines[start - 1], "module loaded", "{logs}");
+    assert_eq!(lines[start + 1], "hello from handler");
+    assert!(lines[start + 2].starts_with("[WARNING]\t20"), "{logs}");
+    assert!(
+        lines[start + 2].ends_with(&format!("Z\t{id}\tcareful")),
+        "{logs}"
+    );
+    assert_eq!(lines[start + 3], format!("END RequestId: {id}"));
+    let report = lines[start + 4];
+    assert!(
+        report.starts_with(&format!("REPORT RequestId: {id}\tDuration: ")),
+        "{report}"
+    );
+    assert!(report.contains("\tBilled Duration: "), "{report}");
+    assert!(
+        report.contains("\tMemory Size: 128 MB\tMax Memory Used: "),
+        "{report}"
+    );
+    assert!(report.contains("\tInit Duration: "), "{report}");
+    let second_report = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("REPORT"))
+        .unwrap();
+    assert!(!second_report.contains("Init Duration"), "{second_report}");
+
+    let metrics = f.runtime.metrics("hello", &Version::Latest).unwrap();
+    assert_eq!(
+        (metrics.invocations, metrics.cold_starts, metrics.errors),
+        (2, 1, 0)
+    );
+    assert_eq!(metrics.environments, 1);
+    assert_eq!(
+        metrics.log_flush_timeouts, 0,
+        "every line reached the log before END"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_is_clean_and_reserved_variables_win() {
+    let f = fixture("env", |c| {
+        c.extra_env.insert(
+            "AWS_ENDPOINT_URL".to_owned(),
+            "http://127.0.0.1:8040".to_owned(),
+        );
+    });
+    write(
+        &f.code,
+        "dir/app.py",
+        "import os, tempfile\ndef fn(event, context):\n    return {'env': dict(os.environ), 'tmp': tempfile.gettempdir()}\n",
+    );
+    let mut s = spec("envcheck", &f.code, "dir/app.fn");
+    s.environment
+        .insert("TABLE_NAME".to_owned(), "orders".to_owned());
+    s.environment
+        .insert("AWS_LAMBDA_FUNCTION_NAME".to_owned(), "spoofed".to_owned());
+    f.runtime.register(s);
+    let response = invoke(&f.runtime, "envcheck", json!({})).await;
+    let b = body(&response);
+    let env = b["env"].as_object().unwrap();
+    // The test process has these; the function must not.
+    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+    for leaked in ["CARGO_MANIFEST_DIR", "HOME", "USER", "RUST_BACKTRACE"] {
+        assert!(!env.contains_key(leaked), "{leaked} leaked: {env:?}");
+    }
+    assert_eq!(env["TABLE_NAME"], "orders");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "envcheck");
+    assert_eq!(env["AWS_ENDPOINT_URL"], "http://127.0.0.1:8040");
+    assert_eq!(env["_HANDLER"], "dir/app.fn");
+    assert_eq!(env["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.11");
+    assert_eq!(env["AWS_REGION"], "us-east-1");
+    assert_eq!(env["AWS_DEFAULT_REGION"], "us-east-1");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");
+    assert_eq!(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "on-demand");
+    assert_eq!(env["LAMBDA_TASK_ROOT"], f.code.display().to_string());
+    assert_eq!(env["LANG"], "en_US.UTF-8");
+    assert!(
+        env["AWS_LAMBDA_RUNTIME_API"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
+    assert!(!env.contains_key("_SLIPWAY_PYTHONPATH"));
+    let tmp = b["tmp"].as_str().unwrap();
+    assert_eq!(env["TMPDIR"], tmp);
+    assert!(tmp.contains("/work/tmp/env-"), "{tmp}");
+}
+
+async fn error_of(f: &Fixture, name: &str, handler: &str) -> Value {
+    f.runtime.register(spec(name, &f.code, handler));
+    let response = invoke(&f.runtime, name, json!({})).await;
+    assert_eq!(response.function_error, Some(FunctionError::Unhandled));
+    body(&response)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_shapes_match_awslambdaric() {
+    let f = fixture("errors", |_| {});
+    write(
+        &f.code,
+        "app.py",
+        "import datetime\ndef raises(event, context):\n    return {}['missing']\n\ndef unserialisable(event, context):\n    return {'when': datetime.datetime(2020, 1, 1)}\n",
+    );
+    write(&f.code, "broken.py", "def handler(:\n");
+    write(&f.code, "needs.py", "import not_installed_anywhere\n");
+
+    let raised = error_of(&f, "raises", "app.raises").await;
+    assert_eq!(raised["errorType"], "KeyError");
+    assert_eq!(raised["errorMessage"], "'missing'");
+    let trace = raised["stackTrace"].as_array().unwrap();
+    assert_eq!(trace.len(), 1, "{raised}");
+    assert!(
+        trace[0]
+            .as_str()
+            .unwrap()
+            .contains("app.py\", line 3, in raises"),
+        "{raised}"
+    );
+    assert_eq!(raised["requestId"].as_str().unwrap().len(), 36);
+    let logs = log_text(&f.runtime, "raises");
+    assert!(
+        logs.contains(
+            "[ERROR] KeyError: 'missing'\rTraceback (most recent call last):\r\u{a0}\u{a0}File"
+        ),
+        "{logs:?}"
+    );
+
+    let marshal = error_of(&f, "marshal", "app.unserialisable").await;
+    assert_eq!(marshal["errorType"], "Runtime.MarshalError");
+    assert_eq!(
+        marshal["errorMessage"],
+        "Unable to marshal response: Object of type datetime is not JSON serializable"
+    );
+
+    let missing = error_of(&f, "missing", "app.nope").await;
+    assert_eq!(
+        missing,
+        json!({"errorMessage": "Handler 'nope' missing on module 'app'", "errorType": "Runtime.HandlerNotFound", "requestId": "", "stackTrace": []})
+    );
+
+    let import = error_of(&f, "import", "needs.handler").await;
+    assert_eq!(import["errorType"], "Runtime.ImportModuleError");
+    assert_eq!(
+        import["errorMessage"],
+        "Unable to import module 'needs': No module named 'not_installed_anywhere'"
+    );
+    let logs = log_text(&f.runtime, "import");
+    assert!(logs.contains("INIT_REPORT Init Duration: "), "{logs}");
+    assert!(
+        logs.contains("Status: error\tError Type: Runtime.ImportModuleError"),
+        "{logs}"
+    );
+
+    let syntax = error_of(&f, "syntax", "broken.handler").await;
+    assert_eq!(syntax["errorType"], "Runtime.UserCodeSyntaxError");
+    assert!(
+        syntax["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("Syntax error in module 'broken': "),
+        "{syntax}"
+    );
+
+    let malformed = error_of(&f, "malformed", "nodot").await;
+    assert_eq!(malformed["errorType"], "Runtime.MalformedHandlerName");
+    assert_eq!(
+        malformed["errorMessage"],
+        "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_error_is_retried_on_the_next_invoke() {
+    let f = fixture("retry", |_| {});
+    write(&f.code, "app.py", "raise RuntimeError('not yet')\n");
+    f.runtime.register(spec("retry", &f.code, "app.handler"));
+    let failed = invoke(&f.runtime, "retry", json!({})).await;
+    let b = body(&failed);
+    assert_eq!(b["errorType"], "RuntimeError");
+    assert_eq!(b["errorMessage"], "not yet");
+    write(
+        &f.code,
+        "app.py",
+        "def handler(event, context):\n    return 'ok'\n",
+    );
+    let ok = invoke(&f.runtime, "retry", json!({})).await;
+    assert_eq!(ok.function_error, None);
+    assert_eq!(&ok.payload[..], b"\"ok\"");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_are_exit_errors_and_the_environment_is_replaced() {
+    let f = fixture("crash", |_| {});
+    write(
+        &f.code,
+        "app.py",
+        "import os, signal\ndef handler(event, context):\n    if event.get('exit') is not None:\n        os._exit(event['exit'])\n    if event.get('kill'):\n        os.kill(os.getpid(), signal.SIGKILL)\n    return os.getpid()\n",
+    );
+    f.runtime.register(spec("crash", &f.code, "app.handler"));
+    let pid = body(&invoke(&f.runtime, "crash", json!({})).await);
+    let exited = invoke(&f.runtime, "crash", json!({"exit": 3})).await;
+    let b = body(&exited);
+    assert_eq!(b["errorType"], "Runtime.ExitError");
+    assert_eq!(
+        b["errorMessage"],
+        format!(
+            "RequestId: {} Error: Runtime exited with error: exit status 3",
+            exited.request_id
+        )
+    );
+    let killed = body(&invoke(&f.runtime, "crash", json!({"kill": true})).await);
+    assert!(
+        killed["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Runtime exited with error: signal: killed"),
+        "{killed}"
+    );
+    let again = body(&invoke(&f.runtime, "crash", json!({})).await);
+    assert_ne!(again, pid, "a fresh environment");
+    let m = f.runtime.metrics("crash", &Version::Latest).unwrap();
+    assert_eq!((m.errors, m.cold_starts, m.environments), (2, 3, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_kills_the_environment() {
+    let f = fixture("timeout", |_| {});
+    write(
+        &f.code,
+        "app.py",
+        "import threading\ndef handler(event, context):\n    if event.get('hang'):\n        threading.Event().wait()\n    return 'fine'\n",
+    );
+    let mut s = spec("slow", &f.code, "app.handler");
+    s.timeout_secs = 1;
+    f.runtime.register(s);
+    let timed_out = invoke(&f.runtime, "slow", json!({"hang": true})).await;
+    assert_eq!(timed_out.function_error, Some(FunctionError::Unhandled));
+    let b = body(&timed_out);
+    assert_eq!(b["errorType"], "Sandbox.Timedout");
+    let message = b["errorMessage"].as_str().unwrap();
+    assert!(
+        message.ends_with(&format!(
+            "Z {} Task timed out after 1.00 seconds",
+            timed_out.request_id
+        )),
+        "{message}"
+    );
+    let logs = log_text(&f.runtime, "slow");
+    assert!(logs.contains("\tStatus: timeout"), "{logs}");
+    assert_eq!(
+        &invoke(&f.runtime, "slow", json!({})).await.payload[..],
+        b"\"fine\""
+    );
+    let m = f.runtime.metrics("slow", &Version::Latest).unwrap();
+    assert_eq!((m.timeouts, m.cold_starts), (1, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_cap_throttles_with_429() {
+    let f = fixture("cap", |c| c.throttle_wait = Duration::from_millis(20));
+    write(
+        &f.code,
+        "app.py",
+        "import socket\ndef handler(event, context):\n    s = socket.create_connection(('127.0.0.1', event['port']))\n    s.recv(1)\n    return 'released'\n",
+    );
+    let mut s = spec("capped", &f.code, "app.handler");
+    s.reserved_concurrency = Some(1);
+    f.runtime.register(s);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let runtime = f.runtime.clone();
+    let first =
+        tokio::spawn(async move { invoke(&runtime, "capped", json!({"port": port})).await });
+    // The handler is running once it connects.
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let throttled = f
+        .runtime
+        .invoke(InvokeRequest::new("capped", Version::Latest, "{}"))
+        .await
+        .unwrap_err();
+    assert!(matches!(throttled, InvokeError::TooManyRequests { .. }));
+    assert_eq!(throttled.aws_error(), ("TooManyRequestsException", 429));
+    use tokio::io::AsyncWriteExt;
+    conn.write_all(b"x").await.unwrap();
+    assert_eq!(&first.await.unwrap().payload[..], b"\"released\"");
+    let m = f.runtime.metrics("capped", &Version::Latest).unwrap();
+    assert_eq!((m.throttles, m.max_concurrent), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_environments_are_reaped_by_the_clock() {
+    let clock = Arc::new(ManualClock::default());
+    let c = clock.clone();
+    let f = fixture("reap", move |config| {
+        config.clock = c;
+        config.idle_timeout = Duration::from_secs(600);
+    });
+    write(
+        &f.code,
+        "app.py",
+        "def handler(event, context):\n    return 1\n",
+    );
+    f.runtime.register(spec("idle", &f.code, "app.handler"));
+    invoke(&f.runtime, "idle", json!({})).await;
+    assert_eq!(f.runtime.idle_environments("idle", &Version::Latest), 1);
+    clock.advance(Duration::from_secs(599));
+    assert_eq!(f.runtime.reap_idle(), 0);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(f.runtime.reap_idle(), 1);
+    assert_eq!(f.runtime.idle_environments("idle", &Version::Latest), 0);
+    invoke(&f.runtime, "idle", json!({})).await;
+    let m = f.runtime.metrics("idle", &Version::Latest).unwrap();
+    assert_eq!((m.cold_starts, m.environments), (2, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layers_are_importable() {
+    let f = fixture("layers", |_| {});
+    let layer = f.code.parent().unwrap().join("layer");
+    write(&layer, "python/shared_lib.py", "VALUE = 'from layer'\n");
+    write(
+        &layer,
+        "python/lib/python3.11/site-packages/dep.py",
+        "VALUE = 'from site-packages'\n",
+    );
+    write(
+        &f.code,
+        "app.py",
+        "import shared_lib, dep\ndef handler(event, context):\n    return [shared_lib.VALUE, dep.VALUE]\n",
+    );
+    let mut s = spec("layered", &f.code, "app.handler");
+    s.layers = vec![layer];
+    f.runtime.register(s);
+    let b = body(&invoke(&f.runtime, "layered", json!({})).await);
+    assert_eq!(b, json!(["from layer", "from site-packages"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_limit_fails_the_invoke() {
+    let f = fixture("memory", |_| {});
+    write(
+        &f.code,
+        "app.py",
+        "def handler(event, context):\n    if event.get('big'):\n        return len(bytearray(512 * 1024 * 1024))\n    return 'small'\n",
+    );
+    f.runtime.register(spec("hungry", &f.code, "app.handler"));
+    let oom = invoke(&f.runtime, "hungry", json!({"big": true})).await;
+    let b = body(&oom);
+    assert_eq!(b["errorType"], "Runtime.OutOfMemory", "{b}");
+    assert_eq!(
+        &invoke(&f.runtime, "hungry", json!({})).await.payload[..],
+        b"\"small\""
+    );
+    assert_eq!(
+        f.runtime
+            .metrics("hungry", &Version::Latest)
+            .unwrap()
+            .cold_starts,
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_script_custom_runtime() {
+    let f = fixture("provided", |_| {});
+    write(
+        &f.code,
+        "bootstrap",
+        r#"#!/bin/sh
+set -eu
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+echo "custom runtime up: $_HANDLER"
+while true; do
+  headers=$(mktemp)
+  event=$(curl -sS -D "$headers" "$api/invocation/next")
+  id=$(grep -i '^lambda-runtime-aws-request-id:' "$headers" | tr -d '\r' | cut -d' ' -f2)
+  echo "got $id"
+  curl -sS -o /dev/null -X POST "$api/invocation/$id/response" -d "{\"echo\":$event}"
+done
+"#,
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        f.code.join("bootstrap"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let mut s = spec("custom", &f.code, "function.handler");
+    s.runtime = "provided.al2023".to_owned();
+    f.runtime.register(s);
+    for n in 0..2 {
+        let response = invoke(&f.runtime, "custom", json!({"n": n})).await;
+        assert_eq!(body(&response), json!({"echo": {"n": n}}));
+    }
+    let logs = log_text(&f.runtime, "custom");
+    assert!(
+        logs.contains("custom runtime up: function.handler"),
+        "{logs}"
+    );
+    assert_eq!(
+        f.runtime
+            .metrics("custom", &Version::Latest)
+            .unwrap()
+            .cold_starts,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_custom_bootstrap_is_an_invalid_entrypoint() {
+    let f = fixture("noboot", |_| {});
+    let mut s = spec("noboot", &f.code, "x");
+    s.runtime = "provided.al2".to_owned();
+    f.runtime.register(s);
+    let b = body(&invoke(&f.runtime, "noboot", json!({})).await);
+    assert_eq!(b["errorType"], "Runtime.InvalidEntrypoint");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_functions_and_bad_payloads() {
+    let f = fixture("unknown", |_| {});
+    let err = f
+        .runtime
+        .invoke(InvokeRequest::new("ghost", Version::Latest, "{}"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.aws_error(), ("ResourceNotFoundException", 404));
+    write(&f.code, "app.py", "def handler(e, c):\n    return e\n");
+    f.runtime.register(spec("echo", &f.code, "app.handler"));
+    let err = f
+        .runtime
+        .invoke(InvokeRequest::new("echo", Version::Latest, "{not json"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.aws_error(), ("InvalidRequestContentException", 400));
+    let mut nodejs = spec("node", &f.code, "index.handler");
+    nodejs.runtime = "nodejs20.x".to_owned();
+    f.runtime.register(nodejs);
+    let err = f
+        .runtime
+        .invoke(InvokeRequest::new("node", Version::Latest, "{}"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.aws_error(), ("InvalidRuntimeException", 502));
+}
+
+/// The venv made by `scripts/setup`, which holds the official runtime interface client.
+fn test_venv() -> PathBuf {
+    let venv = std::env::var_os("SLIPWAY_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.is_file(),
+        "{} not found: run scripts/setup (it creates the venv with awslambdaric that this test needs)",
+        python.display()
+    );
+    venv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_awslambdaric_runs_against_our_runtime_api() {
+    let venv = test_venv();
+    let f = fixture("ric", |_| {});
+    write(&f.code, "app.py", CONTEXT_HANDLER);
+    // A venv's python must be run by its own path (not canonicalised) to find its packages.
+    write(
+        &f.code,
+        "bootstrap",
+        &format!(
+            "#!/bin/sh\nexec '{}' -m awslambdaric \"$_HANDLER\"\n",
+            venv.join("bin/python").display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        f.code.join("bootstrap"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let mut s = spec("ric", &f.code, "app.handler");
+    s.runtime = "provided.al2023".to_owned();
+    s.memory_mb = 512;
+    f.runtime.register(s);
+    let first = invoke(&f.runtime, "ric", json!({"via": "awslambdaric"})).await;
+    assert_eq!(
+        first.function_error,
+        None,
+        "{:?}",
+        String::from_utf8_lossy(&first.payload)
+    );
+    let b = body(&first);
+    assert_eq!(b["event"], json!({"via": "awslambdaric"}));
+    assert_eq!(b["request_id"], first.request_id.as_str());
+    assert_eq!(b["function_name"], "ric");
+    assert_eq!(b["memory_limit_in_mb"], "512");
+    assert!(b["remaining"].as_i64().unwrap() > 2000);
+    let second = invoke(&f.runtime, "ric", json!({})).await;
+    assert_eq!(body(&second)["calls"], 2);
+
+    // Its error shape, which our bootstrap reproduces.
+    write(
+        &f.code,
+        "bad.py",
+        "def handler(e, c):\n    raise ValueError('boom')\n",
+    );
+    let mut s = spec("ric-error", &f.code, "bad.handler");
+    s.runtime = "provided.al2023".to_owned();
+    s.memory_mb = 512;
+    f.runtime.register(s);
+    let error = body(&invoke(&f.runtime, "ric-error", json!({})).await);
+    assert_eq!(error["errorType"], "ValueError");
+    assert_eq!(error["errorMessage"], "boom");
+    assert_eq!(error["stackTrace"].as_array().unwrap().len(), 1, "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_once_is_what_the_cli_calls() {
+    let root = scratch("once");
+    let code = root.join("code");
+    write(
+        &code,
+        "app.py",
+        "def handler(e, c):\n    return {'got': e}\n",
+    );
+    let mut config = RuntimeConfig::new(root.join("work"));
+    config.log_sink = Some(Arc::new(slipway_runtime::StderrLogSink));
+    let response = slipway_runtime::invoke_once(
+        config,
+        spec("once", &code, "app.handler"),
+        bytes::Bytes::from_static(b"{\"a\": 1}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(body(&response), json!({"got": {"a": 1}}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_payloads_decimals_and_oversized_responses() {
+    let f = fixture("large", |_| {});
+    write(
+        &f.code,
+        "app.py",
+        "import decimal\ndef handler(event, context):\n    if event.get('huge'):\n        return 'x' * (7 * 1024 * 1024)\n    return {'len': len(event['blob']), 'dec': decimal.Decimal('3'), 'uni': '\\u00e9'}\n",
+    );
+    let mut s = spec("large", &f.code, "app.handler");
+    s.memory_mb = 256;
+    f.runtime.register(s);
+    let blob = "y".repeat(3 * 1024 * 1024);
+    let response = invoke(&f.runtime, "large", json!({ "blob": blob })).await;
+    assert_eq!(
+        String::from_utf8_lossy(&response.payload),
+        r#"{"len": 3145728, "dec": 3, "uni": "\u00e9"}"#
+    );
+    let too_big = body(&invoke(&f.runtime, "large", json!({"huge": true})).await);
+    assert_eq!(
+        too_big["errorType"], "Function.ResponseSizeTooLarge",
+        "{too_big}"
+    );
+}
+
+/// Our bootstrap and the official client answer the same faulty handlers with the same JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_json_is_identical_to_awslambdaric() {
+    let venv = test_venv();
+    let f = fixture("ric-compare", |_| {});
+    write(
+        &f.code,
+        "app.py",
+        "import datetime\ndef raises(event, context):\n    return helper()\n\ndef helper():\n    raise ValueError('boom')\n\ndef unserialisable(event, context):\n    return {'when': datetime.datetime(2020, 1, 1)}\n",
+    );
+    write(&f.code, "needs.py", "import not_installed_anywhere\n");
+    write(&f.code, "broken.py", "def handler(:\n");
+    write(
+        &f.code,
+        "bootstrap",
+        &format!(
+            "#!/bin/sh\nexec '{}' -m awslambdaric \"$_HANDLER\"\n",
+            venv.join("bin/python").display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        f.code.join("bootstrap"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    for (n, handler) in [
+        "app.raises",
+        "app.unserialisable",
+        "app.nope",
+        "needs.handler",
+        "broken.handler",
+        "nodot",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ours = format!("ours{n}");
+        let theirs = format!("ric{n}");
+        f.runtime.register(spec(&ours, &f.code, handler));
+        let mut s = spec(&theirs, &f.code, handler);
+        s.runtime = "provided.al2023".to_owned();
+        s.memory_mb = 512;
+        f.runtime.register(s);
+        let a = invoke(&f.runtime, &ours, json!({})).await;
+        let b = invoke(&f.runtime, &theirs, json!({})).await;
+        let (mut a_body, mut b_body) = (body(&a), body(&b));
+        for (value, response) in [(&mut a_body, &a), (&mut b_body, &b)] {
+            // Request ids differ by construction; they must be this invocation's (or "").
+            let id = value["requestId"].take();
+            assert!(id == json!("") || id == json!(response.request_id), "{id}");
+        }
+        assert_eq!(a_body, b_body, "{handler}");
+        assert_eq!(a.function_error, b.function_error);
+    }
+}
