@@ -711,6 +711,16 @@ fn walk_refs(v: &Value, f: &mut impl FnMut(&str)) {
             }
         }
         Value::Array(a) => a.iter().for_each(|x| walk_refs(x, f)),
+        // `Fn::Sub` text: `integrations/${Integ}`.
+        Value::String(s) => {
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find("${") {
+                let after = &rest[start + 2..];
+                let Some(end) = after.find('}') else { break };
+                f(&after[..end]);
+                rest = &after[end + 1..];
+            }
+        }
         _ => {}
     }
 }
@@ -785,8 +795,11 @@ pub fn substitute_stage_variables(text: &str, stage: &StageInfo) -> Result<Strin
 }
 
 /// `arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION/invocations` →
-/// `FUNCTION`.
+/// `FUNCTION`; a bare function ARN (what HTTP APIs accept as `IntegrationUri`) is itself.
 pub fn function_of_uri(uri: &str) -> Result<String, String> {
+    if uri.starts_with("arn:") && uri.split(':').nth(2) == Some("lambda") {
+        return Ok(uri.to_owned());
+    }
     let start = uri
         .find("/functions/")
         .ok_or_else(|| format!("'{uri}' is not a Lambda invocation URI"))?;
