@@ -142,8 +142,15 @@ impl Gateway {
         self.snapshot.load_full()
     }
 
-    fn locate(&self, snapshot: &Snapshot, host: &str, path: &str) -> Result<Located, Reply> {
-        let not_found = || GatewayError::NotFound.reply(ApiKind::Http);
+    /// Which API and stage a request is for; when none, the answer (and the kind of API it
+    /// speaks for, when the API is known).
+    fn locate(
+        &self,
+        snapshot: &Snapshot,
+        host: &str,
+        path: &str,
+    ) -> Result<Located, (Option<ApiKind>, Reply)> {
+        let not_found = || (None, GatewayError::NotFound.reply(ApiKind::Http));
         let (api, rest, root) = if let Some(after) = path.strip_prefix(PATH_PREFIX) {
             let (id, rest) = after.split_at(after.find('/').unwrap_or(after.len()));
             (snapshot.api(id).ok_or_else(not_found)?, rest, false)
@@ -156,6 +163,7 @@ impl Gateway {
         };
         let rest = if rest.is_empty() { "/" } else { rest };
         let kind = api.info.kind;
+        let no_route = |kind| (Some(kind), no_route(kind));
         if root {
             let table = api
                 .primary_stage
@@ -214,19 +222,18 @@ impl Gateway {
     /// One request, start to finish. Never fails: every failure is API Gateway's answer.
     pub async fn handle(&self, req: IncomingRequest) -> Reply {
         let snapshot = self.snapshot.load_full();
-        let located = match self.locate(&snapshot, &req.host, &req.path) {
-            Ok(l) => l,
-            Err(reply) => return reply,
-        };
-        let table = &located.table;
-        let kind = table.api.kind;
         let request_id = slipway_runtime::new_request_id();
         let extended_id = extended_request_id();
-        let mut reply = self
-            .dispatch(&req, &located, &request_id, &extended_id)
-            .await;
+        let (kind, mut reply) = match self.locate(&snapshot, &req.host, &req.path) {
+            Ok(located) => (
+                Some(located.table.api.kind),
+                self.dispatch(&req, &located, &request_id, &extended_id)
+                    .await,
+            ),
+            Err((kind, reply)) => (kind, reply),
+        };
         match kind {
-            ApiKind::Rest => {
+            Some(ApiKind::Rest) => {
                 reply
                     .headers
                     .push(("x-amzn-RequestId".to_owned(), request_id));
@@ -234,9 +241,10 @@ impl Gateway {
                     .headers
                     .push(("x-amz-apigw-id".to_owned(), extended_id));
             }
-            ApiKind::Http => reply
+            Some(ApiKind::Http) => reply
                 .headers
                 .push(("apigw-requestid".to_owned(), extended_id)),
+            None => {}
         }
         reply
     }
