@@ -24,7 +24,7 @@ use slipway_model::template::Template;
 
 use crate::directory::Directory;
 use crate::routes::{
-    ApiInfo, ApiKind, Integration, PathPattern, PayloadVersion, Route, RouteTable, StageInfo,
+    ApiInfo, ApiKind, Cors, Integration, PathPattern, PayloadVersion, Route, RouteTable, StageInfo,
 };
 
 /// REST integration timeout default (and maximum): 29 s.
@@ -271,6 +271,14 @@ impl Builder<'_> {
             binary_media_types: binary,
             account: self.template.pseudo.account.clone(),
             region: self.template.pseudo.region.clone(),
+            cors: match kind {
+                ApiKind::Http => props
+                    .get("Body")
+                    .and_then(|b| b.get("x-amazon-apigateway-cors"))
+                    .or_else(|| props.get("CorsConfiguration"))
+                    .map(cors),
+                ApiKind::Rest => None,
+            },
         });
         let mut tables = BTreeMap::new();
         for stage in stages {
@@ -769,6 +777,34 @@ fn mock(integ: &Value) -> Integration {
         }
     }
     Integration::Mock { status, headers }
+}
+
+/// `x-amazon-apigateway-cors` (`allowOrigins`) or `CorsConfiguration` (`AllowOrigins`).
+fn cors(v: &Value) -> Cors {
+    let get = |k: &str| {
+        let mut upper = k.to_owned();
+        upper[..1].make_ascii_uppercase();
+        v.get(k).or_else(|| v.get(&upper))
+    };
+    let list = |k: &str| {
+        get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Cors {
+        allow_origins: list("allowOrigins"),
+        allow_headers: list("allowHeaders"),
+        allow_methods: list("allowMethods"),
+        expose_headers: list("exposeHeaders"),
+        max_age: get("maxAge").and_then(Value::as_u64),
+        allow_credentials: get("allowCredentials").and_then(Value::as_bool) == Some(true),
+    }
 }
 
 /// `${stageVariables.name}` → the stage's value; an undefined variable is an error (AWS

@@ -304,6 +304,39 @@ pub struct ApiInfo {
     pub binary_media_types: Vec<String>,
     pub account: String,
     pub region: String,
+    /// HTTP API `CorsConfiguration` (`x-amazon-apigateway-cors`); REST APIs answer CORS with
+    /// their own `OPTIONS` methods (SAM's mock integrations).
+    pub cors: Option<Cors>,
+}
+
+/// An HTTP API's CORS configuration, which API Gateway applies itself: it answers preflight
+/// requests (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) without a route,
+/// and sets the `Access-Control-*` response headers in place of the integration's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age: Option<u64>,
+    pub allow_credentials: bool,
+}
+
+impl Cors {
+    /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if it is allowed.
+    pub fn allow_origin(&self, origin: &str) -> Option<String> {
+        if self.allow_origins.iter().any(|o| o == "*") {
+            return Some(if self.allow_credentials {
+                origin.to_owned()
+            } else {
+                "*".to_owned()
+            });
+        }
+        self.allow_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin))
+            .then(|| origin.to_owned())
+    }
 }
 
 /// One stage of one API: immutable once built.
@@ -448,6 +481,7 @@ mod tests {
                 binary_media_types: Vec::new(),
                 account: "123456789012".into(),
                 region: "us-east-1".into(),
+                cors: None,
             }),
             stage: StageInfo {
                 name: "Prod".into(),

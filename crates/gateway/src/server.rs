@@ -49,7 +49,7 @@ use crate::build::{Snapshot, build};
 use crate::directory::{Directory, local_functions};
 use crate::event::{self, RequestData, RouteData};
 use crate::response::{BinaryContext, GatewayError, Reply, map_proxy_response};
-use crate::routes::{ApiKind, Integration, NoMatch, PayloadVersion, RouteTable, split_path};
+use crate::routes::{ApiKind, Cors, Integration, NoMatch, PayloadVersion, RouteTable, split_path};
 
 /// Largest request body API Gateway accepts: 10 MB.
 pub const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
@@ -261,6 +261,48 @@ impl Gateway {
         if req.too_large {
             return GatewayError::RequestTooLarge.reply(kind);
         }
+        let origin = header_value(&req.headers, "origin");
+        if let (Some(cors), Some(origin)) = (&table.api.cors, origin) {
+            if req.method == "OPTIONS"
+                && header_value(&req.headers, "access-control-request-method").is_some()
+            {
+                return preflight(cors, origin);
+            }
+            let mut reply = Box::pin(self.integrate(req, located, request_id, extended_id)).await;
+            reply
+                .headers
+                .retain(|(k, _)| !k.to_ascii_lowercase().starts_with("access-control-"));
+            if let Some(allow) = cors.allow_origin(origin) {
+                reply
+                    .headers
+                    .push(("access-control-allow-origin".to_owned(), allow));
+                if cors.allow_credentials {
+                    reply.headers.push((
+                        "access-control-allow-credentials".to_owned(),
+                        "true".to_owned(),
+                    ));
+                }
+                if !cors.expose_headers.is_empty() {
+                    reply.headers.push((
+                        "access-control-expose-headers".to_owned(),
+                        cors.expose_headers.join(","),
+                    ));
+                }
+            }
+            return reply;
+        }
+        self.integrate(req, located, request_id, extended_id).await
+    }
+
+    async fn integrate(
+        &self,
+        req: &IncomingRequest,
+        located: &Located,
+        request_id: &str,
+        extended_id: &str,
+    ) -> Reply {
+        let table = &located.table;
+        let kind = table.api.kind;
         let matched = match table.find(&req.method, &located.path) {
             Ok(m) => m,
             Err(NoMatch::MissingAuthenticationToken | NoMatch::NotFound) => {
@@ -372,6 +414,47 @@ impl Gateway {
                 GatewayError::BadIntegrationResponse.reply(kind)
             }
         }
+    }
+}
+
+fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// API Gateway's own answer to a CORS preflight on an HTTP API: 204 with the configuration.
+fn preflight(cors: &Cors, origin: &str) -> Reply {
+    let mut headers = Vec::new();
+    if let Some(allow) = cors.allow_origin(origin) {
+        headers.push(("access-control-allow-origin".to_owned(), allow));
+        if cors.allow_credentials {
+            headers.push((
+                "access-control-allow-credentials".to_owned(),
+                "true".to_owned(),
+            ));
+        }
+        if !cors.allow_methods.is_empty() {
+            headers.push((
+                "access-control-allow-methods".to_owned(),
+                cors.allow_methods.join(","),
+            ));
+        }
+        if !cors.allow_headers.is_empty() {
+            headers.push((
+                "access-control-allow-headers".to_owned(),
+                cors.allow_headers.join(","),
+            ));
+        }
+        if let Some(age) = cors.max_age {
+            headers.push(("access-control-max-age".to_owned(), age.to_string()));
+        }
+    }
+    Reply {
+        status: 204,
+        headers,
+        body: Bytes::new(),
     }
 }
 
@@ -621,6 +704,14 @@ fn to_response(reply: Reply) -> hyper::Response<Full<Bytes>> {
         hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
     let headers = resp.headers_mut();
     for (k, v) in reply.headers {
+        // Framing is hyper's: a function's own Content-Length or Transfer-Encoding would
+        // contradict the body actually sent.
+        if ["content-length", "transfer-encoding", "connection"]
+            .iter()
+            .any(|h| k.eq_ignore_ascii_case(h))
+        {
+            continue;
+        }
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(k.as_bytes()),
             HeaderValue::from_str(&v),

@@ -627,3 +627,73 @@ async fn snapshots_swap_atomically() {
         .await;
     assert_eq!(r.status, 200);
 }
+
+const HTTP_CORS: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://b/k.zip
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Get:
+          Type: HttpApi
+          Properties: {Path: /things, Method: GET, ApiId: !Ref Api}
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration:
+        AllowOrigins: ["https://example.com"]
+        AllowMethods: [GET, POST]
+        AllowHeaders: [x-custom]
+        ExposeHeaders: [x-out]
+        MaxAge: 600
+"#;
+
+#[tokio::test]
+async fn http_api_cors_is_answered_by_the_gateway() {
+    let t = resolve(HTTP_CORS, &Options::default()).template.unwrap();
+    let s = setup(
+        snapshot_of(&t),
+        Box::new(|_| {
+            ok(
+                &json!({"statusCode": 200, "headers": {"access-control-allow-origin": "https://evil"}}),
+            )
+        }),
+    );
+    let mut pre = request("OPTIONS", "localhost", "/things");
+    pre.headers
+        .push(("origin".into(), "https://example.com".into()));
+    pre.headers
+        .push(("access-control-request-method".into(), "GET".into()));
+    let r = s.gateway.handle(pre).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        header(&r, "access-control-allow-origin"),
+        Some("https://example.com")
+    );
+    assert_eq!(header(&r, "access-control-allow-methods"), Some("GET,POST"));
+    assert_eq!(header(&r, "access-control-allow-headers"), Some("x-custom"));
+    assert_eq!(header(&r, "access-control-max-age"), Some("600"));
+    assert!(s.fake.seen.lock().unwrap().is_empty());
+
+    let mut get = request("GET", "localhost", "/things");
+    get.headers
+        .push(("origin".into(), "https://example.com".into()));
+    let r = s.gateway.handle(get).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        header(&r, "access-control-allow-origin"),
+        Some("https://example.com")
+    );
+    assert_eq!(header(&r, "access-control-expose-headers"), Some("x-out"));
+
+    let mut other = request("GET", "localhost", "/things");
+    other
+        .headers
+        .push(("origin".into(), "https://other.org".into()));
+    let r = s.gateway.handle(other).await;
+    assert_eq!(header(&r, "access-control-allow-origin"), None);
+}

@@ -92,6 +92,7 @@ fn table(kind: ApiKind, routes: &[(String, Option<String>)]) -> RouteTable {
             binary_media_types: Vec::new(),
             account: "123456789012".into(),
             region: "us-east-1".into(),
+            cors: None,
         }),
         stage: StageInfo {
             name: "s".into(),
