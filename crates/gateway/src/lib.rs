@@ -13,12 +13,14 @@
 pub mod build;
 pub mod directory;
 pub mod event;
+pub mod reload;
 pub mod response;
 pub mod routes;
 pub mod server;
 
 pub use build::{ApiEntry, BuildProblem, Snapshot, api_id};
 pub use directory::{Directory, FunctionProblem, local_functions};
+pub use reload::{Fingerprint, Reloader, code_dirs};
 pub use routes::{ApiKind, Backend, Integration, PayloadVersion, RouteTable, Routing};
 pub use server::{
     Gateway, GatewayConfig, IncomingRequest, ServeError, ServeOptions, Server, Serving, StageUrl,

@@ -48,6 +48,7 @@ use tokio::sync::watch;
 use crate::build::{Snapshot, build};
 use crate::directory::{Directory, local_functions};
 use crate::event::{self, RequestData, RouteData};
+use crate::reload::Reloader;
 use crate::response::{BinaryContext, GatewayError, Reply, map_proxy_response};
 use crate::routes::{ApiKind, Cors, Integration, NoMatch, PayloadVersion, RouteTable, split_path};
 
@@ -752,9 +753,21 @@ pub struct Serving {
     pub urls: Vec<StageUrl>,
     /// What is not served (functions, routes), each with its template path: print them.
     pub problems: Vec<String>,
+    project_dir: PathBuf,
+    env_vars: serde_json::Value,
 }
 
 impl Serving {
+    /// A handle that serves a changed template or changed code without a restart.
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            gateway: self.server.gateway().clone(),
+            runtime: self.runtime.clone(),
+            project_dir: self.project_dir.clone(),
+            env_vars: self.env_vars.clone(),
+        }
+    }
+
     /// Stops the server, then every execution environment.
     pub async fn shutdown(self) {
         self.server.shutdown().await;
@@ -782,7 +795,7 @@ pub async fn serve(
     let gateway = Arc::new(Gateway::new(
         snapshot,
         Arc::new(runtime.clone()),
-        options.gateway,
+        options.gateway.clone(),
     ));
     let server = Server::bind(gateway, options.addr).await?;
     let urls = stage_urls(&server.gateway().snapshot(), server.local_addr(), root);
@@ -791,6 +804,8 @@ pub async fn serve(
         runtime,
         urls,
         problems,
+        project_dir: options.project_dir,
+        env_vars: options.env_vars,
     })
 }
 

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
@@ -317,5 +318,65 @@ async fn single_api_served_at_the_root() {
     assert_eq!(&r.body[..], b"Prod /hello");
     let gateway = Arc::clone(serving.server.gateway());
     assert_eq!(gateway.snapshot().apis.len(), 1);
+    serving.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_code_is_served_on_the_next_request() {
+    let dir = scratch("reload");
+    let app = |v: &str| {
+        format!("def hello(event, context):\n    return {{'statusCode': 200, 'body': '{v}'}}\n")
+    };
+    std::fs::write(dir.join("src/app.py"), app("v1")).unwrap();
+    std::fs::write(dir.join("template.yaml"), SINGLE).unwrap();
+    let template = resolve(SINGLE, &Options::default()).template.unwrap();
+    let mut options = ServeOptions::new(&dir);
+    options.addr = "127.0.0.1:0".parse().unwrap();
+    let serving = serve(&template, runtime(&dir), options).await.unwrap();
+    let addr = serving.server.local_addr();
+    let host = addr.to_string();
+    assert_eq!(&get(addr, &host, "/hello", "GET").await.body[..], b"v1");
+
+    // Reload by hand.
+    let dirs = slipway_gateway::code_dirs(&template, &dir);
+    assert_eq!(dirs, vec![dir.join("src/")]);
+    let before = slipway_gateway::Fingerprint::of(&dirs);
+    std::fs::write(dir.join("src/app.py"), app("v2 (saved)")).unwrap();
+    assert_ne!(slipway_gateway::Fingerprint::of(&dirs), before);
+    assert!(serving.reloader().reload(&template).is_empty());
+    assert_eq!(
+        &get(addr, &host, "/hello", "GET").await.body[..],
+        b"v2 (saved)"
+    );
+
+    // The watcher: a saved change is picked up without being asked.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = serving.reloader().watch(
+        dir.join("template.yaml"),
+        Duration::from_millis(50),
+        |path| {
+            let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+            resolve(&text, &Options::default())
+                .template
+                .ok_or_else(|| "template has errors".to_owned())
+        },
+        move |result| {
+            let _ = tx.send(result);
+        },
+    );
+    let saved = std::time::Instant::now();
+    std::fs::write(dir.join("src/app.py"), app("v3, watched")).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a reload")
+        .unwrap();
+    let took = saved.elapsed();
+    assert!(result.unwrap().is_empty());
+    assert_eq!(
+        &get(addr, &host, "/hello", "GET").await.body[..],
+        b"v3, watched"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    watcher.abort();
     serving.shutdown().await;
 }
