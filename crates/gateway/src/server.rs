@@ -558,6 +558,11 @@ pub struct Server {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error(
+        "{addr} is not a loopback address: the gateway has no authentication, so it listens on \
+         127.0.0.1 or ::1 unless non-loopback binding is explicitly allowed"
+    )]
+    NotLoopback { addr: SocketAddr },
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -733,6 +738,8 @@ pub struct ServeOptions {
     /// The `--env-vars` document (`Value::Null` when none).
     pub env_vars: serde_json::Value,
     pub gateway: GatewayConfig,
+    /// Listen on a non-loopback `addr` although requests are not authenticated.
+    pub allow_non_loopback: bool,
 }
 
 impl ServeOptions {
@@ -742,6 +749,7 @@ impl ServeOptions {
             project_dir: project_dir.into(),
             env_vars: serde_json::Value::Null,
             gateway: GatewayConfig::default(),
+            allow_non_loopback: false,
         }
     }
 }
@@ -782,6 +790,9 @@ pub async fn serve(
     runtime: Runtime,
     options: ServeOptions,
 ) -> Result<Serving, ServeError> {
+    if !options.addr.ip().is_loopback() && !options.allow_non_loopback {
+        return Err(ServeError::NotLoopback { addr: options.addr });
+    }
     let (specs, function_problems) =
         local_functions(template, &options.project_dir, &options.env_vars);
     for spec in specs {

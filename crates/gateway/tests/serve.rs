@@ -380,3 +380,19 @@ async fn saved_code_is_served_on_the_next_request() {
     watcher.abort();
     serving.shutdown().await;
 }
+
+#[tokio::test]
+async fn refuses_a_non_loopback_address_unless_allowed() {
+    let dir = scratch("loopback");
+    let template = resolve(SINGLE, &Options::default()).template.unwrap();
+    let mut options = ServeOptions::new(&dir);
+    options.addr = "0.0.0.0:0".parse().unwrap();
+    let err = serve(&template, runtime(&dir), options)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, slipway_gateway::ServeError::NotLoopback { .. }),
+        "{err}"
+    );
+}
