@@ -5,7 +5,10 @@
 //!    fixed proxy response): routing, event building, response mapping, hyper;
 //! 2. **hello** — the gateway in front of a real Python hello handler run by slipway-runtime;
 //! 3. **direct** — the same handler invoked through the runtime without the gateway, so that
-//!    the gateway's share of a request is the difference of the two p50s at 1 connection.
+//!    the gateway's share of a request is the difference of the two p50s at 1 connection;
+//! 4. **python** — `benches/baseline.py`, a minimal in-process asyncio server that builds the
+//!    proxy event and calls the same handler (the limit for a Python handler; one process),
+//!    and the ratio of the gateway's requests/s to it.
 //!
 //! The load generator is a hyper client in the same process (one task per connection), bounded
 //! by time (`SLIPWAY_BENCH_SECS`, default 3 s per run) and by count (200 000 requests).
@@ -76,6 +79,10 @@ struct Stats {
 }
 
 impl Stats {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
     fn print(&mut self, name: &str, connections: usize) {
         self.latencies.sort();
         let pct = |p: f64| {
@@ -84,7 +91,7 @@ impl Stats {
         };
         println!(
             "{name:<8} c={connections:<3} {:>9.0} req/s   p50 {:>8.1} µs   p99 {:>8.1} µs   ({} requests)",
-            self.requests as f64 / self.elapsed.as_secs_f64(),
+            self.rate(),
             pct(0.50).as_secs_f64() * 1e6,
             pct(0.99).as_secs_f64() * 1e6,
             self.requests
@@ -236,10 +243,42 @@ fn main() {
         let addr = serving.server.local_addr();
         // Warm 16 environments.
         load(addr, "/hello", 16, 1.0).await;
+        let mut rates = Vec::new();
         for c in [1, 16] {
-            load(addr, "/hello", c, secs).await.print("hello", c);
+            let mut stats = load(addr, "/hello", c, secs).await;
+            stats.print("hello", c);
+            rates.push(stats.rate());
         }
+        let (hello_1, hello_16) = (rates[0], rates[1]);
         direct(&runtime, secs).await.print("direct", 1);
         serving.shutdown().await;
+
+        // 4. The Python baseline.
+        let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/baseline.py");
+        let mut child = tokio::process::Command::new("python3")
+            .arg(&baseline)
+            .arg(dir.join("src"))
+            .arg("app.handler")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 baseline");
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line)
+            .await
+            .expect("baseline port");
+        let port: u16 = line.trim().parse().expect("a port");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        load(addr, "/hello", 4, 0.5).await;
+        for (c, ours) in [(1, hello_1), (16, hello_16)] {
+            let mut py = load(addr, "/hello", c, secs).await;
+            py.print("python", c);
+            println!(
+                "ratio    c={c:<3} gateway/python requests/s = {:.2}",
+                ours / py.rate()
+            );
+        }
+        let _ = child.kill().await;
     });
 }

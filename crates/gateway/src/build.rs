@@ -189,7 +189,7 @@ impl Builder<'_> {
                 &mut default_route,
             );
         }
-        for key in ["BodyS3Location", "DefinitionUri", "BodyS3Location"] {
+        for key in ["BodyS3Location"] {
             if props.get(key).is_some() {
                 self.problem(
                     format!("{base}.{key}"),
