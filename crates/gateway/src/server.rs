@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -819,6 +819,3 @@ pub async fn serve(
         env_vars: options.env_vars,
     })
 }
-
-/// The integration timeout a REST API uses unless `timeoutInMillis` says otherwise.
-pub const DEFAULT_REST_TIMEOUT: Duration = crate::build::REST_TIMEOUT;
