@@ -242,3 +242,89 @@ proptest! {
         }
     }
 }
+
+mod never_panics {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use proptest::prelude::*;
+    use slipway_gateway::build::build;
+    use slipway_gateway::{Directory, Gateway, GatewayConfig, IncomingRequest};
+    use slipway_model::function::Version;
+    use slipway_model::invoke::{InvokeFuture, InvokeRequest, InvokeResponse, Invoker};
+    use slipway_model::template::{Options, resolve};
+
+    struct Echo;
+
+    impl Invoker for Echo {
+        fn invoke(&self, request: InvokeRequest) -> InvokeFuture<'_> {
+            // Whatever the event was, answer it back as the result: mostly malformed.
+            Box::pin(async move {
+                Ok(InvokeResponse {
+                    payload: request.payload,
+                    function_error: None,
+                    executed_version: Version::Latest,
+                    log_result: None,
+                    request_id: String::new(),
+                })
+            })
+        }
+    }
+
+    const TEMPLATE: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://b/k.zip
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        A: {Type: Api, Properties: {Path: "/a/{x}/{proxy+}", Method: any}}
+        B: {Type: Api, Properties: {Path: /a/b, Method: get}}
+        H: {Type: HttpApi, Properties: {Path: "/h/{id}", Method: any}}
+"#;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_request_gets_an_answer(
+            path in "/[a-z_%/{}+.*0-9$]{0,30}",
+            query in proptest::option::of("[a-z=&%+;]{0,20}"),
+            host in prop_oneof![Just("localhost".to_owned()), "[a-z0-9.:]{0,30}"],
+            method in prop_oneof![Just("GET"), Just("POST"), Just("OPTIONS"), Just("HEAD")],
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+            ct in proptest::option::of(prop_oneof![Just("image/png"), Just("text/plain"), Just("x")]),
+        ) {
+            let t = resolve(TEMPLATE, &Options::default()).template.unwrap();
+            let (snapshot, _) = build(&t, &Directory::local(&t));
+            let ids: Vec<String> = snapshot.apis.iter().map(|a| a.info.id.clone()).collect();
+            let gateway = Gateway::new(snapshot, Arc::new(Echo), GatewayConfig {
+                root: false,
+                ..GatewayConfig::default()
+            });
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let mut headers = vec![("host".to_owned(), host.clone())];
+            if let Some(ct) = ct {
+                headers.push(("content-type".to_owned(), ct.to_owned()));
+            }
+            for target in [path.clone(), format!("/_api/{}{path}", ids[0]), format!("/_api/{}/Prod{path}", ids[1 % ids.len()])] {
+                let reply = rt.block_on(gateway.handle(IncomingRequest {
+                    method: method.to_owned(),
+                    host: host.clone(),
+                    path: target,
+                    query: query.clone(),
+                    headers: headers.clone(),
+                    body: Bytes::from(body.clone()),
+                    too_large: false,
+                    peer: "127.0.0.1:1".parse().unwrap(),
+                    local_port: 3000,
+                    protocol: "HTTP/1.1",
+                }));
+                prop_assert!((200..600).contains(&reply.status));
+            }
+        }
+    }
+}
