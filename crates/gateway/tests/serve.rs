@@ -396,3 +396,98 @@ async fn refuses_a_non_loopback_address_unless_allowed() {
         "{err}"
     );
 }
+
+/// The venv made by `scripts/setup` (Flask and apig-wsgi from PyPI are in it).
+fn test_venv() -> PathBuf {
+    let venv = std::env::var_os("SLIPWAY_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    assert!(
+        venv.join("bin/python").is_file(),
+        "{} not found: run scripts/setup (it creates the venv with Flask and apig-wsgi that this test needs)",
+        venv.display()
+    );
+    venv
+}
+
+const FLASK_TEMPLATE: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  WebFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Runtime: python3.12
+      Handler: app.handler
+      Events:
+        Root:
+          Type: Api
+          Properties: {Path: /, Method: any}
+        Proxy:
+          Type: Api
+          Properties: {Path: "/{proxy+}", Method: any}
+"#;
+
+const FLASK_APP: &str = r#"
+from apig_wsgi import make_lambda_handler
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+@app.get("/")
+def index():
+    return "flask root"
+
+@app.get("/users/<name>")
+def user(name):
+    return jsonify(name=name, q=request.args.getlist("q"), ua=request.headers.get("User-Agent"))
+
+@app.post("/echo")
+def echo():
+    return request.get_data(), 201, {"Content-Type": "text/plain", "X-Seen": request.path}
+
+handler = make_lambda_handler(app)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flask_app_behind_apig_wsgi() {
+    let venv = test_venv();
+    let dir = scratch("flask");
+    std::fs::write(dir.join("src/app.py"), FLASK_APP).unwrap();
+    let template = resolve(FLASK_TEMPLATE, &Options::default())
+        .template
+        .unwrap();
+    let mut config = RuntimeConfig::new(dir.join(".slipway/runtime"));
+    config
+        .python
+        .interpreters
+        .insert("python3.12".into(), venv.join("bin/python"));
+    let mut options = ServeOptions::new(&dir);
+    options.addr = "127.0.0.1:0".parse().unwrap();
+    let serving = serve(&template, Runtime::new(config).unwrap(), options)
+        .await
+        .unwrap();
+    let addr = serving.server.local_addr();
+    let host = addr.to_string();
+
+    let r = get(addr, &host, "/users/ada?q=1&q=2", "GET").await;
+    let logs = serving
+        .runtime
+        .logs("WebFunction", &slipway_model::function::Version::Latest);
+    assert_eq!(r.status, 200, "{logs:#?}");
+    let body = r.json();
+    assert_eq!(body["name"], "ada");
+    assert_eq!(body["q"], serde_json::json!(["1", "2"]));
+    assert_eq!(body["ua"], "slipway-test");
+
+    let r = get(addr, &host, "/", "GET").await;
+    assert_eq!((r.status, &r.body[..]), (200, &b"flask root"[..]));
+
+    let r = get(addr, &host, "/echo", "POST").await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.headers["x-seen"], "/echo");
+
+    let r = get(addr, &host, "/missing", "GET").await;
+    assert_eq!(r.status, 404, "Flask's own 404 through the proxy");
+    serving.shutdown().await;
+}
