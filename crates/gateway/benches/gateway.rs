@@ -1,0 +1,284 @@
+//! `cargo bench -p slipway-gateway`: requests/s, p50 and p99 through the gateway over loopback
+//! HTTP/1.1 keep-alive connections, at 1 and 16 connections:
+//!
+//! 1. **ceiling** — the gateway with a no-op integration (an in-process `Invoker` answering a
+//!    fixed proxy response): routing, event building, response mapping, hyper;
+//! 2. **hello** — the gateway in front of a real Python hello handler run by slipway-runtime;
+//! 3. **direct** — the same handler invoked through the runtime without the gateway, so that
+//!    the gateway's share of a request is the difference of the two p50s at 1 connection;
+//! 4. **python** — `benches/baseline.py`, a minimal in-process asyncio server that builds the
+//!    proxy event and calls the same handler (the limit for a Python handler; one process),
+//!    and the ratio of the gateway's requests/s to it.
+//!
+//! The load generator is a hyper client in the same process (one task per connection), bounded
+//! by time (`SLIPWAY_BENCH_SECS`, default 3 s per run) and by count (200 000 requests).
+//! Client and server share the machine's cores.
+
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::rt::TokioIo;
+use slipway_gateway::build::build;
+use slipway_gateway::{
+    Directory, Gateway, GatewayConfig, IncomingRequest, ServeOptions, Server, serve,
+};
+use slipway_model::function::Version;
+use slipway_model::invoke::{InvokeFuture, InvokeRequest, InvokeResponse, Invoker};
+use slipway_model::template::{Options, resolve};
+use slipway_runtime::{Runtime, RuntimeConfig};
+use tokio::net::TcpStream;
+
+const TEMPLATE: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  HelloFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Runtime: python3.12
+      Handler: app.handler
+      ReservedConcurrentExecutions: 16
+      Events:
+        Hello:
+          Type: Api
+          Properties: {Path: /hello, Method: get}
+"#;
+
+const APP: &str = "import json\n\ndef handler(event, context):\n    return {'statusCode': 200, 'body': json.dumps({'message': 'hello world'})}\n";
+
+const MAX_REQUESTS: usize = 200_000;
+
+struct Noop;
+
+impl Invoker for Noop {
+    fn invoke(&self, _request: InvokeRequest) -> InvokeFuture<'_> {
+        Box::pin(async {
+            Ok(InvokeResponse {
+                payload: Bytes::from_static(
+                    br#"{"statusCode":200,"body":"{\"message\": \"hello world\"}"}"#,
+                ),
+                function_error: None,
+                executed_version: Version::Latest,
+                log_result: None,
+                request_id: String::new(),
+            })
+        })
+    }
+}
+
+struct Stats {
+    requests: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Stats {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn print(&mut self, name: &str, connections: usize) {
+        self.latencies.sort();
+        let pct = |p: f64| {
+            let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+            self.latencies.get(i).copied().unwrap_or_default()
+        };
+        println!(
+            "{name:<8} c={connections:<3} {:>9.0} req/s   p50 {:>8.1} µs   p99 {:>8.1} µs   ({} requests)",
+            self.rate(),
+            pct(0.50).as_secs_f64() * 1e6,
+            pct(0.99).as_secs_f64() * 1e6,
+            self.requests
+        );
+    }
+}
+
+async fn load(addr: SocketAddr, path: &'static str, connections: usize, secs: f64) -> Stats {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let per_conn = MAX_REQUESTS / connections;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        tasks.push(tokio::spawn(async move {
+            let stream = TcpStream::connect(addr).await.expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .expect("handshake");
+            tokio::spawn(conn);
+            let mut latencies = Vec::with_capacity(4096);
+            while Instant::now() < deadline && latencies.len() < per_conn {
+                let req = hyper::Request::builder()
+                    .uri(path)
+                    .header("host", "localhost")
+                    .body(Empty::<Bytes>::new())
+                    .expect("request");
+                let t = Instant::now();
+                let resp = send.send_request(req).await.expect("send");
+                assert_eq!(resp.status(), 200);
+                resp.into_body().collect().await.expect("body");
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.expect("client task"));
+    }
+    Stats {
+        requests: latencies.len(),
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+async fn direct(runtime: &Runtime, secs: f64) -> Stats {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let event = Bytes::from_static(br#"{"httpMethod":"GET","path":"/hello"}"#);
+    while Instant::now() < deadline && latencies.len() < MAX_REQUESTS {
+        let t = Instant::now();
+        let r = runtime
+            .invoke(InvokeRequest::new(
+                "HelloFunction",
+                Version::Latest,
+                event.clone(),
+            ))
+            .await
+            .expect("invoke");
+        assert!(r.function_error.is_none());
+        latencies.push(t.elapsed());
+    }
+    Stats {
+        requests: latencies.len(),
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+fn main() {
+    let secs: f64 = std::env::var("SLIPWAY_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    rt.block_on(async move {
+        let template = resolve(TEMPLATE, &Options::default())
+            .template
+            .expect("template");
+
+        // 0. The gateway's own work per request, no sockets: route, event, response.
+        let (snapshot, _) = build(&template, &Directory::local(&template));
+        let gateway = Arc::new(Gateway::new(
+            snapshot,
+            Arc::new(Noop),
+            GatewayConfig::default(),
+        ));
+        let request = IncomingRequest {
+            method: "GET".into(),
+            host: "127.0.0.1:3000".into(),
+            path: "/hello".into(),
+            query: Some("a=1".into()),
+            headers: vec![
+                ("host".into(), "127.0.0.1:3000".into()),
+                ("user-agent".into(), "bench".into()),
+                ("accept".into(), "*/*".into()),
+            ],
+            body: Bytes::new(),
+            too_large: false,
+            peer: "127.0.0.1:50000".parse().expect("peer"),
+            local_port: 3000,
+            protocol: "HTTP/1.1",
+        };
+        let n = 50_000;
+        let started = Instant::now();
+        for _ in 0..n {
+            let reply = gateway.handle(request.clone()).await;
+            assert_eq!(reply.status, 200);
+        }
+        println!(
+            "handle   in-process {:>6.1} µs per request (route + event + response, no sockets)",
+            started.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        );
+
+        // 1. Ceiling: no-op integration.
+        let server = Server::bind(gateway, "127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
+        let addr = server.local_addr();
+        load(addr, "/hello", 4, 0.3).await;
+        for c in [1, 16] {
+            load(addr, "/hello", c, secs).await.print("ceiling", c);
+        }
+        server.shutdown().await;
+
+        // 2. and 3. A real Python handler.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gateway-bench");
+        std::fs::create_dir_all(dir.join("src")).expect("mkdir");
+        std::fs::write(dir.join("src/app.py"), APP).expect("write");
+        let mut config = RuntimeConfig::new(dir.join("runtime"));
+        config
+            .python
+            .interpreters
+            .insert("python3.12".into(), "python3".into());
+        config.enforce_memory = false;
+        let runtime = Runtime::new(config).expect("runtime");
+        let mut options = ServeOptions::new(&dir);
+        options.addr = "127.0.0.1:0".parse().expect("addr");
+        let serving = serve(&template, runtime.clone(), options)
+            .await
+            .expect("serve");
+        let addr = serving.server.local_addr();
+        // Warm 16 environments.
+        load(addr, "/hello", 16, 1.0).await;
+        let mut rates = Vec::new();
+        for c in [1, 16] {
+            let mut stats = load(addr, "/hello", c, secs).await;
+            stats.print("hello", c);
+            rates.push(stats.rate());
+        }
+        let (hello_1, hello_16) = (rates[0], rates[1]);
+        direct(&runtime, secs).await.print("direct", 1);
+        serving.shutdown().await;
+
+        // 4. The Python baseline.
+        let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/baseline.py");
+        let mut child = tokio::process::Command::new("python3")
+            .arg(&baseline)
+            .arg(dir.join("src"))
+            .arg("app.handler")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 baseline");
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line)
+            .await
+            .expect("baseline port");
+        let port: u16 = line.trim().parse().expect("a port");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        load(addr, "/hello", 4, 0.5).await;
+        for (c, ours) in [(1, hello_1), (16, hello_16)] {
+            let mut py = load(addr, "/hello", c, secs).await;
+            py.print("python", c);
+            println!(
+                "ratio    c={c:<3} gateway/python requests/s = {:.2}",
+                ours / py.rate()
+            );
+        }
+        let _ = child.kill().await;
+    });
+}
