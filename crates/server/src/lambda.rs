@@ -317,7 +317,13 @@ pub(crate) async fn invoke(app: &App, req: &Req, f: &str) -> Result<HttpResponse
             }
             q => loc.version_of(q)?,
         };
-    let mut ir = InvokeRequest::new(loc.rec.name.clone(), version, req.body.clone());
+    // Lambda hands an empty payload to the function as `{}`.
+    let payload = if req.body.is_empty() {
+        bytes::Bytes::from_static(b"{}")
+    } else {
+        req.body.clone()
+    };
+    let mut ir = InvokeRequest::new(loc.rec.name.clone(), version, payload);
     ir.qualifier = loc.qualifier.clone();
     ir.invocation_type = invocation_type;
     ir.log_tail = req.header(wire::X_AMZ_LOG_TYPE) == Some("Tail");
