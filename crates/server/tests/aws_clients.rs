@@ -358,7 +358,7 @@ def handler(event, context):
 fn a_pre_traffic_hook_written_for_aws_decides_a_canary() {
     let r = Rig::start();
     r.write(&[
-        ("v1/app.py", &HELLO.replace("\"v1\"", "\"v1\"")),
+        ("v1/app.py", HELLO),
         ("v2/app.py", &HELLO.replace("\"v1\"", "\"v2\"")),
         ("hook/hook.py", HOOK),
     ]);

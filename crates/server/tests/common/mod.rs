@@ -55,7 +55,7 @@ impl Rig {
                 .into_iter()
                 .map(|r| (r.to_owned(), python.clone()))
                 .collect(),
-            fallback: python.clone(),
+            fallback: python,
             runtime_paths: Vec::new(),
         };
         let server = rt.block_on(Server::new(config).start()).unwrap();
@@ -165,7 +165,10 @@ impl Rig {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// Waits (real time, bounded) for something a real process does.
+    /// Waits (real time, bounded) for something a real process does — a hook running in its
+    /// own interpreter and calling back over HTTP. Time in the engine moves only with the
+    /// manual clock; this polls for an effect, it does not wait for time to pass.
+    #[allow(clippy::disallowed_methods)]
     pub fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !f() {
