@@ -81,9 +81,10 @@ fn put_hook_status(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
             ));
         }
     };
-    app.engine
-        .put_lifecycle_event_hook_execution_status(&deployment_id, &execution_id, status)
-        .map_err(|e| engine_error(&e))?;
+    app.drive(|e| {
+        e.put_lifecycle_event_hook_execution_status(&deployment_id, &execution_id, status)
+    })
+    .map_err(|e| engine_error(&e))?;
     Ok(wire::json(
         200,
         JSON_1_1,

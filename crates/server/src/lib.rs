@@ -159,9 +159,19 @@ pub(crate) struct App {
     pub(crate) default_account: String,
     pub(crate) default_region: String,
     token: Option<String>,
+    /// One driver of the engine at a time: a deploy, a tick and a hook's answer each move
+    /// deployments, and the engine expects to be the only one moving a given deployment (a tick
+    /// racing a deploy would both try to start the deployment the deploy just committed).
+    drive: std::sync::Mutex<()>,
 }
 
 impl App {
+    /// Runs `f` as the engine's only driver (blocking: call from a blocking thread).
+    pub(crate) fn drive<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+        let _one = self.drive.lock().unwrap_or_else(|e| e.into_inner());
+        f(&self.engine)
+    }
+
     /// `ACCOUNT/REGION` of a request: the default account, the request's region.
     pub(crate) fn target(&self, region: Option<&str>) -> String {
         format!(
@@ -261,15 +271,16 @@ impl Server {
             default_account: c.default_account.clone(),
             default_region: c.default_region.clone(),
             token: c.token.clone(),
+            drive: std::sync::Mutex::new(()),
         });
 
         // What the store already holds runs again; interrupted operations carry on.
         let data_dir = c.data_dir.clone();
         let reg = hooks.clone();
-        let eng = engine.clone();
+        let a = app.clone();
         tokio::task::spawn_blocking(move || {
             wiring::register_stored(store.as_ref(), &data_dir, &reg);
-            eng.resume().map(|_| ())
+            a.drive(|e| e.resume()).map(|_| ())
         })
         .await
         .map_err(ServerError::Join)?
@@ -277,7 +288,7 @@ impl Server {
 
         let (stop, stopped) = watch::channel(false);
         let serve = tokio::spawn(serve(listener, app.clone(), stopped.clone()));
-        let ticker = tokio::spawn(tick_loop(engine, c.tick_interval, stopped));
+        let ticker = tokio::spawn(tick_loop(app.clone(), c.tick_interval, stopped));
         tracing::info!(%addr, "slipway server listening");
         Ok(ServerHandle {
             addr,
@@ -299,11 +310,19 @@ impl ServerHandle {
         format!("http://{}", self.addr)
     }
 
-    /// The engine, for embedded verbs (`slipway deploy` in the same process). Its calls block:
-    /// call them from a blocking task (`tokio::task::spawn_blocking`) or a plain thread that
-    /// has entered this tokio runtime (hooks are invoked through the runtime).
+    /// The engine, for reads (stacks, deployments, functions). Anything that moves a stack or
+    /// a deployment goes through [`ServerHandle::with_engine`].
     pub fn engine(&self) -> Arc<Engine> {
         self.app.engine.clone()
+    }
+
+    /// Runs `f` as the engine's only driver — how an embedded `slipway deploy`, `rollback` or
+    /// `deployment stop|continue|skip-wait` calls the engine while the ticker and the
+    /// CodeDeploy endpoint run. It blocks: call it from `tokio::task::spawn_blocking` or from a
+    /// plain thread that has entered this tokio runtime (`Runtime::enter`), since hooks are
+    /// invoked through the function runtime.
+    pub fn with_engine<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+        self.app.drive(f)
     }
 
     /// The function runtime (metrics, logs; the gateway's `Invoker`).
@@ -353,7 +372,7 @@ async fn shutdown_signal() {
     }
 }
 
-async fn tick_loop(engine: Arc<Engine>, every: Duration, mut stopped: watch::Receiver<bool>) {
+async fn tick_loop(app: Arc<App>, every: Duration, mut stopped: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -361,8 +380,8 @@ async fn tick_loop(engine: Arc<Engine>, every: Duration, mut stopped: watch::Rec
             _ = interval.tick() => {}
             _ = stopped.changed() => return,
         }
-        let e = engine.clone();
-        match tokio::task::spawn_blocking(move || e.tick()).await {
+        let a = app.clone();
+        match tokio::task::spawn_blocking(move || a.drive(Engine::tick)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "engine tick failed"),
             Err(e) => tracing::error!(error = %e, "engine tick panicked"),

@@ -91,15 +91,18 @@ impl Rig {
     /// through the runtime), as an embedded `slipway deploy` would.
     pub fn deploy(&self, stack: &str, template: &str) -> OperationReport {
         let _guard = self.rt.enter();
-        self.engine
-            .deploy(&DeployRequest {
-                target: TARGET.into(),
-                stack_name: stack.into(),
-                template: template.into(),
-                file: "template.yaml".into(),
-                code_root: Some(self.project()),
-                ..DeployRequest::default()
-            })
+        let req = DeployRequest {
+            target: TARGET.into(),
+            stack_name: stack.into(),
+            template: template.into(),
+            file: "template.yaml".into(),
+            code_root: Some(self.project()),
+            ..DeployRequest::default()
+        };
+        self.server
+            .as_ref()
+            .unwrap()
+            .with_engine(|e| e.deploy(&req))
             .unwrap()
     }
 
