@@ -37,6 +37,11 @@ pub struct Rig {
 
 impl Rig {
     pub fn start() -> Rig {
+        Rig::start_with(|_| {})
+    }
+
+    /// A rig whose configuration `adjust` changes first.
+    pub fn start_with(adjust: impl FnOnce(&mut Config)) -> Rig {
         let venv = venv();
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(START_MS));
@@ -58,6 +63,7 @@ impl Rig {
             fallback: python,
             runtime_paths: Vec::new(),
         };
+        adjust(&mut config);
         let server = rt.block_on(Server::new(config).start()).unwrap();
         let engine = server.engine();
         Rig {
@@ -70,8 +76,10 @@ impl Rig {
         }
     }
 
+    /// `http://127.0.0.1:PORT` (also when bound to every address).
     pub fn endpoint(&self) -> String {
-        self.server.as_ref().unwrap().endpoint_url()
+        let port = self.server.as_ref().unwrap().addr().port();
+        format!("http://127.0.0.1:{port}")
     }
 
     pub fn project(&self) -> PathBuf {
@@ -106,7 +114,7 @@ impl Rig {
             .unwrap()
     }
 
-    fn command(&self, program: &Path) -> Command {
+    pub fn command(&self, program: &Path) -> Command {
         let mut c = Command::new(program);
         c.env_clear()
             .env("PATH", "/usr/bin:/bin")
