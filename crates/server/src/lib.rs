@@ -11,7 +11,8 @@
 //! version with that runtime and tell a [`RouteSink`] (the gateway) about APIs and aliases.
 //! It then re-registers what the store already holds, calls [`Engine::resume`] for operations a
 //! crash interrupted, and starts two tasks: the HTTP server and a ticker that calls
-//! [`Engine::tick`] on a blocking thread every [`Config::tick_interval`].
+//! [`Engine::tick`] on a blocking thread every [`Config::tick_interval`], after sampling the
+//! runtime's counters into the `AWS/Lambda` metrics alarms are evaluated on ([`metrics`]).
 //!
 //! # Endpoints
 //!
@@ -28,6 +29,7 @@
 mod cloudformation;
 mod codedeploy;
 mod lambda;
+mod metrics;
 mod s3;
 mod wire;
 mod wiring;
@@ -42,7 +44,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{HeaderMap, Method, Request};
 use hyper_util::rt::TokioIo;
-use slipway_engine::{Clock, Engine, EngineParts, NoMetrics, SystemClock};
+use slipway_engine::{Clock, Engine, EngineParts, SystemClock};
 use slipway_runtime::{PythonConfig, Runtime, RuntimeConfig};
 use slipway_store::state::StateStore;
 use slipway_store::state::sqlite::SqliteStore;
@@ -163,6 +165,7 @@ pub(crate) struct App {
     /// deployments, and the engine expects to be the only one moving a given deployment (a tick
     /// racing a deploy would both try to start the deployment the deploy just committed).
     drive: std::sync::Mutex<()>,
+    metrics: Arc<metrics::RuntimeMetrics>,
 }
 
 impl App {
@@ -252,13 +255,14 @@ impl Server {
         .collect();
         let runtime = Runtime::new(rc).map_err(ServerError::Runtime)?;
         let hooks = Arc::new(ServerHooks::new(runtime.clone(), c.routes.clone()));
+        let metrics = Arc::new(metrics::RuntimeMetrics::new(runtime.clone()));
         let engine = Arc::new(Engine::new(EngineParts {
             store: store.clone(),
             clock: c.clock.clone(),
             data_dir: c.data_dir.clone(),
             hooks: hooks.clone(),
             invoker: Arc::new(runtime.clone()),
-            metrics: Arc::new(NoMetrics),
+            metrics: metrics.clone(),
         }));
         let app = Arc::new(App {
             engine: engine.clone(),
@@ -272,6 +276,7 @@ impl Server {
             default_region: c.default_region.clone(),
             token: c.token.clone(),
             drive: std::sync::Mutex::new(()),
+            metrics,
         });
 
         // What the store already holds runs again; interrupted operations carry on.
@@ -381,7 +386,13 @@ async fn tick_loop(app: Arc<App>, every: Duration, mut stopped: watch::Receiver<
             _ = stopped.changed() => return,
         }
         let a = app.clone();
-        match tokio::task::spawn_blocking(move || a.drive(Engine::tick)).await {
+        let tick = move || {
+            // What ran since the last tick becomes samples for the alarms this tick evaluates.
+            a.metrics
+                .sample(&a.hooks.registered_versions(), a.clock.now_ms());
+            a.drive(Engine::tick)
+        };
+        match tokio::task::spawn_blocking(tick).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "engine tick failed"),
             Err(e) => tracing::error!(error = %e, "engine tick panicked"),

@@ -47,6 +47,11 @@ impl ServerHooks {
         }
     }
 
+    /// Every function version registered with the runtime.
+    pub(crate) fn registered_versions(&self) -> Vec<(String, Version)> {
+        self.registered().iter().cloned().collect()
+    }
+
     fn registered(&self) -> std::sync::MutexGuard<'_, BTreeSet<(String, Version)>> {
         self.registered.lock().unwrap_or_else(|e| e.into_inner())
     }

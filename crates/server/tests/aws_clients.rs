@@ -7,6 +7,7 @@ use common::*;
 use serde_json::Value;
 use slipway_deploy::stack::StackStatus;
 use slipway_deploy::traffic::{DeploymentStatus, MINUTE_MS};
+use slipway_engine::Clock;
 use slipway_engine::providers::load_function;
 
 const APP: &str = r#"
@@ -431,5 +432,97 @@ fn a_pre_traffic_hook_written_for_aws_decides_a_canary() {
         String::from_utf8_lossy(&o.stderr).contains("DeploymentDoesNotExistException"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+const WATCHED: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: {code}
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: Canary10Percent5Minutes
+        Alarms:
+          - !Ref ErrorsAlarm
+  ErrorsAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: hello-errors
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      Dimensions:
+        - Name: FunctionName
+          Value: hello
+"#;
+
+#[test]
+fn errors_of_the_new_version_raise_the_alarm_and_roll_the_canary_back() {
+    let r = Rig::start();
+    r.write(&[("good/app.py", HELLO), ("bad/app.py", BOOM)]);
+    assert_eq!(
+        r.deploy("app", &WATCHED.replace("{code}", "good/")).status,
+        StackStatus::CreateComplete
+    );
+    let rep = r.deploy("app", &WATCHED.replace("{code}", "bad/"));
+    let d = rep
+        .waiting_on
+        .expect("the alias update waits for CodeDeploy");
+    let live = || {
+        let (f, _) = load_function(r.engine.store(), TARGET, "hello")
+            .unwrap()
+            .unwrap();
+        let a = &f.versions.aliases["live"];
+        (a.function_version.to_string(), a.additional)
+    };
+    r.wait_for("the canary to start", || {
+        live() == ("1".to_owned(), Some((2, 0.1)))
+    });
+
+    // The new version fails; the runtime's counters become the alarm's Errors datapoints.
+    let script = r#"
+import boto3
+lam = boto3.client("lambda")
+for _ in range(3):
+    assert lam.invoke(FunctionName="hello", Qualifier="2")["FunctionError"] == "Unhandled"
+print("ok")
+"#;
+    assert_eq!(r.python(script).trim(), "ok");
+
+    // Well inside the five-minute canary, the alarm stops the deployment.
+    let started = r.clock.now_ms();
+    r.wait_for("the alarm to stop the deployment", || {
+        let dep = r.engine.deployment(&d).unwrap().unwrap();
+        if dep.status.is_terminal() {
+            return true;
+        }
+        if r.clock.now_ms() - started < 4 * MINUTE_MS {
+            r.clock.advance_ms(10_000);
+        }
+        false
+    });
+    let dep = r.engine.deployment(&d).unwrap().unwrap();
+    assert_eq!(dep.status, DeploymentStatus::Stopped, "{dep:?}");
+    assert_eq!(live(), ("1".to_owned(), None));
+    r.wait_for("the stack to roll back", || {
+        r.engine.stack(TARGET, "app").unwrap().unwrap().status
+            == StackStatus::UpdateRollbackComplete
+    });
+    let v = r.aws_json(&["deploy", "get-deployment", "--deployment-id", &d]);
+    assert_eq!(v["deploymentInfo"]["status"], "Stopped");
+    assert_eq!(
+        v["deploymentInfo"]["errorInformation"]["code"],
+        "ALARM_ACTIVE"
     );
 }
