@@ -432,6 +432,9 @@ fn publish(app: &App, loc: &mut Located, input: &PublishVersionRequest) -> Resul
         loc.rec
             .version_properties
             .insert(published.number, loc.rec.properties.clone());
+        loc.rec
+            .version_code_dirs
+            .insert(published.number, loc.rec.code_dir.clone());
         loc.save(app)?;
         loc.register(app, &Version::Published(published.number));
     }

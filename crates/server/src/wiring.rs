@@ -4,12 +4,11 @@
 //! then).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
 use slipway_engine::Hooks;
-use slipway_engine::providers::{FunctionRecord, Target, bucket_dir};
+use slipway_engine::providers::{FunctionRecord, Target};
 use slipway_model::function::{FunctionSpec, Version};
 use slipway_runtime::Runtime;
 use slipway_store::state::{Collection, StateStore};
@@ -86,32 +85,15 @@ impl Hooks for ServerHooks {
     }
 }
 
-/// The runnable configuration of one version of a stored function. Code uploaded through
-/// `UpdateFunctionCode` is found from the version's own `Code` (each upload has its own
-/// directory); otherwise the record's code directory.
+/// The runnable configuration of one version of a stored function (each published version
+/// keeps the code directory it was made from).
 pub(crate) fn spec_of(
     rec: &FunctionRecord,
     target: &Target,
     data_dir: &Path,
     version: &Version,
 ) -> Option<FunctionSpec> {
-    let mut spec = rec.spec(target, data_dir, version)?;
-    let props = match version {
-        Version::Latest => &rec.properties,
-        Version::Published(n) => rec.version_properties.get(n)?,
-    };
-    if let Some(dir) = uploaded_code_dir(data_dir, props) {
-        spec.code_dir = dir;
-    }
-    Some(spec)
-}
-
-pub(crate) fn uploaded_code_dir(data_dir: &Path, props: &Value) -> Option<PathBuf> {
-    let code = props.get("Code")?;
-    if code.get("S3Bucket")?.as_str()? != CODE_BUCKET {
-        return None;
-    }
-    Some(bucket_dir(data_dir, CODE_BUCKET).join(code.get("S3Key")?.as_str()?))
+    rec.spec(target, data_dir, version)
 }
 
 /// At start: every function version the store holds is registered again (the runtime keeps

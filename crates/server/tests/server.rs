@@ -117,3 +117,46 @@ fn the_gateway_hears_of_routes_and_aliases_and_shutdown_stops_every_function() {
         status.is_empty() || status.contains("State:\tZ")
     });
 }
+
+const PLAIN: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: hello/
+"#;
+
+#[test]
+fn after_a_restart_every_stored_version_runs_its_own_code() {
+    let mut r = Rig::start();
+    r.write(&[(
+        "hello/app.py",
+        "def handler(event, context):\n    return 'v1'\n",
+    )]);
+    assert_eq!(r.deploy("app", PLAIN).status, StackStatus::CreateComplete);
+    let script = r#"
+import io, zipfile, boto3
+lam = boto3.client("lambda")
+assert lam.publish_version(FunctionName="hello")["Version"] == "1"
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("app.py", "def handler(event, context):\n    return 'v2'\n")
+assert lam.update_function_code(FunctionName="hello", ZipFile=buf.getvalue(), Publish=True)["Version"] == "2"
+print("ok")
+"#;
+    assert_eq!(r.python(script).trim(), "ok");
+    r.restart();
+    let script = r#"
+import json, boto3
+lam = boto3.client("lambda")
+got = {q: json.loads(lam.invoke(FunctionName="hello", Qualifier=q)["Payload"].read())
+       for q in ["1", "2", "$LATEST"]}
+assert got == {"1": "v1", "2": "v2", "$LATEST": "v2"}, got
+print("ok")
+"#;
+    assert_eq!(r.python(script).trim(), "ok");
+}

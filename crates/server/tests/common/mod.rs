@@ -33,6 +33,7 @@ pub struct Rig {
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
     pub venv: PathBuf,
+    config: Config,
 }
 
 impl Rig {
@@ -64,7 +65,7 @@ impl Rig {
             runtime_paths: Vec::new(),
         };
         adjust(&mut config);
-        let server = rt.block_on(Server::new(config).start()).unwrap();
+        let server = rt.block_on(Server::new(config.clone()).start()).unwrap();
         let engine = server.engine();
         Rig {
             rt,
@@ -73,7 +74,21 @@ impl Rig {
             clock,
             dir,
             venv,
+            config,
         }
+    }
+
+    /// Stops the server and starts a new one on the same data directory (and port 0 again).
+    pub fn restart(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.rt.block_on(s.shutdown()).unwrap();
+        }
+        let server = self
+            .rt
+            .block_on(Server::new(self.config.clone()).start())
+            .unwrap();
+        self.engine = server.engine();
+        self.server = Some(server);
     }
 
     /// `http://127.0.0.1:PORT` (also when bound to every address).
