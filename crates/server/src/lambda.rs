@@ -105,7 +105,15 @@ fn locate(app: &App, req: &Req, raw: &str) -> Result<Located, AwsError> {
     };
     let target = Target::parse(&target_name)
         .ok_or_else(|| invalid(format!("Invalid function name: {name_or_arn}")))?;
-    let qualifier = req.query("Qualifier").map(str::to_owned).or(qualifier);
+    let qualifier = match (req.query("Qualifier"), qualifier) {
+        (Some(q), Some(from_name)) if q != from_name => {
+            return Err(invalid(
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            ));
+        }
+        (Some(q), _) => Some(q.to_owned()),
+        (None, q) => q,
+    };
     let missing = || {
         let arn = target.arn("lambda", &format!("function:{name}"));
         not_found(format!("Function not found: {arn}"))

@@ -172,6 +172,8 @@ for bad, code in [
     (lambda: lam.get_alias(FunctionName="hello", Name="nope"), "ResourceNotFoundException"),
     (lambda: lam.create_alias(FunctionName="hello", Name="live", FunctionVersion="1"), "ResourceConflictException"),
     (lambda: lam.invoke(FunctionName="hello", Qualifier="9"), "ResourceNotFoundException"),
+    (lambda: lam.invoke(FunctionName="hello:live", Qualifier="1"), "InvalidParameterValueException"),
+    (lambda: lam.invoke(FunctionName="hello", InvocationType="Sometimes"), "InvalidParameterValueException"),
 ]:
     try:
         bad()
