@@ -38,6 +38,45 @@ fn no_such_key(key: &str) -> AwsError {
     e
 }
 
+/// Query parameters that make a request another operation than the object or bucket one.
+const SUBRESOURCES: &[&str] = &[
+    "uploads",
+    "uploadId",
+    "partNumber",
+    "acl",
+    "tagging",
+    "versionId",
+    "versions",
+    "versioning",
+    "policy",
+    "cors",
+    "lifecycle",
+    "location",
+    "notification",
+    "website",
+    "retention",
+    "legal-hold",
+    "object-lock",
+    "restore",
+    "select",
+    "attributes",
+    "torrent",
+    "delete",
+];
+
+/// Everything else S3 has (multipart uploads, ACLs, versioning, …) is refused loudly.
+fn not_implemented(req: &Req) -> AwsError {
+    AwsError::new(
+        Service::S3,
+        501,
+        "NotImplemented",
+        format!(
+            "Slipway does not implement this S3 operation ({} {}): only PutObject, GetObject, HeadObject, DeleteObject, ListObjectsV2, ListBuckets and HeadBucket",
+            req.method, req.path
+        ),
+    )
+}
+
 fn io_error(e: &std::io::Error, path: &Path) -> AwsError {
     AwsError::internal(Service::S3, &format!("{}: {e}", path.display()))
 }
@@ -54,28 +93,23 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
     if bucket.is_empty() {
         return match req.method {
             Method::GET => list_buckets(app),
-            _ => Err(AwsError::new(
-                Service::S3,
-                405,
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-            )),
+            _ => Err(not_implemented(req)),
         };
     }
     let dir = bucket_dir(&app.data_dir, &bucket);
     if bucket.contains(['/', '\\']) || bucket.starts_with('.') || !dir.is_dir() {
         return Err(no_such_bucket(&bucket));
     }
+    if SUBRESOURCES.iter().any(|sub| req.query(sub).is_some()) {
+        return Err(not_implemented(req));
+    }
     if key.is_empty() {
         return match req.method {
-            Method::GET => list_objects_v2(req, &bucket, &dir),
+            Method::GET if req.query("list-type") == Some("2") => {
+                list_objects_v2(req, &bucket, &dir)
+            }
             Method::HEAD => Ok(wire::response(200, "application/xml", "")),
-            _ => Err(AwsError::new(
-                Service::S3,
-                405,
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-            )),
+            _ => Err(not_implemented(req)),
         };
     }
     let file = object_path(&dir, &key)?;
@@ -84,12 +118,7 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
         Method::GET => get_object(&file, &key, false),
         Method::HEAD => get_object(&file, &key, true),
         Method::DELETE => delete_object(&dir, &file),
-        _ => Err(AwsError::new(
-            Service::S3,
-            405,
-            "MethodNotAllowed",
-            "The specified method is not allowed against this resource.",
-        )),
+        _ => Err(not_implemented(req)),
     }
 }
 
