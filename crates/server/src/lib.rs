@@ -26,6 +26,22 @@
 //! execution environment (each a process group, killed) so no child outlives the server.
 //! [`run`] does that on Ctrl-C or SIGTERM.
 
+//!
+//! # For the CLI
+//!
+//! `slipway server [--data-dir DIR] [--port 8040]` builds a [`Config`] (data dir, `bind` on
+//! 127.0.0.1 with the port, `token` when binding elsewhere, `routes` = the gateway's sink) and
+//! awaits [`run`] on a multi-thread tokio runtime. An embedded `slipway deploy` starts a server
+//! on port 0 over the project's data dir (hooks need an endpoint to call back), then calls
+//! `handle.with_engine(|e| e.deploy(&request))` from `tokio::task::spawn_blocking`, follows
+//! `engine().deployment(id)` until the stack settles (the ticker moves it), and shuts down.
+//!
+//! ```text
+//! let mut config = slipway_server::Config::new(data_dir);
+//! config.bind = SocketAddr::from(([127, 0, 0, 1], port));
+//! slipway_server::run(config).await?;
+//! ```
+
 mod cloudformation;
 mod codedeploy;
 mod lambda;
