@@ -12,11 +12,11 @@
 //! It then re-registers what the store already holds, calls [`Engine::resume`] for operations a
 //! crash interrupted, and starts two tasks: the HTTP server and a ticker that calls
 //! [`Engine::tick`] on a blocking thread every [`Config::tick_interval`], after sampling the
-//! runtime's counters into the `AWS/Lambda` metrics alarms are evaluated on ([`metrics`]).
+//! runtime's counters into the `AWS/Lambda` metrics alarms are evaluated on (`metrics.rs`).
 //!
 //! # Endpoints
 //!
-//! Lambda, CodeDeploy, CloudFormation and S3 on one port, routed as [`wire`] explains; handlers
+//! Lambda, CodeDeploy, CloudFormation and S3 on one port, routed as `wire.rs` explains; handlers
 //! live in one module per service and stay thin: parse the wire type, call the engine or the
 //! store, write the wire type.
 //!
