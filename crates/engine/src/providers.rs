@@ -763,6 +763,10 @@ pub struct FunctionRecord {
     pub versions: FunctionVersions,
     /// The properties each published version was made from.
     pub version_properties: BTreeMap<u32, Value>,
+    /// The code directory each published version was made from (`code_dir` moves on with
+    /// `$LATEST`; a record written before this field existed falls back to `code_dir`).
+    #[serde(default)]
+    pub version_code_dirs: BTreeMap<u32, PathBuf>,
 }
 
 impl FunctionRecord {
@@ -773,16 +777,19 @@ impl FunctionRecord {
         data_dir: &Path,
         version: &Version,
     ) -> Option<FunctionSpec> {
-        let props = match version {
-            Version::Latest => &self.properties,
-            Version::Published(n) => self.version_properties.get(n)?,
+        let (props, code_dir) = match version {
+            Version::Latest => (&self.properties, &self.code_dir),
+            Version::Published(n) => (
+                self.version_properties.get(n)?,
+                self.version_code_dirs.get(n).unwrap_or(&self.code_dir),
+            ),
         };
         Some(function_spec(
             &self.name,
             version.clone(),
             target,
             data_dir,
-            &self.code_dir,
+            code_dir,
             props,
         ))
     }
@@ -965,6 +972,7 @@ impl ResourceProvider for FunctionProvider {
             code_dir: code_dir(cx, &name, props),
             versions: FunctionVersions::new(&arn, snapshot(props)),
             version_properties: BTreeMap::new(),
+            version_code_dirs: BTreeMap::new(),
         };
         save_function(cx.store, &t, &rec, existing.map(|e| e.1))?;
         if let Some(spec) = rec.spec(cx.target, cx.data_dir, &Version::Latest) {
@@ -1064,6 +1072,8 @@ impl ResourceProvider for VersionProvider {
         if published.created {
             rec.version_properties
                 .insert(published.number, rec.properties.clone());
+            rec.version_code_dirs
+                .insert(published.number, rec.code_dir.clone());
             save_function(cx.store, &t, &rec, Some(g))?;
             if let Some(spec) = rec.spec(
                 cx.target,
@@ -1112,6 +1122,7 @@ impl ResourceProvider for VersionProvider {
             Err(e) => return Err(e.into()),
         }
         rec.version_properties.remove(&n);
+        rec.version_code_dirs.remove(&n);
         save_function(cx.store, &t, &rec, Some(g))
     }
 }

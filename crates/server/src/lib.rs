@@ -1,0 +1,594 @@
+//! Slipway's composition root: one long-lived process holding the state store, the deploy
+//! engine, the function runtime and the AWS-compatible endpoints, wired together.
+//!
+//! # What runs
+//!
+//! [`Server::start`] opens `<data_dir>/state.db` (SQLite), the artefact store
+//! (`<data_dir>/artefacts`), binds the control-plane port (loopback by default; any other
+//! address requires a token), builds a [`slipway_runtime::Runtime`] whose functions get
+//! `AWS_ENDPOINT_URL` pointing at this server and dummy credentials, and an
+//! [`slipway_engine::Engine`] whose [`Hooks`](slipway_engine::Hooks) register every function
+//! version with that runtime and tell a [`RouteSink`] (the gateway) about APIs and aliases.
+//! It then re-registers what the store already holds, calls [`Engine::resume`] for operations a
+//! crash interrupted, and starts two tasks: the HTTP server and a ticker that calls
+//! [`Engine::tick`] on a blocking thread every [`Config::tick_interval`], after sampling the
+//! runtime's counters into the `AWS/Lambda` metrics alarms are evaluated on (`metrics.rs`).
+//!
+//! # Endpoints
+//!
+//! Lambda, CodeDeploy, CloudFormation and S3 on one port, routed as `wire.rs` explains; handlers
+//! live in one module per service and stay thin: parse the wire type, call the engine or the
+//! store, write the wire type.
+//!
+//! # Shutdown
+//!
+//! [`ServerHandle::shutdown`] stops accepting, stops the ticker, waits for it, and stops every
+//! execution environment (each a process group, killed) so no child outlives the server.
+//! [`run`] does that on Ctrl-C or SIGTERM.
+
+//!
+//! # For the CLI
+//!
+//! `slipway server [--data-dir DIR] [--port 8040]` builds a [`Config`] (data dir, `bind` on
+//! 127.0.0.1 with the port, `token` when binding elsewhere, `routes` = the gateway's sink) and
+//! awaits [`run`] on a multi-thread tokio runtime. An embedded `slipway deploy` starts a server
+//! on port 0 over the project's data dir (hooks need an endpoint to call back), then calls
+//! `handle.with_engine(|e| e.deploy(&request))` from `tokio::task::spawn_blocking`, follows
+//! `engine().deployment(id)` until the stack settles (the ticker moves it), and shuts down.
+//!
+//! ```text
+//! let mut config = slipway_server::Config::new(data_dir);
+//! config.bind = SocketAddr::from(([127, 0, 0, 1], port));
+//! slipway_server::run(config).await?;
+//! ```
+
+mod cloudformation;
+mod codedeploy;
+mod lambda;
+mod metrics;
+mod s3;
+mod wire;
+mod wiring;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{HeaderMap, Method, Request};
+use hyper_util::rt::TokioIo;
+use slipway_engine::{Clock, Engine, EngineParts, SystemClock};
+use slipway_runtime::{PythonConfig, Runtime, RuntimeConfig};
+use slipway_store::state::StateStore;
+use slipway_store::state::sqlite::SqliteStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use wiring::{NoRoutes, RouteSink, ServerHooks};
+
+use wire::{AwsError, HttpResponse, Service};
+
+/// Default control-plane port (`DESIGN.md`: "control plane, AWS-compatible endpoints and
+/// console 8040").
+pub const DEFAULT_PORT: u16 = 8040;
+/// The target requests without an ARN land in, unless configured: the CLI's default account
+/// with the request's region.
+pub const DEFAULT_ACCOUNT: &str = "123456789012";
+/// The credentials functions get (and that any client may use on loopback).
+pub const DUMMY_ACCESS_KEY_ID: &str = "test";
+pub const DUMMY_SECRET_ACCESS_KEY: &str = "test";
+
+/// Everything [`Server::start`] needs; [`Config::new`] gives the defaults.
+#[derive(Clone)]
+pub struct Config {
+    /// `.slipway/` of the project by default: state, artefacts, buckets, runtime files.
+    pub data_dir: PathBuf,
+    /// `127.0.0.1:8040` by default; port 0 picks a free one (tests).
+    pub bind: SocketAddr,
+    /// Required when `bind` is not a loopback address; then every request must carry it as
+    /// `Authorization: Bearer TOKEN` or as the access key ID of its SigV4 signature.
+    pub token: Option<String>,
+    /// The engine's clock ([`SystemClock`] by default; a `ManualClock` in tests and rehearsals).
+    pub clock: Arc<dyn Clock>,
+    /// How often [`Engine::tick`] runs.
+    pub tick_interval: Duration,
+    /// The account of the target that requests without an ARN address (region from the
+    /// request's SigV4 scope, else [`Config::default_region`]).
+    pub default_account: String,
+    pub default_region: String,
+    /// Interpreters for `python3.x` functions, and `runtime_paths` where a cached `boto3` lives.
+    pub python: PythonConfig,
+    /// Who hears about API routes and aliases (the gateway); nobody by default.
+    pub routes: Arc<dyn RouteSink>,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_PORT),
+            token: None,
+            clock: Arc::new(SystemClock),
+            tick_interval: Duration::from_secs(1),
+            default_account: DEFAULT_ACCOUNT.to_owned(),
+            default_region: "us-east-1".to_owned(),
+            python: PythonConfig::default(),
+            routes: Arc::new(NoRoutes),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(
+        "refusing to listen on {addr} without a token: a non-loopback address requires one (--token or SLIPWAY_TOKEN)"
+    )]
+    TokenRequired { addr: SocketAddr },
+    #[error("cannot create the data directory {}", path.display())]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the state store {}", path.display())]
+    State {
+        path: PathBuf,
+        #[source]
+        source: slipway_store::state::StateError,
+    },
+    #[error("cannot open the artefact store under {}", path.display())]
+    Artefacts {
+        path: PathBuf,
+        #[source]
+        source: slipway_store::Error,
+    },
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the function runtime")]
+    Runtime(#[source] slipway_runtime::RuntimeError),
+    #[error("cannot resume the interrupted operations")]
+    Resume(#[source] slipway_engine::EngineError),
+    #[error("a background task failed")]
+    Join(#[source] tokio::task::JoinError),
+}
+
+/// The builder: `Server::new(config).start().await`.
+pub struct Server {
+    config: Config,
+}
+
+/// What the handlers share.
+pub(crate) struct App {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) runtime: Runtime,
+    pub(crate) artefacts: slipway_store::Store,
+    pub(crate) hooks: Arc<ServerHooks>,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) default_account: String,
+    pub(crate) default_region: String,
+    token: Option<String>,
+    /// One driver of the engine at a time: a deploy, a tick and a hook's answer each move
+    /// deployments, and the engine expects to be the only one moving a given deployment (a tick
+    /// racing a deploy would both try to start the deployment the deploy just committed).
+    drive: std::sync::Mutex<()>,
+    metrics: Arc<metrics::RuntimeMetrics>,
+}
+
+impl App {
+    /// Runs `f` as the engine's only driver (blocking: call from a blocking thread).
+    pub(crate) fn drive<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+        let _one = self.drive.lock().unwrap_or_else(|e| e.into_inner());
+        f(&self.engine)
+    }
+
+    /// `ACCOUNT/REGION` of a request: the default account, the request's region.
+    pub(crate) fn target(&self, region: Option<&str>) -> String {
+        format!(
+            "{}/{}",
+            self.default_account,
+            region.unwrap_or(&self.default_region)
+        )
+    }
+}
+
+/// A running server.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    app: Arc<App>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Server {
+        Server { config }
+    }
+
+    /// Opens the stores, binds, wires runtime and engine, resumes, and starts serving.
+    pub async fn start(self) -> Result<ServerHandle, ServerError> {
+        let c = self.config;
+        if !c.bind.ip().is_loopback() && c.token.as_deref().is_none_or(str::is_empty) {
+            return Err(ServerError::TokenRequired { addr: c.bind });
+        }
+        std::fs::create_dir_all(&c.data_dir).map_err(|source| ServerError::DataDir {
+            path: c.data_dir.clone(),
+            source,
+        })?;
+        let db = c.data_dir.join("state.db");
+        let store: Arc<dyn StateStore> =
+            Arc::new(SqliteStore::open(&db).map_err(|source| ServerError::State {
+                path: db.clone(),
+                source,
+            })?);
+        let art_dir = c.data_dir.join("artefacts");
+        let artefacts =
+            slipway_store::Store::open(&art_dir).map_err(|source| ServerError::Artefacts {
+                path: art_dir.clone(),
+                source,
+            })?;
+        let listener = TcpListener::bind(c.bind)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: c.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: c.bind,
+            source,
+        })?;
+
+        let mut rc = RuntimeConfig::new(c.data_dir.join("runtime"));
+        rc.python = c.python.clone();
+        let endpoint_host = if addr.ip().is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            addr.ip()
+        };
+        let access_key = c
+            .token
+            .clone()
+            .unwrap_or_else(|| DUMMY_ACCESS_KEY_ID.to_owned());
+        rc.extra_env = [
+            (
+                "AWS_ENDPOINT_URL",
+                format!("http://{}", SocketAddr::new(endpoint_host, addr.port())),
+            ),
+            ("AWS_ACCESS_KEY_ID", access_key),
+            ("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_ACCESS_KEY.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let runtime = Runtime::new(rc).map_err(ServerError::Runtime)?;
+        let hooks = Arc::new(ServerHooks::new(runtime.clone(), c.routes.clone()));
+        let metrics = Arc::new(metrics::RuntimeMetrics::new(runtime.clone()));
+        let engine = Arc::new(Engine::new(EngineParts {
+            store: store.clone(),
+            clock: c.clock.clone(),
+            data_dir: c.data_dir.clone(),
+            hooks: hooks.clone(),
+            invoker: Arc::new(runtime.clone()),
+            metrics: metrics.clone(),
+        }));
+        let app = Arc::new(App {
+            engine: engine.clone(),
+            store: store.clone(),
+            runtime: runtime.clone(),
+            artefacts,
+            hooks: hooks.clone(),
+            data_dir: c.data_dir.clone(),
+            clock: c.clock.clone(),
+            default_account: c.default_account.clone(),
+            default_region: c.default_region.clone(),
+            token: c.token.clone(),
+            drive: std::sync::Mutex::new(()),
+            metrics,
+        });
+
+        // What the store already holds runs again; interrupted operations carry on.
+        let data_dir = c.data_dir.clone();
+        let reg = hooks.clone();
+        let a = app.clone();
+        tokio::task::spawn_blocking(move || {
+            wiring::register_stored(store.as_ref(), &data_dir, &reg);
+            a.drive(|e| e.resume()).map(|_| ())
+        })
+        .await
+        .map_err(ServerError::Join)?
+        .map_err(ServerError::Resume)?;
+
+        let (stop, stopped) = watch::channel(false);
+        let serve = tokio::spawn(serve(listener, app.clone(), stopped.clone()));
+        let ticker = tokio::spawn(tick_loop(app.clone(), c.tick_interval, stopped));
+        tracing::info!(%addr, "slipway server listening");
+        Ok(ServerHandle {
+            addr,
+            app,
+            stop,
+            tasks: vec![serve, ticker],
+        })
+    }
+}
+
+impl ServerHandle {
+    /// The bound address (the port chosen when the configured one was 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`: what `AWS_ENDPOINT_URL` should be for clients of this server.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The engine, for reads (stacks, deployments, functions). Anything that moves a stack or
+    /// a deployment goes through [`ServerHandle::with_engine`].
+    pub fn engine(&self) -> Arc<Engine> {
+        self.app.engine.clone()
+    }
+
+    /// Runs `f` as the engine's only driver — how an embedded `slipway deploy`, `rollback` or
+    /// `deployment stop|continue|skip-wait` calls the engine while the ticker and the
+    /// CodeDeploy endpoint run. It blocks: call it from `tokio::task::spawn_blocking` or from a
+    /// plain thread that has entered this tokio runtime (`Runtime::enter`), since hooks are
+    /// invoked through the function runtime.
+    pub fn with_engine<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+        self.app.drive(f)
+    }
+
+    /// The function runtime (metrics, logs; the gateway's `Invoker`).
+    pub fn runtime(&self) -> Runtime {
+        self.app.runtime.clone()
+    }
+
+    /// Stops accepting, stops the ticker and every execution environment.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            t.await.map_err(ServerError::Join)?;
+        }
+        self.app.runtime.shutdown();
+        tracing::info!("slipway server stopped");
+        Ok(())
+    }
+}
+
+/// `slipway server`: starts, serves until Ctrl-C (or SIGTERM), shuts down cleanly.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    let handle = Server::new(config).start().await?;
+    shutdown_signal().await;
+    handle.shutdown().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn tick_loop(app: Arc<App>, every: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let a = app.clone();
+        let tick = move || {
+            // What ran since the last tick becomes samples for the alarms this tick evaluates.
+            a.metrics
+                .sample(&a.hooks.registered_versions(), a.clock.now_ms());
+            a.drive(Engine::tick)
+        };
+        match tokio::task::spawn_blocking(tick).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "engine tick failed"),
+            Err(e) => tracing::error!(error = %e, "engine tick panicked"),
+        }
+    }
+}
+
+async fn serve(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopped.changed() => break,
+        };
+        let Ok((stream, _peer)) = accepted else {
+            continue;
+        };
+        let app = app.clone();
+        let mut stop = stopped.clone();
+        conns.spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(app, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+        while conns.try_join_next().is_some() {}
+    }
+    // In-flight requests finish; idle keep-alive connections close.
+    while conns.join_next().await.is_some() {}
+}
+
+/// One request, its body read, as the handlers see it.
+pub(crate) struct Req {
+    pub(crate) method: Method,
+    /// The raw (still percent-encoded) path.
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    /// From the SigV4 credential scope.
+    pub(crate) region: Option<String>,
+    pub(crate) request_id: String,
+}
+
+impl Req {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub(crate) fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
+    let (parts, body) = req.into_parts();
+    let request_id = slipway_runtime::new_request_id();
+    let auth = parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let scope = wire::credential_scope(&auth);
+    let path = parts.uri.path().to_owned();
+    let query = wire::parse_pairs(parts.uri.query().unwrap_or(""));
+    let target_header = parts
+        .headers
+        .get(wire::X_AMZ_TARGET)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let is_form = parts
+        .headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let service = match scope.as_ref().map(|s| s.2.as_str()) {
+        Some("lambda") => Service::Lambda,
+        Some("codedeploy") => Service::CodeDeploy,
+        Some("cloudformation") => Service::CloudFormation,
+        Some("s3") => Service::S3,
+        _ if target_header
+            .as_deref()
+            .is_some_and(|t| t.starts_with(wire::CODEDEPLOY_TARGET)) =>
+        {
+            Service::CodeDeploy
+        }
+        _ if path.starts_with("/2015-03-31/") => Service::Lambda,
+        _ if path == "/" && (is_form || query.iter().any(|(k, _)| k == "Action")) => {
+            Service::CloudFormation
+        }
+        _ => Service::S3,
+    };
+    let head = parts.method == Method::HEAD;
+    if let Some(token) = app.token.as_deref() {
+        let bearer = auth.strip_prefix("Bearer ") == Some(token);
+        let sigv4 = scope.as_ref().is_some_and(|s| s.0 == token);
+        if !bearer && !sigv4 {
+            let code = match service {
+                Service::S3 => "AccessDenied",
+                Service::CloudFormation | Service::CodeDeploy => "AccessDeniedException",
+                Service::Lambda => "AccessDeniedException",
+            };
+            return AwsError::new(
+                service,
+                403,
+                code,
+                "The security token included in the request is invalid.",
+            )
+            .into_response(head, &request_id);
+        }
+    }
+    let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let (status, code) = if service == Service::Lambda {
+                (413, "RequestTooLargeException")
+            } else {
+                (400, "IncompleteBody")
+            };
+            return AwsError::new(service, status, code, e.to_string())
+                .into_response(head, &request_id);
+        }
+    };
+    let req = Req {
+        method: parts.method,
+        path,
+        query,
+        headers: parts.headers,
+        body,
+        region: scope.map(|s| s.1),
+        request_id: request_id.clone(),
+    };
+    let result = match service {
+        Service::Lambda => match lambda::invocation(&req).map(str::to_owned) {
+            Some(f) => lambda::invoke(&app, &req, &f).await,
+            None => blocking(&app, req, service, lambda::handle).await,
+        },
+        Service::CodeDeploy => blocking(&app, req, service, codedeploy::handle).await,
+        Service::CloudFormation => blocking(&app, req, service, cloudformation::handle).await,
+        Service::S3 => blocking(&app, req, service, s3::handle).await,
+    };
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => e.into_response(head, &request_id),
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&request_id) {
+        h.insert(wire::X_AMZN_REQUEST_ID, v.clone());
+        if service == Service::S3 {
+            h.insert(wire::X_AMZ_REQUEST_ID, v);
+        }
+    }
+    resp
+}
+
+/// Runs a handler that touches the store (SQLite, files) on a blocking thread.
+async fn blocking(
+    app: &Arc<App>,
+    req: Req,
+    service: Service,
+    f: fn(&App, &Req) -> Result<HttpResponse, AwsError>,
+) -> Result<HttpResponse, AwsError> {
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || f(&app, &req))
+        .await
+        .unwrap_or_else(|e| Err(AwsError::internal(service, &e)))
+}

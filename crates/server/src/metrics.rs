@@ -1,0 +1,112 @@
+//! `AWS/Lambda` metrics for alarm evaluation, sampled from the runtime's counters.
+//!
+//! The runtime keeps running totals per function version ([`FunctionMetrics`]); before each
+//! engine tick the server takes the difference since the previous tick and records it as one
+//! sample at the engine clock's now: `Invocations`, `Errors`, `Throttles` (counts) and
+//! `Duration` (the mean of the new invocations, ms). Dimensions are `FunctionName` and
+//! `ExecutedVersion`; a `Resource` dimension matches `FUNCTION` or `FUNCTION:QUALIFIER` of the
+//! same function (the runtime does not know which alias an invocation came through, so every
+//! version's samples answer for every alias — exact while one alias serves a function).
+//! Samples older than a day (by the engine clock) are dropped.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use slipway_deploy::alarm::Sample;
+use slipway_engine::Metrics;
+use slipway_model::function::Version;
+use slipway_runtime::{FunctionMetrics, Runtime};
+
+const KEEP_MS: u64 = 24 * 60 * 60 * 1000;
+
+struct Rec {
+    at_ms: u64,
+    function: String,
+    version: String,
+    metric: &'static str,
+    value: f64,
+}
+
+pub(crate) struct RuntimeMetrics {
+    runtime: Runtime,
+    last: Mutex<BTreeMap<(String, Version), FunctionMetrics>>,
+    samples: Mutex<Vec<Rec>>,
+}
+
+impl RuntimeMetrics {
+    pub(crate) fn new(runtime: Runtime) -> RuntimeMetrics {
+        RuntimeMetrics {
+            runtime,
+            last: Mutex::new(BTreeMap::new()),
+            samples: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Records what the given versions did since the previous call, at `now_ms`.
+    pub(crate) fn sample(&self, versions: &[(String, Version)], now_ms: u64) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        samples.retain(|s| s.at_ms + KEEP_MS >= now_ms);
+        for (f, v) in versions {
+            let Some(now) = self.runtime.metrics(f, v) else {
+                continue;
+            };
+            let before = last
+                .insert((f.clone(), v.clone()), now.clone())
+                .unwrap_or_default();
+            let d = |a: u64, b: u64| a.saturating_sub(b) as f64;
+            let invocations = d(now.invocations, before.invocations);
+            let mut push = |metric, value| {
+                samples.push(Rec {
+                    at_ms: now_ms,
+                    function: f.clone(),
+                    version: v.to_string(),
+                    metric,
+                    value,
+                });
+            };
+            if invocations > 0.0 {
+                push("Invocations", invocations);
+                push("Errors", d(now.errors, before.errors));
+                let total = now.duration_ms_total - before.duration_ms_total;
+                push("Duration", (total / invocations).max(0.0));
+            }
+            let throttles = d(now.throttles, before.throttles);
+            if throttles > 0.0 {
+                push("Throttles", throttles);
+            }
+        }
+    }
+}
+
+impl Metrics for RuntimeMetrics {
+    fn samples(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimensions: &BTreeMap<String, String>,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Vec<Sample> {
+        if namespace != "AWS/Lambda" {
+            return Vec::new();
+        }
+        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        samples
+            .iter()
+            .filter(|s| s.metric == metric && s.at_ms >= from_ms && s.at_ms < to_ms)
+            .filter(|s| {
+                dimensions.iter().all(|(k, v)| match k.as_str() {
+                    "FunctionName" => *v == s.function,
+                    "ExecutedVersion" => *v == s.version,
+                    "Resource" => v.split(':').next() == Some(s.function.as_str()),
+                    _ => false,
+                })
+            })
+            .map(|s| Sample {
+                at_ms: s.at_ms,
+                value: s.value,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,415 @@
+//! S3 (REST-XML, path-style `/bucket/key`): `PutObject`, `GetObject`, `HeadObject`,
+//! `DeleteObject`, `ListObjectsV2`, plus `ListBuckets` and `HeadBucket`, on the buckets the
+//! engine created — directories under `<data_dir>/s3/`, one file per object.
+//!
+//! Known differences: the `ETag` is the first 128 bits of the content's sha256 (not its MD5);
+//! no user metadata or content type is kept (objects answer `binary/octet-stream`); keys whose
+//! path segments are empty, `.` or `..` are refused rather than stored.
+
+use std::path::{Path, PathBuf};
+
+use hyper::Method;
+use hyper::header::HeaderValue;
+use sha2::{Digest as _, Sha256};
+use slipway_engine::providers::bucket_dir;
+
+use crate::wire::{self, AwsError, HttpResponse, S3_XMLNS, Service, Xml};
+use crate::{App, Req};
+
+fn no_such_bucket(bucket: &str) -> AwsError {
+    let mut e = AwsError::new(
+        Service::S3,
+        404,
+        "NoSuchBucket",
+        "The specified bucket does not exist",
+    );
+    e.resource = Some(("BucketName", bucket.to_owned()));
+    e
+}
+
+fn no_such_key(key: &str) -> AwsError {
+    let mut e = AwsError::new(
+        Service::S3,
+        404,
+        "NoSuchKey",
+        "The specified key does not exist.",
+    );
+    e.resource = Some(("Key", key.to_owned()));
+    e
+}
+
+/// Query parameters that make a request another operation than the object or bucket one.
+const SUBRESOURCES: &[&str] = &[
+    "uploads",
+    "uploadId",
+    "partNumber",
+    "acl",
+    "tagging",
+    "versionId",
+    "versions",
+    "versioning",
+    "policy",
+    "cors",
+    "lifecycle",
+    "location",
+    "notification",
+    "website",
+    "retention",
+    "legal-hold",
+    "object-lock",
+    "restore",
+    "select",
+    "attributes",
+    "torrent",
+    "delete",
+];
+
+/// Everything else S3 has (multipart uploads, ACLs, versioning, …) is refused loudly.
+fn not_implemented(req: &Req) -> AwsError {
+    AwsError::new(
+        Service::S3,
+        501,
+        "NotImplemented",
+        format!(
+            "Slipway does not implement this S3 operation ({} {}): only PutObject, GetObject, HeadObject, DeleteObject, ListObjectsV2, ListBuckets and HeadBucket",
+            req.method, req.path
+        ),
+    )
+}
+
+fn io_error(e: &std::io::Error, path: &Path) -> AwsError {
+    AwsError::internal(Service::S3, &format!("{}: {e}", path.display()))
+}
+
+pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
+    let path = req.path.trim_start_matches('/');
+    let (bucket, key) = match path.split_once('/') {
+        Some((b, k)) => (
+            wire::percent_decode(b, false),
+            wire::percent_decode(k, false),
+        ),
+        None => (wire::percent_decode(path, false), String::new()),
+    };
+    if bucket.is_empty() {
+        return match req.method {
+            Method::GET => list_buckets(app),
+            _ => Err(not_implemented(req)),
+        };
+    }
+    let dir = bucket_dir(&app.data_dir, &bucket);
+    if bucket.contains(['/', '\\']) || bucket.starts_with('.') || !dir.is_dir() {
+        return Err(no_such_bucket(&bucket));
+    }
+    if SUBRESOURCES.iter().any(|sub| req.query(sub).is_some()) {
+        return Err(not_implemented(req));
+    }
+    if key.is_empty() {
+        return match req.method {
+            Method::GET if req.query("list-type") == Some("2") => {
+                list_objects_v2(req, &bucket, &dir)
+            }
+            Method::HEAD => Ok(wire::response(200, "application/xml", "")),
+            _ => Err(not_implemented(req)),
+        };
+    }
+    let file = object_path(&dir, &key)?;
+    match req.method {
+        Method::PUT => put_object(app, req, &file),
+        Method::GET => get_object(&file, &key, false),
+        Method::HEAD => get_object(&file, &key, true),
+        Method::DELETE => delete_object(&dir, &file),
+        _ => Err(not_implemented(req)),
+    }
+}
+
+fn object_path(dir: &Path, key: &str) -> Result<PathBuf, AwsError> {
+    let mut p = dir.to_path_buf();
+    for seg in key.split('/') {
+        if seg.is_empty() || seg == "." || seg == ".." || seg.contains('\\') {
+            return Err(AwsError::new(
+                Service::S3,
+                400,
+                "InvalidArgument",
+                format!(
+                    "Slipway cannot store the key {key:?}: empty, '.' or '..' path segments are not supported"
+                ),
+            ));
+        }
+        p.push(seg);
+    }
+    Ok(p)
+}
+
+fn etag(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    format!("\"{}\"", hex::encode(&d[..16]))
+}
+
+fn modified_ms(meta: &std::fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn put_object(app: &App, req: &Req, file: &Path) -> Result<HttpResponse, AwsError> {
+    let body = decode_aws_chunked(req);
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_error(&e, parent))?;
+    }
+    if file.is_dir() {
+        return Err(AwsError::new(
+            Service::S3,
+            400,
+            "InvalidArgument",
+            "Slipway cannot store an object whose key is a prefix of other keys",
+        ));
+    }
+    // Written aside, then renamed into place: a reader never sees half an object.
+    let tmp_dir = app.data_dir.join("s3-tmp");
+    std::fs::create_dir_all(&tmp_dir).map_err(|e| io_error(&e, &tmp_dir))?;
+    let tmp = tmp_dir.join(slipway_runtime::new_request_id());
+    std::fs::write(&tmp, &body).map_err(|e| io_error(&e, &tmp))?;
+    std::fs::rename(&tmp, file).map_err(|e| io_error(&e, file))?;
+    let mut r = wire::response(200, "application/xml", "");
+    if let Ok(v) = HeaderValue::from_str(&etag(&body)) {
+        r.headers_mut().insert(hyper::header::ETAG, v);
+    }
+    Ok(r)
+}
+
+/// `Content-Encoding: aws-chunked` bodies (`x-amz-content-sha256: STREAMING-…`) carry the
+/// object in `SIZE[;chunk-signature=…]\r\nDATA\r\n` frames, ended by a zero-size one (and
+/// trailers); anything else is the object itself.
+fn decode_aws_chunked(req: &Req) -> Vec<u8> {
+    let streaming = req
+        .header("x-amz-content-sha256")
+        .is_some_and(|v| v.starts_with("STREAMING-"));
+    let chunked = req
+        .header("content-encoding")
+        .is_some_and(|v| v.split(',').any(|p| p.trim() == "aws-chunked"));
+    if !streaming && !chunked {
+        return req.body.to_vec();
+    }
+    let b = &req.body[..];
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let Some(nl) = b[i..].windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let line = String::from_utf8_lossy(&b[i..i + nl]);
+        let size_hex = line.split(';').next().unwrap_or("").trim();
+        let Ok(size) = usize::from_str_radix(size_hex, 16) else {
+            break;
+        };
+        i += nl + 2;
+        if size == 0 || i + size > b.len() {
+            break;
+        }
+        out.extend_from_slice(&b[i..i + size]);
+        i += size + 2;
+    }
+    out
+}
+
+fn get_object(file: &Path, key: &str, head: bool) -> Result<HttpResponse, AwsError> {
+    let meta = match std::fs::metadata(file) {
+        Ok(m) if m.is_file() => m,
+        _ => return Err(no_such_key(key)),
+    };
+    let bytes = std::fs::read(file).map_err(|e| io_error(&e, file))?;
+    let tag = etag(&bytes);
+    let len = bytes.len();
+    let mut r = wire::response(
+        200,
+        "binary/octet-stream",
+        if head { Vec::new() } else { bytes },
+    );
+    let h = r.headers_mut();
+    for (k, v) in [
+        ("etag", tag),
+        ("last-modified", wire::http_date(modified_ms(&meta))),
+        ("accept-ranges", "bytes".to_owned()),
+        ("content-length", len.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    Ok(r)
+}
+
+fn delete_object(dir: &Path, file: &Path) -> Result<HttpResponse, AwsError> {
+    if file.is_file() {
+        std::fs::remove_file(file).map_err(|e| io_error(&e, file))?;
+        // Empty "directories" are not objects: remove them up to the bucket.
+        let mut p = file.parent();
+        while let Some(d) = p {
+            if d == dir || std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            p = d.parent();
+        }
+    }
+    // S3 answers 204 whether or not the key existed.
+    Ok(wire::response(204, "application/xml", ""))
+}
+
+fn list_buckets(app: &App) -> Result<HttpResponse, AwsError> {
+    let root = app.data_dir.join("s3");
+    let mut names: Vec<(String, u64)> = std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| {
+            let ms = e.metadata().map(|m| modified_ms(&m)).unwrap_or(0);
+            (e.file_name().to_string_lossy().into_owned(), ms)
+        })
+        .collect();
+    names.sort();
+    let mut x = Xml::new();
+    x.open_ns("ListAllMyBucketsResult", S3_XMLNS);
+    x.open("Owner");
+    x.leaf("ID", &app.default_account);
+    x.leaf("DisplayName", "slipway");
+    x.close("Owner");
+    x.open("Buckets");
+    for (n, ms) in names {
+        x.open("Bucket");
+        x.leaf("Name", &n);
+        x.leaf("CreationDate", &wire::iso8601(ms));
+        x.close("Bucket");
+    }
+    x.close("Buckets");
+    x.close("ListAllMyBucketsResult");
+    Ok(wire::response(200, "application/xml", x.finish()))
+}
+
+/// Every object of a bucket: `(key, size, modified ms, path)`, sorted by key (S3's UTF-8
+/// binary order).
+fn walk(dir: &Path) -> Vec<(String, u64, u64, PathBuf)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((d, prefix)) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let key = format!("{prefix}{name}");
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push((e.path(), format!("{key}/")));
+            } else if meta.is_file() {
+                out.push((key, meta.len(), modified_ms(&meta), e.path()));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn list_objects_v2(req: &Req, bucket: &str, dir: &Path) -> Result<HttpResponse, AwsError> {
+    let prefix = req.query("prefix").unwrap_or("");
+    let delimiter = req.query("delimiter").filter(|d| !d.is_empty());
+    let max_keys: usize = req
+        .query("max-keys")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let url = req.query("encoding-type") == Some("url");
+    let enc = |s: &str| {
+        if url {
+            wire::percent_encode(s, true)
+        } else {
+            s.to_owned()
+        }
+    };
+    let after = match req.query("continuation-token") {
+        Some(t) => Some(
+            hex::decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    AwsError::new(
+                        Service::S3,
+                        400,
+                        "InvalidArgument",
+                        "The continuation token provided is incorrect",
+                    )
+                })?,
+        ),
+        None => req.query("start-after").map(str::to_owned),
+    };
+    let mut contents = Vec::new();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut truncated = false;
+    let mut last = None;
+    for (key, size, ms, path) in walk(dir) {
+        if !key.starts_with(prefix) || after.as_deref().is_some_and(|a| key.as_str() <= a) {
+            continue;
+        }
+        let rolled = delimiter.and_then(|d| {
+            key[prefix.len()..]
+                .find(d)
+                .map(|i| key[..prefix.len() + i + d.len()].to_owned())
+        });
+        if let Some(cp) = &rolled
+            && prefixes.last() == Some(cp)
+        {
+            continue;
+        }
+        if contents.len() + prefixes.len() == max_keys {
+            truncated = true;
+            break;
+        }
+        last = Some(key.clone());
+        match rolled {
+            Some(cp) => prefixes.push(cp),
+            None => contents.push((key, size, ms, path)),
+        }
+    }
+    let mut x = Xml::new();
+    x.open_ns("ListBucketResult", S3_XMLNS);
+    x.leaf("Name", bucket);
+    x.leaf("Prefix", &enc(prefix));
+    if let Some(d) = delimiter {
+        x.leaf("Delimiter", &enc(d));
+    }
+    x.leaf("MaxKeys", &max_keys.to_string());
+    x.leaf("KeyCount", &(contents.len() + prefixes.len()).to_string());
+    x.leaf("IsTruncated", if truncated { "true" } else { "false" });
+    if let Some(t) = req.query("continuation-token") {
+        x.leaf("ContinuationToken", t);
+    }
+    if truncated && let Some(l) = &last {
+        // A rolled-up prefix continues after every key under it.
+        let resume = match prefixes.last() {
+            Some(p) if l.starts_with(p.as_str()) => format!("{p}\u{10FFFF}"),
+            _ => l.clone(),
+        };
+        x.leaf("NextContinuationToken", &hex::encode(resume));
+    }
+    if let Some(s) = req.query("start-after") {
+        x.leaf("StartAfter", &enc(s));
+    }
+    if url {
+        x.leaf("EncodingType", "url");
+    }
+    for (key, size, ms, path) in &contents {
+        x.open("Contents");
+        x.leaf("Key", &enc(key));
+        x.leaf("LastModified", &wire::iso8601(*ms));
+        let tag = std::fs::read(path).map(|b| etag(&b)).unwrap_or_default();
+        x.leaf("ETag", &tag);
+        x.leaf("Size", &size.to_string());
+        x.leaf("StorageClass", "STANDARD");
+        x.close("Contents");
+    }
+    for p in &prefixes {
+        x.open("CommonPrefixes");
+        x.leaf("Prefix", &enc(p));
+        x.close("CommonPrefixes");
+    }
+    x.close("ListBucketResult");
+    Ok(wire::response(200, "application/xml", x.finish()))
+}
