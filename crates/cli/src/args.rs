@@ -26,6 +26,9 @@ pub(crate) enum Command {
     GenerateEvent(GenerateEventArgs),
     /// Run a buildspec as CodeBuild does, or build the template's functions as `sam build` does.
     Build(BuildArgs),
+    /// Serve the template's APIs locally over HTTP, reloading saved changes
+    /// (`sam local start-api`).
+    Serve(ServeArgs),
 }
 
 /// Options every verb that reads samconfig.toml shares.
@@ -125,6 +128,36 @@ pub(crate) struct InvokeArgs {
     #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
     pub(crate) parameter_overrides: Vec<String>,
     /// Slipway's data directory, where `slipway build` puts packages (default `.slipway`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub(crate) struct ServeArgs {
+    /// The template (default: template.yaml, else template.yml, else template.json).
+    #[arg(short = 't', long, alias = "template-file", value_name = "PATH")]
+    pub(crate) template: Option<PathBuf>,
+    /// The port to listen on (default 3000; 0 for any free port).
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub(crate) port: Option<u16>,
+    /// The address to listen on (default 127.0.0.1).
+    #[arg(long, value_name = "IP")]
+    pub(crate) host: Option<String>,
+    /// Listen on a non-loopback `--host` although the gateway authenticates no request.
+    #[arg(long)]
+    pub(crate) allow_non_loopback: bool,
+    /// Environment variable overrides: `{"Function": {"VAR": "v"}, "Parameters": {"VAR": "v"}}`.
+    #[arg(short = 'n', long, value_name = "FILE")]
+    pub(crate) env_vars: Option<PathBuf>,
+    /// Parameter values: `Key=Value` pairs (or `ParameterKey=K,ParameterValue=V`).
+    #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+    pub(crate) parameter_overrides: Vec<String>,
+    /// Slipway's data directory; execution environments work under `<DIR>/runtime` (default
+    /// `.slipway`).
     #[arg(long, value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
     #[command(flatten)]

@@ -29,6 +29,12 @@ pub(crate) enum CliError {
     Tokio(#[source] std::io::Error),
     #[error(transparent)]
     Invoke(slipway_runtime::LocalInvokeError),
+    #[error("cannot start the runtime")]
+    Runtime(#[source] slipway_runtime::RuntimeError),
+    #[error(transparent)]
+    Serve(slipway_gateway::ServeError),
+    #[error("cannot wait for Ctrl-C")]
+    Signal(#[source] std::io::Error),
     #[error(transparent)]
     Build(slipway_build::BuildError),
     #[error(transparent)]

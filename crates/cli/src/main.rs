@@ -1,9 +1,11 @@
 //! `slipway`: SAM-style verbs over Slipway's engines.
 //!
 //! `main` parses the command line, hands the verb its settings ([`settings`]), and turns the
-//! outcome into an exit code: 0 success (for `validate`: valid, warnings allowed), 1 the
-//! documents have errors, the invoked function returned an error, or the build failed, 2 the command could not run (usage errors, unreadable files). Any
-//! error that stops a command is printed with its whole chain of causes.
+//! outcome into an exit code: 0 success (for `validate`: valid, warnings allowed; for `serve`:
+//! stopped with Ctrl-C), 1 the documents have errors, the invoked function returned an error,
+//! or the build failed, 2 the command could not run (usage errors, unreadable files, for
+//! `serve` an address it cannot listen on). Any error that stops a command is printed with its
+//! whole chain of causes.
 
 mod args;
 mod commands;
@@ -52,6 +54,7 @@ fn run(cli: &Cli) -> anyhow::Result<Status> {
         Command::Invoke(args) => commands::invoke::run(args, &env, &cwd, &mut out, &mut err)?,
         Command::GenerateEvent(args) => commands::generate_event::run(args, &mut out)?,
         Command::Build(args) => commands::build::run(args, &env, &cwd, &mut out, &mut err)?,
+        Command::Serve(args) => commands::serve::run(args, &env, &cwd, &mut err)?,
     };
     out.flush().map_err(error::CliError::Write)?;
     Ok(status)

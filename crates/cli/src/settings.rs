@@ -21,11 +21,16 @@
 //! | `validate` | `validate` | [`VALIDATE_KEYS`] |
 //! | `invoke` | `local_invoke` (SAM CLI's), then `invoke` (wins) | [`INVOKE_KEYS`] |
 //! | `build` | `build` | [`BUILD_KEYS`] |
+//! | `serve` | `local_start_api` (SAM CLI's), then `serve` (wins) | [`SERVE_KEYS`] |
 //! | `generate-event` | none: flags and SAM CLI's defaults only, as in SAM CLI | — |
 //!
 //! `invoke` without a template anywhere in the layers uses the built template
 //! (`<data dir>/build/template.yaml`) when `slipway build` left one, as `sam local invoke`
 //! prefers `.aws-sam/build/template.yaml`; else the default template search.
+//! `serve` listens on `127.0.0.1:3000` unless told otherwise (`host`, `port`); a non-loopback
+//! host needs `--allow-non-loopback` (or `allow_non_loopback = true`). It serves the source
+//! template (the default template search), never the built one: saved changes to the code
+//! directories are served without a rebuild.
 //! `build` runs a buildspec when `--buildspec` is given, or when no template is given and
 //! `buildspec.yml` exists in the source; otherwise it builds the template SAM-style.
 //!
@@ -38,12 +43,15 @@
 //! ([`Target`]) are reused by later verbs. Problems in any layer come back as diagnostics
 //! naming the file and line.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use slipway_model::diag::{Code, Diagnostic, Sources, did_you_mean};
 use slipway_model::template::parse_overrides;
 
-use crate::args::{BuildArgs, ConfigArgs, InvokeArgs, OutputFormat, TargetArgs, ValidateArgs};
+use crate::args::{
+    BuildArgs, ConfigArgs, InvokeArgs, OutputFormat, ServeArgs, TargetArgs, ValidateArgs,
+};
 use crate::env_vars::{self, Environment};
 use crate::samconfig::{self, Entry, Layer, Value};
 
@@ -881,6 +889,185 @@ pub(crate) fn build(args: &BuildArgs, env: &Environment, cwd: &Path) -> Resolved
     finish(settings, diags, sources)
 }
 
+/// Everything `slipway serve` runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ServeSettings {
+    pub(crate) target: Target,
+    pub(crate) template: PathBuf,
+    pub(crate) host: IpAddr,
+    pub(crate) port: u16,
+    pub(crate) allow_non_loopback: bool,
+    pub(crate) env_vars: Option<PathBuf>,
+    pub(crate) parameter_overrides: Vec<(String, String)>,
+    pub(crate) data_dir: PathBuf,
+    /// The interpreter for `pythonX.Y` runtimes with no `pythonX.Y` on `PATH`.
+    pub(crate) python: Option<PathBuf>,
+}
+
+/// `--host` when none is given, as `sam local start-api`.
+pub(crate) const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// `-p` when none is given, as `sam local start-api`.
+pub(crate) const DEFAULT_PORT: u16 = 3000;
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ServeOptions {
+    pub(crate) target: TargetOptions,
+    pub(crate) template: Option<PathBuf>,
+    pub(crate) host: Option<IpAddr>,
+    pub(crate) port: Option<u16>,
+    pub(crate) allow_non_loopback: Option<bool>,
+    pub(crate) env_vars: Option<PathBuf>,
+    pub(crate) parameter_overrides: Option<Vec<(String, String)>>,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) python: Option<PathBuf>,
+}
+
+impl Combine for ServeOptions {
+    fn combine(self, lower: Self) -> Self {
+        Self {
+            target: self.target.combine(lower.target),
+            template: self.template.combine(lower.template),
+            host: self.host.combine(lower.host),
+            port: self.port.combine(lower.port),
+            allow_non_loopback: self.allow_non_loopback.combine(lower.allow_non_loopback),
+            env_vars: self.env_vars.combine(lower.env_vars),
+            parameter_overrides: self.parameter_overrides.combine(lower.parameter_overrides),
+            data_dir: self.data_dir.combine(lower.data_dir),
+            python: self.python.combine(lower.python),
+        }
+    }
+}
+
+/// The keys `[<env>.serve.parameters]` (and SAM CLI's `[<env>.local_start_api.parameters]`)
+/// may hold.
+pub(crate) const SERVE_KEYS: &[&str] = &[
+    "template",
+    "template_file",
+    "host",
+    "port",
+    "allow_non_loopback",
+    "env_vars",
+    "parameter_overrides",
+    "data_dir",
+    "region",
+    "account",
+    "stack_name",
+];
+
+/// An IP address, or `localhost` (127.0.0.1).
+fn parse_host(s: &str) -> Result<IpAddr, String> {
+    if s.eq_ignore_ascii_case("localhost") {
+        return Ok(DEFAULT_HOST);
+    }
+    s.parse::<IpAddr>()
+        .map_err(|_| format!("the host must be an IP address (or `localhost`), not {s:?}"))
+}
+
+impl ServeOptions {
+    fn from_args(args: &ServeArgs, diags: &mut Vec<Diagnostic>) -> Self {
+        let host = args.host.as_deref().and_then(|h| match parse_host(h) {
+            Ok(ip) => Some(ip),
+            Err(e) => {
+                diags.push(Diagnostic::error(Code::ConfigInvalid, e).path("--host"));
+                None
+            }
+        });
+        Self {
+            target: TargetOptions::from_args(&args.target),
+            template: args.template.clone(),
+            host,
+            port: args.port,
+            allow_non_loopback: args.allow_non_loopback.then_some(true),
+            env_vars: args.env_vars.clone(),
+            parameter_overrides: overrides_from_args(&args.parameter_overrides, diags),
+            data_dir: args.data_dir.clone(),
+            python: None,
+        }
+    }
+
+    fn from_env(env: &Environment) -> Self {
+        Self {
+            target: TargetOptions::from_env(env),
+            data_dir: env.get(env_vars::SLIPWAY_DATA_DIR).map(PathBuf::from),
+            python: env.get(env_vars::SLIPWAY_PYTHON).map(PathBuf::from),
+            ..Self::default()
+        }
+    }
+
+    fn from_config(r: &mut ConfigReader<'_>) -> Self {
+        let host = r.string("host").and_then(|h| match parse_host(&h) {
+            Ok(ip) => Some(ip),
+            Err(e) => {
+                r.error("host", e);
+                None
+            }
+        });
+        let port = r.string("port").and_then(|p| match p.parse::<u16>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                r.error(
+                    "port",
+                    format!("`port` must be a port number (0 to 65535), not {p:?}"),
+                );
+                None
+            }
+        });
+        Self {
+            target: TargetOptions::from_config(r),
+            template: r
+                .string("template")
+                .or_else(|| r.string("template_file"))
+                .map(PathBuf::from),
+            host,
+            port,
+            allow_non_loopback: r.bool("allow_non_loopback"),
+            env_vars: r.string("env_vars").map(PathBuf::from),
+            parameter_overrides: overrides_from_config(r),
+            data_dir: r.string("data_dir").map(PathBuf::from),
+            python: None,
+        }
+    }
+
+    fn finish(self, cwd: &Path, diags: &mut Vec<Diagnostic>) -> Option<ServeSettings> {
+        let template = match self.template {
+            Some(t) => t,
+            None => default_template(cwd, diags)?,
+        };
+        Some(ServeSettings {
+            target: self.target.finish(),
+            template,
+            host: self.host.unwrap_or(DEFAULT_HOST),
+            port: self.port.unwrap_or(DEFAULT_PORT),
+            allow_non_loopback: self.allow_non_loopback.unwrap_or(false),
+            env_vars: self.env_vars,
+            parameter_overrides: self.parameter_overrides.unwrap_or_default(),
+            data_dir: self
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            python: self.python,
+        })
+    }
+}
+
+/// Resolves `slipway serve`'s settings from its flags, the environment and samconfig.toml.
+pub(crate) fn serve(args: &ServeArgs, env: &Environment, cwd: &Path) -> Resolved<ServeSettings> {
+    let mut diags = Vec::new();
+    let mut sources = Sources::new();
+    let from_file = from_config_file(
+        &args.config,
+        cwd,
+        &["local_start_api", "serve"],
+        SERVE_KEYS,
+        &mut sources,
+        &mut diags,
+        ServeOptions::from_config,
+    );
+    let from_flags = ServeOptions::from_args(args, &mut diags);
+    let combined = from_flags.combine(ServeOptions::from_env(env).combine(from_file));
+    let settings = combined.finish(cwd, &mut diags);
+    finish(settings, diags, sources)
+}
+
 fn finish<T>(settings: Option<T>, diags: Vec<Diagnostic>, sources: Sources) -> Resolved<T> {
     let failed = diags.iter().any(Diagnostic::is_error);
     Resolved {
@@ -1069,6 +1256,81 @@ mod tests {
         };
         let r = validate(&args, &Environment::default(), dir.path());
         assert!(r.settings.is_none());
+    }
+
+    #[test]
+    fn serve_layers_apply_in_order() {
+        let dir = dir_with(&[
+            ("template.yaml", ""),
+            (
+                "samconfig.toml",
+                "version = 0.1\n[default.local_start_api.parameters]\nport = 4000\nhost = \"0.0.0.0\"\nenv_vars = \"env.json\"\n[default.serve.parameters]\nport = \"5000\"\nparameter_overrides = \"A=1 B=2\"\n",
+            ),
+        ]);
+        let r = serve(&ServeArgs::default(), &Environment::default(), dir.path());
+        let s = r.settings.unwrap();
+        assert_eq!(s.template, PathBuf::from("template.yaml"));
+        assert_eq!(s.port, 5000, "serve beats local_start_api");
+        assert_eq!(s.host, "0.0.0.0".parse::<IpAddr>().unwrap());
+        assert!(!s.allow_non_loopback);
+        assert_eq!(s.env_vars, Some(PathBuf::from("env.json")));
+        assert_eq!(s.parameter_overrides.len(), 2);
+        assert_eq!(s.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+
+        let mut env = Environment::default();
+        env.set(env_vars::SLIPWAY_DATA_DIR, "d");
+        let args = ServeArgs {
+            port: Some(0),
+            host: Some("localhost".into()),
+            allow_non_loopback: true,
+            parameter_overrides: vec!["C=3".into()],
+            ..ServeArgs::default()
+        };
+        let s = serve(&args, &env, dir.path()).settings.unwrap();
+        assert_eq!((s.host, s.port), (DEFAULT_HOST, 0));
+        assert!(s.allow_non_loopback);
+        assert_eq!(s.parameter_overrides, vec![("C".into(), "3".into())]);
+        assert_eq!(s.data_dir, PathBuf::from("d"));
+    }
+
+    #[test]
+    fn serve_defaults_and_bad_values() {
+        let dir = dir_with(&[("template.yaml", "")]);
+        let s = serve(&ServeArgs::default(), &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert_eq!((s.host, s.port), (DEFAULT_HOST, DEFAULT_PORT));
+
+        let dir = dir_with(&[
+            ("template.yaml", ""),
+            (
+                "samconfig.toml",
+                "version = 0.1\n[default.serve.parameters]\nport = \"http\"\nwarm = 2\n",
+            ),
+        ]);
+        let r = serve(&ServeArgs::default(), &Environment::default(), dir.path());
+        assert!(r.settings.is_none());
+        let messages: Vec<&str> = r.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`port` must be a port number")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("has no option `warm`")),
+            "{messages:?}"
+        );
+        let args = ServeArgs {
+            host: Some("example.com".into()),
+            ..ServeArgs::default()
+        };
+        let dir = dir_with(&[("template.yaml", "")]);
+        assert!(
+            serve(&args, &Environment::default(), dir.path())
+                .settings
+                .is_none()
+        );
     }
 
     #[test]

@@ -263,7 +263,7 @@ fn resolve_template(
 }
 
 /// The `Type` of every resource as written.
-fn resource_types(text: &str) -> BTreeSet<String> {
+pub(crate) fn resource_types(text: &str) -> BTreeSet<String> {
     let parsed = parse_document(text, TagMode::CloudFormation);
     parsed
         .root

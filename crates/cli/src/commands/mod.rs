@@ -4,6 +4,7 @@
 pub(crate) mod build;
 pub(crate) mod generate_event;
 pub(crate) mod invoke;
+pub(crate) mod serve;
 pub(crate) mod validate;
 
 use std::path::PathBuf;
