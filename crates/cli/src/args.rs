@@ -29,6 +29,15 @@ pub(crate) enum Command {
     /// Serve the template's APIs locally over HTTP, reloading saved changes
     /// (`sam local start-api`).
     Serve(ServeArgs),
+    /// Remove artefacts that no build record refers to from the artefact store.
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GcArgs {
+    /// Slipway's data directory (default `.slipway`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
 }
 
 /// Options every verb that reads samconfig.toml shares.

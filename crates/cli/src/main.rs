@@ -54,6 +54,7 @@ fn run(cli: &Cli) -> anyhow::Result<Status> {
         Command::Invoke(args) => commands::invoke::run(args, &env, &cwd, &mut out, &mut err)?,
         Command::GenerateEvent(args) => commands::generate_event::run(args, &mut out)?,
         Command::Build(args) => commands::build::run(args, &env, &cwd, &mut out, &mut err)?,
+        Command::Gc(args) => commands::gc::run(args, &env, &cwd, &mut out)?,
         Command::Serve(args) => commands::serve::run(args, &env, &cwd, &mut err)?,
     };
     out.flush().map_err(error::CliError::Write)?;

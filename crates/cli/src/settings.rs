@@ -538,6 +538,16 @@ fn from_config_file<T: Default>(
 /// The data directory: `--data-dir` > `SLIPWAY_DATA_DIR` > samconfig `data_dir` > `.slipway`.
 pub(crate) const DEFAULT_DATA_DIR: &str = ".slipway";
 
+/// `slipway gc`'s one setting, the data directory: `--data-dir` > `SLIPWAY_DATA_DIR` >
+/// `.slipway` in the current directory (gc reads no samconfig table: SAM has no such verb).
+pub(crate) fn gc_data_dir(flag: Option<&Path>, env: &Environment, cwd: &Path) -> PathBuf {
+    let dir = flag
+        .map(Path::to_path_buf)
+        .or_else(|| env.get(env_vars::SLIPWAY_DATA_DIR).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    cwd.join(dir)
+}
+
 /// Where an invoke's event comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum EventSource {

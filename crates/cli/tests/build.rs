@@ -258,3 +258,21 @@ fn ctrl_c_stops_the_build_and_its_process_group() {
         .unwrap();
     assert!(!alive.success(), "the build shell {shell_pid} survived");
 }
+
+#[test]
+fn gc_keeps_what_builds_refer_to_and_removes_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("buildspec.yml", PASSING)]);
+    let r = slipway(dir.path(), &["build", "--project", "demo"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = slipway(dir.path(), &["gc"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("removed 0 "), "{}", r.stdout);
+    assert!(!r.stdout.contains("kept 0 "), "{}", r.stdout);
+    // Once no build record refers to them, the artefacts go.
+    std::fs::remove_dir_all(dir.path().join(".slipway/builds")).unwrap();
+    let r = slipway(dir.path(), &["gc"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("kept 0 "), "{}", r.stdout);
+    assert!(!r.stdout.contains("removed 0 "), "{}", r.stdout);
+}

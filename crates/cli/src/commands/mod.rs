@@ -2,6 +2,7 @@
 //! process should exit.
 
 pub(crate) mod build;
+pub(crate) mod gc;
 pub(crate) mod generate_event;
 pub(crate) mod invoke;
 pub(crate) mod serve;
