@@ -11,6 +11,9 @@
 //! `#! region: eu-west-1`, `#! account: 111111111111`, `#! stack: name`,
 //! `#! accept-type: AWS::EC2::VPC`, `#! file: path=contents-on-one-line`, `#! no-exports`.
 
+#[path = "support/golden.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -180,7 +183,7 @@ fn run_case(input: &Path) -> BTreeMap<&'static str, String> {
 
 #[test]
 fn golden_corpus() {
-    let bless = std::env::var_os("BLESS").is_some();
+    let bless = support::blessing();
     let mut cases = Vec::new();
     inputs(&cases_dir(), &mut cases);
     assert!(
@@ -193,35 +196,17 @@ fn golden_corpus() {
         let actual = run_case(input);
         for ext in ["json", "err", "warn"] {
             let expected_path = PathBuf::from(format!("{}.{ext}", stem(input).unwrap().display()));
-            let expected = std::fs::read_to_string(&expected_path).ok();
-            let got = actual.get(ext);
-            if expected.as_ref() == got {
-                continue;
-            }
-            if bless {
-                match got {
-                    Some(g) => std::fs::write(&expected_path, g).unwrap(),
-                    None => {
-                        let _ = std::fs::remove_file(&expected_path);
-                    }
-                }
-                continue;
-            }
-            failures.push(format!(
-                "{} ({ext}):\n--- expected\n{}\n--- got\n{}",
-                input.display(),
-                expected.as_deref().unwrap_or("<no file>"),
-                got.map_or("<nothing>", String::as_str)
-            ));
+            support::check(
+                input,
+                ext,
+                &expected_path,
+                actual.get(ext),
+                bless,
+                &mut failures,
+            );
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} golden cases differ (run with BLESS=1 to accept):\n\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n\n")
-    );
+    support::finish("golden", cases.len(), &failures);
     #[allow(clippy::print_stderr)]
     {
         eprintln!("golden corpus: {} cases", cases.len());

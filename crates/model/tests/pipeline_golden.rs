@@ -8,6 +8,9 @@
 //! `slipway.yaml`. Adding a case needs no code: drop in the input, run with `BLESS=1`, read
 //! what was written, commit.
 
+#[path = "support/golden.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -97,7 +100,7 @@ fn run_case(input: &Path) -> BTreeMap<&'static str, String> {
 
 #[test]
 fn pipeline_golden_corpus() {
-    let bless = std::env::var_os("BLESS").is_some();
+    let bless = support::blessing();
     let cases = inputs(&cases_dir());
     assert!(
         cases.len() >= 25,
@@ -109,35 +112,17 @@ fn pipeline_golden_corpus() {
         let actual = run_case(input);
         for ext in ["json", "err"] {
             let expected_path = input.with_extension(ext);
-            let expected = std::fs::read_to_string(&expected_path).ok();
-            let got = actual.get(ext);
-            if expected.as_ref() == got {
-                continue;
-            }
-            if bless {
-                match got {
-                    Some(g) => std::fs::write(&expected_path, g).unwrap(),
-                    None => {
-                        let _ = std::fs::remove_file(&expected_path);
-                    }
-                }
-                continue;
-            }
-            failures.push(format!(
-                "{} ({ext}):\n--- expected\n{}\n--- got\n{}",
-                input.display(),
-                expected.as_deref().unwrap_or("<no file>"),
-                got.map_or("<nothing>", String::as_str)
-            ));
+            support::check(
+                input,
+                ext,
+                &expected_path,
+                actual.get(ext),
+                bless,
+                &mut failures,
+            );
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} pipeline cases differ (run with BLESS=1 to accept):\n\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n\n")
-    );
+    support::finish("pipeline", cases.len(), &failures);
 }
 
 /// Reading a pipeline never panics, whatever the bytes.

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::params::{MASK, ParameterStore, ResolvedParam, SsmKind};
 use super::path::Path;
 use crate::diag::{Code, Diagnostic, Diagnostics, Pos, did_you_mean};
-use crate::syntax::{Kind, Map, Node, Number};
+use crate::syntax::{Kind, Map, Node};
 
 /// The pseudo parameters of the stack being evaluated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -973,13 +973,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         let Some([delim, list]) = self.list_arg(arg, 2, "Fn::Join", path, d) else {
             return Some(whole.clone());
         };
-        let Some(delim_s) = delim.scalar_text() else {
-            d.push(err(
-                Code::IntrinsicShape,
-                delim.pos,
-                path,
-                "Fn::Join's delimiter must be a literal string",
-            ));
+        let Some(delim_s) = literal_delimiter(delim, "Fn::Join", path, d) else {
             return Some(whole.clone());
         };
         let Some(list_v) = self.eval(list, ctx, &path.index(1), d) else {
@@ -1113,13 +1107,7 @@ impl<'s, 'a> Evaluator<'s, 'a> {
         let Some([delim, source]) = self.list_arg(arg, 2, "Fn::Split", path, d) else {
             return Some(whole.clone());
         };
-        let Some(delim_s) = delim.scalar_text() else {
-            d.push(err(
-                Code::IntrinsicShape,
-                delim.pos,
-                path,
-                "Fn::Split's delimiter must be a literal string",
-            ));
+        let Some(delim_s) = literal_delimiter(delim, "Fn::Split", path, d) else {
             return Some(whole.clone());
         };
         match self.eval_text(source, ctx, &path.index(1), d, "Fn::Split's source") {
@@ -1601,6 +1589,25 @@ impl<'s, 'a> Evaluator<'s, 'a> {
     }
 }
 
+/// The delimiter of `Fn::Join` / `Fn::Split`, which must be written as a literal.
+fn literal_delimiter(
+    delim: &Node,
+    function: &str,
+    path: &Path<'_>,
+    d: &mut Diagnostics,
+) -> Option<String> {
+    let s = delim.scalar_text();
+    if s.is_none() {
+        d.push(err(
+            Code::IntrinsicShape,
+            delim.pos,
+            path,
+            format!("{function}'s delimiter must be a literal string"),
+        ));
+    }
+    s
+}
+
 enum Text {
     Known(String),
     Symbolic(Node),
@@ -1757,16 +1764,6 @@ pub fn cidr_subnets(block: &str, count: &str, bits: &str) -> Result<Vec<String>,
             }
         })
         .collect())
-}
-
-/// Turns a number-ish text back into a node the way the evaluator's results are typed.
-pub fn text_node(pos: Pos, s: String) -> Node {
-    Node::new(pos, Kind::String(s))
-}
-
-#[allow(dead_code)]
-fn number_node(pos: Pos, n: i64) -> Node {
-    Node::new(pos, Kind::Number(Number::from_i64(n)))
 }
 
 #[cfg(test)]

@@ -890,6 +890,21 @@ fn resolve_resource(
     };
     let deletion_policy = policy(&r.deletion_policy, "DeletionPolicy", diags);
     let update_replace_policy = policy(&r.update_replace_policy, "UpdateReplacePolicy", diags);
+    // DependsOn must name resources of this template.
+    for (dep, pos) in &r.depends_on {
+        if !ev.resource_names().any(|n| n == dep) {
+            let mut d = Diagnostic::error(
+                Code::DependsOnUnknown,
+                format!("DependsOn names '{dep}', which is not a resource of this template"),
+            )
+            .at(*pos)
+            .path(rpath.key("DependsOn").to_string());
+            if let Some(s) = did_you_mean(dep, ev.resource_names()) {
+                d = d.help(format!("did you mean '{s}'?"));
+            }
+            diags.push(d);
+        }
+    }
     Some(Resource {
         logical_id: id.to_owned(),
         type_: r.type_.clone(),
@@ -906,28 +921,6 @@ fn resolve_resource(
         generated_by: r.generated_by.clone(),
         inert,
     })
-    .inspect(|res| {
-        // DependsOn must name resources of this template.
-        for (dep, pos) in &r.depends_on {
-            if !ev_has_resource(ev, dep) {
-                let _ = res;
-                let mut d = Diagnostic::error(
-                    Code::DependsOnUnknown,
-                    format!("DependsOn names '{dep}', which is not a resource of this template"),
-                )
-                .at(*pos)
-                .path(rpath.key("DependsOn").to_string());
-                if let Some(s) = did_you_mean(dep, ev.resource_names()) {
-                    d = d.help(format!("did you mean '{s}'?"));
-                }
-                diags.push(d);
-            }
-        }
-    })
-}
-
-fn ev_has_resource(ev: &eval::Evaluator<'_, '_>, id: &str) -> bool {
-    ev.resource_names().any(|n| n == id)
 }
 
 impl Template {
