@@ -41,7 +41,9 @@ pub use self::env::{EnvKind, EnvOverride, JsonSecretStore, SecretStore};
 pub use self::log::{LineKind, LogLine, LogSink, MemorySink, NullSink};
 pub use self::record::{BuildPhase, BuildResult, Status};
 pub use self::run::{
-    BuildError, BuildOptions, BuildspecSource, CancelToken, Source, gc_artefacts, load_buildspec,
-    run_build,
+    BuildError, BuildOptions, BuildspecSource, CancelToken, Source, export_commit, gc_artefacts,
+    load_buildspec, path_in_repo, run_build,
 };
-pub use self::sam::{SamBuildOptions, SamBuildResult, build_template};
+pub use self::sam::{
+    NoProgress, SamBuildOptions, SamBuildResult, SamEvent, SamProgress, SamStep, build_template,
+};

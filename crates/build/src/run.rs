@@ -266,6 +266,48 @@ fn git(repo: &Path, args: &[&str]) -> Result<String, BuildError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Writes the tree of `rev` (any revision git understands: a commit, a branch, a tag,
+/// `HEAD~2`) of the repository at `repo` into `dest` (created; files already there are kept
+/// unless the tree overwrites them), as `git archive` exports it: tracked files only, no
+/// `.git`. Returns the full commit ID.
+pub fn export_commit(repo: &Path, rev: &str, dest: &Path) -> Result<String, BuildError> {
+    let commit = git(
+        repo,
+        &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
+    )?
+    .trim()
+    .to_owned();
+    fs::create_dir_all(dest).map_err(io_err("create", dest))?;
+    let mut archive = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["archive", "--format=tar", &commit])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| BuildError::Source(format!("running git archive: {e}")))?;
+    let tar_in = archive.stdout.take().map_or(Stdio::null(), Stdio::from);
+    let tar = Command::new("tar")
+        .args(["-x", "-C"])
+        .arg(dest)
+        .stdin(tar_in)
+        .status()
+        .map_err(|e| BuildError::Source(format!("running tar: {e}")))?;
+    let git_ok = archive.wait().map(|s| s.success()).unwrap_or(false);
+    if !tar.success() || !git_ok {
+        return Err(BuildError::Source(format!(
+            "cannot check out {rev} of {}",
+            repo.display()
+        )));
+    }
+    Ok(commit)
+}
+
+/// Where the directory `dir` lies inside its git work tree (`""` at the top, else `a/b/`).
+pub fn path_in_repo(dir: &Path) -> Result<String, BuildError> {
+    Ok(git(dir, &["rev-parse", "--show-prefix"])?.trim().to_owned())
+}
+
 /// 16 random bytes from the kernel.
 fn random_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];
@@ -899,38 +941,7 @@ pub fn run_build(opts: &BuildOptions<'_>) -> Result<BuildResult, BuildError> {
                 .ok()
                 .map(|s| s.trim().to_owned())
         }
-        Source::Git { repo, rev } => {
-            let commit = git(
-                repo,
-                &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
-            )?
-            .trim()
-            .to_owned();
-            fs::create_dir_all(&src).map_err(io_err("create", &src))?;
-            let mut archive = Command::new("git")
-                .arg("-C")
-                .arg(repo)
-                .args(["archive", "--format=tar", &commit])
-                .stdout(Stdio::piped())
-                .stdin(Stdio::null())
-                .spawn()
-                .map_err(|e| BuildError::Source(format!("running git archive: {e}")))?;
-            let tar_in = archive.stdout.take().map_or(Stdio::null(), Stdio::from);
-            let tar = Command::new("tar")
-                .args(["-x", "-C"])
-                .arg(&src)
-                .stdin(tar_in)
-                .status()
-                .map_err(|e| BuildError::Source(format!("running tar: {e}")))?;
-            let git_ok = archive.wait().map(|s| s.success()).unwrap_or(false);
-            if !tar.success() || !git_ok {
-                return Err(BuildError::Source(format!(
-                    "cannot check out {rev} of {}",
-                    repo.display()
-                )));
-            }
-            Some(commit)
-        }
+        Source::Git { repo, rev } => Some(export_commit(repo, rev, &src)?),
     };
 
     let mut base = BTreeMap::new();
@@ -1206,8 +1217,20 @@ fn restore_cache(cache: &Path, src: &Path) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Garbage-collects the artefact store under `data_dir`: every blob that no build record
-/// (`builds/*/*/build.json`) names is deleted. `slipway gc` calls this.
+/// Garbage-collects the artefact store under `data_dir`: every blob that nothing refers to is
+/// deleted. `slipway gc` calls this. What refers to a blob, and so keeps it:
+///
+/// - a build record (`builds/*/*/build.json`): its artifacts' `sha256`;
+/// - the last SAM-style build (`build/.slipway-build.json`): each package's archive;
+/// - the state store (`state.db`), read conservatively: every string in every stored document
+///   (functions, deployments, journal, resources, and whatever collection comes next — pipeline
+///   executions naming their artefacts) and in every stack (record, resources, change sets,
+///   events) is split into words, and each 64-hex-digit word is kept as a digest. A string that
+///   only looks like a digest keeps a blob it does not mean, which is harmless; nothing the
+///   store names is ever removed.
+///
+/// Run it on an idle data directory: a blob written by a running server or build after the
+/// references were read and before the sweep would go too.
 pub fn gc_artefacts(data_dir: &Path) -> Result<slipway_store::GcStats, BuildError> {
     let mut keep = std::collections::BTreeSet::new();
     let builds = data_dir.join("builds");
@@ -1229,6 +1252,19 @@ pub fn gc_artefacts(data_dir: &Path) -> Result<slipway_store::GcStats, BuildErro
             }
         }
     }
+    let manifest = data_dir.join("build").join(".slipway-build.json");
+    if let Ok(text) = fs::read_to_string(&manifest) {
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| BuildError::Io {
+            action: "read the build manifest",
+            path: manifest.clone(),
+            source: io::Error::other(e),
+        })?;
+        digests_in(&v, &mut keep);
+    }
+    let db = data_dir.join("state.db");
+    if db.is_file() {
+        state_references(&db, &mut keep)?;
+    }
     let root = data_dir.join("artefacts");
     let store = Store::open(&root).map_err(|e| BuildError::Io {
         action: "open the artefact store in",
@@ -1240,6 +1276,70 @@ pub fn gc_artefacts(data_dir: &Path) -> Result<slipway_store::GcStats, BuildErro
         path: root,
         source: io::Error::other(e),
     })
+}
+
+/// Every digest the state store at `db` names (see [`gc_artefacts`]).
+fn state_references(
+    db: &Path,
+    keep: &mut std::collections::BTreeSet<slipway_store::Digest>,
+) -> Result<(), BuildError> {
+    use slipway_store::state::{Collection, StateStore as _, sqlite::SqliteStore};
+    let state_err = |e: slipway_store::state::StateError| BuildError::Io {
+        action: "read the state store",
+        path: db.to_owned(),
+        source: io::Error::other(e),
+    };
+    let store = SqliteStore::open(db).map_err(state_err)?;
+    let mut targets = std::collections::BTreeSet::new();
+    for t in store.targets().map_err(state_err)? {
+        targets.insert(t.name);
+    }
+    for c in Collection::ALL {
+        for (target, _, doc) in store.list_all_docs(c).map_err(state_err)? {
+            digests_in(&doc.value, keep);
+            targets.insert(target);
+        }
+    }
+    for t in &targets {
+        for name in store.list_stacks(t).map_err(state_err)? {
+            let Some(stack) = store.get_stack(t, &name).map_err(state_err)? else {
+                continue;
+            };
+            digests_in(&stack.record, keep);
+            for (_, v) in stack.resources.iter().chain(&stack.change_sets) {
+                digests_in(v, keep);
+            }
+            for v in &stack.events {
+                digests_in(v, keep);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every 64-hex-digit word of every string (and object key) in `v`.
+fn digests_in(v: &serde_json::Value, keep: &mut std::collections::BTreeSet<slipway_store::Digest>) {
+    use serde_json::Value;
+    fn words(s: &str, keep: &mut std::collections::BTreeSet<slipway_store::Digest>) {
+        for w in s.split(|c: char| !c.is_ascii_hexdigit()) {
+            if w.len() == 64
+                && let Ok(d) = w.to_ascii_lowercase().parse()
+            {
+                keep.insert(d);
+            }
+        }
+    }
+    match v {
+        Value::String(s) => words(s, keep),
+        Value::Array(a) => a.iter().for_each(|x| digests_in(x, keep)),
+        Value::Object(m) => {
+            for (k, x) in m {
+                words(k, keep);
+                digests_in(x, keep);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

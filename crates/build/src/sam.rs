@@ -43,6 +43,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -73,6 +74,62 @@ pub struct SamBuildOptions {
     /// as a deterministic zip, and its sha256 is what deploys refer to. An unchanged package
     /// keeps the digest recorded for it, without zipping again.
     pub artefacts: Option<PathBuf>,
+    /// Told about each function and layer as its build starts, moves on and ends (the CLI's
+    /// live display). [`NoProgress`] by default.
+    pub progress: Arc<dyn SamProgress>,
+}
+
+/// What a SAM-style build reports while it runs, from the thread running it, in order: for
+/// each function and layer one [`SamEvent::Started`], zero or more [`SamEvent::Step`], one
+/// [`SamEvent::Finished`] (not sent when the build stops with an error at that resource).
+pub trait SamProgress: Send + Sync {
+    fn event(&self, event: &SamEvent<'_>);
+}
+
+/// Hears nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProgress;
+
+impl SamProgress for NoProgress {
+    fn event(&self, _: &SamEvent<'_>) {}
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SamEvent<'a> {
+    Started {
+        logical_id: &'a str,
+        kind: ArtefactKind,
+    },
+    /// A step that may take a while has begun.
+    Step {
+        logical_id: &'a str,
+        step: SamStep,
+    },
+    Finished(&'a ArtefactBuild),
+}
+
+/// The slow parts of building one package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SamStep {
+    /// Copying the code directory into the package.
+    Copying,
+    /// `pip install -r requirements.txt` (the dependency cache had nothing for it).
+    InstallingDependencies,
+    /// `make build-<LogicalId>`.
+    RunningMake,
+    /// Zipping the package into the artefact store.
+    Storing,
+}
+
+impl SamStep {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SamStep::Copying => "copying the code",
+            SamStep::InstallingDependencies => "installing requirements.txt with pip",
+            SamStep::RunningMake => "running make",
+            SamStep::Storing => "storing the package",
+        }
+    }
 }
 
 impl SamBuildOptions {
@@ -85,6 +142,7 @@ impl SamBuildOptions {
             pip: None,
             force: false,
             artefacts: Some(data_dir.join("artefacts")),
+            progress: Arc::new(NoProgress),
         }
     }
 }
@@ -454,6 +512,7 @@ impl Builder<'_> {
         logical_id: &str,
         runtime: Option<&str>,
         requirements: &Path,
+        step: &dyn Fn(SamStep),
     ) -> Result<(PathBuf, Deps), SamBuildError> {
         let text = fs::read(requirements).map_err(io_err("read", requirements))?;
         let mut h = Sha256::new();
@@ -466,6 +525,7 @@ impl Builder<'_> {
         if dir.is_dir() && !self.opts.force {
             return Ok((dir, Deps::Cached));
         }
+        step(SamStep::InstallingDependencies);
         let tmp = self.opts.cache_dir.join(format!("{key}.partial"));
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp).map_err(io_err("create", &tmp))?;
@@ -492,7 +552,14 @@ impl Builder<'_> {
         let _ = fs::remove_dir_all(&staging);
         let method = t.method.as_deref().unwrap_or("");
         let mut deps = Deps::None;
+        let step = |step| {
+            self.opts.progress.event(&SamEvent::Step {
+                logical_id: id,
+                step,
+            });
+        };
         if method == "makefile" {
+            step(SamStep::RunningMake);
             fs::create_dir_all(&staging).map_err(io_err("create", &staging))?;
             let mut cmd = Command::new("make");
             cmd.arg("-C")
@@ -507,14 +574,17 @@ impl Builder<'_> {
                 ArtefactKind::Function => &staging,
                 ArtefactKind::Layer => &layer_dir,
             };
+            step(SamStep::Copying);
             copy_code(code, pkg).map_err(io_err("copy the code from", code))?;
             let req = code.join("requirements.txt");
             if req.is_file() {
-                let (dir, how) = self.deps(id, t.runtime.as_deref().or(Some(method)), &req)?;
+                let (dir, how) =
+                    self.deps(id, t.runtime.as_deref().or(Some(method)), &req, &step)?;
                 link_tree(&dir, pkg).map_err(io_err("link dependencies into", pkg))?;
                 deps = how;
             }
         } else if t.kind == ArtefactKind::Layer && method.is_empty() {
+            step(SamStep::Copying);
             copy_code(code, &staging).map_err(io_err("copy the code from", code))?;
         } else {
             return Err(SamBuildError::Resource {
@@ -576,6 +646,10 @@ pub fn build_template(opts: &SamBuildOptions) -> Result<SamBuildResult, SamBuild
     let mut artefacts = Vec::new();
     for t in targets(&root, &base) {
         let t0 = Instant::now();
+        opts.progress.event(&SamEvent::Started {
+            logical_id: &t.logical_id,
+            kind: t.kind,
+        });
         let mut rec = ArtefactBuild {
             logical_id: t.logical_id.clone(),
             kind: t.kind,
@@ -593,6 +667,7 @@ pub fn build_template(opts: &SamBuildOptions) -> Result<SamBuildResult, SamBuild
             Ok(c) => c.clone(),
             Err(reason) => {
                 rec.state = BuildState::Skipped(reason.clone());
+                opts.progress.event(&SamEvent::Finished(&rec));
                 artefacts.push(rec);
                 continue;
             }
@@ -627,6 +702,10 @@ pub fn build_template(opts: &SamBuildOptions) -> Result<SamBuildResult, SamBuild
             let (digest, size) = match kept {
                 Some(k) => k.clone(),
                 None => {
+                    opts.progress.event(&SamEvent::Step {
+                        logical_id: &t.logical_id,
+                        step: SamStep::Storing,
+                    });
                     let blob = store.put_dir(&dest).map_err(|e| SamBuildError::Resource {
                         logical_id: t.logical_id.clone(),
                         message: format!("storing the package: {e}"),
@@ -657,6 +736,7 @@ pub fn build_template(opts: &SamBuildOptions) -> Result<SamBuildResult, SamBuild
         rec.fingerprint = Some(fp);
         rec.dir = Some(dest);
         rec.duration_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+        opts.progress.event(&SamEvent::Finished(&rec));
         artefacts.push(rec);
     }
     let template_out = opts.build_dir.join("template.yaml");

@@ -751,3 +751,41 @@ fn pytest_failure_in_pre_build_stops_the_build() {
     assert_eq!(failed, ["test_breaks"]);
     assert!(sink.text().contains("FAILED tests.test_app::test_breaks"));
 }
+
+#[test]
+fn gc_keeps_what_the_state_store_and_the_last_sam_build_name() {
+    use slipway_store::state::{Batch, Collection, StateStore as _, sqlite::SqliteStore};
+    let data = tempfile::tempdir().unwrap();
+    let store = slipway_store::Store::open(data.path().join("artefacts")).unwrap();
+    let named_by_state = store.put_bytes(b"a pipeline artefact").unwrap().digest;
+    let named_by_manifest = store.put_bytes(b"a SAM package").unwrap().digest;
+    let orphan = store.put_bytes(b"nobody's").unwrap().digest;
+
+    let state = SqliteStore::open(data.path().join("state.db")).unwrap();
+    let doc = serde_json::json!({
+        "stages": [{"outputs": [{"location": format!("s3://slipway-artefacts/sha256:{}", named_by_state.hex().to_uppercase())}]}]
+    });
+    state
+        .commit(Batch::new().put(
+            Collection::Functions,
+            "123456789012/us-east-1",
+            "f",
+            None,
+            doc,
+        ))
+        .unwrap();
+    drop(state);
+    fs::create_dir_all(data.path().join("build")).unwrap();
+    fs::write(
+        data.path().join("build/.slipway-build.json"),
+        serde_json::json!({"fingerprints": {}, "archives": {"Hello": [named_by_manifest.hex(), 13]}})
+            .to_string(),
+    )
+    .unwrap();
+
+    let stats = slipway_build::gc_artefacts(data.path()).unwrap();
+    assert_eq!((stats.kept, stats.removed), (2, 1), "{stats:?}");
+    assert!(store.contains(&named_by_state));
+    assert!(store.contains(&named_by_manifest));
+    assert!(!store.contains(&orphan));
+}

@@ -276,3 +276,80 @@ fn gc_keeps_what_builds_refer_to_and_removes_the_rest() {
     assert!(r.stdout.contains("kept 0 "), "{}", r.stdout);
     assert!(!r.stdout.contains("removed 0 "), "{}", r.stdout);
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let st = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "git {args:?}");
+}
+
+#[test]
+fn a_sam_build_of_a_git_revision_builds_that_commit_and_shows_each_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = "Transform: AWS::Serverless-2016-10-31\nResources:\n  Hello:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src/\n      Runtime: python3.11\n      Handler: app.handler\n  Other:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src/\n      Runtime: python3.11\n      Handler: app.handler\n";
+    write(
+        dir.path(),
+        &[
+            ("template.yaml", template),
+            (
+                "src/app.py",
+                "def handler(event, context):\n    return 'first'\n",
+            ),
+        ],
+    );
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "first"]);
+    write(
+        dir.path(),
+        &[(
+            "src/app.py",
+            "def handler(event, context):\n    return 'second'\n",
+        )],
+    );
+    git(dir.path(), &["commit", "-q", "-am", "second"]);
+    // The working tree has a third, uncommitted version: not what a revision build takes.
+    write(
+        dir.path(),
+        &[(
+            "src/app.py",
+            "def handler(event, context):\n    return 'dirty'\n",
+        )],
+    );
+
+    let r = slipway(dir.path(), &["build", "--source", "HEAD~1"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("Building template.yaml at commit "),
+        "{}",
+        r.stderr
+    );
+    // Plain progress lines, one per step and function (stderr is not a terminal here).
+    for line in ["Hello: copying the code", "Hello built (", "Other built ("] {
+        assert!(r.stderr.contains(line), "{line:?} in {}", r.stderr);
+    }
+    let built = std::fs::read_to_string(dir.path().join(".slipway/build/Hello/app.py")).unwrap();
+    assert!(built.contains("'first'"), "{built}");
+
+    let r = slipway(dir.path(), &["build", "--source", "main"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let built = std::fs::read_to_string(dir.path().join(".slipway/build/Hello/app.py")).unwrap();
+    assert!(built.contains("'second'"), "{built}");
+
+    let r = slipway(dir.path(), &["build", "--source", "no-such-rev"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("error: --source no-such-rev: "),
+        "{}",
+        r.stderr
+    );
+}

@@ -14,14 +14,14 @@
 
 use std::io::{IsTerminal as _, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use slipway_build::sam::{SamBuildError, SamBuildOptions};
+use slipway_build::sam::{BuildState, SamBuildError, SamBuildOptions};
 use slipway_build::{
-    BuildError, BuildspecSource, CancelToken, EnvOverride, LogLine, LogSink, Source,
-    build_template, run_build,
+    BuildError, BuildspecSource, CancelToken, EnvOverride, LogLine, LogSink, SamEvent, SamProgress,
+    Source, build_template, export_commit, path_in_repo, run_build,
 };
 use slipway_model::diag::{Sources, render_human};
 
@@ -78,6 +78,44 @@ impl LogSink for Progress {
             }
             None => {
                 let _ = writeln!(std::io::stderr(), "{text}");
+            }
+        }
+    }
+}
+
+/// A SAM-style build's progress: the spinner names the function and what it is doing; each
+/// finished function gets a line (plain lines only, without a terminal).
+impl SamProgress for Progress {
+    fn event(&self, event: &SamEvent<'_>) {
+        let (msg, line) = match event {
+            SamEvent::Started { logical_id, .. } => (format!("building {logical_id}"), None),
+            SamEvent::Step { logical_id, step } => (
+                format!("{logical_id}: {}", step.describe()),
+                Some(format!("{logical_id}: {}", step.describe())),
+            ),
+            SamEvent::Finished(a) => {
+                let state = match &a.state {
+                    BuildState::Built => "built".to_owned(),
+                    BuildState::Unchanged => "unchanged".to_owned(),
+                    BuildState::Skipped(why) => format!("skipped ({why})"),
+                };
+                (
+                    format!("{} {state}", a.logical_id),
+                    Some(format!("{} {state} ({} ms)", a.logical_id, a.duration_ms)),
+                )
+            }
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(msg);
+                if let (SamEvent::Finished(_), Some(line)) = (event, line) {
+                    bar.println(line);
+                }
+            }
+            None => {
+                if let Some(line) = line {
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                }
             }
         }
     }
@@ -199,17 +237,50 @@ fn sam(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Status, CliError> {
-    if let BuildSource::Git(rev) = &s.source {
-        writeln!(
-            err,
-            "error: --source {rev}: a SAM-style build builds the working directory; \
-             building a git revision needs a buildspec"
-        )?;
-        return Ok(Status::Usage);
-    }
-    let mut opts = SamBuildOptions::new(cwd.join(template), &cwd.join(&s.data_dir));
+    let data_dir = cwd.join(&s.data_dir);
+    // A git revision is exported (tracked files only, as `git archive` writes them) into
+    // `<data dir>/source`, and the template at the same place inside it is built; the packages
+    // and the built template go where a working-directory build puts them.
+    let template_path = match &s.source {
+        BuildSource::Dir(_) => cwd.join(template),
+        BuildSource::Git(rev) => {
+            let checkout = data_dir.join("source");
+            let _ = std::fs::remove_dir_all(&checkout);
+            let exported = path_in_repo(cwd).and_then(|prefix| {
+                export_commit(cwd, rev, &checkout).map(|commit| (prefix, commit))
+            });
+            let (prefix, commit) = match exported {
+                Ok(x) => x,
+                Err(e) => {
+                    writeln!(err, "error: --source {rev}: {e}")?;
+                    return Ok(Status::Usage);
+                }
+            };
+            let rel = template.strip_prefix(cwd).unwrap_or(template);
+            if rel.is_absolute() {
+                writeln!(
+                    err,
+                    "error: --source {rev}: the template {} is outside the repository",
+                    template.display()
+                )?;
+                return Ok(Status::Usage);
+            }
+            writeln!(
+                err,
+                "Building {} at commit {}",
+                rel.display(),
+                &commit[..commit.len().min(12)]
+            )?;
+            checkout.join(prefix).join(rel)
+        }
+    };
+    let progress = Arc::new(Progress::new(&format!(
+        "building the functions of {}",
+        template.display()
+    )));
+    let mut opts = SamBuildOptions::new(template_path, &data_dir);
     opts.force = s.force;
-    let progress = Progress::new(&format!("building the functions of {}", template.display()));
+    opts.progress = progress.clone();
     if progress.bar.is_none() {
         writeln!(err, "Building the functions of {}", template.display())?;
     }

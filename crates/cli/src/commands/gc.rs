@@ -1,4 +1,5 @@
-//! `slipway gc`: removes artefacts that no build record refers to from the content-addressed
+//! `slipway gc`: removes artefacts that nothing refers to (build records, the last SAM-style
+//! build, the state store — see `slipway_build::gc_artefacts`) from the content-addressed
 //! artefact store under the data directory, and says how much it freed.
 
 use std::io::Write;
