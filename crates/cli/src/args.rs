@@ -169,6 +169,10 @@ pub(crate) struct ServeArgs {
     /// `.slipway`).
     #[arg(long, value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
+    /// Start N execution environments per function before the first request, as provisioned
+    /// concurrency does (default 0: on the first request).
+    #[arg(long, value_name = "N")]
+    pub(crate) warm: Option<u32>,
     #[command(flatten)]
     pub(crate) target: TargetArgs,
     #[command(flatten)]

@@ -912,6 +912,8 @@ pub(crate) struct ServeSettings {
     pub(crate) data_dir: PathBuf,
     /// The interpreter for `pythonX.Y` runtimes with no `pythonX.Y` on `PATH`.
     pub(crate) python: Option<PathBuf>,
+    /// Execution environments started per function before the first request (0: on demand).
+    pub(crate) warm: u32,
 }
 
 /// `--host` when none is given, as `sam local start-api`.
@@ -930,6 +932,7 @@ pub(crate) struct ServeOptions {
     pub(crate) parameter_overrides: Option<Vec<(String, String)>>,
     pub(crate) data_dir: Option<PathBuf>,
     pub(crate) python: Option<PathBuf>,
+    pub(crate) warm: Option<u32>,
 }
 
 impl Combine for ServeOptions {
@@ -944,6 +947,7 @@ impl Combine for ServeOptions {
             parameter_overrides: self.parameter_overrides.combine(lower.parameter_overrides),
             data_dir: self.data_dir.combine(lower.data_dir),
             python: self.python.combine(lower.python),
+            warm: self.warm.combine(lower.warm),
         }
     }
 }
@@ -962,6 +966,8 @@ pub(crate) const SERVE_KEYS: &[&str] = &[
     "region",
     "account",
     "stack_name",
+    "warm",
+    "warm_containers",
 ];
 
 /// An IP address, or `localhost` (127.0.0.1).
@@ -992,6 +998,7 @@ impl ServeOptions {
             parameter_overrides: overrides_from_args(&args.parameter_overrides, diags),
             data_dir: args.data_dir.clone(),
             python: None,
+            warm: args.warm,
         }
     }
 
@@ -1005,6 +1012,31 @@ impl ServeOptions {
     }
 
     fn from_config(r: &mut ConfigReader<'_>) -> Self {
+        // `warm = N`, or SAM CLI's `warm_containers = "EAGER"` (one per function) / "LAZY".
+        let warm = match r.string("warm") {
+            Some(n) => match n.parse::<u32>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    r.error(
+                        "warm",
+                        format!("`warm` must be a number of environments, not {n:?}"),
+                    );
+                    None
+                }
+            },
+            None => match r.string("warm_containers").as_deref() {
+                None => None,
+                Some(m) if m.eq_ignore_ascii_case("EAGER") => Some(1),
+                Some(m) if m.eq_ignore_ascii_case("LAZY") => Some(0),
+                Some(m) => {
+                    r.error(
+                        "warm_containers",
+                        format!("`warm_containers` is EAGER or LAZY, not {m:?}"),
+                    );
+                    None
+                }
+            },
+        };
         let host = r.string("host").and_then(|h| match parse_host(&h) {
             Ok(ip) => Some(ip),
             Err(e) => {
@@ -1035,6 +1067,7 @@ impl ServeOptions {
             parameter_overrides: overrides_from_config(r),
             data_dir: r.string("data_dir").map(PathBuf::from),
             python: None,
+            warm,
         }
     }
 
@@ -1055,6 +1088,7 @@ impl ServeOptions {
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             python: self.python,
+            warm: self.warm.unwrap_or(0),
         })
     }
 }
@@ -1310,12 +1344,30 @@ mod tests {
             .settings
             .unwrap();
         assert_eq!((s.host, s.port), (DEFAULT_HOST, DEFAULT_PORT));
+        assert_eq!(s.warm, 0);
+        for (config, warm) in [
+            ("warm_containers = \"EAGER\"", 1),
+            ("warm_containers = \"LAZY\"", 0),
+            ("warm = 3\nwarm_containers = \"EAGER\"", 3),
+        ] {
+            let dir = dir_with(&[
+                ("template.yaml", ""),
+                (
+                    "samconfig.toml",
+                    &format!("version = 0.1\n[default.serve.parameters]\n{config}\n"),
+                ),
+            ]);
+            let s = serve(&ServeArgs::default(), &Environment::default(), dir.path())
+                .settings
+                .unwrap();
+            assert_eq!(s.warm, warm, "{config}");
+        }
 
         let dir = dir_with(&[
             ("template.yaml", ""),
             (
                 "samconfig.toml",
-                "version = 0.1\n[default.serve.parameters]\nport = \"http\"\nwarm = 2\n",
+                "version = 0.1\n[default.serve.parameters]\nport = \"http\"\nwarmth = 2\n",
             ),
         ]);
         let r = serve(&ServeArgs::default(), &Environment::default(), dir.path());
@@ -1328,7 +1380,9 @@ mod tests {
             "{messages:?}"
         );
         assert!(
-            messages.iter().any(|m| m.contains("has no option `warm`")),
+            messages
+                .iter()
+                .any(|m| m.contains("has no option `warmth`")),
             "{messages:?}"
         );
         let args = ServeArgs {

@@ -288,3 +288,26 @@ fn serves_hello_over_http_and_stops_cleanly_on_ctrl_c() {
         .collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
 }
+
+#[test]
+fn warm_starts_environments_before_the_first_request() {
+    let dir = hello_project();
+    let mut server = Server::start(dir.path(), &["-p", "0", "--warm", "2"]);
+    server.wait_for("Serving at ");
+    let warmed = server.wait_for("Warmed ");
+    assert!(
+        warmed.starts_with("Warmed 2 environment(s) of "),
+        "{warmed}"
+    );
+    // Two interpreters run before any request reached the gateway.
+    let pid = server.child.id();
+    let children = descendants(pid);
+    assert!(children.len() >= 2, "{children:?}");
+    let kill = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    server.wait_for_eof();
+    assert_eq!(server.child.wait().unwrap().code(), Some(0));
+}

@@ -106,7 +106,11 @@ async fn run() {
             .interpreters
             .insert("python3.11".to_owned(), path.clone());
     }
+    let mut http_config = config.clone();
+    http_config.work_dir = root.join("work-http");
+    http_config.fast_channel = false;
     let runtime = Runtime::new(config).expect("runtime");
+    let http_runtime = Runtime::new(http_config).expect("runtime");
 
     // Cold start: a fresh function each time, first invoke end to end.
     let mut cold = Vec::new();
@@ -131,17 +135,28 @@ async fn run() {
     bare.sort();
 
     eprintln!("cold starts measured");
-    // Warm latency on one environment.
+    // Warm latency on one environment: the fast channel, and the Runtime API over HTTP (what
+    // awslambdaric and custom runtimes use), alternating in rounds so both see the same load.
     runtime.register(spec("warm", &code, 1));
-    once(&runtime, "warm").await;
-    for _ in 0..warm_runs / 25 {
-        once(&runtime, "warm").await;
+    http_runtime.register(spec("warm", &code, 1));
+    for r in [&runtime, &http_runtime] {
+        for _ in 0..=warm_runs / 25 {
+            once(r, "warm").await;
+        }
     }
     let mut warm = Vec::with_capacity(warm_runs);
-    for _ in 0..warm_runs {
-        warm.push(once(&runtime, "warm").await);
+    let mut warm_http = Vec::with_capacity(warm_runs);
+    for _ in 0..10 {
+        for _ in 0..warm_runs / 10 {
+            warm.push(once(&runtime, "warm").await);
+        }
+        for _ in 0..warm_runs / 10 {
+            warm_http.push(once(&http_runtime, "warm").await);
+        }
     }
     warm.sort();
+    warm_http.sort();
+    http_runtime.shutdown();
 
     eprintln!("warm latency measured");
     // Throughput with 1 and 4 environments.
@@ -190,7 +205,9 @@ async fn run() {
 
     let handler_cost = python_handler_cost(&code);
     let p50 = percentile(&warm, 0.5);
-    println!("slipway-runtime invoke benchmark (hello handler, python3.11 bootstrap over HTTP)");
+    println!(
+        "slipway-runtime invoke benchmark (hello handler, python3.11, built-in bootstrap on the fast channel)"
+    );
     println!(
         "cold start        p50 {:7.2} ms   min {:7.2} ms   max {:7.2} ms   (target < 60 ms)",
         ms(percentile(&cold, 0.5)),
@@ -207,11 +224,19 @@ async fn run() {
         ms(percentile(&warm, 0.99)),
         warm.len()
     );
+    let p50_http = percentile(&warm_http, 0.5);
+    println!(
+        "  over HTTP       p50 {:7.3} ms   p99 {:7.3} ms   (the Runtime API path; fast/HTTP = {:.2})",
+        ms(p50_http),
+        ms(percentile(&warm_http, 0.99)),
+        p50.as_secs_f64() / p50_http.as_secs_f64()
+    );
     if let Some(cost) = handler_cost {
         println!(
-            "platform overhead p50 {:7.3} ms   (warm p50 minus the handler's own {:.3} ms in Python; target < 0.1 ms)",
+            "platform overhead p50 {:7.3} ms   (warm p50 minus the handler's own {:.3} ms in Python; target < 0.1 ms; over HTTP {:.3} ms)",
             ms(p50.saturating_sub(cost)),
-            ms(cost)
+            ms(cost),
+            ms(p50_http.saturating_sub(cost))
         );
     }
     for (envs, rate) in throughput {

@@ -362,6 +362,66 @@ def _json_header(value, name):
         )
 
 
+class _FastApi:
+    """The fast channel (crates/runtime/src/fast.rs has the frames): a Unix socket the platform
+    handed over, with the same next()/post() as _Api and no HTTP."""
+
+    _HEADERS = (
+        "lambda-runtime-aws-request-id",
+        "lambda-runtime-deadline-ms",
+        "lambda-runtime-invoked-function-arn",
+        "lambda-runtime-trace-id",
+        "lambda-runtime-client-context",
+        "lambda-runtime-cognito-identity",
+    )
+
+    def __init__(self, fd):
+        self._sock = socket.socket(fileno=fd)
+        self._buf = bytearray()
+        self._ready = False
+
+    def _take(self, n):
+        while len(self._buf) < n:
+            chunk = self._sock.recv(262144)
+            if not chunk:
+                raise ConnectionError("the platform closed the fast channel")
+            self._buf += chunk
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
+
+    def _send(self, kind, aux, body):
+        aux = aux.encode("utf-8")
+        self._sock.sendall(
+            kind + len(aux).to_bytes(4, "big") + len(body).to_bytes(4, "big") + aux + body
+        )
+
+    def next(self):
+        if not self._ready:
+            self._ready = True
+            self._send(b"N", "", b"")
+        head = self._take(8)
+        header = self._take(int.from_bytes(head[:4], "big")).decode("utf-8")
+        body = self._take(int.from_bytes(head[4:], "big"))
+        headers = {"content-type": "application/json"}
+        for name, value in zip(self._HEADERS, header.split("\0")):
+            if value:
+                headers[name] = value
+        return 200, headers, body
+
+    def post(self, path, body, headers):
+        if path == "/init/error":
+            self._send(b"I", dict(headers).get("Lambda-Runtime-Function-Error-Type", ""), body)
+            return 202
+        _, _, request_id, kind = path.split("/")
+        if kind == "error":
+            error_type = dict(headers).get("Lambda-Runtime-Function-Error-Type", "")
+            self._send(b"E", request_id + "\0" + error_type, body)
+        else:
+            self._send(b"R", request_id, body)
+        return 202
+
+
 def _handle(api, handler, encoder, headers, body):
     global _request_id
     request_id = headers.get("lambda-runtime-aws-request-id")
@@ -429,7 +489,12 @@ def main():
     sys.stdout = _Unbuffered(sys.stdout)
     sys.stderr = _Unbuffered(sys.stderr)
     env = os.environ
-    api = _Api(env["AWS_LAMBDA_RUNTIME_API"])
+    fast_fd = env.pop("_SLIPWAY_FAST_FD", None)
+    # Bytecode of the handler and its modules is cached outside the code directory.
+    pycache = env.pop("_SLIPWAY_PYCACHE", None)
+    if pycache:
+        sys.pycache_prefix = pycache
+    api = _FastApi(int(fast_fd)) if fast_fd else _Api(env["AWS_LAMBDA_RUNTIME_API"])
     # sys.path as on Lambda: the task root, then the layers' python directories.
     extra = env.pop("_SLIPWAY_PYTHONPATH", "")
     paths = [env.get("LAMBDA_TASK_ROOT", os.getcwd())]

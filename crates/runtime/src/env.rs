@@ -22,6 +22,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
 use crate::api::{self, ApiEvent, ApiServer, ApiShared, Invocation};
+use crate::fast::{self, FastChannel};
 use crate::logs::{LogRecord, Logs, now_ms};
 
 /// Written by the built-in bootstrap on stdout when a phase ends, so that every earlier line
@@ -37,6 +38,9 @@ pub(crate) struct Launch {
     pub(crate) args: Vec<PathBuf>,
     /// The built-in Python bootstrap (writes flush markers).
     pub(crate) builtin: bool,
+    /// Talk over the fast channel (`fast.rs`) instead of the Runtime API: the built-in
+    /// bootstrap only.
+    pub(crate) fast: bool,
     /// Variables that depend on the runtime (`AWS_EXECUTION_ENV`, `_SLIPWAY_PYTHONPATH`).
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) memory_limit_bytes: Option<u64>,
@@ -72,6 +76,8 @@ pub(crate) struct Environment {
     child: Child,
     pid: Option<rustix::process::Pid>,
     events: mpsc::UnboundedReceiver<ApiEvent>,
+    /// Set when the process speaks the fast channel; then `events` stays silent.
+    fast: Option<FastChannel>,
     flushes: watch::Receiver<u64>,
     flushes_expected: u64,
     flush_timeouts: u64,
@@ -99,6 +105,8 @@ pub(crate) enum SpawnError {
     },
     #[error("cannot create the log pipe")]
     Pipe(#[source] std::io::Error),
+    #[error("cannot create the fast channel")]
+    Channel(#[source] std::io::Error),
     #[error("cannot start {}", program.display())]
     Exec {
         program: PathBuf,
@@ -246,13 +254,34 @@ impl Environment {
         if let Some(limit) = launch.memory_limit_bytes {
             crate::limits::limit_address_space(&mut command, limit);
         }
+        let channel = if launch.fast {
+            use std::os::fd::AsRawFd as _;
+            let (ours, theirs) =
+                std::os::unix::net::UnixStream::pair().map_err(SpawnError::Channel)?;
+            ours.set_nonblocking(true).map_err(SpawnError::Channel)?;
+            let fd = theirs.as_raw_fd();
+            command.env(fast::FD_VAR, fd.to_string());
+            crate::limits::inherit_fd(&mut command, fd);
+            Some((ours, theirs))
+        } else {
+            None
+        };
         let started = Instant::now();
         let child = command.spawn().map_err(|source| SpawnError::Exec {
             program: launch.program.clone(),
             source,
         })?;
-        // Close our copies of the write end so the reader sees EOF when the process ends.
+        // Close our copies of the write end so the reader sees EOF when the process ends (and of
+        // the runtime's end of the fast channel, for the same reason).
         drop(command);
+        let fast = match channel {
+            Some((ours, theirs)) => {
+                drop(theirs);
+                let stream = tokio::net::UnixStream::from_std(ours).map_err(SpawnError::Channel)?;
+                Some(FastChannel::new(stream))
+            }
+            None => None,
+        };
         let pid = child
             .id()
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
@@ -280,6 +309,7 @@ impl Environment {
             child,
             pid,
             events,
+            fast,
             flushes,
             flushes_expected: 0,
             flush_timeouts: 0,
@@ -338,9 +368,15 @@ impl Environment {
         }
         let deadline = tokio::time::Instant::from_std(self.started + init_timeout);
         loop {
+            let Self {
+                fast,
+                events,
+                child,
+                ..
+            } = self;
             tokio::select! {
                 biased;
-                event = self.events.recv() => match event {
+                event = next_event(fast, events) => match event {
                     Some(ApiEvent::Ready) => {
                         self.initialized = true;
                         self.init_duration = Some(self.started.elapsed());
@@ -348,6 +384,7 @@ impl Environment {
                         return None;
                     }
                     Some(ApiEvent::InitError { error_type, body }) => {
+                        self.init_duration = Some(self.started.elapsed());
                         self.wait_flush().await;
                         self.kill();
                         return Some(Outcome::InitError { error_type, body });
@@ -356,7 +393,7 @@ impl Environment {
                     Some(_) => {}
                     None => return Some(self.exited().await),
                 },
-                status = self.child.wait() => {
+                status = child.wait() => {
                     return Some(self.exited_with(status));
                 }
                 _ = tokio::time::sleep_until(deadline) => {
@@ -370,12 +407,35 @@ impl Environment {
     /// Hands the invocation to the runtime and waits for its answer until `deadline`.
     pub(crate) async fn invoke(&mut self, invocation: Invocation, deadline: Instant) -> Outcome {
         let request_id = invocation.request_id.clone();
-        self.shared.deliver(invocation);
         let deadline = tokio::time::Instant::from_std(deadline);
+        match &mut self.fast {
+            Some(fast) => {
+                let child = &mut self.child;
+                let sent = tokio::select! {
+                    biased;
+                    sent = fast.send(&invocation) => sent.is_ok(),
+                    status = child.wait() => return self.exited_with(status),
+                    _ = tokio::time::sleep_until(deadline) => {
+                        self.kill();
+                        return Outcome::TimedOut;
+                    }
+                };
+                if !sent {
+                    return self.exited().await;
+                }
+            }
+            None => self.shared.deliver(invocation),
+        }
         loop {
+            let Self {
+                fast,
+                events,
+                child,
+                ..
+            } = self;
             tokio::select! {
                 biased;
-                event = self.events.recv() => match event {
+                event = next_event(fast, events) => match event {
                     Some(ApiEvent::Response { request_id: id, body }) if id == request_id => {
                         self.wait_flush().await;
                         return Outcome::Response(body);
@@ -391,7 +451,7 @@ impl Environment {
                     Some(_) => {}
                     None => return self.exited().await,
                 },
-                status = self.child.wait() => {
+                status = child.wait() => {
                     return self.exited_with(status);
                 }
                 _ = tokio::time::sleep_until(deadline) => {
@@ -403,6 +463,9 @@ impl Environment {
     }
 
     async fn exited(&mut self) -> Outcome {
+        // The fast channel closes a moment before the process is reaped; whatever it still
+        // held is of no use now.
+        self.fast = None;
         let status = self.child.wait().await;
         self.exited_with(status)
     }
@@ -433,6 +496,26 @@ impl Drop for Environment {
 }
 
 /// An exit status as Go's `os/exec` prints it, which is what Lambda's error messages contain.
+/// What the runtime said next: on the fast channel when it speaks it, else from the Runtime
+/// API server. `None` when the runtime is gone (or broke the channel's framing).
+async fn next_event(
+    fast: &mut Option<FastChannel>,
+    events: &mut mpsc::UnboundedReceiver<ApiEvent>,
+) -> Option<ApiEvent> {
+    match fast {
+        Some(channel) => match channel.recv().await {
+            Ok(event) => Some(event),
+            Err(error) => {
+                if error.kind() != std::io::ErrorKind::UnexpectedEof {
+                    tracing::warn!(%error, "the fast channel broke");
+                }
+                None
+            }
+        },
+        None => events.recv().await,
+    }
+}
+
 fn go_exit_status(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     if let Some(code) = status.code() {

@@ -7,7 +7,8 @@
 //! - An execution environment ([`env`]) is one process in its own process group, with a clean
 //!   environment (Lambda's reserved variables and the function's own, never the server's), the
 //!   code directory as working directory, a private `TMPDIR`, and its own Runtime API listener
-//!   ([`api`]) on `127.0.0.1`. It serves one invocation at a time and is reused; idle ones are
+//!   ([`api`]) on `127.0.0.1`; the built-in bootstrap talks over a Unix socket pair instead
+//!   (`fast.rs`: the same events, without HTTP). It serves one invocation at a time and is reused; idle ones are
 //!   reaped by [`Runtime::reap_idle`] against an injectable [`Clock`].
 //! - `python3.8`…`python3.14` run the built-in bootstrap ([`python::BOOTSTRAP_PY`]) on a local
 //!   interpreter chosen as [`python`] documents; `provided*` run the function's `bootstrap`.
@@ -25,6 +26,7 @@
 pub mod api;
 pub mod clock;
 mod env;
+mod fast;
 mod limits;
 mod local;
 pub mod logs;

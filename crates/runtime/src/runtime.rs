@@ -51,6 +51,10 @@ pub struct RuntimeConfig {
     pub log_capacity: usize,
     pub log_sink: Option<Arc<dyn LogSink>>,
     pub clock: Arc<dyn Clock>,
+    /// The built-in Python bootstrap talks to the platform over the fast channel (`fast.rs`)
+    /// rather than the Runtime API (which stays served). On by default; off measures the
+    /// Runtime API path.
+    pub fast_channel: bool,
 }
 
 impl RuntimeConfig {
@@ -68,6 +72,7 @@ impl RuntimeConfig {
             log_capacity: DEFAULT_LOG_CAPACITY,
             log_sink: None,
             clock: Arc::new(SystemClock::default()),
+            fast_channel: true,
         }
     }
 }
@@ -234,6 +239,12 @@ impl Runtime {
                 "AWS_EXECUTION_ENV".to_owned(),
                 format!("AWS_Lambda_{runtime}"),
             )]);
+            // Compiled bytecode goes under the work directory, never into the code directory
+            // (which on Lambda is read-only, so no `__pycache__` appears there either).
+            env.insert(
+                "_SLIPWAY_PYCACHE".to_owned(),
+                config.work_dir.join("pycache").display().to_string(),
+            );
             let layers = python::layer_paths(&spec.layers, runtime, &config.python.runtime_paths);
             if !layers.is_empty() {
                 env.insert("_SLIPWAY_PYTHONPATH".to_owned(), layers);
@@ -242,6 +253,7 @@ impl Runtime {
                 program: interpreter,
                 args: vec![self.inner.bootstrap_path.clone()],
                 builtin: true,
+                fast: config.fast_channel,
                 env,
                 memory_limit_bytes,
             });
@@ -251,6 +263,7 @@ impl Runtime {
                 program: spec.code_dir.join("bootstrap"),
                 args: Vec::new(),
                 builtin: false,
+                fast: false,
                 env: BTreeMap::new(),
                 memory_limit_bytes,
             });
@@ -309,6 +322,88 @@ impl Runtime {
                 runtime.reap_idle();
             }
         })
+    }
+
+    /// Starts execution environments of a registered function version ahead of any invoke,
+    /// as Lambda's provisioned concurrency does (`AWS_LAMBDA_INITIALIZATION_TYPE` is
+    /// `provisioned-concurrency` in them, and no `REPORT` shows their init): each runs its init
+    /// and waits idle, until the pool holds `n` idle environments or the function's concurrency
+    /// cap is reached. Returns how many it started; an environment whose init fails is
+    /// reported as the error (its log has the init error), and none after it is started.
+    pub async fn prewarm(
+        &self,
+        function: &str,
+        version: &Version,
+        n: usize,
+    ) -> Result<usize, InvokeError> {
+        let pool = self
+            .pool(function, version)
+            .ok_or_else(|| InvokeError::NotFound {
+                function: function.to_owned(),
+            })?;
+        let Ok(mut launch) = pool.launch.clone() else {
+            return Err(InvokeError::InvalidRuntime {
+                message: format!("The runtime of {function} cannot be started"),
+            });
+        };
+        launch.env.insert(
+            "AWS_LAMBDA_INITIALIZATION_TYPE".to_owned(),
+            "provisioned-concurrency".to_owned(),
+        );
+        let cap = pool
+            .spec
+            .reserved_concurrency
+            .unwrap_or(self.inner.config.default_concurrency) as usize;
+        let mut started = 0;
+        while pool.idle().len() < n.min(cap) {
+            // Held during init, so that a prewarm never runs beside more invokes than the cap.
+            let Ok(_permit) = pool.permits.clone().try_acquire_owned() else {
+                break;
+            };
+            let env_id = self.inner.next_env.fetch_add(1, Ordering::Relaxed);
+            let config = &self.inner.config;
+            let mut env = Environment::spawn(SpawnArgs {
+                spec: &pool.spec,
+                launch: &launch,
+                env_id,
+                tmp_root: &self.inner.tmp_root,
+                extra_env: &config.extra_env,
+                logs: self.inner.logs.clone(),
+            })
+            .await
+            .map_err(|error| InvokeError::InvalidRuntime {
+                message: format!(
+                    "cannot start an execution environment: {}",
+                    error_chain(&error)
+                ),
+            })?;
+            if let Some(outcome) = env.ensure_initialized(config.init_timeout).await {
+                let request_id = new_request_id();
+                let stream = env.log_stream.clone();
+                let (_, error_type) = self.failure(&pool.spec, &stream, &request_id, outcome);
+                return Err(InvokeError::InvalidRuntime {
+                    message: format!(
+                        "the init of {function} failed ({error_type}); its log has the details"
+                    ),
+                });
+            }
+            if let Some(init) = env.init_duration.take() {
+                pool.metrics().init_duration_ms_total += init.as_secs_f64() * 1000.0;
+            }
+            {
+                let mut m = pool.metrics();
+                m.environments += 1;
+            }
+            env.last_used = config.clock.now();
+            pool.idle().push(env);
+            started += 1;
+        }
+        Ok(started)
+    }
+
+    /// Every registered function version, in name order.
+    pub fn functions(&self) -> Vec<(String, Version)> {
+        self.pools().keys().cloned().collect()
     }
 
     /// Number of idle environments of one function version.

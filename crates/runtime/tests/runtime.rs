@@ -814,3 +814,97 @@ async fn error_json_is_identical_to_awslambdaric() {
         assert_eq!(a.function_error, b.function_error);
     }
 }
+
+/// The built-in bootstrap speaks the fast channel by default and the Runtime API when it is
+/// turned off: both give the same answers, errors, init errors and size limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_bootstrap_answers_alike_on_both_channels() {
+    let mut seen = Vec::new();
+    for fast in [true, false] {
+        let f = fixture(&format!("channel-{fast}"), |c| c.fast_channel = fast);
+        write(
+            &f.code,
+            "app.py",
+            "def handler(event, context):\n    print('in handler')\n    return {'id': context.aws_request_id != '', 'arn': context.invoked_function_arn, 'left': context.get_remaining_time_in_millis() > 0, 'event': event}\n\ndef fails(event, context):\n    raise ValueError('no')\n\ndef huge(event, context):\n    return 'x' * (7 * 1024 * 1024)\n",
+        );
+        write(&f.code, "bad.py", "raise RuntimeError('at import')\n");
+        f.runtime.register(spec("ok", &f.code, "app.handler"));
+        let ok = body(&invoke(&f.runtime, "ok", json!({"k": [1, 2]})).await);
+        assert_eq!(ok["event"], json!({"k": [1, 2]}), "fast={fast}");
+        assert_eq!(ok["id"], true);
+        assert_eq!(ok["left"], true);
+        assert!(
+            log_text(&f.runtime, "ok").contains("in handler"),
+            "fast={fast}"
+        );
+        let failed = error_of(&f, "fails", "app.fails").await;
+        let large = error_of(&f, "huge", "app.huge").await;
+        let init = error_of(&f, "bad", "bad.handler").await;
+        // The init error's report carries the real init time, not the init timeout.
+        let log = log_text(&f.runtime, "bad");
+        let report = log
+            .lines()
+            .find(|l| l.contains("INIT_REPORT Init Duration: "))
+            .unwrap_or_else(|| panic!("{log}"));
+        let ms: f64 = report
+            .split("Init Duration: ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(ms < 10_000.0, "{report}");
+        seen.push((
+            ok["arn"].clone(),
+            failed["errorType"].clone(),
+            failed["errorMessage"].clone(),
+            large["errorType"].clone(),
+            init["errorType"].clone(),
+            init["errorMessage"].clone(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0].1, "ValueError");
+    assert_eq!(seen[0].3, "Function.ResponseSizeTooLarge");
+    assert_eq!(seen[0].4, "RuntimeError");
+}
+
+/// `prewarm` starts environments through init before any invoke, as provisioned concurrency
+/// does: the first invoke is warm and its REPORT shows no init.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prewarmed_environments_serve_the_first_invoke_warm() {
+    let f = fixture("prewarm", |_| {});
+    write(
+        &f.code,
+        "app.py",
+        "import os\ndef handler(event, context):\n    return os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n",
+    );
+    let mut s = spec("pre", &f.code, "app.handler");
+    s.reserved_concurrency = Some(3);
+    f.runtime.register(s);
+    // Never more than the concurrency cap.
+    let started = f.runtime.prewarm("pre", &Version::Latest, 5).await.unwrap();
+    assert_eq!(started, 3);
+    assert_eq!(f.runtime.idle_environments("pre", &Version::Latest), 3);
+    let r = invoke(&f.runtime, "pre", json!({})).await;
+    assert_eq!(&r.payload[..], b"\"provisioned-concurrency\"");
+    let m = f.runtime.metrics("pre", &Version::Latest).unwrap();
+    assert_eq!(m.cold_starts, 0, "{m:?}");
+    let log = log_text(&f.runtime, "pre");
+    let report = log.lines().find(|l| l.starts_with("REPORT")).unwrap();
+    assert!(!report.contains("Init Duration"), "{report}");
+    // Already warm: nothing more to start.
+    assert_eq!(
+        f.runtime.prewarm("pre", &Version::Latest, 2).await.unwrap(),
+        0
+    );
+
+    write(&f.code, "bad.py", "raise RuntimeError('at import')\n");
+    f.runtime.register(spec("bad", &f.code, "bad.handler"));
+    let err = f
+        .runtime
+        .prewarm("bad", &Version::Latest, 1)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Runtime"), "{err}");
+    assert_eq!(f.runtime.idle_environments("bad", &Version::Latest), 0);
+}

@@ -96,6 +96,12 @@ pub(crate) fn run(
         .build()
         .map_err(CliError::Tokio)?;
     let status = tokio.block_on(async {
+        // Listening for Ctrl-C from the start: one arriving while the functions warm up stops
+        // the server as cleanly as one arriving later (the default action would leave the
+        // environments' process groups running).
+        let mut interrupts =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(CliError::Signal)?;
         let runtime = Runtime::new(config).map_err(CliError::Runtime)?;
         let mut options = ServeOptions::new(&template_dir);
         options.addr = SocketAddr::new(s.host, s.port);
@@ -114,6 +120,13 @@ pub(crate) fn run(
             Err(e) => return Err(CliError::Serve(e)),
         };
         report(&serving, err)?;
+        let mut interrupted = false;
+        if s.warm > 0 {
+            tokio::select! {
+                warmed = warm(&serving.runtime, s.warm as usize, err) => warmed?,
+                _ = interrupts.recv() => interrupted = true,
+            }
+        }
         let reaper = serving.runtime.spawn_reaper(REAP_EVERY);
         let watched = s.clone();
         let watcher = serving.reloader().watch(
@@ -122,11 +135,12 @@ pub(crate) fn run(
             move |path| load(&watched, path),
             |result| on_reload(&result),
         );
-        let stopped = tokio::signal::ctrl_c().await;
+        if !interrupted {
+            interrupts.recv().await;
+        }
         watcher.abort();
         reaper.abort();
         serving.shutdown().await;
-        stopped.map_err(CliError::Signal)?;
         Ok::<_, CliError>(Status::Success)
     })?;
     drop(tokio);
@@ -173,6 +187,18 @@ fn report(serving: &Serving, err: &mut dyn Write) -> Result<(), CliError> {
         "Serving at http://{}/ (Ctrl-C to stop)",
         serving.server.local_addr()
     )?;
+    err.flush()?;
+    Ok(())
+}
+
+/// `--warm N`: N environments of every function started now, before the first request.
+async fn warm(runtime: &Runtime, n: usize, err: &mut dyn Write) -> Result<(), CliError> {
+    for (function, version) in runtime.functions() {
+        match runtime.prewarm(&function, &version, n).await {
+            Ok(started) => writeln!(err, "Warmed {started} environment(s) of {function}")?,
+            Err(e) => writeln!(err, "warning: cannot warm {function}: {e}")?,
+        }
+    }
     err.flush()?;
     Ok(())
 }

@@ -1,0 +1,228 @@
+//! The fast channel: how the built-in Python bootstrap and the platform talk without HTTP.
+//!
+//! The Runtime API (`api.rs`) is what every runtime may use — `awslambdaric`, a custom
+//! `bootstrap` — and it stays served for every environment. The built-in bootstrap, which the
+//! platform writes itself, can skip HTTP: each of its environments gets one end of a Unix
+//! socket pair (descriptor number in `_SLIPWAY_FAST_FD`, popped from the environment before the
+//! handler is imported) and speaks these frames on it. An invoke is then one write and one read
+//! on each side, with no HTTP parsing and no hop through the Runtime API server's task.
+//!
+//! Platform → runtime, one per invocation:
+//!
+//! ```text
+//! u32 BE header length | u32 BE body length | header | body (the event)
+//! header: request id \0 deadline ms \0 invoked function ARN \0 trace id \0 client context \0 cognito identity
+//! ```
+//!
+//! (an empty client context or identity means none). Runtime → platform:
+//!
+//! ```text
+//! u8 kind | u32 BE aux length | u32 BE body length | aux | body
+//! N  ready (the first /next)                  aux empty, body empty
+//! R  /invocation/{id}/response                aux = request id
+//! E  /invocation/{id}/error                   aux = request id \0 error type
+//! I  /init/error                              aux = error type
+//! ```
+//!
+//! The same rules as the Runtime API apply: a body over [`MAX_RESPONSE_BYTES`] is read and
+//! dropped and the invocation ends as `ResponseTooLarge`; an answer for another request ID is
+//! ignored (the HTTP server refuses it with 400); anything else unreadable ends the environment.
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+use crate::api::{ApiEvent, Invocation, MAX_RESPONSE_BYTES};
+
+/// Environment variable naming the runtime's descriptor.
+pub(crate) const FD_VAR: &str = "_SLIPWAY_FAST_FD";
+
+/// Largest header or aux part accepted (request IDs, ARNs, error types are short).
+const MAX_AUX_BYTES: usize = 64 * 1024;
+
+/// The platform's end.
+pub(crate) struct FastChannel {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+}
+
+impl FastChannel {
+    pub(crate) fn new(stream: UnixStream) -> Self {
+        let (r, w) = stream.into_split();
+        Self {
+            reader: BufReader::with_capacity(64 * 1024, r),
+            writer: w,
+        }
+    }
+
+    /// Hands `invocation` to the runtime.
+    pub(crate) async fn send(&mut self, invocation: &Invocation) -> std::io::Result<()> {
+        let frame = encode_invocation(invocation);
+        self.writer.write_all(&frame).await
+    }
+
+    /// The next thing the runtime says, as the Runtime API server would report it. `Err` when
+    /// the runtime closed its end (it exited) or wrote something that is not a frame.
+    pub(crate) async fn recv(&mut self) -> std::io::Result<ApiEvent> {
+        let mut head = [0u8; 9];
+        self.reader.read_exact(&mut head).await?;
+        let kind = head[0];
+        let aux_len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let body_len = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) as usize;
+        if aux_len > MAX_AUX_BYTES {
+            return Err(invalid("an oversized frame header"));
+        }
+        let mut aux = vec![0u8; aux_len];
+        self.reader.read_exact(&mut aux).await?;
+        let aux = String::from_utf8(aux).map_err(|_| invalid("a frame header not in UTF-8"))?;
+        if body_len > MAX_RESPONSE_BYTES {
+            let mut rest = (&mut self.reader).take(body_len as u64);
+            tokio::io::copy(&mut rest, &mut tokio::io::sink()).await?;
+            if rest.limit() > 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            return match kind {
+                b'R' | b'E' => Ok(ApiEvent::ResponseTooLarge {
+                    request_id: aux.split('\0').next().unwrap_or_default().to_owned(),
+                }),
+                _ => Err(invalid("an oversized frame")),
+            };
+        }
+        let mut body = vec![0u8; body_len];
+        self.reader.read_exact(&mut body).await?;
+        let body = Bytes::from(body);
+        let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        match kind {
+            b'N' => Ok(ApiEvent::Ready),
+            b'R' => Ok(ApiEvent::Response {
+                request_id: aux,
+                body,
+            }),
+            b'E' => {
+                let (id, error_type) = aux.split_once('\0').unwrap_or((aux.as_str(), ""));
+                Ok(ApiEvent::Error {
+                    request_id: id.to_owned(),
+                    error_type: none_if_empty(error_type),
+                    body,
+                })
+            }
+            b'I' => Ok(ApiEvent::InitError {
+                error_type: none_if_empty(&aux),
+                body,
+            }),
+            _ => Err(invalid("an unknown frame kind")),
+        }
+    }
+}
+
+fn invalid(what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("the bootstrap wrote {what} on the fast channel"),
+    )
+}
+
+/// An invocation as one frame. Fields cannot contain `\0`: IDs and ARNs are the platform's,
+/// and client context / identity are JSON text, where a NUL is escaped.
+fn encode_invocation(inv: &Invocation) -> Vec<u8> {
+    let deadline = inv.deadline_ms.to_string();
+    let fields: [&str; 6] = [
+        &inv.request_id,
+        &deadline,
+        &inv.invoked_function_arn,
+        &inv.trace_id,
+        inv.client_context.as_deref().unwrap_or(""),
+        inv.cognito_identity.as_deref().unwrap_or(""),
+    ];
+    let header_len = fields.iter().map(|f| f.len()).sum::<usize>() + fields.len() - 1;
+    let mut frame = Vec::with_capacity(8 + header_len + inv.payload.len());
+    frame.extend_from_slice(&(header_len as u32).to_be_bytes());
+    frame.extend_from_slice(&(inv.payload.len() as u32).to_be_bytes());
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            frame.push(0);
+        }
+        frame.extend_from_slice(f.as_bytes());
+    }
+    frame.extend_from_slice(&inv.payload);
+    frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: u8, aux: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut f = vec![kind];
+        f.extend_from_slice(&(aux.len() as u32).to_be_bytes());
+        f.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        f.extend_from_slice(aux);
+        f.extend_from_slice(body);
+        f
+    }
+
+    #[tokio::test]
+    async fn frames_both_ways() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let mut ch = FastChannel::new(ours);
+        let inv = Invocation {
+            request_id: "r1".into(),
+            deadline_ms: 42,
+            invoked_function_arn: "arn:aws:lambda:us-east-1:1:function:f".into(),
+            trace_id: "Root=1".into(),
+            client_context: None,
+            cognito_identity: Some("{}".into()),
+            payload: Bytes::from_static(b"{\"a\":1}"),
+        };
+        ch.send(&inv).await.unwrap();
+        let mut got = vec![0u8; 8];
+        theirs.read_exact(&mut got).await.unwrap();
+        let hl = u32::from_be_bytes(got[..4].try_into().unwrap()) as usize;
+        let bl = u32::from_be_bytes(got[4..].try_into().unwrap()) as usize;
+        let mut rest = vec![0u8; hl + bl];
+        theirs.read_exact(&mut rest).await.unwrap();
+        assert_eq!(
+            &rest[..hl],
+            b"r1\x0042\x00arn:aws:lambda:us-east-1:1:function:f\x00Root=1\x00\x00{}"
+        );
+        assert_eq!(&rest[hl..], b"{\"a\":1}");
+
+        let mut out = frame(b'N', b"", b"");
+        out.extend(frame(b'R', b"r1", b"\"ok\""));
+        out.extend(frame(b'E', b"r2\0Runtime.Boom", b"{}"));
+        out.extend(frame(b'I', b"", b"{}"));
+        out.extend(frame(b'R', b"r3", &vec![b'x'; MAX_RESPONSE_BYTES + 1]));
+        out.extend(frame(b'Z', b"", b""));
+        let writer = tokio::spawn(async move {
+            theirs.write_all(&out).await.unwrap();
+            theirs
+        });
+        assert!(matches!(ch.recv().await.unwrap(), ApiEvent::Ready));
+        assert!(
+            matches!(ch.recv().await.unwrap(), ApiEvent::Response { request_id, body } if request_id == "r1" && &body[..] == b"\"ok\"")
+        );
+        assert!(
+            matches!(ch.recv().await.unwrap(), ApiEvent::Error { request_id, error_type: Some(t), .. } if request_id == "r2" && t == "Runtime.Boom")
+        );
+        assert!(matches!(
+            ch.recv().await.unwrap(),
+            ApiEvent::InitError {
+                error_type: None,
+                ..
+            }
+        ));
+        assert!(
+            matches!(ch.recv().await.unwrap(), ApiEvent::ResponseTooLarge { request_id } if request_id == "r3")
+        );
+        assert_eq!(
+            ch.recv().await.unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
+        drop(writer.await.unwrap());
+        assert_eq!(
+            ch.recv().await.unwrap_err().kind(),
+            std::io::ErrorKind::UnexpectedEof
+        );
+    }
+}
