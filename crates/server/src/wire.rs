@@ -46,6 +46,13 @@ pub(crate) const CODEDEPLOY_TARGET: &str = "CodeDeploy_20141006.";
 pub(crate) const CFN_XMLNS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
 pub(crate) const S3_XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 pub(crate) const JSON_1_1: &str = "application/x-amz-json-1.1";
+pub(crate) const JSON_1_0: &str = "application/x-amz-json-1.0";
+pub(crate) const SNS_XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+/// `X-Amz-Target` prefix of SQS (JSON 1.0, `AmazonSQS.SendMessage`).
+pub(crate) const SQS_TARGET: &str = "AmazonSQS.";
+/// SQS answers errors of its JSON protocol with the query protocol's code too
+/// (`awsQueryCompatible`): `x-amzn-query-error: AWS.SimpleQueueService.NonExistentQueue;Sender`.
+pub(crate) const X_AMZN_QUERY_ERROR: &str = "x-amzn-query-error";
 
 /// Which protocol answers a request (and shapes its errors).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +61,10 @@ pub(crate) enum Service {
     CodeDeploy,
     CloudFormation,
     S3,
+    /// Query protocol, XML answers (`sns.rs`).
+    Sns,
+    /// JSON 1.0 (`sqs.rs`).
+    Sqs,
 }
 
 /// An error in the shape of the service that raised it: a stable code for clients, a message.
@@ -100,7 +111,9 @@ impl AwsError {
         tracing::error!(%detail, "internal error");
         let code = match service {
             Service::Lambda => "ServiceException",
-            Service::CodeDeploy | Service::CloudFormation => "InternalFailure",
+            Service::CodeDeploy | Service::CloudFormation | Service::Sns | Service::Sqs => {
+                "InternalFailure"
+            }
             Service::S3 => "InternalError",
         };
         Self::new(service, 500, code, "An internal error occurred.")
@@ -117,9 +130,20 @@ impl AwsError {
                 JSON_1_1,
                 serde_json::json!({"__type": self.code, "message": self.message}).to_string(),
             ),
-            Service::CloudFormation => {
+            Service::Sqs => (
+                JSON_1_0,
+                serde_json::json!({"__type": format!("com.amazonaws.sqs#{}", self.code), "message": self.message}).to_string(),
+            ),
+            Service::CloudFormation | Service::Sns => {
                 let mut x = Xml::new();
-                x.open_ns("ErrorResponse", CFN_XMLNS);
+                x.open_ns(
+                    "ErrorResponse",
+                    if self.service == Service::Sns {
+                        SNS_XMLNS
+                    } else {
+                        CFN_XMLNS
+                    },
+                );
                 x.open("Error");
                 x.leaf(
                     "Type",
@@ -161,6 +185,19 @@ impl AwsError {
             && let Ok(v) = HeaderValue::from_str(&self.code)
         {
             h.insert(X_AMZN_ERROR_TYPE, v);
+        }
+        if self.service == Service::Sqs
+            && let Ok(v) = HeaderValue::from_str(&format!(
+                "{};{}",
+                crate::sqs::query_code(&self.code),
+                if self.status < 500 {
+                    "Sender"
+                } else {
+                    "Receiver"
+                }
+            ))
+        {
+            h.insert(X_AMZN_QUERY_ERROR, v);
         }
         r
     }
