@@ -248,6 +248,42 @@ pub(crate) fn s3_object_event(app: &App, e: &ObjectEvent<'_>) {
 pub(crate) fn tick(app: &Arc<App>) {
     tick_schedules(app);
     crate::sqs::poll(app);
+    sweep(app);
+}
+
+/// Drops the state of what a stack deleted: a deleted queue's messages (SQS deletes them with
+/// the queue) and a deleted rule's position, so a queue or rule created again under the same
+/// name starts empty and anew.
+fn sweep(app: &App) {
+    // State first, records after: a queue created (and sent to) between the two reads is then
+    // seen as live, never swept.
+    let Ok(state) = app.store.list_all_docs(Collection::Events) else {
+        return;
+    };
+    let Ok(resources) = app.store.list_all_docs(Collection::Resources) else {
+        return;
+    };
+    let live: std::collections::BTreeSet<(String, String)> = resources
+        .iter()
+        .filter_map(|(t, k, d)| {
+            if k.starts_with("AWS::SQS::Queue|") {
+                let name = d.value.pointer("/Attributes/QueueName")?.as_str()?;
+                Some((t.clone(), format!("sqs|{name}")))
+            } else {
+                k.strip_prefix("AWS::Events::Rule|")
+                    .map(|rule| (t.clone(), format!("schedule|{rule}")))
+            }
+        })
+        .collect();
+    for (t, k, d) in state {
+        let owned = k.starts_with("sqs|") || k.starts_with("schedule|");
+        if owned && !live.contains(&(t.clone(), k.clone())) {
+            // A concurrent change wins; the next tick tries again.
+            let _ = app
+                .store
+                .commit(Batch::new().delete(Collection::Events, &t, &k, d.generation));
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

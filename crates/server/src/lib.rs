@@ -18,7 +18,8 @@
 //!
 //! Lambda, CodeDeploy, CloudFormation and S3 on one port, routed as `wire.rs` explains; handlers
 //! live in one module per service and stay thin: parse the wire type, call the engine or the
-//! store, write the wire type.
+//! store, write the wire type. SNS (`sns.rs`) and SQS (`sqs.rs`) too, with event delivery
+//! (`events.rs`: S3 notifications, schedules and SQS pollers run from the ticker).
 //!
 //! # Shutdown
 //!

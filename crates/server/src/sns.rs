@@ -166,34 +166,41 @@ fn filter_matches(policy: &Value, attrs: &[(String, String, String)]) -> bool {
     })
 }
 
-/// Publishes and fans out; the message ID.
+/// Publishes and fans out; the message ID. With `MessageStructure=json`, `per_protocol` is the
+/// parsed message: each subscription gets its protocol's entry, else `default`.
 fn publish(
     app: &App,
     topic: &str,
     subject: Option<&str>,
     message: &str,
     attributes: &[(String, String, String)],
+    per_protocol: Option<&serde_json::Map<String, Value>>,
 ) -> String {
     let message_id = slipway_runtime::new_request_id();
     let Some(target) = target_of(topic) else {
         return message_id;
     };
     let region = target.split('/').nth(1).unwrap_or_default().to_owned();
-    let m = shapes::SnsMessage {
-        message_id: &message_id,
-        topic_arn: topic,
-        subject,
-        message,
-        time_ms: app.clock.now_ms(),
-        attributes,
-        region: &region,
-    };
+    let now = app.clock.now_ms();
     for s in subscriptions(app, &target, topic) {
         if let Some(f) = &s.filter
             && !filter_matches(f, attributes)
         {
             continue;
         }
+        let message = per_protocol
+            .and_then(|p| p.get(&s.protocol).or_else(|| p.get("default")))
+            .and_then(Value::as_str)
+            .unwrap_or(message);
+        let m = shapes::SnsMessage {
+            message_id: &message_id,
+            topic_arn: topic,
+            subject,
+            message,
+            time_ms: now,
+            attributes,
+            region: &region,
+        };
         match s.protocol.as_str() {
             "lambda" => {
                 let event = shapes::sns_lambda_event(&m, &s.arn);
@@ -233,7 +240,7 @@ pub(crate) fn publish_internal(
     message: &str,
     attributes: &[(String, String, String)],
 ) {
-    publish(app, topic, subject, message, attributes);
+    publish(app, topic, subject, message, attributes, None);
 }
 
 /// `POST`s a notification to an `http` endpoint, from a task.
@@ -325,7 +332,45 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
             }
             let attributes = message_attributes(&params)?;
             let subject = get("Subject");
-            let id = publish(app, &topic, subject.as_deref(), &message, &attributes);
+            let structure = match get("MessageStructure").as_deref() {
+                None => None,
+                Some("json") => {
+                    let parsed: Option<serde_json::Map<String, Value>> =
+                        serde_json::from_str(&message).ok();
+                    match parsed {
+                        Some(m) if m.get("default").is_some_and(Value::is_string) => Some(m),
+                        Some(_) => {
+                            return Err(error(
+                                400,
+                                "InvalidParameter",
+                                "Invalid parameter: Message Structure - No default entry in JSON message body",
+                            ));
+                        }
+                        None => {
+                            return Err(error(
+                                400,
+                                "InvalidParameter",
+                                "Invalid parameter: Message Structure - JSON message body failed to parse",
+                            ));
+                        }
+                    }
+                }
+                Some(other) => {
+                    return Err(error(
+                        400,
+                        "InvalidParameter",
+                        format!("Invalid parameter: MessageStructure '{other}' (only json)"),
+                    ));
+                }
+            };
+            let id = publish(
+                app,
+                &topic,
+                subject.as_deref(),
+                &message,
+                &attributes,
+                structure.as_ref(),
+            );
             x.leaf("MessageId", &id);
         }
         "ListTopics" => {

@@ -15,7 +15,8 @@ use slipway_engine::Clock;
 use slipway_store::state::Collection;
 
 /// Writes every event it gets to `$OUT_DIR/<function>/<uuid>.json` (atomically); a worker
-/// fails the messages whose body starts with "fail" on their first receive.
+/// fails the messages whose body starts with "fail" on their first receive, and raises on a
+/// batch holding a "crash".
 const RECORDER: &str = r#"
 import json, os, uuid
 
@@ -26,6 +27,8 @@ def handler(event, context):
     with open(p + ".tmp", "w") as f:
         json.dump(event, f)
     os.rename(p + ".tmp", p)
+    if any(r.get("body") == "crash" for r in event.get("Records", [])):
+        raise RuntimeError("crash")
     failures = [
         {"itemIdentifier": r["messageId"]}
         for r in event.get("Records", [])
@@ -232,6 +235,20 @@ Resources:
             Queue: !GetAtt Work.Arn
             BatchSize: 5
             FunctionResponseTypes: [ReportBatchItemFailures]
+  Fragile:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: fragile
+      VisibilityTimeout: 60
+  FragileWorker:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: fragile-worker
+      Events:
+        Jobs:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Fragile.Arn
 "#,
     );
     let sent = r.python(
@@ -244,6 +261,7 @@ entries = [{"Id": f"e{i}", "MessageBody": ("fail-%d" if i == 3 else "job-%d") % 
            for i in range(10)]
 out = sqs.send_message_batch(QueueUrl=url, Entries=entries)
 assert len(out["Successful"]) == 10 and not out.get("Failed"), out
+sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="fragile")["QueueUrl"], MessageBody="crash")
 print(json.dumps(out["Successful"]))
 "#,
     );
@@ -307,7 +325,15 @@ print(a["ApproximateNumberOfMessages"], a["ApproximateNumberOfMessagesNotVisible
         .unwrap()
         .unwrap();
     assert_eq!(doc.value["messages"][0]["visible_ms"], START_MS + 60_000);
+    // A function error deletes nothing: the whole batch stays.
+    wait_events(&r, &out, "fragile-worker", 1);
+    assert_eq!(queue_len(&r, "fragile"), 1);
     r.clock.advance_ms(60_000);
+    let crashed = wait_events(&r, &out, "fragile-worker", 2);
+    assert_eq!(
+        crashed[1]["Records"][0]["attributes"]["ApproximateReceiveCount"],
+        "2"
+    );
     let ev = wait_events(&r, &out, "worker", 3);
     let recs = ev[2]["Records"].as_array().unwrap();
     assert_eq!(recs.len(), 1);
@@ -477,6 +503,21 @@ except sns.exceptions.NotFoundException:
     assert!(doc["SigningCertURL"].is_string());
     assert!(doc["UnsubscribeURL"].is_string());
     assert_eq!(doc["MessageAttributes"]["color"]["Value"], "red");
+
+    // MessageStructure=json: each protocol its own entry, else the default.
+    r.python(
+        r#"
+import boto3, json
+boto3.client("sns").publish(
+    TopicArn="arn:aws:sns:us-east-1:123456789012:news", MessageStructure="json",
+    Message=json.dumps({"default": "for everyone", "lambda": "for functions"}))
+"#,
+    );
+    for f in ["reader-a", "reader-b"] {
+        let ev = wait_events(&r, &out, f, 2);
+        assert_eq!(ev[1]["Records"][0]["Sns"]["Message"], "for functions");
+        assert_eq!(ev[1]["Records"][0]["Sns"]["Subject"], Value::Null);
+    }
 }
 
 /// Waits until a tick at the current clock has run past the schedules: the ticker fires
@@ -599,6 +640,24 @@ Resources:
     assert_eq!(r.clock.now_ms(), START_MS + 32 * 60_000);
     // The disabled rule never fired.
     assert!(events_of(&out, "never-fn").is_empty());
+
+    // Deleting the stack drops the schedules' and the queue's state.
+    let rep = {
+        let _guard = r.rt.enter();
+        r.server
+            .as_ref()
+            .unwrap()
+            .with_engine(|e| e.delete_stack(TARGET, "events"))
+            .unwrap()
+    };
+    assert_eq!(rep.status, StackStatus::DeleteComplete);
+    r.wait_for("the event state swept", || {
+        r.engine
+            .store()
+            .list_docs(Collection::Events, TARGET)
+            .unwrap()
+            .is_empty()
+    });
 }
 
 #[test]
