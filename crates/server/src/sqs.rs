@@ -43,7 +43,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use slipway_deploy::events as shapes;
 use slipway_engine::providers::Target;
 use slipway_model::invoke::{InvocationType, Invoker as _};
@@ -353,138 +353,127 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
         .and_then(|t| t.strip_prefix(wire::SQS_TARGET))
         .unwrap_or_default()
         .to_owned();
-    let body: Value = if req.body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&req.body).map_err(|e| {
-            AwsError::new(
-                Service::Sqs,
-                400,
-                "InvalidParameterValue",
-                format!("the request body is not JSON: {e}"),
-            )
-        })?
-    };
     let sender = wire::credential_scope(req.header("authorization").unwrap_or(""))
         .map(|s| s.0)
         .unwrap_or_else(|| app.default_account.clone());
-    let out = match op.as_str() {
+    match op.as_str() {
         "GetQueueUrl" => {
-            let name = str_field(&body, "QueueName")?;
-            let account = body
-                .get("QueueOwnerAWSAccountId")
-                .and_then(Value::as_str)
+            let b: wire::GetQueueUrlRequest = body(req)?;
+            let name = required(b.queue_name.as_deref(), "QueueName")?;
+            let account = b
+                .queue_owner_aws_account_id
+                .as_deref()
                 .unwrap_or(&app.default_account);
             let region = req.region.as_deref().unwrap_or(&app.default_region);
             let q = find_queue(app, &format!("{account}/{region}"), name)?.ok_or_else(no_queue)?;
-            json!({"QueueUrl": q.url})
+            answer(&wire::GetQueueUrlResult { queue_url: q.url })
         }
         "SendMessage" => {
-            let q = queue_by_url(app, req, str_field(&body, "QueueUrl")?)?;
-            let m = parse_entry(&body)?;
-            update(app, &q, |state, now| {
-                let msg = new_message(&q, m.0.clone(), m.1.clone(), m.2, &sender, now);
-                let out = sent_json(&msg);
+            let b: wire::SendMessageRequest = body(req)?;
+            let q = queue_by_url(app, req, required(b.queue_url.as_deref(), "QueueUrl")?)?;
+            let (text, attrs, delay) = parse_entry(&b)?;
+            let out = update(app, &q, |state, now| {
+                let msg = new_message(&q, text.clone(), attrs.clone(), delay, &sender, now);
+                let out = sent(None, &msg);
                 state.messages.push(msg);
                 out
             })
-            .map_err(|e| internal(&e))?
+            .map_err(|e| internal(&e))?;
+            answer(&out)
         }
         "SendMessageBatch" => {
-            let q = queue_by_url(app, req, str_field(&body, "QueueUrl")?)?;
-            let entries = batch_entries(&body)?;
-            let parsed = entries
+            let b: wire::SendMessageBatchRequest = body(req)?;
+            let q = queue_by_url(app, req, required(b.queue_url.as_deref(), "QueueUrl")?)?;
+            check_batch(b.entries.iter().map(|e| e.id.as_deref()))?;
+            let parsed = b
+                .entries
                 .iter()
-                .map(|e| Ok((str_field(e, "Id")?.to_owned(), parse_entry(e)?)))
+                .map(|e| Ok((required(e.id.as_deref(), "Id")?.to_owned(), parse_entry(e)?)))
                 .collect::<Result<Vec<_>, AwsError>>()?;
             let successful = update(app, &q, |state, now| {
-                let mut ok = Vec::new();
-                for (id, (b, attrs, delay)) in &parsed {
-                    let msg = new_message(&q, b.clone(), attrs.clone(), *delay, &sender, now);
-                    let mut o = sent_json(&msg);
-                    o["Id"] = json!(id);
-                    ok.push(o);
+                let mut done = Vec::new();
+                for (id, (text, attrs, delay)) in &parsed {
+                    let msg = new_message(&q, text.clone(), attrs.clone(), *delay, &sender, now);
+                    done.push(sent(Some(id.clone()), &msg));
                     state.messages.push(msg);
                 }
-                ok
+                done
             })
             .map_err(|e| internal(&e))?;
-            json!({"Successful": successful, "Failed": []})
+            answer(&wire::BatchResult {
+                successful,
+                failed: Vec::new(),
+            })
         }
         "ReceiveMessage" => {
-            let q = queue_by_url(app, req, str_field(&body, "QueueUrl")?)?;
-            let max = body
-                .get("MaxNumberOfMessages")
-                .and_then(Value::as_u64)
-                .unwrap_or(1);
+            let b: wire::ReceiveMessageRequest = body(req)?;
+            let q = queue_by_url(app, req, required(b.queue_url.as_deref(), "QueueUrl")?)?;
+            let max = b.max_number_of_messages.unwrap_or(1);
             if !(1..=10).contains(&max) {
                 return Err(invalid(format!(
                     "Value {max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."
                 )));
             }
-            let vis = body
-                .get("VisibilityTimeout")
-                .and_then(Value::as_u64)
-                .unwrap_or(q.visibility_s);
-            let names = |k: &str| -> Vec<String> {
-                body.get(k)
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            let mut system = names("AttributeNames");
-            system.extend(names("MessageSystemAttributeNames"));
-            let user = names("MessageAttributeNames");
-            let got = receive(app, &q, max as usize, vis).map_err(|e| internal(&e))?;
-            if got.is_empty() {
-                json!({})
-            } else {
-                let msgs: Vec<Value> = got
-                    .iter()
-                    .map(|m| received_json(m, &system, &user))
-                    .collect();
-                json!({"Messages": msgs})
+            // No long polling: a wait is accepted (0-20 s, as SQS checks) and answered at once.
+            if b.wait_time_seconds.is_some_and(|w| w > 20) {
+                return Err(invalid(
+                    "Value for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.",
+                ));
             }
+            let vis = b.visibility_timeout.unwrap_or(q.visibility_s);
+            let mut system = b.attribute_names.clone();
+            system.extend(b.message_system_attribute_names.iter().cloned());
+            let got = receive(app, &q, max as usize, vis).map_err(|e| internal(&e))?;
+            answer(&wire::ReceiveMessageResult {
+                messages: got
+                    .iter()
+                    .map(|m| received(m, &system, &b.message_attribute_names))
+                    .collect(),
+            })
         }
         "DeleteMessage" => {
-            let q = queue_by_url(app, req, str_field(&body, "QueueUrl")?)?;
-            let handle = str_field(&body, "ReceiptHandle")?;
+            let b: wire::DeleteMessageRequest = body(req)?;
+            let q = queue_by_url(app, req, required(b.queue_url.as_deref(), "QueueUrl")?)?;
+            let handle = required(b.receipt_handle.as_deref(), "ReceiptHandle")?;
             check_receipt(&q, handle)?;
             delete(app, &q, &[handle.to_owned()]).map_err(|e| internal(&e))?;
-            json!({})
+            answer(&serde_json::json!({}))
         }
         "DeleteMessageBatch" => {
-            let q = queue_by_url(app, req, str_field(&body, "QueueUrl")?)?;
-            let entries = batch_entries(&body)?;
-            let mut ok = Vec::new();
+            let b: wire::DeleteMessageBatchRequest = body(req)?;
+            let q = queue_by_url(app, req, required(b.queue_url.as_deref(), "QueueUrl")?)?;
+            check_batch(b.entries.iter().map(|e| e.id.as_deref()))?;
+            let mut successful = Vec::new();
             let mut failed = Vec::new();
             let mut handles = Vec::new();
-            for e in entries {
-                let id = str_field(e, "Id")?;
-                let h = str_field(e, "ReceiptHandle")?;
+            for e in &b.entries {
+                let id = required(e.id.as_deref(), "Id")?.to_owned();
+                let h = required(e.receipt_handle.as_deref(), "ReceiptHandle")?;
                 match check_receipt(&q, h) {
                     Ok(()) => {
                         handles.push(h.to_owned());
-                        ok.push(json!({"Id": id}));
+                        successful.push(wire::BatchResultEntry { id });
                     }
-                    Err(err) => failed.push(json!({"Id": id, "SenderFault": true, "Code": "ReceiptHandleIsInvalid", "Message": err.message})),
+                    Err(err) => failed.push(wire::BatchResultErrorEntry {
+                        id,
+                        sender_fault: true,
+                        code: err.code,
+                        message: err.message,
+                    }),
                 }
             }
             delete(app, &q, &handles).map_err(|e| internal(&e))?;
-            json!({"Successful": ok, "Failed": failed})
+            answer(&wire::BatchResult { successful, failed })
         }
         "PurgeQueue" => {
-            let q = queue_by_url(app, req, str_field(&body, "QueueUrl")?)?;
+            let b: wire::QueueAttributesRequest = body(req)?;
+            let q = queue_by_url(app, req, required(b.queue_url.as_deref(), "QueueUrl")?)?;
             update(app, &q, |state, _| state.messages.clear()).map_err(|e| internal(&e))?;
-            json!({})
+            answer(&serde_json::json!({}))
         }
         "GetQueueAttributes" => {
-            let q = queue_by_url(app, req, str_field(&body, "QueueUrl")?)?;
+            let b: wire::QueueAttributesRequest = body(req)?;
+            let q = queue_by_url(app, req, required(b.queue_url.as_deref(), "QueueUrl")?)?;
             let (visible, invisible, delayed) = update(app, &q, |state, now| {
                 let mut c = (0, 0, 0);
                 for m in &state.messages {
@@ -499,7 +488,7 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
                 c
             })
             .map_err(|e| internal(&e))?;
-            let all: Vec<(&str, String)> = vec![
+            let all = [
                 ("QueueArn", q.arn.clone()),
                 ("ApproximateNumberOfMessages", visible.to_string()),
                 (
@@ -513,142 +502,136 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
                 ("MaximumMessageSize", "1048576".to_owned()),
                 ("ReceiveMessageWaitTimeSeconds", "0".to_owned()),
             ];
-            let wanted: Vec<&str> = body
-                .get("AttributeNames")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let attrs: Map<String, Value> = all
+            let attributes = all
                 .into_iter()
-                .filter(|(k, _)| wanted.iter().any(|w| *w == "All" || w == k))
-                .map(|(k, v)| (k.to_owned(), json!(v)))
+                .filter(|(k, _)| b.attribute_names.iter().any(|w| w == "All" || w == k))
+                .map(|(k, v)| (k.to_owned(), v))
                 .collect();
-            json!({"Attributes": attrs})
+            answer(&wire::GetQueueAttributesResult { attributes })
         }
-        other => {
-            return Err(AwsError::new(
-                Service::Sqs,
-                400,
-                "InvalidAction",
-                format!(
-                    "Slipway's SQS does not implement '{other}': GetQueueUrl, SendMessage, SendMessageBatch, ReceiveMessage, DeleteMessage, DeleteMessageBatch, GetQueueAttributes and PurgeQueue"
-                ),
-            ));
-        }
-    };
-    Ok(wire::json(200, JSON_1_0, &out))
+        other => Err(AwsError::new(
+            Service::Sqs,
+            400,
+            "InvalidAction",
+            format!(
+                "Slipway's SQS does not implement '{other}': GetQueueUrl, SendMessage, SendMessageBatch, ReceiveMessage, DeleteMessage, DeleteMessageBatch, GetQueueAttributes and PurgeQueue"
+            ),
+        )),
+    }
 }
 
-fn str_field<'v>(body: &'v Value, key: &str) -> Result<&'v str, AwsError> {
-    body.get(key).and_then(Value::as_str).ok_or_else(|| {
-        error(
-            "MissingParameter",
-            format!("The request must contain the parameter {key}."),
+fn answer<T: Serialize>(v: &T) -> Result<HttpResponse, AwsError> {
+    Ok(wire::json(200, JSON_1_0, v))
+}
+
+fn body<T: serde::de::DeserializeOwned + Default>(req: &Req) -> Result<T, AwsError> {
+    if req.body.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&req.body).map_err(|e| {
+        AwsError::new(
+            Service::Sqs,
+            400,
+            "InvalidParameterValue",
+            format!("the request body does not match the operation: {e}"),
         )
     })
 }
 
-fn batch_entries(body: &Value) -> Result<&Vec<Value>, AwsError> {
-    let entries = body
-        .get("Entries")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            error(
-                "EmptyBatchRequest",
-                "There should be at least one SendMessageBatchRequestEntry in the request.",
-            )
-        })?;
-    if entries.is_empty() {
+fn required<'v>(v: Option<&'v str>, name: &str) -> Result<&'v str, AwsError> {
+    v.ok_or_else(|| {
+        error(
+            "MissingParameter",
+            format!("The request must contain the parameter {name}."),
+        )
+    })
+}
+
+/// One to ten entries with distinct IDs.
+fn check_batch<'a>(ids: impl ExactSizeIterator<Item = Option<&'a str>>) -> Result<(), AwsError> {
+    let n = ids.len();
+    if n == 0 {
         return Err(error(
             "EmptyBatchRequest",
             "There should be at least one entry in the request.",
         ));
     }
-    if entries.len() > 10 {
+    if n > 10 {
         return Err(error(
             "TooManyEntriesInBatchRequest",
-            format!(
-                "Maximum number of entries per request are 10. You have sent {}.",
-                entries.len()
-            ),
+            format!("Maximum number of entries per request are 10. You have sent {n}."),
         ));
     }
-    let mut ids: Vec<&str> = entries
-        .iter()
-        .filter_map(|e| e.get("Id").and_then(Value::as_str))
-        .collect();
-    ids.sort_unstable();
-    if ids.windows(2).any(|w| w[0] == w[1]) {
+    let mut seen: Vec<&str> = ids.flatten().collect();
+    seen.sort_unstable();
+    if seen.windows(2).any(|w| w[0] == w[1]) {
         return Err(error(
             "BatchEntryIdsNotDistinct",
             "Two or more batch entries in the request have the same Id.",
         ));
     }
-    Ok(entries)
+    Ok(())
 }
 
 type Entry = (String, Vec<(String, String, String)>, Option<u64>);
 
 /// `MessageBody`, `MessageAttributes`, `DelaySeconds` of a send.
-fn parse_entry(body: &Value) -> Result<Entry, AwsError> {
-    let text = str_field(body, "MessageBody")?;
+fn parse_entry(m: &wire::SendMessageRequest) -> Result<Entry, AwsError> {
+    let text = required(m.message_body.as_deref(), "MessageBody")?;
     if text.is_empty() {
         return Err(invalid(
             "The request must contain the parameter MessageBody.",
         ));
     }
     let mut attrs = Vec::new();
-    if let Some(map) = body.get("MessageAttributes").and_then(Value::as_object) {
-        for (name, v) in map {
-            let ty = v.get("DataType").and_then(Value::as_str).ok_or_else(|| {
+    for (name, v) in &m.message_attributes {
+        let ty = v
+            .data_type
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
                 invalid(format!(
                     "The message attribute '{name}' must contain a non-empty attribute type."
                 ))
             })?;
-            let value = v
-                .get("StringValue")
-                .or_else(|| v.get("BinaryValue"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "The message attribute '{name}' must contain a non-empty message attribute value."
-                    ))
-                })?;
-            attrs.push((name.clone(), ty.to_owned(), value.to_owned()));
-        }
+        let value = v
+            .string_value
+            .as_deref()
+            .or(v.binary_value.as_deref())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "The message attribute '{name}' must contain a non-empty message attribute value."
+                ))
+            })?;
+        attrs.push((name.clone(), ty.to_owned(), value.to_owned()));
     }
-    let delay = body.get("DelaySeconds").and_then(Value::as_u64);
-    if delay.is_some_and(|d| d > 900) {
+    if m.delay_seconds.is_some_and(|d| d > 900) {
         return Err(invalid(
             "Value for parameter DelaySeconds is invalid. Reason: must be between 0 and 900.",
         ));
     }
-    Ok((text.to_owned(), attrs, delay))
+    Ok((text.to_owned(), attrs, m.delay_seconds))
 }
 
-fn sent_json(m: &Message) -> Value {
-    let mut o = json!({"MessageId": m.id, "MD5OfMessageBody": m.md5});
-    if let Some(a) = &m.md5_attributes {
-        o["MD5OfMessageAttributes"] = json!(a);
-    }
-    o
-}
-
-fn attribute_json(ty: &str, value: &str) -> Value {
-    if ty.starts_with("Binary") {
-        json!({"DataType": ty, "BinaryValue": value})
-    } else {
-        json!({"DataType": ty, "StringValue": value})
+fn sent(id: Option<String>, m: &Message) -> wire::SendMessageResult {
+    wire::SendMessageResult {
+        id,
+        message_id: m.id.clone(),
+        md5_of_message_body: m.md5.clone(),
+        md5_of_message_attributes: m.md5_attributes.clone(),
     }
 }
 
-fn received_json(m: &Message, system: &[String], user: &[String]) -> Value {
-    let mut o = json!({
-        "MessageId": m.id,
-        "ReceiptHandle": m.receipt,
-        "MD5OfBody": m.md5,
-        "Body": m.body,
-    });
+fn attribute_value(ty: &str, value: &str) -> wire::MessageAttributeValue {
+    let binary = ty.starts_with("Binary");
+    wire::MessageAttributeValue {
+        data_type: Some(ty.to_owned()),
+        string_value: (!binary).then(|| value.to_owned()),
+        binary_value: binary.then(|| value.to_owned()),
+    }
+}
+
+fn received(m: &Message, system: &[String], user: &[String]) -> wire::ReceivedMessage {
     let all_system = [
         ("SenderId", m.sender.clone()),
         ("SentTimestamp", m.sent_ms.to_string()),
@@ -658,14 +641,11 @@ fn received_json(m: &Message, system: &[String], user: &[String]) -> Value {
             m.first_receive_ms.to_string(),
         ),
     ];
-    let attrs: Map<String, Value> = all_system
+    let attributes = all_system
         .into_iter()
         .filter(|(k, _)| system.iter().any(|s| s == "All" || s == k))
-        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .map(|(k, v)| (k.to_owned(), v))
         .collect();
-    if !attrs.is_empty() {
-        o["Attributes"] = Value::Object(attrs);
-    }
     let wanted = |name: &str| {
         user.iter().any(|u| {
             u == "All"
@@ -680,17 +660,18 @@ fn received_json(m: &Message, system: &[String], user: &[String]) -> Value {
         .filter(|(n, _, _)| wanted(n))
         .cloned()
         .collect();
-    if !picked.is_empty() {
-        let map: Map<String, Value> = picked
+    wire::ReceivedMessage {
+        message_id: m.id.clone(),
+        receipt_handle: m.receipt.clone().unwrap_or_default(),
+        md5_of_body: m.md5.clone(),
+        body: m.body.clone(),
+        attributes,
+        message_attributes: picked
             .iter()
-            .map(|(n, t, v)| (n.clone(), attribute_json(t, v)))
-            .collect();
-        o["MessageAttributes"] = Value::Object(map);
-        if let Some(md5) = md5_of_attributes(&picked) {
-            o["MD5OfMessageAttributes"] = json!(md5);
-        }
+            .map(|(n, t, v)| (n.clone(), attribute_value(t, v)))
+            .collect(),
+        md5_of_message_attributes: md5_of_attributes(&picked),
     }
-    o
 }
 
 /// A receipt handle this queue could have issued.

@@ -404,6 +404,180 @@ pub(crate) struct ErrorInformation {
 }
 
 // ---------------------------------------------------------------------------------------------
+// SQS (JSON 1.0, `AmazonSQS.<Operation>`), as `sqs/2012-11-05/service-2.json` names the members.
+
+/// A message attribute as sent and received (`BinaryValue` is base64 in JSON).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct MessageAttributeValue {
+    #[serde(default)]
+    pub(crate) data_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) string_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) binary_value: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct GetQueueUrlRequest {
+    #[serde(default, rename = "QueueName")]
+    pub(crate) queue_name: Option<String>,
+    #[serde(default, rename = "QueueOwnerAWSAccountId")]
+    pub(crate) queue_owner_aws_account_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct GetQueueUrlResult {
+    pub(crate) queue_url: String,
+}
+
+/// `SendMessage`, and one entry of `SendMessageBatch` (which adds `Id`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SendMessageRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    #[serde(default)]
+    pub(crate) message_body: Option<String>,
+    #[serde(default)]
+    pub(crate) delay_seconds: Option<u64>,
+    #[serde(default)]
+    pub(crate) message_attributes: BTreeMap<String, MessageAttributeValue>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SendMessageResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id: Option<String>,
+    pub(crate) message_id: String,
+    #[serde(rename = "MD5OfMessageBody")]
+    pub(crate) md5_of_message_body: String,
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) md5_of_message_attributes: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SendMessageBatchRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) entries: Vec<SendMessageRequest>,
+}
+
+/// `Successful`/`Failed` of the batch operations.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct BatchResult<T> {
+    pub(crate) successful: Vec<T>,
+    pub(crate) failed: Vec<BatchResultErrorEntry>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct BatchResultErrorEntry {
+    pub(crate) id: String,
+    pub(crate) sender_fault: bool,
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct BatchResultEntry {
+    pub(crate) id: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ReceiveMessageRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) max_number_of_messages: Option<u64>,
+    #[serde(default)]
+    pub(crate) visibility_timeout: Option<u64>,
+    #[serde(default)]
+    pub(crate) wait_time_seconds: Option<u64>,
+    #[serde(default)]
+    pub(crate) attribute_names: Vec<String>,
+    #[serde(default)]
+    pub(crate) message_system_attribute_names: Vec<String>,
+    #[serde(default)]
+    pub(crate) message_attribute_names: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ReceiveMessageResult {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) messages: Vec<ReceivedMessage>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ReceivedMessage {
+    pub(crate) message_id: String,
+    pub(crate) receipt_handle: String,
+    #[serde(rename = "MD5OfBody")]
+    pub(crate) md5_of_body: String,
+    pub(crate) body: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) attributes: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) message_attributes: BTreeMap<String, MessageAttributeValue>,
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) md5_of_message_attributes: Option<String>,
+}
+
+/// `DeleteMessage`, and one entry of `DeleteMessageBatch` (which adds `Id`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DeleteMessageRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    #[serde(default)]
+    pub(crate) receipt_handle: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DeleteMessageBatchRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) entries: Vec<DeleteMessageRequest>,
+}
+
+/// `GetQueueAttributes` and `PurgeQueue` (which has only the URL).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct QueueAttributesRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) attribute_names: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct GetQueueAttributesResult {
+    pub(crate) attributes: BTreeMap<String, String>,
+}
+
+// ---------------------------------------------------------------------------------------------
 // XML (CloudFormation query answers, S3).
 
 /// A small XML writer: elements in order, text escaped.

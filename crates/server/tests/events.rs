@@ -249,6 +249,47 @@ Resources:
           Type: SQS
           Properties:
             Queue: !GetAtt Fragile.Arn
+  Manual:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: manual
+"#,
+    );
+    // A consumer of its own, with boto3: receive, invisibility, delete, attributes, errors.
+    r.python(
+        r#"
+import boto3
+from botocore.exceptions import ClientError
+sqs = boto3.client("sqs")
+url = sqs.get_queue_url(QueueName="manual")["QueueUrl"]
+sent = sqs.send_message(QueueUrl=url, MessageBody="by hand",
+                        MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}})
+got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                          MessageAttributeNames=["All"])["Messages"]
+assert len(got) == 1, got
+m = got[0]
+assert m["Body"] == "by hand" and m["MessageId"] == sent["MessageId"], m
+assert m["MD5OfBody"] == sent["MD5OfMessageBody"]
+assert m["MD5OfMessageAttributes"] == sent["MD5OfMessageAttributes"]
+assert m["MessageAttributes"] == {"k": {"DataType": "String", "StringValue": "v"}}, m
+assert m["Attributes"]["ApproximateReceiveCount"] == "1", m
+assert "Messages" not in sqs.receive_message(QueueUrl=url), "invisible after a receive"
+try:
+    sqs.delete_message(QueueUrl=url, ReceiptHandle="junk")
+    raise SystemExit("expected ReceiptHandleIsInvalid")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "ReceiptHandleIsInvalid", e.response
+out = sqs.delete_message_batch(QueueUrl=url, Entries=[
+    {"Id": "a", "ReceiptHandle": m["ReceiptHandle"]}, {"Id": "b", "ReceiptHandle": "junk"}])
+assert [e["Id"] for e in out["Successful"]] == ["a"] and [e["Id"] for e in out["Failed"]] == ["b"], out
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+assert a["ApproximateNumberOfMessages"] == "0" and a["ApproximateNumberOfMessagesNotVisible"] == "0", a
+assert a["QueueArn"] == "arn:aws:sqs:us-east-1:123456789012:manual", a
+try:
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11)
+    raise SystemExit("expected InvalidParameterValue")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "InvalidParameterValue", e.response
 "#,
     );
     let sent = r.python(
