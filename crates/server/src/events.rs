@@ -155,7 +155,6 @@ pub(crate) struct ObjectEvent<'a> {
     /// With or without quotes.
     pub(crate) etag: &'a str,
     pub(crate) request_id: &'a str,
-    pub(crate) region: Option<&'a str>,
 }
 
 static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -211,7 +210,7 @@ pub(crate) fn s3_object_event(app: &App, e: &ObjectEvent<'_>) {
                 });
             let event = shapes::s3_event(&shapes::S3Record {
                 event: e.event,
-                region: e.region.unwrap_or(&target.region),
+                region: &target.region,
                 partition: target.partition(),
                 time_ms: now,
                 principal_id: &format!("AWS:{}", target.account),

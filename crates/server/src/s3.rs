@@ -147,7 +147,6 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
                 size,
                 etag: &etag,
                 request_id: &req.request_id,
-                region: req.region.as_deref(),
             },
         );
     }

@@ -35,7 +35,9 @@
 //! back after the visibility timeout. With `FunctionResponseTypes: [ReportBatchItemFailures]`
 //! a success deletes every message but those in `batchItemFailures[].itemIdentifier`; a
 //! response that is not that shape fails the whole batch ("Reporting batch item failures").
-//! `MaximumBatchingWindowInSeconds` is not waited for: what is visible at a tick is taken.
+//! `MaximumBatchingWindowInSeconds` (default 0) holds a batch smaller than `BatchSize` until
+//! its oldest visible message has waited that long on the injected clock ("Lambda reads
+//! messages until the batch size is reached or the batching window expires").
 
 use std::sync::Arc;
 
@@ -206,6 +208,14 @@ fn update<R>(
             .retain(|m| m.sent_ms.saturating_add(retention_ms) > now);
         let r = f(&mut state, now);
         let doc = serde_json::to_value(&state).unwrap_or(Value::Null);
+        // Nothing changed (a poll of an empty queue): no write.
+        let unchanged = match &current {
+            Some(c) => c.value == doc,
+            None => state.messages.is_empty(),
+        };
+        if unchanged {
+            return Ok(r);
+        }
         match app.store.commit(Batch::new().put(
             Collection::Events,
             &q.target,
@@ -277,15 +287,25 @@ fn new_message(
     }
 }
 
-/// Takes up to `max` visible messages, invisible until `now + visibility_s`.
+/// Takes up to `max` visible messages, invisible until `now + visibility_s`. With a batching
+/// window, fewer than `max` are taken only once the oldest visible one has waited the window.
 fn receive(
     app: &App,
     q: &Queue,
     max: usize,
     visibility_s: u64,
+    window_ms: u64,
 ) -> Result<Vec<Message>, StateError> {
     update(app, q, |state, now| {
         let mut out = Vec::new();
+        if window_ms > 0 {
+            let visible = state.messages.iter().filter(|m| m.visible_ms <= now);
+            let (count, oldest) =
+                visible.fold((0, u64::MAX), |(n, o), m| (n + 1, o.min(m.visible_ms)));
+            if count < max && oldest.saturating_add(window_ms) > now {
+                return out;
+            }
+        }
         for m in state.messages.iter_mut() {
             if out.len() == max {
                 break;
@@ -423,7 +443,7 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
             let vis = b.visibility_timeout.unwrap_or(q.visibility_s);
             let mut system = b.attribute_names.clone();
             system.extend(b.message_system_attribute_names.iter().cloned());
-            let got = receive(app, &q, max as usize, vis).map_err(|e| internal(&e))?;
+            let got = receive(app, &q, max as usize, vis, 0).map_err(|e| internal(&e))?;
             answer(&wire::ReceiveMessageResult {
                 messages: got
                     .iter()
@@ -725,12 +745,13 @@ pub(crate) fn poll(app: &Arc<App>) {
             continue;
         };
         let batch = num(props, "BatchSize").unwrap_or(10).max(1) as usize;
+        let window_ms = num(props, "MaximumBatchingWindowInSeconds").unwrap_or(0) * 1000;
         let report = props
             .get("FunctionResponseTypes")
             .and_then(Value::as_array)
             .is_some_and(|a| a.iter().any(|t| t == "ReportBatchItemFailures"));
         for _ in 0..BATCHES_PER_TICK {
-            let msgs = match receive(app, &q, batch, q.visibility_s) {
+            let msgs = match receive(app, &q, batch, q.visibility_s, window_ms) {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::warn!(queue = %q.name, error = %e, "cannot receive");

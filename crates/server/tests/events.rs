@@ -561,24 +561,25 @@ boto3.client("sns").publish(
     }
 }
 
-/// Waits until a tick at the current clock has run past the schedules: the ticker fires
-/// schedules before it polls queues, so a message polled now proves the schedules saw "now".
-fn barrier(r: &Rig, out: &Path, n: usize) {
-    r.python(
-        r#"
+/// Waits until a whole tick has run at the current clock. A message polled from the `barrier`
+/// queue proves a tick ran after it was sent; a second one, sent once the first was handled,
+/// proves a tick that *started* after that — so it saw the clock, the schedules and the queues
+/// as they are now.
+fn barrier(r: &Rig, out: &Path) {
+    for _ in 0..2 {
+        let seen = events_of(out, "barrier").len();
+        r.python(
+            r#"
 import boto3
 sqs = boto3.client("sqs")
 sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="barrier")["QueueUrl"], MessageBody="x")
 "#,
-    );
-    wait_events(r, out, "barrier", n);
+        );
+        wait_events(r, out, "barrier", seen + 1);
+    }
 }
 
-#[test]
-fn a_rate_schedule_fires_exactly_when_due_on_the_virtual_clock() {
-    let (r, out) = rig_with(
-        r#"
-Resources:
+const BARRIER: &str = r#"
   Barrier:
     Type: AWS::SQS::Queue
     Properties:
@@ -592,6 +593,58 @@ Resources:
           Type: SQS
           Properties:
             Queue: !GetAtt Barrier.Arn
+"#;
+
+#[test]
+fn an_sqs_batching_window_holds_a_small_batch_on_the_virtual_clock() {
+    let (r, out) = rig_with(&format!(
+        r#"
+Resources:{BARRIER}
+  Windowed:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: windowed
+  WindowedWorker:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: windowed-worker
+      Events:
+        Q:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Windowed.Arn
+            BatchSize: 5
+            MaximumBatchingWindowInSeconds: 10
+"#
+    ));
+    r.python(
+        r#"
+import boto3
+sqs = boto3.client("sqs")
+url = sqs.get_queue_url(QueueName="windowed")["QueueUrl"]
+for b in ["one", "two"]:
+    sqs.send_message(QueueUrl=url, MessageBody=b)
+"#,
+    );
+    r.clock.advance_ms(9_999);
+    barrier(&r, &out);
+    assert!(events_of(&out, "windowed-worker").is_empty());
+    r.clock.advance_ms(1);
+    let ev = wait_events(&r, &out, "windowed-worker", 1);
+    let bodies: Vec<&str> = ev[0]["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["one", "two"]);
+}
+
+#[test]
+fn a_rate_schedule_fires_exactly_when_due_on_the_virtual_clock() {
+    let (r, out) = rig_with(&format!(
+        r#"
+Resources:{BARRIER}
   Ticker:
     Type: AWS::Serverless::Function
     Properties:
@@ -607,7 +660,7 @@ Resources:
           Properties:
             Schedule: rate(5 minutes)
             Name: with-input
-            Input: '{"hello": "world"}'
+            Input: '{{"hello": "world"}}'
   Off:
     Type: AWS::Serverless::Function
     Properties:
@@ -618,8 +671,8 @@ Resources:
           Properties:
             Schedule: rate(1 minute)
             Enabled: false
-"#,
-    );
+"#
+    ));
     let armed = || {
         r.engine
             .store()
@@ -640,7 +693,7 @@ Resources:
 
     // One millisecond before: nothing.
     r.clock.set_ms(START_MS + 5 * 60_000 - 1);
-    barrier(&r, &out, 1);
+    barrier(&r, &out);
     assert!(events_of(&out, "ticker").is_empty());
 
     // Due: both rules fire once, the plain one with the scheduled event, the other with Input.
@@ -667,7 +720,7 @@ Resources:
     // After 27 minutes of "downtime": one catch-up firing each, then on schedule again.
     r.clock.set_ms(START_MS + 32 * 60_000);
     let ev = wait_events(&r, &out, "ticker", 4);
-    barrier(&r, &out, 2);
+    barrier(&r, &out);
     assert_eq!(events_of(&out, "ticker").len(), 4);
     let catch_up = ev[2..].iter().find(|e| e.get("source").is_some()).unwrap();
     assert_eq!(catch_up["time"], iso8601_s(START_MS + 10 * 60_000));
