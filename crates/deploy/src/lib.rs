@@ -17,11 +17,15 @@
 //! - [`traffic`]: CodeDeploy-for-Lambda deployment configurations, their exact schedules, and the
 //!   deployment state machine (hooks, timers, alarms, operator actions).
 //! - [`alarm`]: CloudWatch metric-alarm evaluation (M out of N, statistics, missing data).
+//! - [`schedule`]: EventBridge `rate(…)`/`cron(…)` expressions and their next firing.
+//! - [`events`]: the S3, SNS, SQS and scheduled events functions receive, and who gets one.
 
 pub mod alarm;
+pub mod events;
 pub mod lambda;
 pub mod names;
 pub mod plan;
 pub mod replacement;
+pub mod schedule;
 pub mod stack;
 pub mod traffic;

@@ -575,6 +575,50 @@ static RECORDED: &[Recorded] = &[
 ];
 
 impl Recorded {
+    /// What the server's event delivery will act on must be something it can act on:
+    /// an EventBridge rule's schedule and targets.
+    fn validate(&self, props: &Value) -> Result<(), ProviderError> {
+        if self.type_ != "AWS::Events::Rule" {
+            return Ok(());
+        }
+        if let Some(expr) = s(props, "ScheduleExpression") {
+            slipway_deploy::schedule::Schedule::parse(expr)
+                .map_err(|e| invalid(format!("Parameter ScheduleExpression is not valid: {e}")))?;
+        }
+        for t in props
+            .get("Targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let id = s(t, "Id").unwrap_or("?");
+            let arn = s(t, "Arn").unwrap_or_default();
+            if ![":lambda:", ":sqs:", ":sns:"]
+                .iter()
+                .any(|k| arn.contains(k))
+            {
+                return Err(invalid(format!(
+                    "target {id}: Slipway delivers rule targets to Lambda functions, SQS queues and SNS topics, not '{arn}'"
+                )));
+            }
+            for unsupported in ["InputPath", "InputTransformer"] {
+                if t.get(unsupported).is_some() {
+                    return Err(invalid(format!(
+                        "target {id}: {unsupported} is not supported by Slipway (use Input, or no input for the event itself)"
+                    )));
+                }
+            }
+            if let Some(input) = s(t, "Input")
+                && serde_json::from_str::<Value>(input).is_err()
+            {
+                return Err(invalid(format!(
+                    "target {id}: Input must be valid JSON text"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn api_of(&self, physical_id: &str, props: &Value) -> Option<String> {
         if !self.routes {
             return None;
@@ -604,6 +648,7 @@ impl ResourceProvider for Recorded {
                 }),
             None => cx.generated_id(10),
         };
+        self.validate(props)?;
         let applied = (self.ident)(cx, &name, props);
         put_record(
             cx,
@@ -625,6 +670,7 @@ impl ResourceProvider for Recorded {
         _old: &Value,
         new: &Value,
     ) -> Result<Applied, ProviderError> {
+        self.validate(new)?;
         let key = record_key(self.type_, physical_id);
         let current = cx.store.get_doc(Collection::Resources, &cx.tname(), &key)?;
         let mut attributes = current

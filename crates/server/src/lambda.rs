@@ -370,7 +370,7 @@ pub(crate) async fn invoke(app: &App, req: &Req, f: &str) -> Result<HttpResponse
 }
 
 /// One version of a weighted alias, chosen at random with its weights.
-fn pick(routes: &[(Version, f64)]) -> Version {
+pub(crate) fn pick(routes: &[(Version, f64)]) -> Version {
     let r = fastrand::f64();
     let mut acc = 0.0;
     for (v, w) in routes {

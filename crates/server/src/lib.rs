@@ -18,7 +18,8 @@
 //!
 //! Lambda, CodeDeploy, CloudFormation and S3 on one port, routed as `wire.rs` explains; handlers
 //! live in one module per service and stay thin: parse the wire type, call the engine or the
-//! store, write the wire type.
+//! store, write the wire type. SNS (`sns.rs`) and SQS (`sqs.rs`) too, with event delivery
+//! (`events.rs`: S3 notifications, schedules and SQS pollers run from the ticker).
 //!
 //! # Shutdown
 //!
@@ -44,9 +45,12 @@
 
 mod cloudformation;
 mod codedeploy;
+mod events;
 mod lambda;
 mod metrics;
 mod s3;
+mod sns;
+mod sqs;
 mod wire;
 mod wiring;
 
@@ -406,7 +410,11 @@ async fn tick_loop(app: Arc<App>, every: Duration, mut stopped: watch::Receiver<
             // What ran since the last tick becomes samples for the alarms this tick evaluates.
             a.metrics
                 .sample(&a.hooks.registered_versions(), a.clock.now_ms());
-            a.drive(Engine::tick)
+            let ticked = a.drive(Engine::tick);
+            // Event sources (schedules, SQS pollers) move with the same clock; they do not
+            // drive the engine.
+            events::tick(&a);
+            ticked
         };
         match tokio::task::spawn_blocking(tick).await {
             Ok(Ok(())) => {}
@@ -505,6 +513,14 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
         Some("codedeploy") => Service::CodeDeploy,
         Some("cloudformation") => Service::CloudFormation,
         Some("s3") => Service::S3,
+        Some("sns") => Service::Sns,
+        Some("sqs") => Service::Sqs,
+        _ if target_header
+            .as_deref()
+            .is_some_and(|t| t.starts_with(wire::SQS_TARGET)) =>
+        {
+            Service::Sqs
+        }
         _ if target_header
             .as_deref()
             .is_some_and(|t| t.starts_with(wire::CODEDEPLOY_TARGET)) =>
@@ -526,6 +542,8 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
                 Service::S3 => "AccessDenied",
                 Service::CloudFormation | Service::CodeDeploy => "AccessDeniedException",
                 Service::Lambda => "AccessDeniedException",
+                Service::Sns => "AuthorizationError",
+                Service::Sqs => "AccessDenied",
             };
             return AwsError::new(
                 service,
@@ -565,6 +583,8 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
         Service::CodeDeploy => blocking(&app, req, service, codedeploy::handle).await,
         Service::CloudFormation => blocking(&app, req, service, cloudformation::handle).await,
         Service::S3 => blocking(&app, req, service, s3::handle).await,
+        Service::Sns => blocking(&app, req, service, sns::handle).await,
+        Service::Sqs => blocking(&app, req, service, sqs::handle).await,
     };
     let mut resp = match result {
         Ok(r) => r,

@@ -1,6 +1,8 @@
 //! S3 (REST-XML, path-style `/bucket/key`): `PutObject`, `GetObject`, `HeadObject`,
-//! `DeleteObject`, `ListObjectsV2`, plus `ListBuckets` and `HeadBucket`, on the buckets the
-//! engine created — directories under `<data_dir>/s3/`, one file per object.
+//! `DeleteObject`, `CopyObject`, `ListObjectsV2`, plus `ListBuckets` and `HeadBucket`, on the
+//! buckets the engine created — directories under `<data_dir>/s3/`, one file per object.
+//! Object-created and object-removed events go to the bucket's notification configuration
+//! (`events.rs`); removal events only for keys that existed.
 //!
 //! Known differences: the `ETag` is the first 128 bits of the content's sha256 (not its MD5);
 //! no user metadata or content type is kept (objects answer `binary/octet-stream`); keys whose
@@ -13,8 +15,10 @@ use hyper::header::HeaderValue;
 use sha2::{Digest as _, Sha256};
 use slipway_engine::providers::bucket_dir;
 
+use slipway_deploy::events::S3Event;
+
 use crate::wire::{self, AwsError, HttpResponse, S3_XMLNS, Service, Xml};
-use crate::{App, Req};
+use crate::{App, Req, events};
 
 fn no_such_bucket(bucket: &str) -> AwsError {
     let mut e = AwsError::new(
@@ -113,13 +117,81 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
         };
     }
     let file = object_path(&dir, &key)?;
-    match req.method {
-        Method::PUT => put_object(app, req, &file),
-        Method::GET => get_object(&file, &key, false),
-        Method::HEAD => get_object(&file, &key, true),
-        Method::DELETE => delete_object(&dir, &file),
-        _ => Err(not_implemented(req)),
+    let (resp, event) = match req.method {
+        Method::PUT if req.header("x-amz-copy-source").is_some() => {
+            (copy_object(app, req, &file)?, Some(S3Event::Copy))
+        }
+        Method::PUT => (put_object(app, req, &file)?, Some(S3Event::Put)),
+        Method::GET => return get_object(&file, &key, false),
+        Method::HEAD => return get_object(&file, &key, true),
+        Method::DELETE => {
+            let existed = file.is_file();
+            let r = delete_object(&dir, &file)?;
+            (r, existed.then_some(S3Event::Delete))
+        }
+        _ => return Err(not_implemented(req)),
+    };
+    // Notifications go out once the object is in place (or gone), as S3 sends them after
+    // finishing the request.
+    if let Some(event) = event {
+        let (size, etag) = match std::fs::read(&file) {
+            Ok(b) => (b.len() as u64, etag(&b)),
+            Err(_) => (0, String::new()),
+        };
+        events::s3_object_event(
+            app,
+            &events::ObjectEvent {
+                event,
+                bucket: &bucket,
+                key: &key,
+                size,
+                etag: &etag,
+                request_id: &req.request_id,
+            },
+        );
     }
+    Ok(resp)
+}
+
+/// `CopyObject`: `PUT` with `x-amz-copy-source: /bucket/key` (URL-encoded, optionally
+/// `?versionId=…`, which is refused).
+fn copy_object(app: &App, req: &Req, file: &Path) -> Result<HttpResponse, AwsError> {
+    let raw = req.header("x-amz-copy-source").unwrap_or_default();
+    if raw.contains("?versionId=") {
+        return Err(not_implemented(req));
+    }
+    let source = wire::percent_decode(raw.trim_start_matches('/'), false);
+    let (sb, sk) = source.split_once('/').ok_or_else(|| {
+        AwsError::new(
+            Service::S3,
+            400,
+            "InvalidArgument",
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )
+    })?;
+    let sdir = bucket_dir(&app.data_dir, sb);
+    if sb.contains(['/', '\\']) || sb.starts_with('.') || !sdir.is_dir() {
+        return Err(no_such_bucket(sb));
+    }
+    let sfile = object_path(&sdir, sk)?;
+    let bytes = match std::fs::read(&sfile) {
+        Ok(b) if sfile.is_file() => b,
+        _ => return Err(no_such_key(sk)),
+    };
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_error(&e, parent))?;
+    }
+    let tmp_dir = app.data_dir.join("s3-tmp");
+    std::fs::create_dir_all(&tmp_dir).map_err(|e| io_error(&e, &tmp_dir))?;
+    let tmp = tmp_dir.join(slipway_runtime::new_request_id());
+    std::fs::write(&tmp, &bytes).map_err(|e| io_error(&e, &tmp))?;
+    std::fs::rename(&tmp, file).map_err(|e| io_error(&e, file))?;
+    let mut x = Xml::new();
+    x.open_ns("CopyObjectResult", S3_XMLNS);
+    x.leaf("LastModified", &wire::iso8601(app.clock.now_ms()));
+    x.leaf("ETag", &etag(&bytes));
+    x.close("CopyObjectResult");
+    Ok(wire::response(200, "application/xml", x.finish()))
 }
 
 fn object_path(dir: &Path, key: &str) -> Result<PathBuf, AwsError> {

@@ -46,6 +46,13 @@ pub(crate) const CODEDEPLOY_TARGET: &str = "CodeDeploy_20141006.";
 pub(crate) const CFN_XMLNS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
 pub(crate) const S3_XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 pub(crate) const JSON_1_1: &str = "application/x-amz-json-1.1";
+pub(crate) const JSON_1_0: &str = "application/x-amz-json-1.0";
+pub(crate) const SNS_XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+/// `X-Amz-Target` prefix of SQS (JSON 1.0, `AmazonSQS.SendMessage`).
+pub(crate) const SQS_TARGET: &str = "AmazonSQS.";
+/// SQS answers errors of its JSON protocol with the query protocol's code too
+/// (`awsQueryCompatible`): `x-amzn-query-error: AWS.SimpleQueueService.NonExistentQueue;Sender`.
+pub(crate) const X_AMZN_QUERY_ERROR: &str = "x-amzn-query-error";
 
 /// Which protocol answers a request (and shapes its errors).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +61,10 @@ pub(crate) enum Service {
     CodeDeploy,
     CloudFormation,
     S3,
+    /// Query protocol, XML answers (`sns.rs`).
+    Sns,
+    /// JSON 1.0 (`sqs.rs`).
+    Sqs,
 }
 
 /// An error in the shape of the service that raised it: a stable code for clients, a message.
@@ -100,7 +111,9 @@ impl AwsError {
         tracing::error!(%detail, "internal error");
         let code = match service {
             Service::Lambda => "ServiceException",
-            Service::CodeDeploy | Service::CloudFormation => "InternalFailure",
+            Service::CodeDeploy | Service::CloudFormation | Service::Sns | Service::Sqs => {
+                "InternalFailure"
+            }
             Service::S3 => "InternalError",
         };
         Self::new(service, 500, code, "An internal error occurred.")
@@ -117,9 +130,20 @@ impl AwsError {
                 JSON_1_1,
                 serde_json::json!({"__type": self.code, "message": self.message}).to_string(),
             ),
-            Service::CloudFormation => {
+            Service::Sqs => (
+                JSON_1_0,
+                serde_json::json!({"__type": format!("com.amazonaws.sqs#{}", self.code), "message": self.message}).to_string(),
+            ),
+            Service::CloudFormation | Service::Sns => {
                 let mut x = Xml::new();
-                x.open_ns("ErrorResponse", CFN_XMLNS);
+                x.open_ns(
+                    "ErrorResponse",
+                    if self.service == Service::Sns {
+                        SNS_XMLNS
+                    } else {
+                        CFN_XMLNS
+                    },
+                );
                 x.open("Error");
                 x.leaf(
                     "Type",
@@ -161,6 +185,19 @@ impl AwsError {
             && let Ok(v) = HeaderValue::from_str(&self.code)
         {
             h.insert(X_AMZN_ERROR_TYPE, v);
+        }
+        if self.service == Service::Sqs
+            && let Ok(v) = HeaderValue::from_str(&format!(
+                "{};{}",
+                crate::sqs::query_code(&self.code),
+                if self.status < 500 {
+                    "Sender"
+                } else {
+                    "Receiver"
+                }
+            ))
+        {
+            h.insert(X_AMZN_QUERY_ERROR, v);
         }
         r
     }
@@ -364,6 +401,180 @@ pub(crate) struct DeploymentInfo {
 pub(crate) struct ErrorInformation {
     pub(crate) code: String,
     pub(crate) message: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQS (JSON 1.0, `AmazonSQS.<Operation>`), as `sqs/2012-11-05/service-2.json` names the members.
+
+/// A message attribute as sent and received (`BinaryValue` is base64 in JSON).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct MessageAttributeValue {
+    #[serde(default)]
+    pub(crate) data_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) string_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) binary_value: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct GetQueueUrlRequest {
+    #[serde(default, rename = "QueueName")]
+    pub(crate) queue_name: Option<String>,
+    #[serde(default, rename = "QueueOwnerAWSAccountId")]
+    pub(crate) queue_owner_aws_account_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct GetQueueUrlResult {
+    pub(crate) queue_url: String,
+}
+
+/// `SendMessage`, and one entry of `SendMessageBatch` (which adds `Id`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SendMessageRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    #[serde(default)]
+    pub(crate) message_body: Option<String>,
+    #[serde(default)]
+    pub(crate) delay_seconds: Option<u64>,
+    #[serde(default)]
+    pub(crate) message_attributes: BTreeMap<String, MessageAttributeValue>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SendMessageResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id: Option<String>,
+    pub(crate) message_id: String,
+    #[serde(rename = "MD5OfMessageBody")]
+    pub(crate) md5_of_message_body: String,
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) md5_of_message_attributes: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SendMessageBatchRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) entries: Vec<SendMessageRequest>,
+}
+
+/// `Successful`/`Failed` of the batch operations.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct BatchResult<T> {
+    pub(crate) successful: Vec<T>,
+    pub(crate) failed: Vec<BatchResultErrorEntry>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct BatchResultErrorEntry {
+    pub(crate) id: String,
+    pub(crate) sender_fault: bool,
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct BatchResultEntry {
+    pub(crate) id: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ReceiveMessageRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) max_number_of_messages: Option<u64>,
+    #[serde(default)]
+    pub(crate) visibility_timeout: Option<u64>,
+    #[serde(default)]
+    pub(crate) wait_time_seconds: Option<u64>,
+    #[serde(default)]
+    pub(crate) attribute_names: Vec<String>,
+    #[serde(default)]
+    pub(crate) message_system_attribute_names: Vec<String>,
+    #[serde(default)]
+    pub(crate) message_attribute_names: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ReceiveMessageResult {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) messages: Vec<ReceivedMessage>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct ReceivedMessage {
+    pub(crate) message_id: String,
+    pub(crate) receipt_handle: String,
+    #[serde(rename = "MD5OfBody")]
+    pub(crate) md5_of_body: String,
+    pub(crate) body: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) attributes: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) message_attributes: BTreeMap<String, MessageAttributeValue>,
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) md5_of_message_attributes: Option<String>,
+}
+
+/// `DeleteMessage`, and one entry of `DeleteMessageBatch` (which adds `Id`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DeleteMessageRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    #[serde(default)]
+    pub(crate) receipt_handle: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DeleteMessageBatchRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) entries: Vec<DeleteMessageRequest>,
+}
+
+/// `GetQueueAttributes` and `PurgeQueue` (which has only the URL).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct QueueAttributesRequest {
+    #[serde(default)]
+    pub(crate) queue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) attribute_names: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct GetQueueAttributesResult {
+    pub(crate) attributes: BTreeMap<String, String>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,14 +61,19 @@ pub enum Collection {
     /// What local resource providers keep about the physical resources they made, by
     /// `Type|PhysicalId`.
     Resources,
+    /// Event delivery's own state, by `kind|name`: an SQS queue's messages (`sqs|QUEUE`), a
+    /// schedule's next firing (`schedule|RULE`), subscriptions made through the SNS API
+    /// (`sns-subscription|ARN`).
+    Events,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 4] = [
+    pub const ALL: [Collection; 5] = [
         Collection::Functions,
         Collection::Deployments,
         Collection::Journal,
         Collection::Resources,
+        Collection::Events,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +82,7 @@ impl Collection {
             Collection::Deployments => "deployments",
             Collection::Journal => "journal",
             Collection::Resources => "resources",
+            Collection::Events => "events",
         }
     }
 
