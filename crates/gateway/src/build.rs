@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use slipway_model::template::Template;
+use slipway_model::template::eval::Pseudo;
 
 use crate::directory::Directory;
 use crate::routes::{
@@ -82,24 +83,45 @@ pub fn api_id(stack_name: &str, logical_id: &str) -> String {
 
 /// Builds the snapshot of `template`.
 pub fn build(template: &Template, dir: &Directory) -> (Snapshot, Vec<BuildProblem>) {
+    let resources = template
+        .resources
+        .iter()
+        .map(|(id, r)| (id.clone(), r.type_.clone(), r.properties.to_json()))
+        .collect();
+    build_deployed(resources, &template.pseudo, dir)
+}
+
+/// Builds the snapshot of a deployed stack: `(logical ID, type, properties)` of its resources
+/// in order, properties as the template gave them (references to resources still symbolic, as
+/// the deploy engine keeps them), `pseudo` the stack's pseudo parameters, and `dir` what its
+/// references stand for.
+pub fn build_deployed(
+    resources: Vec<(String, String, Value)>,
+    pseudo: &Pseudo,
+    dir: &Directory,
+) -> (Snapshot, Vec<BuildProblem>) {
+    let order: Vec<(String, String)> = resources
+        .iter()
+        .map(|(id, t, _)| (id.clone(), t.clone()))
+        .collect();
     let mut b = Builder {
-        template,
+        order,
+        pseudo,
         dir,
         problems: Vec::new(),
-        props: template
-            .resources
-            .iter()
-            .map(|(id, r)| (id.clone(), (r.type_.clone(), r.properties.to_json())))
+        props: resources
+            .into_iter()
+            .map(|(id, t, p)| (id, (t, p)))
             .collect(),
     };
     let mut apis = Vec::new();
-    for (id, r) in &template.resources {
-        let kind = match r.type_.as_str() {
+    for (id, type_) in b.order.clone() {
+        let kind = match type_.as_str() {
             "AWS::ApiGateway::RestApi" => ApiKind::Rest,
             "AWS::ApiGatewayV2::Api" => ApiKind::Http,
             _ => continue,
         };
-        if let Some(entry) = b.api(id, kind) {
+        if let Some(entry) = b.api(&id, kind) {
             apis.push(entry);
         }
     }
@@ -124,7 +146,9 @@ enum RawIntegration {
 }
 
 struct Builder<'a> {
-    template: &'a Template,
+    /// `(logical ID, type)` in template order.
+    order: Vec<(String, String)>,
+    pseudo: &'a Pseudo,
     dir: &'a Directory,
     problems: Vec<BuildProblem>,
     props: BTreeMap<String, (String, Value)>,
@@ -231,8 +255,8 @@ impl Builder<'_> {
         }
         self.problems.extend(stage_problems);
         // Template order for the primary stage.
-        for (sid, r) in &self.template.resources {
-            let ty = r.type_.as_str();
+        for (sid, ty) in &self.order {
+            let ty = ty.as_str();
             if (ty == "AWS::ApiGateway::Stage" || ty == "AWS::ApiGatewayV2::Stage")
                 && let Some((_, sp)) = self.props.get(sid)
                 && (refers_to(sp.get("RestApiId"), id) || refers_to(sp.get("ApiId"), id))
@@ -265,12 +289,17 @@ impl Builder<'_> {
         }
 
         let info = Arc::new(ApiInfo {
-            id: api_id(&self.template.pseudo.stack_name, id),
+            id: self
+                .dir
+                .api_ids
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| api_id(&self.pseudo.stack_name, id)),
             logical_id: id.to_owned(),
             kind,
             binary_media_types: binary,
-            account: self.template.pseudo.account.clone(),
-            region: self.template.pseudo.region.clone(),
+            account: self.pseudo.account.clone(),
+            region: self.pseudo.region.clone(),
             cors: match kind {
                 ApiKind::Http => props
                     .get("Body")
@@ -651,7 +680,7 @@ impl Builder<'_> {
     }
 
     fn ref_text(&self, name: &str) -> Result<String, String> {
-        let p = &self.template.pseudo;
+        let p = self.pseudo;
         match name {
             "AWS::Region" => Ok(p.region.clone()),
             "AWS::AccountId" => Ok(p.account.clone()),

@@ -26,6 +26,10 @@ pub struct Directory {
     pub versions: BTreeMap<String, (String, Version)>,
     /// (physical function name, alias name) → the alias's versions and weights.
     pub routing: BTreeMap<(String, String), Routing>,
+    /// `AWS::ApiGateway::RestApi` / `AWS::ApiGatewayV2::Api` logical ID → the API ID the
+    /// deploy engine gave it; an API not listed gets [`crate::api_id`] of the stack and
+    /// logical ID (what `slipway serve` uses).
+    pub api_ids: BTreeMap<String, String>,
 }
 
 impl Directory {

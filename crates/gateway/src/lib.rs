@@ -42,7 +42,7 @@ pub mod response;
 pub mod routes;
 pub mod server;
 
-pub use build::{ApiEntry, BuildProblem, Snapshot, api_id};
+pub use build::{ApiEntry, BuildProblem, Snapshot, api_id, build_deployed};
 pub use directory::{Directory, FunctionProblem, local_functions};
 pub use reload::{Fingerprint, Reloader, code_dirs};
 pub use routes::{ApiKind, Backend, Integration, PayloadVersion, RouteTable, Routing};

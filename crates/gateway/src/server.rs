@@ -114,6 +114,8 @@ pub struct Gateway {
     invoker: Arc<dyn Invoker>,
     config: GatewayConfig,
     requests: AtomicU64,
+    /// Replies by status class: `[1xx, 2xx, 3xx, 4xx, 5xx]`.
+    replies: [AtomicU64; 5],
 }
 
 struct Located {
@@ -131,7 +133,13 @@ impl Gateway {
             invoker,
             config,
             requests: AtomicU64::new(0),
+            replies: Default::default(),
         }
+    }
+
+    /// How many replies were sent, by status class: `[1xx, 2xx, 3xx, 4xx, 5xx]`.
+    pub fn replies_by_class(&self) -> [u64; 5] {
+        std::array::from_fn(|i| self.replies[i].load(Ordering::Relaxed))
     }
 
     /// Replaces every route table at once; requests in flight keep the snapshot they loaded.
@@ -247,6 +255,8 @@ impl Gateway {
                 .push(("apigw-requestid".to_owned(), extended_id)),
             None => {}
         }
+        let class = usize::from(reply.status / 100).clamp(1, 5) - 1;
+        self.replies[class].fetch_add(1, Ordering::Relaxed);
         reply
     }
 

@@ -48,6 +48,8 @@ mod codedeploy;
 mod events;
 mod lambda;
 mod metrics;
+mod prom;
+mod routes;
 mod s3;
 mod sns;
 mod sqs;
@@ -79,6 +81,8 @@ use wire::{AwsError, HttpResponse, Service};
 /// Default control-plane port (`DESIGN.md`: "control plane, AWS-compatible endpoints and
 /// console 8040").
 pub const DEFAULT_PORT: u16 = 8040;
+/// Default gateway port (the CLI's `--gateway-port`), as `sam local start-api`'s.
+pub const DEFAULT_GATEWAY_PORT: u16 = 3000;
 /// The target requests without an ARN land in, unless configured: the CLI's default account
 /// with the request's region.
 pub const DEFAULT_ACCOUNT: &str = "123456789012";
@@ -106,8 +110,16 @@ pub struct Config {
     pub default_region: String,
     /// Interpreters for `python3.x` functions, and `runtime_paths` where a cached `boto3` lives.
     pub python: PythonConfig,
-    /// Who hears about API routes and aliases (the gateway); nobody by default.
+    /// Who else hears about API routes, aliases and functions (the server's own gateway
+    /// always does); nobody by default.
     pub routes: Arc<dyn RouteSink>,
+    /// Where the gateway serves the deployed stacks' APIs (`routes.rs`): `None` (the default)
+    /// serves none; the CLI gives `127.0.0.1:`[`DEFAULT_GATEWAY_PORT`]; port 0 picks a free
+    /// one. A non-loopback address requires [`Config::token`] too (the APIs themselves are
+    /// not authenticated, as API Gateway's are not without an authorizer).
+    pub gateway: Option<SocketAddr>,
+    /// Seed of the gateway's weighted-alias picks (random when `None`).
+    pub gateway_seed: Option<u64>,
 }
 
 impl Config {
@@ -122,6 +134,8 @@ impl Config {
             default_region: "us-east-1".to_owned(),
             python: PythonConfig::default(),
             routes: Arc::new(NoRoutes),
+            gateway: None,
+            gateway_seed: None,
         }
     }
 }
@@ -132,6 +146,12 @@ pub enum ServerError {
         "refusing to listen on {addr} without a token: a non-loopback address requires one (--token or SLIPWAY_TOKEN)"
     )]
     TokenRequired { addr: SocketAddr },
+    #[error(
+        "refusing to serve the gateway on {addr} without a token: a non-loopback address requires one (--token or SLIPWAY_TOKEN)"
+    )]
+    GatewayTokenRequired { addr: SocketAddr },
+    #[error("cannot start the gateway")]
+    Gateway(#[source] slipway_gateway::ServeError),
     #[error("cannot create the data directory {}", path.display())]
     DataDir {
         path: PathBuf,
@@ -186,6 +206,8 @@ pub(crate) struct App {
     /// racing a deploy would both try to start the deployment the deploy just committed).
     drive: std::sync::Mutex<()>,
     metrics: Arc<metrics::RuntimeMetrics>,
+    /// The gateway and its route-table rebuilds, when [`Config::gateway`] is set.
+    data_plane: Option<Arc<routes::DataPlane>>,
 }
 
 impl App {
@@ -193,6 +215,14 @@ impl App {
     pub(crate) fn drive<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
         let _one = self.drive.lock().unwrap_or_else(|e| e.into_inner());
         f(&self.engine)
+    }
+
+    /// One tick: what ran since the last tick becomes samples for the alarms this tick
+    /// evaluates, then [`Engine::tick`] as the only driver (blocking).
+    fn tick(&self) -> Result<(), slipway_engine::EngineError> {
+        self.metrics
+            .sample(&self.hooks.registered_versions(), self.clock.now_ms());
+        self.drive(Engine::tick)
     }
 
     /// `ACCOUNT/REGION` of a request: the default account, the request's region.
@@ -211,6 +241,7 @@ pub struct ServerHandle {
     app: Arc<App>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    gateway: Option<slipway_gateway::Server>,
 }
 
 impl Server {
@@ -223,6 +254,12 @@ impl Server {
         let c = self.config;
         if !c.bind.ip().is_loopback() && c.token.as_deref().is_none_or(str::is_empty) {
             return Err(ServerError::TokenRequired { addr: c.bind });
+        }
+        if let Some(g) = c.gateway
+            && !g.ip().is_loopback()
+            && c.token.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(ServerError::GatewayTokenRequired { addr: g });
         }
         std::fs::create_dir_all(&c.data_dir).map_err(|source| ServerError::DataDir {
             path: c.data_dir.clone(),
@@ -274,7 +311,18 @@ impl Server {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let runtime = Runtime::new(rc).map_err(ServerError::Runtime)?;
-        let hooks = Arc::new(ServerHooks::new(runtime.clone(), c.routes.clone()));
+        let data_plane = c.gateway.map(|_| {
+            Arc::new(routes::DataPlane::new(
+                store.clone(),
+                runtime.clone(),
+                c.gateway_seed,
+            ))
+        });
+        let sinks: Arc<dyn RouteSink> = match &data_plane {
+            Some(dp) => Arc::new(routes::Both(dp.clone(), c.routes.clone())),
+            None => c.routes.clone(),
+        };
+        let hooks = Arc::new(ServerHooks::new(runtime.clone(), sinks));
         let metrics = Arc::new(metrics::RuntimeMetrics::new(runtime.clone()));
         let engine = Arc::new(Engine::new(EngineParts {
             store: store.clone(),
@@ -297,6 +345,7 @@ impl Server {
             token: c.token.clone(),
             drive: std::sync::Mutex::new(()),
             metrics,
+            data_plane: data_plane.clone(),
         });
 
         // What the store already holds runs again; interrupted operations carry on.
@@ -305,21 +354,40 @@ impl Server {
         let a = app.clone();
         tokio::task::spawn_blocking(move || {
             wiring::register_stored(store.as_ref(), &data_dir, &reg);
-            a.drive(|e| e.resume()).map(|_| ())
+            a.drive(|e| e.resume()).map(|_| ())?;
+            if let Some(dp) = &a.data_plane {
+                dp.rebuild();
+            }
+            Ok::<(), slipway_engine::EngineError>(())
         })
         .await
         .map_err(ServerError::Join)?
         .map_err(ServerError::Resume)?;
 
         let (stop, stopped) = watch::channel(false);
-        let serve = tokio::spawn(serve(listener, app.clone(), stopped.clone()));
-        let ticker = tokio::spawn(tick_loop(app.clone(), c.tick_interval, stopped));
+        let mut tasks = Vec::new();
+        let mut gateway = None;
+        if let (Some(dp), Some(g)) = (&data_plane, c.gateway) {
+            let server = slipway_gateway::Server::bind(dp.gateway.clone(), g)
+                .await
+                .map_err(ServerError::Gateway)?;
+            tracing::info!(addr = %server.local_addr(), "slipway gateway listening");
+            gateway = Some(server);
+            tasks.push(tokio::spawn(dp.clone().run(stopped.clone())));
+        }
+        tasks.push(tokio::spawn(serve(listener, app.clone(), stopped.clone())));
+        tasks.push(tokio::spawn(tick_loop(
+            app.clone(),
+            c.tick_interval,
+            stopped,
+        )));
         tracing::info!(%addr, "slipway server listening");
         Ok(ServerHandle {
             addr,
             app,
             stop,
-            tasks: vec![serve, ticker],
+            tasks,
+            gateway,
         })
     }
 }
@@ -350,6 +418,44 @@ impl ServerHandle {
         self.app.drive(f)
     }
 
+    /// What the ticker does every [`Config::tick_interval`], now: the runtime's counters
+    /// sampled into metrics, then [`Engine::tick`] (tests advance a `ManualClock`, then tick).
+    /// Blocking, like [`ServerHandle::with_engine`].
+    pub fn tick(&self) -> Result<(), slipway_engine::EngineError> {
+        let ticked = self.app.tick();
+        events::tick(&self.app);
+        ticked
+    }
+
+    /// The gateway's bound address, when [`Config::gateway`] is set.
+    pub fn gateway_addr(&self) -> Option<SocketAddr> {
+        self.gateway
+            .as_ref()
+            .map(slipway_gateway::Server::local_addr)
+    }
+
+    /// `http://ADDR` of the gateway (`/_api/{apiId}/{stage}/…` under it).
+    pub fn gateway_url(&self) -> Option<String> {
+        self.gateway_addr().map(|a| format!("http://{a}"))
+    }
+
+    /// The invoke URLs of a stack's APIs on this gateway, read from the store now (what a
+    /// deploy prints); empty without a gateway. Blocking: reads SQLite.
+    pub fn api_urls(&self, target: &str, stack: &str) -> Vec<slipway_gateway::StageUrl> {
+        match self.gateway_addr() {
+            Some(addr) => routes::stack_urls(self.app.store.as_ref(), target, stack, addr),
+            None => Vec::new(),
+        }
+    }
+
+    /// Resolves once the gateway serves every change the engine reported before the call
+    /// (route tables are rebuilt in the background after each report).
+    pub async fn gateway_settled(&self) {
+        if let Some(dp) = &self.app.data_plane {
+            dp.settled().await;
+        }
+    }
+
     /// The function runtime (metrics, logs; the gateway's `Invoker`).
     pub fn runtime(&self) -> Runtime {
         self.app.runtime.clone()
@@ -358,6 +464,9 @@ impl ServerHandle {
     /// Stops accepting, stops the ticker and every execution environment.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         let _ = self.stop.send(true);
+        if let Some(g) = self.gateway {
+            g.shutdown().await;
+        }
         for t in self.tasks {
             t.await.map_err(ServerError::Join)?;
         }
@@ -407,10 +516,7 @@ async fn tick_loop(app: Arc<App>, every: Duration, mut stopped: watch::Receiver<
         }
         let a = app.clone();
         let tick = move || {
-            // What ran since the last tick becomes samples for the alarms this tick evaluates.
-            a.metrics
-                .sample(&a.hooks.registered_versions(), a.clock.now_ms());
-            let ticked = a.drive(Engine::tick);
+            let ticked = a.tick();
             // Event sources (schedules, SQS pollers) move with the same clock; they do not
             // drive the engine.
             events::tick(&a);
@@ -553,6 +659,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
             )
             .into_response(head, &request_id);
         }
+    }
+    if parts.method == Method::GET && path == prom::PATH {
+        return prom::respond(&app).await;
     }
     let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),

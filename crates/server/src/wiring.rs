@@ -1,7 +1,7 @@
 //! How the engine's changes reach the data plane: [`ServerHooks`] implements
 //! [`slipway_engine::Hooks`], registering every function version with the runtime and passing
-//! API and alias changes to a [`RouteSink`] (the gateway implements it; [`NoRoutes`] until
-//! then).
+//! API, alias and function changes to a [`RouteSink`] (the server's own gateway, `routes.rs`,
+//! and the one configured, [`NoRoutes`] by default).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -23,6 +23,8 @@ pub trait RouteSink: Send + Sync {
     fn routes_changed(&self, _target: &str, _api: &str) {}
     /// An alias's version or weights changed (a route to it picks versions anew).
     fn alias_changed(&self, _target: &str, _function: &str, _alias: &str) {}
+    /// A function (`$LATEST`, a version) was created, changed or deleted.
+    fn function_changed(&self, _target: &str, _function: &str) {}
 }
 
 /// No gateway yet.
@@ -62,9 +64,11 @@ impl Hooks for ServerHooks {
         self.registered()
             .insert((spec.name.clone(), spec.version.clone()));
         self.runtime.register(spec.clone());
+        let target = format!("{}/{}", spec.location.account, spec.location.region);
+        self.routes.function_changed(&target, &spec.name);
     }
 
-    fn function_deleted(&self, _target: &str, function: &str) {
+    fn function_deleted(&self, target: &str, function: &str) {
         let gone: Vec<(String, Version)> = {
             let mut reg = self.registered();
             let gone = reg.iter().filter(|(f, _)| f == function).cloned().collect();
@@ -74,6 +78,7 @@ impl Hooks for ServerHooks {
         for (f, v) in gone {
             self.runtime.unregister(&f, &v);
         }
+        self.routes.function_changed(target, function);
     }
 
     fn alias_changed(&self, target: &str, function: &str, alias: &str) {
