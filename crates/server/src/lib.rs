@@ -42,6 +42,7 @@
 //! slipway_server::run(config).await?;
 //! ```
 
+pub mod api;
 mod cloudformation;
 mod codedeploy;
 mod lambda;
@@ -479,6 +480,9 @@ impl Req {
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
+    if req.uri().path().starts_with(api::PREFIX) {
+        return api::handle(app, req).await;
+    }
     let (parts, body) = req.into_parts();
     let request_id = slipway_runtime::new_request_id();
     let auth = parts
