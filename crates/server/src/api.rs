@@ -756,6 +756,14 @@ fn deployment(target: &str, d: &Dep, now_ms: u64) -> Deployment {
                 weight_percent: percent(s.weight),
             })
             .collect(),
+        weights: d
+            .weights
+            .iter()
+            .map(|w| ShiftStep {
+                at_ms: w.at_ms,
+                weight_percent: percent(w.weight),
+            })
+            .collect(),
         next_event_ms: if d.status.is_terminal() {
             None
         } else {

@@ -462,6 +462,11 @@ fn deployments_are_listed_moved_by_operator_actions_and_rolled_back() {
         (d["status"].as_str(), d["weightPercent"].as_f64()),
         (Some("Succeeded"), Some(100.0))
     );
+    // Weights over time, on the (unmoved) manual clock.
+    assert_eq!(
+        d["weights"],
+        json!([{"atMs": START_MS, "weightPercent": 10.0}, {"atMs": START_MS, "weightPercent": 100.0}])
+    );
     r.wait_for("the stack update", || {
         get(&r, &stack).1["status"] == "UPDATE_COMPLETE"
     });

@@ -223,6 +223,8 @@ pub struct Deployment {
     pub weight_percent: f64,
     /// The schedule: at `atMs` after traffic starts moving, `weightPercent` on the new version.
     pub schedule: Vec<ShiftStep>,
+    /// Every weight the alias was set to so far, oldest first (`atMs`: the server's clock).
+    pub weights: Vec<ShiftStep>,
     /// When the next shift step or hook timeout is due (the server's clock).
     pub next_event_ms: Option<u64>,
     pub created_ms: u64,
