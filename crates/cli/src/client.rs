@@ -399,39 +399,116 @@ pub(crate) struct ConnectSettings {
 pub(crate) struct Session {
     pub(crate) client: Client,
     embedded: Option<ServerHandle>,
+    /// The data directory whose running server this session found (no endpoint was given).
+    discovered: Option<PathBuf>,
+    data_dir: PathBuf,
 }
 
 impl Session {
-    /// Connects to the endpoint, or starts an embedded server (call inside a multi-thread
-    /// tokio runtime).
+    /// Connects to the endpoint; without one, to the server already running over the data
+    /// directory (its [`SERVER_FILE`]), else starts an embedded server (call inside a
+    /// multi-thread tokio runtime).
     pub(crate) async fn open(c: &ConnectSettings) -> Result<Session, ClientError> {
         if let Some(e) = &c.endpoint {
             return Ok(Session {
                 client: Client::new(e, c.token.as_deref())?,
                 embedded: None,
+                discovered: None,
+                data_dir: c.data_dir.clone(),
+            });
+        }
+        if let Some(e) = discover(&c.data_dir).await {
+            return Ok(Session {
+                client: Client::new(&e, c.token.as_deref())?,
+                embedded: None,
+                discovered: Some(c.data_dir.clone()),
+                data_dir: c.data_dir.clone(),
             });
         }
         let handle = Server::new(embedded_config(c)?)
             .start()
             .await
             .map_err(ClientError::Embedded)?;
+        announce(&c.data_dir, &handle.endpoint_url());
         Ok(Session {
             client: Client::new(&handle.endpoint_url(), None)?,
             embedded: Some(handle),
+            discovered: None,
+            data_dir: c.data_dir.clone(),
         })
     }
 
-    pub(crate) fn is_embedded(&self) -> bool {
-        self.embedded.is_some()
+    /// What the session talks to, for a header line.
+    pub(crate) fn describe(&self) -> String {
+        match (&self.embedded, &self.discovered) {
+            (Some(_), _) => format!("embedded server over {}", self.data_dir.display()),
+            (None, Some(d)) => format!(
+                "the server running over {} at {}",
+                d.display(),
+                self.client.endpoint()
+            ),
+            (None, None) => self.client.endpoint().to_owned(),
+        }
     }
 
     /// Shuts the embedded server down (nothing for a remote one).
     pub(crate) async fn close(self) {
-        if let Some(h) = self.embedded
-            && let Err(e) = h.shutdown().await
-        {
-            warn_shutdown(&e);
+        if let Some(h) = self.embedded {
+            withdraw(&self.data_dir);
+            if let Err(e) = h.shutdown().await {
+                warn_shutdown(&e);
+            }
         }
+    }
+}
+
+/// `<data dir>/server.json`: the server running over that data directory, `{"endpoint",
+/// "pid"}`, written by `slipway server` and by an embedded server while it runs, removed when
+/// it stops. A verb without an endpoint uses that server instead of starting a second engine
+/// over the same state (two drivers of one deployment). A file left by a killed server is
+/// ignored: nothing answers at its endpoint.
+pub(crate) const SERVER_FILE: &str = "server.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ServerFile {
+    endpoint: String,
+    pid: u32,
+}
+
+/// Records that this process serves `data_dir` at `endpoint` (best effort: a read-only data
+/// directory only loses the discovery).
+pub(crate) fn announce(data_dir: &std::path::Path, endpoint: &str) {
+    let f = ServerFile {
+        endpoint: endpoint.to_owned(),
+        pid: std::process::id(),
+    };
+    let _ = std::fs::write(
+        data_dir.join(SERVER_FILE),
+        serde_json::to_vec(&f).unwrap_or_default(),
+    );
+}
+
+/// Removes the record if it is still this process's.
+pub(crate) fn withdraw(data_dir: &std::path::Path) {
+    let path = data_dir.join(SERVER_FILE);
+    let ours = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ServerFile>(&b).ok())
+        .is_some_and(|f| f.pid == std::process::id());
+    if ours {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The endpoint of a server running over `data_dir` that accepts connections.
+async fn discover(data_dir: &std::path::Path) -> Option<String> {
+    let bytes = std::fs::read(data_dir.join(SERVER_FILE)).ok()?;
+    let f: ServerFile = serde_json::from_slice(&bytes).ok()?;
+    let authority = f.endpoint.strip_prefix("http://")?.to_owned();
+    let connect = tokio::net::TcpStream::connect(authority);
+    match tokio::time::timeout(Duration::from_millis(500), connect).await {
+        Ok(Ok(_)) => Some(f.endpoint),
+        _ => None,
     }
 }
 

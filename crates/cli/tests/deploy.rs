@@ -81,9 +81,18 @@ fn an_embedded_deploy_creates_updates_plans_reviews_and_deletes_a_stack() {
     ok(&r);
     assert!(!r.stdout.contains("app"), "{}", r.stdout);
 
-    // Create.
+    // Create. A server.json left by a killed server (nothing listens there) is ignored.
+    write(
+        p,
+        &[(
+            ".slipway/server.json",
+            r#"{"endpoint": "http://127.0.0.1:9", "pid": 1}"#,
+        )],
+    );
     let r = slipway(p, &["deploy", "--stack-name", "app"]);
     ok(&r);
+    // The embedded server announced itself there while it ran, and withdrew.
+    assert!(!p.join(".slipway/server.json").exists());
     assert!(
         r.stdout.contains("embedded server over [TEMP]/.slipway"),
         "{}",
@@ -480,6 +489,28 @@ fn deploys_reach_a_running_server_and_operators_skip_waits_and_roll_back() {
         "the project's data dir was used"
     );
     assert!(p.join("server-data/state.db").exists());
+    // Without an endpoint, a verb over that data directory finds the running server instead of
+    // starting a second engine over the same state.
+    assert!(p.join("server-data/server.json").exists());
+    let r = slipway(
+        p,
+        &[
+            "deploy",
+            "--stack-name",
+            "app",
+            "--data-dir",
+            "server-data",
+            "--dry-run",
+        ],
+    );
+    ok(&r);
+    assert!(
+        r.stdout.contains(&format!(
+            "(the server running over [TEMP]/server-data at {ep})"
+        )),
+        "{}",
+        r.stdout
+    );
 
     // v2: the deploy follows the canary until an operator skips the wait.
     let deploy = spawn_slipway(
@@ -569,6 +600,7 @@ fn deploys_reach_a_running_server_and_operators_skip_waits_and_roll_back() {
         r.stdout
     );
     server.stop();
+    assert!(!p.join("server-data/server.json").exists());
 }
 
 #[test]

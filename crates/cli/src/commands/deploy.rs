@@ -29,7 +29,7 @@ use slipway_server::api::types::{
 
 use super::Status;
 use crate::args::{DeployArgs, ServerArgs};
-use crate::client::{Client, ClientError, Session, TargetName, server_config};
+use crate::client::{Client, ClientError, Session, TargetName, announce, server_config, withdraw};
 use crate::env_vars::Environment;
 use crate::error::CliError;
 use crate::settings::{self, DeploySettings};
@@ -137,15 +137,11 @@ async fn deploy(
     let c = &session.client;
     let t = &s.remote.target;
     let stack = &s.stack_name;
-    let via = if session.is_embedded() {
-        format!(
-            "embedded server over {}",
-            s.remote.connect.data_dir.display()
-        )
-    } else {
-        c.endpoint().to_owned()
-    };
-    writeln!(out, "Deploying stack {stack} to {t} ({via})")?;
+    writeln!(
+        out,
+        "Deploying stack {stack} to {t} ({})",
+        session.describe()
+    )?;
 
     if s.dry_run {
         input.options.dry_run = true;
@@ -246,7 +242,17 @@ async fn deploy(
             }
         }
         out.flush()?;
-        tokio::time::sleep(POLL).await;
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            _ = tokio::signal::ctrl_c() => {
+                writeln!(
+                    out,
+                    "\nInterrupted. The stack operation goes on in the server (an embedded one \
+                     resumes it when it next starts); follow it with `slipway stack events {stack}`."
+                )?;
+                return Ok(Status::Usage);
+            }
+        }
     };
     writeln!(out)?;
     if !status.outputs.is_empty() {
@@ -499,6 +505,7 @@ pub(crate) fn server(
             .start()
             .await
             .map_err(CliError::Server)?;
+        announce(&s.connect.data_dir, &handle.endpoint_url());
         let scale = s
             .connect
             .time_scale
@@ -513,6 +520,7 @@ pub(crate) fn server(
         err.flush()?;
         wait_for_signal().await?;
         writeln!(err, "Stopping…")?;
+        withdraw(&s.connect.data_dir);
         handle.shutdown().await.map_err(CliError::Server)?;
         Ok(Status::Success)
     })
