@@ -31,6 +31,20 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Remove artefacts that no build record refers to from the artefact store.
     Gc(GcArgs),
+    /// Run the control plane (state, deploy engine, functions, the control API and the
+    /// AWS-compatible endpoints) until Ctrl-C or SIGTERM.
+    Server(ServerArgs),
+    /// Deploy a template as a stack: change set, progress, traffic shifts, outputs
+    /// (`sam deploy`).
+    Deploy(DeployArgs),
+    /// The target's stacks: list, events, outputs, delete.
+    Stack(StackArgs),
+    /// List traffic-shifting deployments (of one function).
+    Deployments(DeploymentsArgs),
+    /// Act on a deployment: stop (with rollback), continue, skip the remaining wait.
+    Deployment(DeploymentArgs),
+    /// Put all of an alias's traffic back on the previous version.
+    Rollback(RollbackArgs),
 }
 
 #[derive(Debug, Args)]
@@ -348,4 +362,160 @@ pub(crate) struct ScheduleEventArgs {
     /// The rule's name.
     #[arg(long, default_value = "ExampleRule")]
     pub(crate) rule: String,
+}
+
+/// How a verb reaches a server, and which target it works on.
+#[derive(Debug, Args, Default)]
+pub(crate) struct ConnectArgs {
+    /// A running `slipway server`, `http://HOST:PORT` (default: `SLIPWAY_ENDPOINT`). Without
+    /// one, a server runs inside this command over the data directory while it works.
+    #[arg(long, value_name = "URL")]
+    pub(crate) endpoint: Option<String>,
+    /// The server's token (default: `SLIPWAY_TOKEN`).
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) token: Option<String>,
+    /// Slipway's data directory, for the server this command runs when no endpoint is given
+    /// (default `.slipway`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// The target, `ACCOUNT/REGION` (default: `--account`/`--region`, else
+    /// 123456789012/us-east-1).
+    #[arg(long, value_name = "ACCOUNT/REGION")]
+    pub(crate) target: Option<String>,
+    /// Region of the target (when no `--target`); default us-east-1.
+    #[arg(long)]
+    pub(crate) region: Option<String>,
+    /// Account ID of the target (when no `--target`); default 123456789012.
+    #[arg(long)]
+    pub(crate) account: Option<String>,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub(crate) struct ServerArgs {
+    /// Slipway's data directory: state, artefacts, buckets, runtime files (default `.slipway`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// The control-plane port (default 8040; 0 for any free port).
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub(crate) port: Option<u16>,
+    /// The address to listen on (default 127.0.0.1); any other needs a token.
+    #[arg(long, value_name = "IP")]
+    pub(crate) bind: Option<String>,
+    /// The token every request must carry (default: `SLIPWAY_TOKEN`); required off loopback.
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) token: Option<String>,
+    /// Run the server's clock N times faster (a real number > 0): rehearse a 30-minute canary
+    /// in seconds.
+    #[arg(long, value_name = "N")]
+    pub(crate) time_scale: Option<f64>,
+}
+
+#[derive(Debug, Args, Default)]
+pub(crate) struct DeployArgs {
+    /// The template (default: template.yaml, else template.yml, else template.json).
+    #[arg(short = 't', long, alias = "template-file", value_name = "PATH")]
+    pub(crate) template: Option<PathBuf>,
+    /// The stack to create or update (or samconfig's `stack_name`, `SLIPWAY_STACK_NAME`).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) stack_name: Option<String>,
+    /// Parameter values: `Key=Value` pairs (or `ParameterKey=K,ParameterValue=V`).
+    #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+    pub(crate) parameter_overrides: Vec<String>,
+    /// Stack tags: `Key=Value` pairs.
+    #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+    pub(crate) tags: Vec<String>,
+    /// Create the change set and stop: review it, deploy nothing.
+    #[arg(long)]
+    pub(crate) no_execute_changeset: bool,
+    /// Show the change set and ask before executing it.
+    #[arg(long)]
+    pub(crate) confirm_changeset: bool,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Exit 0 when there is nothing to deploy (default: exit 1, as `sam deploy`).
+    #[arg(long)]
+    pub(crate) no_fail_on_empty_changeset: bool,
+    /// Run the embedded server's clock N times faster (a real number > 0); a running server
+    /// keeps its own clock.
+    #[arg(long, value_name = "N")]
+    pub(crate) time_scale: Option<f64>,
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StackArgs {
+    #[command(subcommand)]
+    pub(crate) command: StackCommand,
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StackCommand {
+    /// The target's stacks and their statuses.
+    List,
+    /// A stack's events, oldest first.
+    Events {
+        #[arg(value_name = "STACK")]
+        name: String,
+    },
+    /// A stack's outputs.
+    Outputs {
+        #[arg(value_name = "STACK")]
+        name: String,
+    },
+    /// Delete a stack and everything it created (resources with `DeletionPolicy: Retain`
+    /// stay).
+    Delete {
+        #[arg(value_name = "STACK")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeploymentsArgs {
+    /// Only this function's deployments (its name or logical ID).
+    #[arg(value_name = "FUNCTION")]
+    pub(crate) function: Option<String>,
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeploymentArgs {
+    #[arg(value_enum, value_name = "ACTION")]
+    pub(crate) action: DeploymentActionArg,
+    /// The deployment (`d-…`, from `slipway deployments`).
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+}
+
+/// The operator actions on a deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DeploymentActionArg {
+    /// Stop it and put traffic back on the old version (CodeDeploy's StopDeployment with
+    /// rollback).
+    Stop,
+    /// Let a deployment waiting before traffic moves go on (CodeDeploy's ContinueDeployment).
+    Continue,
+    /// Skip the remaining wait of the shift: all traffic on the new version now.
+    SkipWait,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RollbackArgs {
+    /// The function (its name or logical ID).
+    #[arg(value_name = "FUNCTION")]
+    pub(crate) function: String,
+    /// The alias to roll back.
+    #[arg(long, default_value = "live", value_name = "ALIAS")]
+    pub(crate) alias: String,
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
 }

@@ -21,6 +21,12 @@ pub(crate) const SLIPWAY_DATA_DIR: &str = "SLIPWAY_DATA_DIR";
 /// command is on `PATH` (default `python3`).
 pub(crate) const SLIPWAY_PYTHON: &str = "SLIPWAY_PYTHON";
 
+/// A running `slipway server` the server-backed verbs talk to (`http://HOST:PORT`); unset:
+/// they run one embedded.
+pub(crate) const SLIPWAY_ENDPOINT: &str = "SLIPWAY_ENDPOINT";
+/// The token of that server (`slipway server` requires its clients to send it).
+pub(crate) const SLIPWAY_TOKEN: &str = "SLIPWAY_TOKEN";
+
 /// Every variable above: the only ones [`Environment::from_process`] captures.
 pub(crate) const ALL: &[&str] = &[
     SLIPWAY_REGION,
@@ -30,6 +36,8 @@ pub(crate) const ALL: &[&str] = &[
     SLIPWAY_STACK_NAME,
     SLIPWAY_DATA_DIR,
     SLIPWAY_PYTHON,
+    SLIPWAY_ENDPOINT,
+    SLIPWAY_TOKEN,
 ];
 
 /// A snapshot of the declared variables (empty values count as unset).

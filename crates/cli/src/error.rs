@@ -39,6 +39,12 @@ pub(crate) enum CliError {
     Build(slipway_build::BuildError),
     #[error(transparent)]
     SamBuild(slipway_build::sam::SamBuildError),
+    #[error(transparent)]
+    Client(crate::client::ClientError),
+    #[error("cannot run the server")]
+    Server(#[source] slipway_server::ServerError),
+    #[error("a background task failed")]
+    Join(#[source] tokio::task::JoinError),
 }
 
 impl From<std::io::Error> for CliError {

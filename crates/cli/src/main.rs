@@ -8,6 +8,7 @@
 //! whole chain of causes.
 
 mod args;
+mod client;
 mod commands;
 mod env_vars;
 mod error;
@@ -56,6 +57,16 @@ fn run(cli: &Cli) -> anyhow::Result<Status> {
         Command::Build(args) => commands::build::run(args, &env, &cwd, &mut out, &mut err)?,
         Command::Gc(args) => commands::gc::run(args, &env, &cwd, &mut out)?,
         Command::Serve(args) => commands::serve::run(args, &env, &cwd, &mut err)?,
+        Command::Server(args) => commands::deploy::server(args, &env, &cwd, &mut err)?,
+        Command::Deploy(args) => commands::deploy::run(args, &env, &cwd, &mut out, &mut err)?,
+        Command::Stack(args) => commands::stack::stack(args, &env, &cwd, &mut out, &mut err)?,
+        Command::Deployments(args) => {
+            commands::stack::deployments(args, &env, &cwd, &mut out, &mut err)?
+        }
+        Command::Deployment(args) => {
+            commands::stack::deployment(args, &env, &cwd, &mut out, &mut err)?
+        }
+        Command::Rollback(args) => commands::stack::rollback(args, &env, &cwd, &mut out, &mut err)?,
     };
     out.flush().map_err(error::CliError::Write)?;
     Ok(status)

@@ -22,6 +22,9 @@
 //! | `invoke` | `local_invoke` (SAM CLI's), then `invoke` (wins) | [`INVOKE_KEYS`] |
 //! | `build` | `build` | [`BUILD_KEYS`] |
 //! | `serve` | `local_start_api` (SAM CLI's), then `serve` (wins) | [`SERVE_KEYS`] |
+//! | `deploy` | `deploy` | `deploy::DEPLOY_KEYS` (see [`deploy`](mod@deploy)) |
+//! | `stack`, `deployments`, `deployment`, `rollback` | `deploy`, then the verb's | `deploy::DEPLOY_KEYS` |
+//! | `server` | none | — |
 //! | `generate-event` | none: flags and SAM CLI's defaults only, as in SAM CLI | — |
 //!
 //! `invoke` without a template anywhere in the layers uses the built template
@@ -48,6 +51,10 @@ use std::path::{Path, PathBuf};
 
 use slipway_model::diag::{Code, Diagnostic, Sources, did_you_mean};
 use slipway_model::template::parse_overrides;
+
+mod deploy;
+
+pub(crate) use deploy::{DeploySettings, connect, deploy, server};
 
 use crate::args::{
     BuildArgs, ConfigArgs, InvokeArgs, OutputFormat, ServeArgs, TargetArgs, ValidateArgs,

@@ -543,6 +543,17 @@ pub struct Deployment {
     pub failure: Option<FailureReason>,
     /// Lifecycle hook executions and their results, for `GetDeployment` and idempotence.
     pub hook_executions: BTreeMap<String, Option<HookStatus>>,
+    /// Every weight the alias was set to, with when (progress output: "weights over time").
+    /// A deployment stored before this field existed reads as an empty history.
+    #[serde(default)]
+    pub weights: Vec<WeightChange>,
+}
+
+/// The alias's weight on the new version changed to `weight` (per-mille) at `at_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightChange {
+    pub at_ms: u64,
+    pub weight: u32,
 }
 
 /// A deployment ID as CodeDeploy writes them (`d-` and nine uppercase letters and digits),
@@ -589,6 +600,7 @@ impl Deployment {
             completed_ms: None,
             failure: None,
             hook_executions: BTreeMap::new(),
+            weights: Vec::new(),
         }
     }
 
@@ -901,6 +913,10 @@ impl Deployment {
         let schedule = self.config.schedule();
         let Some(s) = schedule.get(index) else { return };
         self.weight = s.weight;
+        self.weights.push(WeightChange {
+            at_ms: now,
+            weight: s.weight,
+        });
         out.push(self.alias_action(s.weight));
         let applied = index + 1;
         if applied >= schedule.len() {
@@ -957,6 +973,10 @@ impl Deployment {
         let moved = self.weight > 0;
         if moved {
             self.weight = 0;
+            self.weights.push(WeightChange {
+                at_ms: now,
+                weight: 0,
+            });
             out.push(self.alias_action(0));
         }
         self.status = status;

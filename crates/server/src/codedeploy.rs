@@ -122,7 +122,7 @@ fn get_deployment(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
 }
 
 /// The predefined configuration's name (custom ones are reported by their schedule too).
-fn config_name(c: DeploymentConfig) -> String {
+pub(crate) fn config_name(c: DeploymentConfig) -> String {
     match c {
         DeploymentConfig::AllAtOnce => "CodeDeployDefault.LambdaAllAtOnce".to_owned(),
         DeploymentConfig::TimeBasedCanary {

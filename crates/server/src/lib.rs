@@ -16,7 +16,8 @@
 //!
 //! # Endpoints
 //!
-//! Lambda, CodeDeploy, CloudFormation and S3 on one port, routed as `wire.rs` explains; handlers
+//! Slipway's own control API under `/api/v1` ([`api`]); Lambda, CodeDeploy, CloudFormation and
+//! S3 on the same port, routed as `wire.rs` explains; handlers
 //! live in one module per service and stay thin: parse the wire type, call the engine or the
 //! store, write the wire type. SNS (`sns.rs`) and SQS (`sqs.rs`) too, with event delivery
 //! (`events.rs`: S3 notifications, schedules and SQS pollers run from the ticker).
@@ -32,10 +33,9 @@
 //!
 //! `slipway server [--data-dir DIR] [--port 8040]` builds a [`Config`] (data dir, `bind` on
 //! 127.0.0.1 with the port, `token` when binding elsewhere, `routes` = the gateway's sink) and
-//! awaits [`run`] on a multi-thread tokio runtime. An embedded `slipway deploy` starts a server
-//! on port 0 over the project's data dir (hooks need an endpoint to call back), then calls
-//! `handle.with_engine(|e| e.deploy(&request))` from `tokio::task::spawn_blocking`, follows
-//! `engine().deployment(id)` until the stack settles (the ticker moves it), and shuts down.
+//! starts it on a multi-thread tokio runtime until Ctrl-C/SIGTERM. Every other server-backed
+//! verb talks HTTP to the control API ([`api`], `/api/v1`): to `--endpoint`, or to a server it
+//! starts itself on port 0 over the project's data dir and shuts down afterwards.
 //!
 //! ```text
 //! let mut config = slipway_server::Config::new(data_dir);
@@ -43,6 +43,7 @@
 //! slipway_server::run(config).await?;
 //! ```
 
+pub mod api;
 mod cloudformation;
 mod codedeploy;
 mod events;
@@ -593,6 +594,9 @@ impl Req {
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
+    if req.uri().path().starts_with(api::PREFIX) {
+        return api::handle(app, req).await;
+    }
     let (parts, body) = req.into_parts();
     let request_id = slipway_runtime::new_request_id();
     let auth = parts

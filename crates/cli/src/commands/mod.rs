@@ -2,10 +2,12 @@
 //! process should exit.
 
 pub(crate) mod build;
+pub(crate) mod deploy;
 pub(crate) mod gc;
 pub(crate) mod generate_event;
 pub(crate) mod invoke;
 pub(crate) mod serve;
+pub(crate) mod stack;
 pub(crate) mod validate;
 
 use std::path::PathBuf;

@@ -22,6 +22,18 @@ pub(crate) fn write(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
+/// The variables Slipway reads, removed from the environment of every run.
+pub(crate) const VARS: &[&str] = &[
+    "SLIPWAY_REGION",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "SLIPWAY_ACCOUNT",
+    "SLIPWAY_STACK_NAME",
+    "SLIPWAY_DATA_DIR",
+    "SLIPWAY_ENDPOINT",
+    "SLIPWAY_TOKEN",
+];
+
 /// Runs `slipway args…` in `dir` with `stdin` as its standard input, the variables Slipway
 /// reads removed from its environment; temp paths in the output become `[TEMP]`.
 pub(crate) fn slipway_with_stdin(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
@@ -31,14 +43,7 @@ pub(crate) fn slipway_with_stdin(dir: &Path, args: &[&str], stdin: &[u8]) -> Run
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for var in [
-        "SLIPWAY_REGION",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "SLIPWAY_ACCOUNT",
-        "SLIPWAY_STACK_NAME",
-        "SLIPWAY_DATA_DIR",
-    ] {
+    for var in VARS {
         cmd.env_remove(var);
     }
     let mut child = cmd.spawn().unwrap();
