@@ -42,10 +42,12 @@
 //! slipway_server::run(config).await?;
 //! ```
 
+mod api_pipelines;
 mod cloudformation;
 mod codedeploy;
 mod lambda;
 mod metrics;
+mod pipelines;
 mod s3;
 mod wire;
 mod wiring;
@@ -68,6 +70,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use api_pipelines::{X_GITHUB_EVENT, X_HUB_SIGNATURE_256};
+pub use pipelines::{PipelineConfig, Pipelines};
 pub use wiring::{NoRoutes, RouteSink, ServerHooks};
 
 use wire::{AwsError, HttpResponse, Service};
@@ -104,6 +108,8 @@ pub struct Config {
     pub python: PythonConfig,
     /// Who hears about API routes and aliases (the gateway); nobody by default.
     pub routes: Arc<dyn RouteSink>,
+    /// Pipelines: where sources are, polling, the webhook secret (`pipelines.rs`).
+    pub pipelines: PipelineConfig,
 }
 
 impl Config {
@@ -118,6 +124,7 @@ impl Config {
             default_region: "us-east-1".to_owned(),
             python: PythonConfig::default(),
             routes: Arc::new(NoRoutes),
+            pipelines: PipelineConfig::default(),
         }
     }
 }
@@ -156,6 +163,8 @@ pub enum ServerError {
     Runtime(#[source] slipway_runtime::RuntimeError),
     #[error("cannot resume the interrupted operations")]
     Resume(#[source] slipway_engine::EngineError),
+    #[error("cannot resume the interrupted pipeline executions")]
+    Pipelines(#[source] slipway_pipeline::exec::ExecError),
     #[error("a background task failed")]
     Join(#[source] tokio::task::JoinError),
 }
@@ -182,6 +191,10 @@ pub(crate) struct App {
     /// racing a deploy would both try to start the deployment the deploy just committed).
     drive: std::sync::Mutex<()>,
     metrics: Arc<metrics::RuntimeMetrics>,
+    /// What functions and builds reach this server at (`AWS_ENDPOINT_URL`).
+    endpoint: SocketAddr,
+    /// Set once at start (the runners hold a weak reference back to the `App`).
+    pub(crate) pipelines: std::sync::OnceLock<pipelines::Pipelines>,
 }
 
 impl App {
@@ -189,6 +202,10 @@ impl App {
     pub(crate) fn drive<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
         let _one = self.drive.lock().unwrap_or_else(|e| e.into_inner());
         f(&self.engine)
+    }
+
+    pub(crate) fn endpoint_addr(&self) -> SocketAddr {
+        self.endpoint
     }
 
     /// `ACCOUNT/REGION` of a request: the default account, the request's region.
@@ -293,7 +310,16 @@ impl Server {
             token: c.token.clone(),
             drive: std::sync::Mutex::new(()),
             metrics,
+            endpoint: SocketAddr::new(endpoint_host, addr.port()),
+            pipelines: std::sync::OnceLock::new(),
         });
+        let p = pipelines::build(&app, &c.pipelines, tokio::runtime::Handle::current()).map_err(
+            |source| ServerError::Artefacts {
+                path: art_dir.clone(),
+                source,
+            },
+        )?;
+        let _ = app.pipelines.set(p);
 
         // What the store already holds runs again; interrupted operations carry on.
         let data_dir = c.data_dir.clone();
@@ -306,16 +332,24 @@ impl Server {
         .await
         .map_err(ServerError::Join)?
         .map_err(ServerError::Resume)?;
+        // Then the pipeline actions that were in progress (`slipway_pipeline::exec` says how).
+        let a = app.clone();
+        tokio::task::spawn_blocking(move || a.pipelines.get().map(|p| p.executor.resume()))
+            .await
+            .map_err(ServerError::Join)?
+            .transpose()
+            .map_err(ServerError::Pipelines)?;
 
         let (stop, stopped) = watch::channel(false);
         let serve = tokio::spawn(serve(listener, app.clone(), stopped.clone()));
+        let pipes = tokio::spawn(pipelines::pipeline_loop(app.clone(), stopped.clone()));
         let ticker = tokio::spawn(tick_loop(app.clone(), c.tick_interval, stopped));
         tracing::info!(%addr, "slipway server listening");
         Ok(ServerHandle {
             addr,
             app,
             stop,
-            tasks: vec![serve, ticker],
+            tasks: vec![serve, ticker, pipes],
         })
     }
 }
@@ -344,6 +378,15 @@ impl ServerHandle {
     /// invoked through the function runtime.
     pub fn with_engine<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
         self.app.drive(f)
+    }
+
+    /// Pipelines: the executor (define, start, approve, state) and the source poller.
+    pub fn pipelines(&self) -> &Pipelines {
+        // Always set by `Server::start`.
+        self.app
+            .pipelines
+            .get()
+            .unwrap_or_else(|| unreachable!("Server::start sets the pipelines"))
     }
 
     /// The function runtime (metrics, logs; the gateway's `Invoker`).
@@ -479,6 +522,9 @@ impl Req {
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
+    if req.uri().path().starts_with(api_pipelines::PREFIX) {
+        return api_pipelines::handle(app, req).await;
+    }
     let (parts, body) = req.into_parts();
     let request_id = slipway_runtime::new_request_id();
     let auth = parts

@@ -61,14 +61,18 @@ pub enum Collection {
     /// What local resource providers keep about the physical resources they made, by
     /// `Type|PhysicalId`.
     Resources,
+    /// One pipeline's execution state (`slipway_pipeline::PipelineState` and its trigger
+    /// bookmarks), by pipeline name.
+    Pipelines,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 4] = [
+    pub const ALL: [Collection; 5] = [
         Collection::Functions,
         Collection::Deployments,
         Collection::Journal,
         Collection::Resources,
+        Collection::Pipelines,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +81,7 @@ impl Collection {
             Collection::Deployments => "deployments",
             Collection::Journal => "journal",
             Collection::Resources => "resources",
+            Collection::Pipelines => "pipelines",
         }
     }
 
