@@ -31,6 +31,10 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Remove artefacts that no build record refers to from the artefact store.
     Gc(GcArgs),
+    /// Start the platform for a project and deliver every commit through its pipeline.
+    Up(crate::commands::up::UpArgs),
+    /// Pipelines: list, show, run, status, history, approve, reject, retry, stop.
+    Pipeline(crate::commands::pipeline::PipelineArgs),
 }
 
 #[derive(Debug, Args)]

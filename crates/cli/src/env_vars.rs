@@ -21,6 +21,13 @@ pub(crate) const SLIPWAY_DATA_DIR: &str = "SLIPWAY_DATA_DIR";
 /// command is on `PATH` (default `python3`).
 pub(crate) const SLIPWAY_PYTHON: &str = "SLIPWAY_PYTHON";
 
+/// The server the pipeline verbs talk to (`http://127.0.0.1:8040`).
+pub(crate) const SLIPWAY_ENDPOINT: &str = "SLIPWAY_ENDPOINT";
+/// The server's bearer token, for a server not on loopback.
+pub(crate) const SLIPWAY_TOKEN: &str = "SLIPWAY_TOKEN";
+/// The secret `slipway up` verifies GitHub-format webhooks with.
+pub(crate) const SLIPWAY_WEBHOOK_SECRET: &str = "SLIPWAY_WEBHOOK_SECRET";
+
 /// Every variable above: the only ones [`Environment::from_process`] captures.
 pub(crate) const ALL: &[&str] = &[
     SLIPWAY_REGION,
@@ -30,6 +37,9 @@ pub(crate) const ALL: &[&str] = &[
     SLIPWAY_STACK_NAME,
     SLIPWAY_DATA_DIR,
     SLIPWAY_PYTHON,
+    SLIPWAY_ENDPOINT,
+    SLIPWAY_TOKEN,
+    SLIPWAY_WEBHOOK_SECRET,
 ];
 
 /// A snapshot of the declared variables (empty values count as unset).

@@ -56,6 +56,8 @@ fn run(cli: &Cli) -> anyhow::Result<Status> {
         Command::Build(args) => commands::build::run(args, &env, &cwd, &mut out, &mut err)?,
         Command::Gc(args) => commands::gc::run(args, &env, &cwd, &mut out)?,
         Command::Serve(args) => commands::serve::run(args, &env, &cwd, &mut err)?,
+        Command::Up(args) => commands::up::run(args, &env, &cwd, &mut out, &mut err)?,
+        Command::Pipeline(args) => commands::pipeline::run(args, &env, &cwd, &mut out)?,
     };
     out.flush().map_err(error::CliError::Write)?;
     Ok(status)

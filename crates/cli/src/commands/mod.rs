@@ -5,7 +5,9 @@ pub(crate) mod build;
 pub(crate) mod gc;
 pub(crate) mod generate_event;
 pub(crate) mod invoke;
+pub(crate) mod pipeline;
 pub(crate) mod serve;
+pub(crate) mod up;
 pub(crate) mod validate;
 
 use std::path::PathBuf;
