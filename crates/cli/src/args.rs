@@ -45,6 +45,10 @@ pub(crate) enum Command {
     Deployment(DeploymentArgs),
     /// Put all of an alias's traffic back on the previous version.
     Rollback(RollbackArgs),
+    /// Start the platform for a project and deliver every commit through its pipeline.
+    Up(crate::commands::up::UpArgs),
+    /// Pipelines: list, show, run, status, history, approve, reject, retry, stop.
+    Pipeline(crate::commands::pipeline::PipelineArgs),
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,8 @@ pub(crate) const SLIPWAY_PYTHON: &str = "SLIPWAY_PYTHON";
 pub(crate) const SLIPWAY_ENDPOINT: &str = "SLIPWAY_ENDPOINT";
 /// The token of that server (`slipway server` requires its clients to send it).
 pub(crate) const SLIPWAY_TOKEN: &str = "SLIPWAY_TOKEN";
+/// The secret `slipway up` verifies GitHub-format webhooks with.
+pub(crate) const SLIPWAY_WEBHOOK_SECRET: &str = "SLIPWAY_WEBHOOK_SECRET";
 
 /// Every variable above: the only ones [`Environment::from_process`] captures.
 pub(crate) const ALL: &[&str] = &[
@@ -38,6 +40,7 @@ pub(crate) const ALL: &[&str] = &[
     SLIPWAY_PYTHON,
     SLIPWAY_ENDPOINT,
     SLIPWAY_TOKEN,
+    SLIPWAY_WEBHOOK_SECRET,
 ];
 
 /// A snapshot of the declared variables (empty values count as unset).

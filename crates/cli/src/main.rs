@@ -67,6 +67,8 @@ fn run(cli: &Cli) -> anyhow::Result<Status> {
             commands::stack::deployment(args, &env, &cwd, &mut out, &mut err)?
         }
         Command::Rollback(args) => commands::stack::rollback(args, &env, &cwd, &mut out, &mut err)?,
+        Command::Up(args) => commands::up::run(args, &env, &cwd, &mut out, &mut err)?,
+        Command::Pipeline(args) => commands::pipeline::run(args, &env, &cwd, &mut out)?,
     };
     out.flush().map_err(error::CliError::Write)?;
     Ok(status)

@@ -42,6 +42,15 @@
 //! target": the most recent successful deploy action into it.
 //!
 //! Operations the state does not allow are a typed [`StepError`]; the state is unchanged.
+//!
+//! The I/O half lives in modules of its own, so the machine stays pure: [`exec`] (the
+//! executor: persist each step in the state store, then run its commands through
+//! [`exec::ActionRunner`]s), [`git`] (local git repositories as sources) and [`trigger`]
+//! (branch polling, GitHub webhooks with HMAC signatures).
+
+pub mod exec;
+pub mod git;
+pub mod trigger;
 
 use std::collections::BTreeMap;
 

@@ -44,6 +44,7 @@
 //! ```
 
 pub mod api;
+mod api_pipelines;
 mod cloudformation;
 mod codedeploy;
 mod events;
@@ -51,6 +52,7 @@ mod lambda;
 mod metrics;
 mod prom;
 mod routes;
+mod pipelines;
 mod s3;
 mod sns;
 mod sqs;
@@ -75,6 +77,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use api_pipelines::{X_GITHUB_EVENT, X_HUB_SIGNATURE_256};
+pub use pipelines::{PipelineConfig, Pipelines};
 pub use wiring::{NoRoutes, RouteSink, ServerHooks};
 
 use wire::{AwsError, HttpResponse, Service};
@@ -121,6 +125,8 @@ pub struct Config {
     pub gateway: Option<SocketAddr>,
     /// Seed of the gateway's weighted-alias picks (random when `None`).
     pub gateway_seed: Option<u64>,
+    /// Pipelines: where sources are, polling, the webhook secret (`pipelines.rs`).
+    pub pipelines: PipelineConfig,
 }
 
 impl Config {
@@ -137,6 +143,7 @@ impl Config {
             routes: Arc::new(NoRoutes),
             gateway: None,
             gateway_seed: None,
+            pipelines: PipelineConfig::default(),
         }
     }
 }
@@ -181,6 +188,8 @@ pub enum ServerError {
     Runtime(#[source] slipway_runtime::RuntimeError),
     #[error("cannot resume the interrupted operations")]
     Resume(#[source] slipway_engine::EngineError),
+    #[error("cannot resume the interrupted pipeline executions")]
+    Pipelines(#[source] slipway_pipeline::exec::ExecError),
     #[error("a background task failed")]
     Join(#[source] tokio::task::JoinError),
 }
@@ -209,6 +218,10 @@ pub(crate) struct App {
     metrics: Arc<metrics::RuntimeMetrics>,
     /// The gateway and its route-table rebuilds, when [`Config::gateway`] is set.
     data_plane: Option<Arc<routes::DataPlane>>,
+    /// What functions and builds reach this server at (`AWS_ENDPOINT_URL`).
+    endpoint: SocketAddr,
+    /// Set once at start (the runners hold a weak reference back to the `App`).
+    pub(crate) pipelines: std::sync::OnceLock<pipelines::Pipelines>,
 }
 
 impl App {
@@ -224,6 +237,10 @@ impl App {
         self.metrics
             .sample(&self.hooks.registered_versions(), self.clock.now_ms());
         self.drive(Engine::tick)
+    }
+
+    pub(crate) fn endpoint_addr(&self) -> SocketAddr {
+        self.endpoint
     }
 
     /// `ACCOUNT/REGION` of a request: the default account, the request's region.
@@ -347,7 +364,16 @@ impl Server {
             drive: std::sync::Mutex::new(()),
             metrics,
             data_plane: data_plane.clone(),
+            endpoint: SocketAddr::new(endpoint_host, addr.port()),
+            pipelines: std::sync::OnceLock::new(),
         });
+        let p = pipelines::build(&app, &c.pipelines, tokio::runtime::Handle::current()).map_err(
+            |source| ServerError::Artefacts {
+                path: art_dir.clone(),
+                source,
+            },
+        )?;
+        let _ = app.pipelines.set(p);
 
         // What the store already holds runs again; interrupted operations carry on.
         let data_dir = c.data_dir.clone();
@@ -364,6 +390,13 @@ impl Server {
         .await
         .map_err(ServerError::Join)?
         .map_err(ServerError::Resume)?;
+        // Then the pipeline actions that were in progress (`slipway_pipeline::exec` says how).
+        let a = app.clone();
+        tokio::task::spawn_blocking(move || a.pipelines.get().map(|p| p.executor.resume()))
+            .await
+            .map_err(ServerError::Join)?
+            .transpose()
+            .map_err(ServerError::Pipelines)?;
 
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -381,6 +414,10 @@ impl Server {
             app.clone(),
             c.tick_interval,
             stopped,
+        )));
+        tasks.push(tokio::spawn(pipelines::pipeline_loop(
+            app.clone(),
+            stop.subscribe(),
         )));
         tracing::info!(%addr, "slipway server listening");
         Ok(ServerHandle {
@@ -455,6 +492,15 @@ impl ServerHandle {
         if let Some(dp) = &self.app.data_plane {
             dp.settled().await;
         }
+    }
+
+    /// Pipelines: the executor (define, start, approve, state) and the source poller.
+    pub fn pipelines(&self) -> &Pipelines {
+        // Always set by `Server::start`.
+        self.app
+            .pipelines
+            .get()
+            .unwrap_or_else(|| unreachable!("Server::start sets the pipelines"))
     }
 
     /// The function runtime (metrics, logs; the gateway's `Invoker`).
@@ -594,6 +640,9 @@ impl Req {
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
+    if req.uri().path().starts_with(api_pipelines::PREFIX) {
+        return api_pipelines::handle(app, req).await;
+    }
     if req.uri().path().starts_with(api::PREFIX) {
         return api::handle(app, req).await;
     }

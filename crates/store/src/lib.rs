@@ -162,7 +162,6 @@ pub struct ZipEntry {
 pub struct Store {
     root: PathBuf,
     limits: Limits,
-    counter: AtomicU64,
 }
 
 impl Store {
@@ -175,7 +174,6 @@ impl Store {
         Ok(Store {
             root,
             limits: Limits::default(),
-            counter: AtomicU64::new(0),
         })
     }
 
@@ -200,7 +198,10 @@ impl Store {
     }
 
     fn temp_path(&self) -> PathBuf {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        // One counter per process, not per `Store`: several stores open on the same root (a
+        // build opens its own) must never pick the same temporary name.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
         self.root
             .join("tmp")
             .join(format!("{}-{n}.partial", std::process::id()))

@@ -6,8 +6,10 @@ pub(crate) mod deploy;
 pub(crate) mod gc;
 pub(crate) mod generate_event;
 pub(crate) mod invoke;
+pub(crate) mod pipeline;
 pub(crate) mod serve;
 pub(crate) mod stack;
+pub(crate) mod up;
 pub(crate) mod validate;
 
 use std::path::PathBuf;

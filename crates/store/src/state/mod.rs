@@ -65,15 +65,19 @@ pub enum Collection {
     /// schedule's next firing (`schedule|RULE`), subscriptions made through the SNS API
     /// (`sns-subscription|ARN`).
     Events,
+    /// One pipeline's execution state (`slipway_pipeline::PipelineState` and its trigger
+    /// bookmarks), by pipeline name.
+    Pipelines,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 5] = [
+    pub const ALL: [Collection; 6] = [
         Collection::Functions,
         Collection::Deployments,
         Collection::Journal,
         Collection::Resources,
         Collection::Events,
+        Collection::Pipelines,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +87,7 @@ impl Collection {
             Collection::Journal => "journal",
             Collection::Resources => "resources",
             Collection::Events => "events",
+            Collection::Pipelines => "pipelines",
         }
     }
 

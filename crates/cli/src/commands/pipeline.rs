@@ -1,0 +1,889 @@
+//! `slipway pipeline list|show|run|status|history|approve|reject|retry|stop`.
+//!
+//! Where a verb works (settings: flag > environment > the running server > embedded):
+//!
+//! 1. `--endpoint URL` (or `SLIPWAY_ENDPOINT`): the REST API of that server
+//!    (`/api/v1/pipelines…`, `Authorization: Bearer` from `--token` / `SLIPWAY_TOKEN`).
+//! 2. else the server `slipway up` runs on this project, found through
+//!    `<data dir>/server.json` when it still answers;
+//! 3. else **embedded** on the project's data directory: reads open the state store directly;
+//!    verbs that move an execution (`run`, `approve`, `reject`, `retry`, `stop`) start the
+//!    platform on a free loopback port over that data directory (no polling), do their work,
+//!    follow the execution until it comes to rest (ends, or waits for an approval), and stop.
+//!
+//! Live progress ([`Progress`]) prints one line per action state change, with its duration,
+//! then a table of the execution's stages and actions.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use slipway_model::diag::{Sources, render_human};
+use slipway_model::pipeline::{Pipeline, parse_file};
+use slipway_pipeline::exec::{self, ExecError, Executor, settled};
+use slipway_pipeline::{
+    ActionStatus, ApprovalDecision, Execution, ExecutionStatus, PipelineState, RetryMode, StopMode,
+    git,
+};
+use slipway_store::state::sqlite::SqliteStore;
+
+use super::Status;
+use crate::env_vars::{self, Environment};
+
+#[derive(Debug, Args)]
+pub(crate) struct PipelineArgs {
+    #[command(subcommand)]
+    pub(crate) verb: PipelineVerb,
+    /// The project directory (default: the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    /// Slipway's data directory (default `<project>/.slipway`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// A running server's URL (`http://127.0.0.1:8040`); default: the one `slipway up` runs
+    /// for this project, else embedded.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) endpoint: Option<String>,
+    /// The server's token, for a server that is not on loopback.
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub(crate) token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PipelineVerb {
+    /// The pipelines and their latest execution.
+    List,
+    /// A pipeline's stages and actions.
+    Show(NameArg),
+    /// Start an execution and follow it.
+    Run(NameArg),
+    /// The latest (or one) execution: stages and actions with states and durations.
+    Status(ExecArg),
+    /// Every execution, newest first.
+    History(NameArg),
+    /// Approve a manual approval that is waiting.
+    Approve(ApprovalArgs),
+    /// Reject a manual approval that is waiting.
+    Reject(ApprovalArgs),
+    /// Retry the failed stage of an execution.
+    Retry(RetryArgs),
+    /// Stop an execution.
+    Stop(StopArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NameArg {
+    /// The pipeline (default: the only one).
+    pub(crate) name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExecArg {
+    pub(crate) name: Option<String>,
+    /// The execution (default: the latest).
+    #[arg(long)]
+    pub(crate) execution: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApprovalArgs {
+    pub(crate) name: Option<String>,
+    #[arg(long)]
+    pub(crate) stage: String,
+    /// The approval action (default: the stage's only approval).
+    #[arg(long)]
+    pub(crate) action: Option<String>,
+    #[arg(long)]
+    pub(crate) comment: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RetryArgs {
+    pub(crate) name: Option<String>,
+    #[arg(long)]
+    pub(crate) stage: Option<String>,
+    #[arg(long)]
+    pub(crate) execution: Option<String>,
+    /// Re-run every action of the stage, not only the failed ones.
+    #[arg(long)]
+    pub(crate) all: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StopArgs {
+    pub(crate) name: Option<String>,
+    #[arg(long)]
+    pub(crate) execution: Option<String>,
+    /// Abandon the in-progress actions instead of letting them finish.
+    #[arg(long)]
+    pub(crate) abandon: bool,
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PipelineError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error("cannot open the state store under {}", path.display())]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: slipway_store::state::StateError,
+    },
+    #[error("cannot start the platform")]
+    Server(#[from] slipway_server::ServerError),
+    #[error("cannot start the async runtime")]
+    Tokio(#[source] std::io::Error),
+    #[error("{url}: {message}")]
+    Http { url: String, message: String },
+    #[error("cannot write the output")]
+    Write(#[from] std::io::Error),
+}
+
+/// Where the verbs act.
+enum Place {
+    Remote {
+        endpoint: String,
+        token: Option<String>,
+    },
+    Embedded,
+}
+
+pub(crate) fn run(
+    args: &PipelineArgs,
+    env: &Environment,
+    cwd: &Path,
+    out: &mut dyn Write,
+) -> Result<Status, PipelineError> {
+    let project = args
+        .project
+        .as_ref()
+        .map_or_else(|| cwd.to_owned(), |p| cwd.join(p));
+    let data_dir = args
+        .data_dir
+        .as_ref()
+        .map(|d| cwd.join(d))
+        .or_else(|| env.get(env_vars::SLIPWAY_DATA_DIR).map(|d| cwd.join(d)))
+        .unwrap_or_else(|| project.join(".slipway"));
+    let token = args
+        .token
+        .clone()
+        .or_else(|| env.get(env_vars::SLIPWAY_TOKEN).map(str::to_owned));
+    let endpoint = args
+        .endpoint
+        .clone()
+        .or_else(|| env.get(env_vars::SLIPWAY_ENDPOINT).map(str::to_owned))
+        .or_else(|| running_server(&data_dir));
+    let place = match endpoint {
+        Some(endpoint) => Place::Remote {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            token,
+        },
+        None => Place::Embedded,
+    };
+    let ctx = Ctx {
+        place,
+        data_dir,
+        project,
+    };
+    ctx.verb(&args.verb, out)
+}
+
+struct Ctx {
+    place: Place,
+    data_dir: PathBuf,
+    project: PathBuf,
+}
+
+impl Ctx {
+    fn names(&self) -> Result<Vec<String>, PipelineError> {
+        match &self.place {
+            Place::Remote { .. } => {
+                let v = self.http("GET", "", None)?;
+                Ok(v["pipelines"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                    .collect())
+            }
+            Place::Embedded => Ok(exec::list(&self.store()?)?),
+        }
+    }
+
+    fn name(&self, given: Option<&String>) -> Result<String, PipelineError> {
+        if let Some(n) = given {
+            return Ok(n.clone());
+        }
+        let names = self.names()?;
+        match names.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(PipelineError::Usage(
+                "no pipeline yet: `slipway up` creates one".into(),
+            )),
+            many => Err(PipelineError::Usage(format!(
+                "several pipelines ({}): name one",
+                many.join(", ")
+            ))),
+        }
+    }
+
+    fn store(&self) -> Result<SqliteStore, PipelineError> {
+        let path = self.data_dir.join("state.db");
+        if !path.exists() {
+            return Err(PipelineError::Usage(format!(
+                "no Slipway state under {}: run `slipway up` first",
+                self.data_dir.display()
+            )));
+        }
+        SqliteStore::open(&path).map_err(|source| PipelineError::Store { path, source })
+    }
+
+    fn state(&self, name: &str) -> Result<PipelineState, PipelineError> {
+        match &self.place {
+            Place::Remote { .. } => {
+                let v = self.http("GET", &format!("/{name}"), None)?;
+                serde_json::from_value(v).map_err(|e| PipelineError::Http {
+                    url: name.to_owned(),
+                    message: format!("unexpected answer: {e}"),
+                })
+            }
+            Place::Embedded => exec::load(&self.store()?, name)?
+                .map(|(d, _)| d.state)
+                .ok_or_else(|| ExecError::UnknownPipeline(name.to_owned()).into()),
+        }
+    }
+
+    fn http(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, PipelineError> {
+        let Place::Remote { endpoint, token } = &self.place else {
+            return Err(PipelineError::Usage("no server".into()));
+        };
+        let url = format!("{endpoint}/api/v1/pipelines{path}");
+        let (status, text) =
+            http(method, &url, token.as_deref(), body).map_err(|message| PipelineError::Http {
+                url: url.clone(),
+                message,
+            })?;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if !(200..300).contains(&status) {
+            let message = v["message"]
+                .as_str()
+                .map_or_else(|| format!("HTTP {status}: {text}"), str::to_owned);
+            return Err(PipelineError::Http { url, message });
+        }
+        Ok(v)
+    }
+
+    fn verb(&self, verb: &PipelineVerb, out: &mut dyn Write) -> Result<Status, PipelineError> {
+        match verb {
+            PipelineVerb::List => {
+                for n in self.names()? {
+                    let st = self.state(&n)?;
+                    match st.executions.last() {
+                        Some(x) => writeln!(
+                            out,
+                            "{n:<24} v{:<3} {:<11} {} {}",
+                            st.pipeline.version,
+                            status_name(x.status),
+                            short(&x.id),
+                            revision(x)
+                        )?,
+                        None => {
+                            writeln!(out, "{n:<24} v{:<3} (no execution)", st.pipeline.version)?
+                        }
+                    }
+                }
+                Ok(Status::Success)
+            }
+            PipelineVerb::Show(a) => {
+                let st = self.state(&self.name(a.name.as_ref())?)?;
+                show(&st.pipeline, out)?;
+                Ok(Status::Success)
+            }
+            PipelineVerb::Status(a) => {
+                let st = self.state(&self.name(a.name.as_ref())?)?;
+                let x = match &a.execution {
+                    Some(id) => st.execution(id),
+                    None => st.executions.last(),
+                };
+                match x {
+                    Some(x) => table(&st, x, out)?,
+                    None => writeln!(out, "no execution yet")?,
+                }
+                Ok(Status::Success)
+            }
+            PipelineVerb::History(a) => {
+                let st = self.state(&self.name(a.name.as_ref())?)?;
+                for x in st.executions.iter().rev() {
+                    let took = x
+                        .ended_at
+                        .map(|e| duration(e.0.saturating_sub(x.started_at.0)))
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{}  {:<11} {:>8}  {}",
+                        x.id,
+                        status_name(x.status),
+                        took,
+                        revision(x)
+                    )?;
+                }
+                Ok(Status::Success)
+            }
+            PipelineVerb::Run(a) => {
+                let name = self.name(a.name.as_ref())?;
+                self.act(&name, out, |x| match x {
+                    Act::Local(e) => Ok(e.start(&name, Vec::new(), BTreeMap::new())?),
+                    Act::Remote(c) => {
+                        let v = c.http("POST", &format!("/{name}/executions"), Some(&json!({})))?;
+                        Ok(v["executionId"].as_str().unwrap_or_default().to_owned())
+                    }
+                })
+            }
+            PipelineVerb::Approve(a) | PipelineVerb::Reject(a) => {
+                let approved = matches!(verb, PipelineVerb::Approve(_));
+                let name = self.name(a.name.as_ref())?;
+                let action = match &a.action {
+                    Some(x) => x.clone(),
+                    None => approval_action(&self.state(&name)?, &a.stage)?,
+                };
+                let by = whoami();
+                self.act(&name, out, |x| match x {
+                    Act::Local(e) => Ok(e.decide(
+                        &name,
+                        &a.stage,
+                        &action,
+                        ApprovalDecision {
+                            approved,
+                            by: by.clone(),
+                            comment: a.comment.clone(),
+                        },
+                    )?),
+                    Act::Remote(c) => {
+                        let body = json!({
+                            "stage": a.stage, "action": action, "by": by, "summary": a.comment,
+                            "status": if approved { "Approved" } else { "Rejected" },
+                        });
+                        let v = c.http("POST", &format!("/{name}/approvals"), Some(&body))?;
+                        Ok(v["executionId"].as_str().unwrap_or_default().to_owned())
+                    }
+                })
+            }
+            PipelineVerb::Retry(a) => {
+                let name = self.name(a.name.as_ref())?;
+                let st = self.state(&name)?;
+                let x = pick(&st, a.execution.as_deref())?;
+                let stage = match &a.stage {
+                    Some(s) => s.clone(),
+                    None => match x.position {
+                        slipway_pipeline::Position::Halted { stage } => {
+                            st.pipeline.stages[stage].name.clone()
+                        }
+                        _ => {
+                            return Err(PipelineError::Usage(format!(
+                                "execution {} has no failed stage",
+                                x.id
+                            )));
+                        }
+                    },
+                };
+                let id = x.id.clone();
+                let mode = if a.all {
+                    RetryMode::AllActions
+                } else {
+                    RetryMode::FailedActions
+                };
+                self.act(&name, out, |c| match c {
+                    Act::Local(e) => e
+                        .retry(&name, &id, &stage, mode)
+                        .map(|()| id.clone())
+                        .map_err(Into::into),
+                    Act::Remote(c) => {
+                        let mode = if a.all {
+                            "ALL_ACTIONS"
+                        } else {
+                            "FAILED_ACTIONS"
+                        };
+                        c.http(
+                            "POST",
+                            &format!("/{name}/executions/{id}/retry"),
+                            Some(&json!({"stage": stage, "mode": mode})),
+                        )?;
+                        Ok(id.clone())
+                    }
+                })
+            }
+            PipelineVerb::Stop(a) => {
+                let name = self.name(a.name.as_ref())?;
+                let st = self.state(&name)?;
+                let id = pick(&st, a.execution.as_deref())?.id.clone();
+                let mode = if a.abandon {
+                    StopMode::Abandon
+                } else {
+                    StopMode::Wait
+                };
+                self.act(&name, out, |c| match c {
+                    Act::Local(e) => e
+                        .stop(&name, &id, mode, a.reason.clone())
+                        .map(|()| id.clone())
+                        .map_err(Into::into),
+                    Act::Remote(c) => {
+                        let body = json!({
+                            "mode": if a.abandon { "ABANDON" } else { "WAIT" },
+                            "reason": a.reason,
+                        });
+                        c.http(
+                            "POST",
+                            &format!("/{name}/executions/{id}/stop"),
+                            Some(&body),
+                        )?;
+                        Ok(id.clone())
+                    }
+                })
+            }
+        }
+    }
+
+    /// Does `f` where the verbs act, then follows the execution it names until it rests.
+    fn act(
+        &self,
+        name: &str,
+        out: &mut dyn Write,
+        f: impl FnOnce(Act<'_>) -> Result<String, PipelineError>,
+    ) -> Result<Status, PipelineError> {
+        match &self.place {
+            Place::Remote { .. } => {
+                let id = f(Act::Remote(self))?;
+                let mut progress = Progress::default();
+                loop {
+                    let st = self.state(name)?;
+                    progress.update(&st, &id, out)?;
+                    if settled(&st, &id) {
+                        return finish(&st, &id, out);
+                    }
+                    // Polling the server's REST API: it has no push channel yet.
+                    #[allow(clippy::disallowed_methods)]
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+            Place::Embedded => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(PipelineError::Tokio)?;
+                let mut config = slipway_server::Config::new(&self.data_dir);
+                config.bind = "127.0.0.1:0".parse().unwrap_or(config.bind);
+                config.pipelines.project_dir = Some(self.project.clone());
+                config.pipelines.poll_interval = None;
+                let server = rt.block_on(slipway_server::Server::new(config).start())?;
+                let result = {
+                    let _in = rt.enter();
+                    let e = server.pipelines().executor.clone();
+                    f(Act::Local(&e)).and_then(|id| follow(&e, name, &id, out))
+                };
+                rt.block_on(server.shutdown())?;
+                result
+            }
+        }
+    }
+}
+
+enum Act<'a> {
+    Local(&'a Arc<Executor>),
+    Remote(&'a Ctx),
+}
+
+/// Follows an execution on an executor in this process until it rests.
+pub(crate) fn follow(
+    e: &Arc<Executor>,
+    name: &str,
+    id: &str,
+    out: &mut dyn Write,
+) -> Result<Status, PipelineError> {
+    let mut progress = Progress::default();
+    loop {
+        let (done, st) = e.wait_until(name, Duration::from_secs(1), |s| settled(s, id))?;
+        progress.update(&st, id, out)?;
+        if done {
+            return finish(&st, id, out);
+        }
+    }
+}
+
+fn finish(st: &PipelineState, id: &str, out: &mut dyn Write) -> Result<Status, PipelineError> {
+    let Some(x) = st.execution(id) else {
+        return Ok(Status::Usage);
+    };
+    table(st, x, out)?;
+    Ok(match x.status {
+        ExecutionStatus::Succeeded | ExecutionStatus::InProgress => Status::Success,
+        ExecutionStatus::Stopping
+        | ExecutionStatus::Stopped
+        | ExecutionStatus::Superseded
+        | ExecutionStatus::Failed
+        | ExecutionStatus::Cancelled => Status::Invalid,
+    })
+}
+
+fn pick<'a>(st: &'a PipelineState, id: Option<&str>) -> Result<&'a Execution, PipelineError> {
+    match id {
+        Some(id) => st
+            .execution(id)
+            .ok_or_else(|| PipelineError::Usage(format!("no execution '{id}'"))),
+        None => st
+            .executions
+            .last()
+            .ok_or_else(|| PipelineError::Usage("no execution yet".into())),
+    }
+}
+
+fn approval_action(st: &PipelineState, stage: &str) -> Result<String, PipelineError> {
+    let (_, s) = st
+        .pipeline
+        .stage(stage)
+        .ok_or_else(|| PipelineError::Usage(format!("the pipeline has no stage '{stage}'")))?;
+    let approvals: Vec<&str> = s
+        .actions
+        .iter()
+        .filter(|a| a.action_type_id.provider == slipway_model::pipeline::Provider::Manual)
+        .map(|a| a.name.as_str())
+        .collect();
+    match approvals.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => Err(PipelineError::Usage(format!(
+            "stage '{stage}' has no manual approval"
+        ))),
+        many => Err(PipelineError::Usage(format!(
+            "stage '{stage}' has several approvals ({}): pass --action",
+            many.join(", ")
+        ))),
+    }
+}
+
+fn whoami() -> String {
+    // Who approved, as CodePipeline records the IAM identity: the local user.
+    std::env::var("USER").unwrap_or_else(|_| "local".into())
+}
+
+/// The data dir's running server, when `server.json` names one that answers.
+pub(crate) fn running_server(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(SERVER_FILE)).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    let endpoint = v["endpoint"].as_str()?.to_owned();
+    let (status, _) = http("GET", &format!("{endpoint}/api/v1/pipelines"), None, None).ok()?;
+    (status == 200).then_some(endpoint)
+}
+
+/// Where `slipway up` says which server runs on its data directory.
+pub(crate) const SERVER_FILE: &str = "server.json";
+
+/// A minimal HTTP/1.1 client for the loopback REST API: one request per connection.
+fn http(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Result<(u16, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("only http:// endpoints are supported")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("no address")?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&buf);
+    let status = text
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .ok_or("not an HTTP response")?;
+    let body = text.split_once("\r\n\r\n").map_or("", |x| x.1).to_owned();
+    Ok((status, body))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output.
+
+pub(crate) fn status_name(s: ExecutionStatus) -> &'static str {
+    match s {
+        ExecutionStatus::InProgress => "InProgress",
+        ExecutionStatus::Stopping => "Stopping",
+        ExecutionStatus::Stopped => "Stopped",
+        ExecutionStatus::Succeeded => "Succeeded",
+        ExecutionStatus::Superseded => "Superseded",
+        ExecutionStatus::Failed => "Failed",
+        ExecutionStatus::Cancelled => "Cancelled",
+    }
+}
+
+fn action_name(s: ActionStatus) -> &'static str {
+    match s {
+        ActionStatus::NotStarted => "-",
+        ActionStatus::InProgress => "InProgress",
+        ActionStatus::Succeeded => "Succeeded",
+        ActionStatus::Failed => "Failed",
+        ActionStatus::Abandoned => "Abandoned",
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn revision(x: &Execution) -> String {
+    x.source_revisions
+        .first()
+        .map(|r| {
+            format!(
+                "{} {}",
+                short(&r.revision_id),
+                r.summary.as_deref().unwrap_or("")
+            )
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        #[allow(clippy::cast_precision_loss)]
+        let s = ms as f64 / 1000.0;
+        format!("{s:.1} s")
+    }
+}
+
+fn show(p: &Pipeline, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} (version {}, {} mode)",
+        p.name,
+        p.version,
+        p.execution_mode.as_str()
+    )?;
+    for s in &p.stages {
+        writeln!(out, "  {}", s.name)?;
+        for a in &s.actions {
+            let t = &a.action_type_id;
+            let target = a
+                .target
+                .as_deref()
+                .map(|t| format!(" → {t}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "    {} [{} {}, run order {}]{target}",
+                a.name,
+                t.category.as_str(),
+                t.provider.as_str(),
+                a.run_order
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// An execution's stages and actions with their states and durations.
+pub(crate) fn table(st: &PipelineState, x: &Execution, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} execution {}: {}  {}",
+        st.pipeline.name,
+        x.id,
+        status_name(x.status),
+        revision(x)
+    )?;
+    for s in &x.stages {
+        writeln!(out, "  {}", s.name)?;
+        for a in &s.actions {
+            let took = match (a.started_at, a.ended_at) {
+                (Some(b), Some(e)) => duration(e.0.saturating_sub(b.0)),
+                _ => String::new(),
+            };
+            let note = a
+                .error
+                .as_deref()
+                .or(a.result.as_ref().and_then(|r| r.summary.as_deref()))
+                .unwrap_or("");
+            let note: String = note
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(100)
+                .collect();
+            writeln!(
+                out,
+                "    {:<32} {:<11} {:>8}  {note}",
+                a.name,
+                action_name(a.status),
+                took
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints each action's state change once.
+#[derive(Default)]
+pub(crate) struct Progress {
+    seen: BTreeMap<(String, String, u32), ActionStatus>,
+}
+
+impl Progress {
+    pub(crate) fn update(
+        &mut self,
+        st: &PipelineState,
+        id: &str,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let Some(x) = st.execution(id) else {
+            return Ok(());
+        };
+        for s in &x.stages {
+            for a in &s.actions {
+                if a.status == ActionStatus::NotStarted {
+                    continue;
+                }
+                let key = (s.name.clone(), a.name.clone(), a.attempt);
+                if self.seen.get(&key) == Some(&a.status) {
+                    continue;
+                }
+                self.seen.insert(key, a.status);
+                let took = match (a.started_at, a.ended_at) {
+                    (Some(b), Some(e)) => format!(" ({})", duration(e.0.saturating_sub(b.0))),
+                    _ => String::new(),
+                };
+                let waiting = if a.status == ActionStatus::InProgress && a.token.is_some() {
+                    format!(
+                        " — waiting for approval: slipway pipeline approve {} --stage {}",
+                        st.pipeline.name, s.name
+                    )
+                } else {
+                    String::new()
+                };
+                let why = match (a.status, a.error.as_deref()) {
+                    (ActionStatus::Failed, Some(e)) => format!(": {e}"),
+                    _ => String::new(),
+                };
+                writeln!(
+                    out,
+                    "[{}] {}/{} {}{took}{waiting}{why}",
+                    short(&x.id),
+                    s.name,
+                    a.name,
+                    action_name(a.status)
+                )?;
+            }
+        }
+        out.flush()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The project's pipeline.
+
+/// The pipeline of a project: `slipway.yaml` when there is one, else the default one — the
+/// repository's current branch → a build (`buildspec.yml` when present, which runs the tests,
+/// else a SAM-style build) → a deploy of `template.yaml` to the `dev` target as stack
+/// `<name>-dev`.
+pub(crate) fn project_pipeline(dir: &Path) -> Result<Result<Pipeline, String>, PipelineError> {
+    let name = sanitize(
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .as_deref()
+            .unwrap_or("app"),
+    );
+    let file = dir.join("slipway.yaml");
+    let (text, label) = if file.is_file() {
+        (std::fs::read_to_string(&file)?, "slipway.yaml")
+    } else {
+        (default_pipeline(dir, &name)?, "slipway.yaml (default)")
+    };
+    let outcome = parse_file(&text, label, &name);
+    if outcome.has_errors() {
+        let mut sources = Sources::default();
+        sources.add(label, &text);
+        return Ok(Err(render_human(&outcome.diagnostics, &sources)));
+    }
+    Ok(outcome
+        .pipelines
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no pipeline".to_owned()))
+}
+
+fn default_pipeline(dir: &Path, name: &str) -> Result<String, PipelineError> {
+    let template = ["template.yaml", "template.yml"]
+        .into_iter()
+        .find(|t| dir.join(t).is_file())
+        .ok_or_else(|| {
+            PipelineError::Usage(format!(
+                "{} has no template.yaml (nor slipway.yaml): nothing to deploy",
+                dir.display()
+            ))
+        })?;
+    let branch = git::current_branch(dir).unwrap_or_else(|| "main".into());
+    let build = if dir.join("buildspec.yml").is_file() {
+        "buildspec.yml"
+    } else {
+        "sam"
+    };
+    Ok(format!(
+        "name: {name}\nsource:\n  git: {{branch: {branch}, repository: .}}\nstages:\n  - name: Build\n    build: {build}\n  - name: Dev\n    deploy:\n      stack: {stack}-dev\n      template: {template}\n      target: dev\n",
+        stack = stack_name(name),
+    ))
+}
+
+/// A pipeline name CodePipeline accepts (`[A-Za-z0-9.@_-]`).
+fn sanitize(s: &str) -> String {
+    let out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if out.is_empty() { "app".into() } else { out }
+}
+
+/// A stack name CloudFormation accepts (`[A-Za-z][A-Za-z0-9-]*`).
+fn stack_name(s: &str) -> String {
+    let out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        out
+    } else {
+        format!("app-{out}")
+    }
+}

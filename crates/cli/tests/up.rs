@@ -1,0 +1,196 @@
+//! `slipway up` end to end: the real binary on a real git repository — the first commit
+//! delivered, an approval given from another `slipway` process, the next commit delivered,
+//! Ctrl-C, and the history read afterwards.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{slipway, write};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+const TEMPLATE: &str = r#"Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub up-hello-${Stage}
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.11
+"#;
+
+const PIPELINE: &str = r#"name: shop
+source:
+  git: main
+stages:
+  - name: Build
+    build: sam
+  - name: Dev
+    deploy: {stack: shop-dev, template: template.yaml, target: dev}
+  - name: Approve
+    approval: {message: Promote?}
+  - name: Prod
+    deploy: {stack: shop-prod, template: template.yaml, targets: [222222222222/eu-west-1], parameters: {Stage: prod}}
+"#;
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+fn commit(dir: &Path, version: &str) {
+    write(
+        dir,
+        &[(
+            "src/app.py",
+            &format!("def handler(event, context):\n    return '{version}'\n"),
+        )],
+    );
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", &format!("app {version}")]);
+}
+
+struct Up {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Up {
+    fn start(dir: &Path) -> Up {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .current_dir(dir)
+            .args(["up", "--port", "0", "--poll-interval", "0.2"])
+            .env_remove("SLIPWAY_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Up {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn wait_for(&mut self, part: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(part) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {part:?}; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn up_delivers_every_commit_and_takes_approvals_from_another_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shop");
+    std::fs::create_dir_all(&dir).unwrap();
+    write(
+        &dir,
+        &[
+            ("template.yaml", TEMPLATE),
+            ("slipway.yaml", PIPELINE),
+            (".gitignore", ".slipway/\n"),
+        ],
+    );
+    git(&dir, &["init", "-q", "-b", "main"]);
+    commit(&dir, "v1");
+
+    let mut up = Up::start(&dir);
+    let url = up.wait_for("control plane");
+    assert!(url.contains("http://127.0.0.1:"), "{url}");
+    up.wait_for("Source → Build → Dev → Approve → Prod");
+    up.wait_for("Dev/Deploy Succeeded");
+    up.wait_for("waiting for approval: slipway pipeline approve shop --stage Approve");
+
+    // Another terminal: the verb finds the running server through .slipway/server.json.
+    let approve = slipway(&dir, &["pipeline", "approve", "--stage", "Approve"]);
+    assert_eq!(approve.code, 0, "{}\n{}", approve.stdout, approve.stderr);
+    assert!(
+        approve.stdout.contains("eu-west-1 Succeeded"),
+        "{}",
+        approve.stdout
+    );
+    up.wait_for("Prod/Deploy-222222222222-eu-west-1 Succeeded");
+
+    commit(&dir, "v2");
+    up.wait_for("app v2");
+    up.wait_for("Dev/Deploy Succeeded");
+
+    let pid = up.child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    up.wait_for("stopped;");
+    let status = up.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    // Embedded afterwards: the history is in the project's state store.
+    let history = slipway(&dir, &["pipeline", "history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let lines: Vec<&str> = history.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", history.stdout);
+    assert!(lines[0].contains("InProgress") && lines[0].contains("app v2"), "{}", history.stdout);
+    assert!(lines[1].contains("Succeeded") && lines[1].contains("app v1"), "{}", history.stdout);
+}
+
+#[test]
+fn up_refuses_a_directory_that_is_not_a_git_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), &[("template.yaml", TEMPLATE)]);
+    let r = slipway(tmp.path(), &["up", "--port", "0"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("is not a git repository; slipway up deploys commits"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("git init"), "{}", r.stderr);
+}

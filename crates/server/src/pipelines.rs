@@ -1,0 +1,771 @@
+//! Pipelines in the server: the [`slipway_pipeline::exec::Executor`] with the action runners
+//! that reach this server's build runner and deploy engine, and the loop that polls branches
+//! and fires timeouts.
+//!
+//! - **Source**: [`slipway_pipeline::git::GitSource`], repositories relative to
+//!   [`PipelineConfig::project_dir`].
+//! - **Build / Test** (`CodeBuild`): the input artefact (the `PrimarySource`, else the first)
+//!   is unpacked into the action's workspace; the project's buildspec runs with
+//!   [`slipway_build::run_build`] (`CODEBUILD_INITIATOR=codepipeline/<pipeline>`,
+//!   `AWS_ENDPOINT_URL` = this server, the action's `EnvironmentVariables` over the project's),
+//!   or, for a SAM build project, [`slipway_build::build_template`] on the source's
+//!   `template.yaml`. The buildspec's primary artifact is the first output artefact, secondary
+//!   ones go to the outputs of the same name; a SAM build's output is the build directory
+//!   (the built `template.yaml` and a package per function). Exported variables become the
+//!   action's variables. A failed build fails the action with the failing phase's context.
+//! - **Deploy** (`CloudFormation`): the template is `TemplatePath` (`Artifact::path`) inside an
+//!   input artefact, unpacked once per artefact digest under `<data>/pipelines/artefacts/`.
+//!   Local code paths (`CodeUri`, `ContentUri`, a `Code` string) are rewritten to live under
+//!   that digest, so a new commit is new code for the engine (which keys local code by its
+//!   path) and an unchanged artefact is no change. Parameters: `TemplateConfiguration`'s
+//!   `Parameters`, then `ParameterOverrides` (literals and `Fn::GetParam`; `Fn::GetArtifactAtt`
+//!   is refused: no bucket serves the artefact store yet). Action modes as
+//!   `reference/aws-semantics.md` §5.8 says; the action waits until the stack operation
+//!   settles (the ticker moves traffic shifts), and its variables are the stack's outputs,
+//!   also written as `OutputFileName` into its output artefact. Targets: `ACCOUNT/REGION`
+//!   as written; a short name (`dev`) is the server's default account in the action's region
+//!   (else the default region), so stacks of two short-named targets need distinct names.
+//!   Every engine call goes through [`App::drive`], the engine's one door.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use serde_json::Value;
+use slipway_build::{BuildOptions, SamBuildOptions, Source, run_build};
+use slipway_deploy::stack::{ChangeSetType, ParameterInput, StackStatus};
+use slipway_engine::{DeployRequest, EngineError};
+use slipway_model::pipeline::{
+    BuildProject, BuildspecSource, OverrideValue, parse_parameter_overrides, split_artifact_path,
+};
+use slipway_model::syntax::{TagMode, parse_document};
+use slipway_pipeline::exec::{ActionOutcome, ActionRunner, Executor, Job, Runners};
+use slipway_pipeline::git::GitSource;
+use slipway_pipeline::trigger::Poller;
+use slipway_pipeline::{ActionResult, Artifact};
+use slipway_store::{Digest, Store, ZipEntry};
+use tokio::sync::watch;
+
+use crate::App;
+
+/// Pipeline settings of the server.
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    /// Where source repositories are looked up (`repository: .` is this directory); the data
+    /// directory's parent when `None`.
+    pub project_dir: Option<PathBuf>,
+    /// How often git sources are polled (a few seconds by default); `None` disables polling.
+    pub poll_interval: Option<Duration>,
+    /// The secret GitHub-format webhooks are signed with; without one every webhook is refused.
+    pub webhook_secret: Option<String>,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            project_dir: None,
+            poll_interval: Some(Duration::from_secs(2)),
+            webhook_secret: None,
+        }
+    }
+}
+
+/// The server's pipeline part.
+pub struct Pipelines {
+    pub executor: Arc<Executor>,
+    pub source: Arc<GitSource>,
+    pub poller: Option<Poller>,
+    pub(crate) webhook_secret: Option<String>,
+}
+
+pub(crate) fn build(
+    app: &Arc<App>,
+    config: &PipelineConfig,
+    rt: tokio::runtime::Handle,
+) -> Result<Pipelines, slipway_store::Error> {
+    let data_dir = app.data_dir.clone();
+    let artefacts = Arc::new(Store::open(data_dir.join("artefacts"))?);
+    let project_dir = config.project_dir.clone().unwrap_or_else(|| {
+        data_dir
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_owned)
+    });
+    let source = Arc::new(GitSource {
+        project_dir,
+        artefacts: artefacts.clone(),
+    });
+    let endpoint = format!("http://{}", app.endpoint_addr());
+    let build = Arc::new(BuildRunner {
+        data_dir: data_dir.clone(),
+        artefacts: artefacts.clone(),
+        endpoint,
+        account: app.default_account.clone(),
+        region: app.default_region.clone(),
+    });
+    let deploy = Arc::new(DeployRunner {
+        app: Arc::downgrade(app),
+        rt,
+        artefacts,
+        unpacked: data_dir.join("pipelines").join("artefacts"),
+        unpacking: Mutex::new(()),
+    });
+    let clock = app.clock.clone();
+    let executor = Executor::new(
+        app.store.clone(),
+        Runners {
+            source: Some(source.clone()),
+            build: Some(build),
+            deploy: Some(deploy),
+            invoke: None,
+        },
+        Arc::new(move || clock.now_ms()),
+        data_dir.join("pipelines").join("work"),
+    );
+    Ok(Pipelines {
+        executor,
+        source,
+        poller: config.poll_interval.map(Poller::new),
+        webhook_secret: config.webhook_secret.clone(),
+    })
+}
+
+/// Polls branches when due and fires pipeline timeouts, until stopped.
+pub(crate) async fn pipeline_loop(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(Duration::from_millis(250));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let a = app.clone();
+        let once = move || {
+            let Some(p) = a.pipelines.get() else { return };
+            if let Err(e) = p.executor.tick() {
+                tracing::warn!(error = %e, "pipeline tick failed");
+            }
+            if let Some(poller) = &p.poller
+                && poller.due(a.clock.now_ms())
+                && let Err(e) = poller.poll(&p.executor, &p.source)
+            {
+                tracing::warn!(error = %e, "polling sources failed");
+            }
+        };
+        if let Err(e) = tokio::task::spawn_blocking(once).await {
+            tracing::error!(error = %e, "pipeline loop panicked");
+        }
+    }
+}
+
+fn digest_of(a: &Artifact) -> Result<Digest, String> {
+    a.location
+        .parse::<Digest>()
+        .map_err(|_| format!("artefact '{}' has no store location", a.name))
+}
+
+fn artifact(name: &str, digest: &Digest) -> Artifact {
+    Artifact {
+        name: name.to_owned(),
+        location: format!("sha256:{}", digest.hex()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CodeBuild.
+
+struct BuildRunner {
+    data_dir: PathBuf,
+    artefacts: Arc<Store>,
+    endpoint: String,
+    account: String,
+    region: String,
+}
+
+impl ActionRunner for BuildRunner {
+    fn run(&self, job: &Job) -> ActionOutcome {
+        match self.build(job) {
+            Ok(r) => ActionOutcome::Succeeded(r),
+            Err(e) => ActionOutcome::Failed(e),
+        }
+    }
+}
+
+impl BuildRunner {
+    fn build(&self, job: &Job) -> Result<ActionResult, String> {
+        let a = &job.action;
+        let project = a.project.clone().unwrap_or_else(|| BuildProject {
+            name: a
+                .configuration
+                .get("ProjectName")
+                .cloned()
+                .unwrap_or_else(|| a.action.clone()),
+            buildspec: BuildspecSource::Default,
+            environment_variables: Vec::new(),
+            timeout_in_minutes: 60,
+        });
+        let primary = a
+            .configuration
+            .get("PrimarySource")
+            .and_then(|n| a.inputs.iter().find(|i| &i.name == n))
+            .or_else(|| a.inputs.first())
+            .ok_or("the build has no input artefact")?;
+        let src = job.work_dir.join("src");
+        self.artefacts
+            .extract_zip(&digest_of(primary)?, &src)
+            .map_err(|e| format!("cannot unpack '{}': {e}", primary.name))?;
+        let spec = match &project.buildspec {
+            BuildspecSource::SamBuild => return self.sam_build(job, &src),
+            BuildspecSource::Default => slipway_build::BuildspecSource::Default,
+            BuildspecSource::Path(p) => slipway_build::BuildspecSource::Path(PathBuf::from(p)),
+            BuildspecSource::Inline(t) => slipway_build::BuildspecSource::Inline(t.clone()),
+        };
+        let mut opts = BuildOptions::new(project.name.clone(), Source::Dir(src), &self.data_dir);
+        opts.buildspec = spec;
+        opts.project_env = project
+            .environment_variables
+            .iter()
+            .map(|v| slipway_build::EnvOverride {
+                name: v.name.clone(),
+                value: v.value.clone(),
+                kind: match v.type_ {
+                    slipway_model::pipeline::EnvVarType::Plaintext => {
+                        slipway_build::EnvKind::Plaintext
+                    }
+                    slipway_model::pipeline::EnvVarType::ParameterStore => {
+                        slipway_build::EnvKind::ParameterStore
+                    }
+                    slipway_model::pipeline::EnvVarType::SecretsManager => {
+                        slipway_build::EnvKind::SecretsManager
+                    }
+                },
+            })
+            .collect();
+        if let Some(j) = a.configuration.get("EnvironmentVariables") {
+            opts.env_overrides = slipway_build::EnvOverride::parse_json(j)?;
+        }
+        opts.timeout = Some(Duration::from_secs(
+            u64::from(project.timeout_in_minutes.max(1)) * 60,
+        ));
+        opts.initiator = format!("codepipeline/{}", job.pipeline);
+        opts.source_version = job.source_revisions.first().map(|r| r.revision_id.clone());
+        opts.region = a.region.clone().unwrap_or_else(|| self.region.clone());
+        opts.account = self.account.clone();
+        opts.aws_endpoint_url = Some(self.endpoint.clone());
+        let result = run_build(&opts).map_err(|e| e.to_string())?;
+        if !result.succeeded() {
+            let why = result
+                .phases
+                .iter()
+                .find(|p| {
+                    p.status
+                        .is_some_and(|s| s != slipway_build::Status::Succeeded)
+                })
+                .map(|p| {
+                    format!(
+                        " in phase {}: {}",
+                        p.phase.api_name(),
+                        p.context.as_deref().unwrap_or("failed")
+                    )
+                })
+                .unwrap_or_default();
+            let tests: Vec<String> = result
+                .reports
+                .iter()
+                .flat_map(|r| r.failures().map(|c| c.name.clone()))
+                .collect();
+            let tests = if tests.is_empty() {
+                String::new()
+            } else {
+                format!(" (failed tests: {})", tests.join(", "))
+            };
+            return Err(format!(
+                "Build {} {}{why}{tests}. Log: {}",
+                result.id,
+                result.status.api_name(),
+                result.log_path.display()
+            ));
+        }
+        let mut outputs = Vec::new();
+        for (i, name) in a.outputs.iter().enumerate() {
+            let rec = result
+                .artifacts
+                .iter()
+                .find(|r| &r.identifier == name)
+                .or_else(|| {
+                    (i == 0)
+                        .then(|| result.artifacts.iter().find(|r| r.identifier == "primary"))
+                        .flatten()
+                })
+                .ok_or_else(|| {
+                    format!("the buildspec produced no artifacts for output artefact '{name}'")
+                })?;
+            outputs.push(Artifact {
+                name: name.clone(),
+                location: format!("sha256:{}", rec.sha256),
+            });
+        }
+        Ok(ActionResult {
+            outputs,
+            variables: result
+                .exported_variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            summary: Some(format!("Build {} succeeded", result.id)),
+            external_execution_id: Some(result.id),
+        })
+    }
+
+    fn sam_build(&self, job: &Job, src: &Path) -> Result<ActionResult, String> {
+        let a = &job.action;
+        let template = ["template.yaml", "template.yml", "template.json"]
+            .iter()
+            .map(|f| src.join(f))
+            .find(|p| p.is_file())
+            .ok_or("the source has no template.yaml to build")?;
+        let build_dir = job.work_dir.join("build");
+        let opts = SamBuildOptions {
+            template,
+            build_dir: build_dir.clone(),
+            cache_dir: self.data_dir.join("cache/deps"),
+            pip: None,
+            force: false,
+            artefacts: None,
+            progress: std::sync::Arc::new(slipway_build::NoProgress),
+        };
+        let r = slipway_build::build_template(&opts).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(build_dir.join(".slipway-build.json"));
+        let blob = self
+            .artefacts
+            .put_dir(&build_dir)
+            .map_err(|e| format!("cannot store the build output: {e}"))?;
+        Ok(ActionResult {
+            outputs: a
+                .outputs
+                .first()
+                .map(|n| artifact(n, &blob.digest))
+                .into_iter()
+                .collect(),
+            variables: BTreeMap::new(),
+            summary: Some(format!(
+                "SAM build of {} function(s) and layer(s) in {} ms",
+                r.artefacts.len(),
+                r.duration_ms
+            )),
+            external_execution_id: None,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CloudFormation.
+
+struct DeployRunner {
+    app: Weak<App>,
+    rt: tokio::runtime::Handle,
+    artefacts: Arc<Store>,
+    /// `<data>/pipelines/artefacts/<digest>/`: each input artefact unpacked once.
+    unpacked: PathBuf,
+    unpacking: Mutex<()>,
+}
+
+impl ActionRunner for DeployRunner {
+    fn run(&self, job: &Job) -> ActionOutcome {
+        let Some(app) = self.app.upgrade() else {
+            return ActionOutcome::Failed("the server is shutting down".into());
+        };
+        // Hooks are invoked through the function runtime, which needs the tokio runtime.
+        let _rt = self.rt.enter();
+        match self.deploy(&app, job) {
+            Ok(r) => ActionOutcome::Succeeded(r),
+            Err(e) => ActionOutcome::Failed(e),
+        }
+    }
+}
+
+/// `REPLACE_ON_FAILURE` replaces stacks in these statuses.
+const REPLACEABLE: [StackStatus; 5] = [
+    StackStatus::RollbackComplete,
+    StackStatus::RollbackFailed,
+    StackStatus::CreateFailed,
+    StackStatus::DeleteFailed,
+    StackStatus::UpdateRollbackFailed,
+];
+
+fn engine_err(e: &EngineError) -> String {
+    use std::error::Error as _;
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+impl DeployRunner {
+    fn target(app: &App, job: &Job) -> String {
+        let a = &job.action;
+        match a.target.as_deref() {
+            Some(t) if t.contains('/') => t.to_owned(),
+            _ => app.target(a.region.as_deref()),
+        }
+    }
+
+    /// Unpacks an artefact (once per digest) and returns its directory.
+    fn unpack(&self, a: &Artifact) -> Result<(Digest, PathBuf), String> {
+        let d = digest_of(a)?;
+        let dir = self.unpacked.join(d.hex());
+        let _one = self.unpacking.lock().unwrap_or_else(|e| e.into_inner());
+        if !dir.is_dir() {
+            let tmp = self.unpacked.join(format!("{}.partial", d.hex()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            self.artefacts
+                .extract_zip(&d, &tmp)
+                .map_err(|e| format!("cannot unpack '{}': {e}", a.name))?;
+            std::fs::rename(&tmp, &dir).map_err(|e| format!("cannot unpack '{}': {e}", a.name))?;
+        }
+        Ok((d, dir))
+    }
+
+    /// `Artifact::path` → (the file's text, its artefact's digest, the path).
+    fn artifact_file(&self, job: &Job, spec: &str) -> Result<(String, Digest, String), String> {
+        let (name, path) = split_artifact_path(spec)
+            .ok_or_else(|| format!("'{spec}' is not of the form ArtifactName::path"))?;
+        let a = job
+            .action
+            .inputs
+            .iter()
+            .find(|i| i.name == name)
+            .ok_or_else(|| format!("'{name}' is not an input artefact of this action"))?;
+        let (d, dir) = self.unpack(a)?;
+        let file = dir.join(path);
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read {path} in artefact '{name}': {e}"))?;
+        Ok((text, d, path.to_owned()))
+    }
+
+    fn request(&self, app: &App, job: &Job, stack: &str) -> Result<DeployRequest, String> {
+        let c = &job.action.configuration;
+        let spec = c
+            .get("TemplatePath")
+            .ok_or("TemplatePath is required to create or update a stack")?;
+        let (text, digest, path) = self.artifact_file(job, spec)?;
+        let parsed = parse_document(&text, TagMode::CloudFormation);
+        let mut template = parsed
+            .root
+            .map(|r| r.to_json())
+            .ok_or_else(|| format!("{spec} is not a template"))?;
+        let template_dir = Path::new(&path)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        relocate_code(&mut template, &format!("{}/{template_dir}", digest.hex()));
+        let mut params: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(cfg) = c.get("TemplateConfiguration") {
+            let (text, _, _) = self.artifact_file(job, cfg)?;
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| format!("TemplateConfiguration {cfg} is not JSON: {e}"))?;
+            if let Some(m) = v.get("Parameters").and_then(Value::as_object) {
+                for (k, v) in m {
+                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    params.insert(k.clone(), v);
+                }
+            }
+        }
+        if let Some(o) = c.get("ParameterOverrides") {
+            for (k, v) in parse_parameter_overrides(o)? {
+                let value = match v {
+                    OverrideValue::Literal(s) => s,
+                    OverrideValue::Param {
+                        artifact,
+                        file,
+                        key,
+                    } => {
+                        let (text, _, _) =
+                            self.artifact_file(job, &format!("{artifact}::{file}"))?;
+                        let v: Value = serde_json::from_str(&text).map_err(|e| {
+                            format!("Fn::GetParam: {file} in '{artifact}' is not JSON: {e}")
+                        })?;
+                        let got = v.get(&key).ok_or_else(|| {
+                            format!("Fn::GetParam: {file} in '{artifact}' has no key '{key}'")
+                        })?;
+                        got.as_str().map_or_else(|| got.to_string(), str::to_owned)
+                    }
+                    OverrideValue::ArtifactAtt { artifact, .. } => {
+                        return Err(format!(
+                            "Fn::GetArtifactAtt of '{artifact}': no S3 bucket serves the artefact store yet"
+                        ));
+                    }
+                };
+                params.insert(k, value);
+            }
+        }
+        Ok(DeployRequest {
+            target: Self::target(app, job),
+            stack_name: stack.to_owned(),
+            template: serde_json::to_string(&template).unwrap_or_default(),
+            file: path,
+            parameters: params
+                .into_iter()
+                .map(|(key, value)| ParameterInput {
+                    key,
+                    value: Some(value),
+                    use_previous_value: false,
+                })
+                .collect(),
+            tags: BTreeMap::new(),
+            code_root: Some(self.unpacked.clone()),
+        })
+    }
+
+    /// Waits until no operation is in progress on the stack; its status then (`None`: no
+    /// stack).
+    fn settle(
+        app: &App,
+        target: &str,
+        stack: &str,
+        job: &Job,
+    ) -> Result<Option<StackStatus>, String> {
+        loop {
+            let rec = app
+                .engine
+                .stack(target, stack)
+                .map_err(|e| engine_err(&e))?;
+            let Some(rec) = rec.filter(|r| r.exists()) else {
+                return Ok(None);
+            };
+            if !rec.status.is_in_progress() {
+                return Ok(Some(rec.status));
+            }
+            if job.cancel.is_cancelled() {
+                return Err("abandoned".into());
+            }
+            // The ticker moves traffic shifts and hooks on (on the engine's own clock); this
+            // waits for that real event, polling: the engine has no notification to wait on.
+            #[allow(clippy::disallowed_methods)]
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn finished(
+        &self,
+        app: &App,
+        job: &Job,
+        target: &str,
+        stack: &str,
+    ) -> Result<ActionResult, String> {
+        let status = Self::settle(app, target, stack, job)?;
+        let rec = app
+            .engine
+            .stack(target, stack)
+            .map_err(|e| engine_err(&e))?
+            .ok_or_else(|| format!("stack {stack} disappeared"))?;
+        match status {
+            Some(StackStatus::CreateComplete | StackStatus::UpdateComplete) => {}
+            other => {
+                return Err(format!(
+                    "stack {stack} in {target} ended in {}{}",
+                    other.map_or("DELETE_COMPLETE", StackStatus::as_str),
+                    rec.status_reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        let variables: BTreeMap<String, String> = rec
+            .outputs
+            .iter()
+            .map(|(k, o)| (k.clone(), o.value.clone()))
+            .collect();
+        let mut outputs = Vec::new();
+        if let (Some(file), Some(name)) = (
+            job.action.configuration.get("OutputFileName"),
+            job.action.outputs.first(),
+        ) {
+            let path = job.work_dir.join("outputs.json");
+            let body = serde_json::to_vec_pretty(&variables).unwrap_or_default();
+            std::fs::write(&path, body).map_err(|e| format!("cannot write {file}: {e}"))?;
+            let blob = self
+                .artefacts
+                .put_zip(&[ZipEntry {
+                    name: file.clone(),
+                    source: path,
+                }])
+                .map_err(|e| format!("cannot store {file}: {e}"))?;
+            outputs.push(artifact(name, &blob.digest));
+        }
+        Ok(ActionResult {
+            outputs,
+            variables,
+            summary: Some(format!(
+                "stack {stack} in {target}: {}",
+                rec.status.as_str()
+            )),
+            external_execution_id: Some(rec.id),
+        })
+    }
+
+    fn create_update(
+        &self,
+        app: &App,
+        job: &Job,
+        target: &str,
+        stack: &str,
+    ) -> Result<ActionResult, String> {
+        let req = self.request(app, job, stack)?;
+        match app.drive(|e| e.deploy(&req)) {
+            Ok(_) | Err(EngineError::NoChanges { .. }) => self.finished(app, job, target, stack),
+            Err(e) => Err(engine_err(&e)),
+        }
+    }
+
+    fn delete(app: &App, job: &Job, target: &str, stack: &str) -> Result<(), String> {
+        app.drive(|e| e.delete_stack(target, stack))
+            .map_err(|e| engine_err(&e))?;
+        match Self::settle(app, target, stack, job)? {
+            None | Some(StackStatus::DeleteComplete) => Ok(()),
+            Some(s) => Err(format!(
+                "stack {stack} in {target} could not be deleted: {}",
+                s.as_str()
+            )),
+        }
+    }
+
+    fn deploy(&self, app: &App, job: &Job) -> Result<ActionResult, String> {
+        let c = &job.action.configuration;
+        let mode = c.get("ActionMode").map_or("CREATE_UPDATE", String::as_str);
+        let stack = c.get("StackName").ok_or("StackName is required")?;
+        let target = Self::target(app, job);
+        // An operation the engine resumed after a restart (or a traffic shift) ends first.
+        let status = Self::settle(app, &target, stack, job)?;
+        let done = |summary: String| ActionResult {
+            summary: Some(summary),
+            ..ActionResult::default()
+        };
+        match mode {
+            "CREATE_UPDATE" => self.create_update(app, job, &target, stack),
+            "REPLACE_ON_FAILURE" => {
+                if let Some(s) = status
+                    && REPLACEABLE.contains(&s)
+                {
+                    Self::delete(app, job, &target, stack)?;
+                }
+                self.create_update(app, job, &target, stack)
+            }
+            "DELETE_ONLY" => {
+                if status.is_some() {
+                    Self::delete(app, job, &target, stack)?;
+                    Ok(done(format!("stack {stack} in {target} deleted")))
+                } else {
+                    Ok(done(format!("stack {stack} does not exist in {target}")))
+                }
+            }
+            "CHANGE_SET_REPLACE" => {
+                let name = c.get("ChangeSetName").ok_or("ChangeSetName is required")?;
+                let rec = app
+                    .engine
+                    .stack(&target, stack)
+                    .map_err(|e| engine_err(&e))?
+                    .filter(|r| r.exists());
+                if rec
+                    .as_ref()
+                    .is_some_and(|r| r.change_sets.iter().any(|cs| &cs.name == name))
+                {
+                    app.drive(|e| e.delete_change_set(&target, stack, name))
+                        .map_err(|e| engine_err(&e))?;
+                }
+                let kind = match &rec {
+                    Some(r) if r.status != StackStatus::ReviewInProgress => ChangeSetType::Update,
+                    Some(_) | None => ChangeSetType::Create,
+                };
+                let req = self.request(app, job, stack)?;
+                let cs = app
+                    .drive(|e| e.create_change_set(&req, name, kind))
+                    .map_err(|e| engine_err(&e))?;
+                Ok(ActionResult {
+                    summary: Some(format!(
+                        "change set {name} of stack {stack} in {target}: {} change(s)",
+                        cs.plan.steps.len()
+                    )),
+                    external_execution_id: Some(cs.id),
+                    ..ActionResult::default()
+                })
+            }
+            "CHANGE_SET_EXECUTE" => {
+                let name = c.get("ChangeSetName").ok_or("ChangeSetName is required")?;
+                app.drive(|e| e.execute_change_set(&target, stack, name))
+                    .map_err(|e| engine_err(&e))?;
+                self.finished(app, job, &target, stack)
+            }
+            other => Err(format!(
+                "ActionMode '{other}' is not one CloudFormation knows"
+            )),
+        }
+    }
+}
+
+/// Prefixes every local code path of a template (SAM `CodeUri`/`ContentUri`, also in
+/// `Globals.Function`, and a `Code`/`Content` string of the Lambda types) with `prefix/`.
+fn relocate_code(template: &mut Value, prefix: &str) {
+    let prefix = prefix.trim_end_matches('/');
+    let fix = |v: &mut Value| {
+        if let Some(s) = v.as_str()
+            && !s.starts_with("s3://")
+            && !Path::new(s).is_absolute()
+        {
+            let rel = s.trim_start_matches("./");
+            let joined = if rel.is_empty() || rel == "." {
+                prefix.to_owned()
+            } else {
+                format!("{prefix}/{rel}")
+            };
+            *v = Value::String(joined);
+        }
+    };
+    if let Some(g) = template.pointer_mut("/Globals/Function/CodeUri") {
+        fix(g);
+    }
+    let Some(resources) = template.get_mut("Resources").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for r in resources.values_mut() {
+        let key = match r.get("Type").and_then(Value::as_str) {
+            Some("AWS::Serverless::Function") => "CodeUri",
+            Some("AWS::Serverless::LayerVersion") => "ContentUri",
+            Some("AWS::Lambda::Function") => "Code",
+            Some("AWS::Lambda::LayerVersion") => "Content",
+            _ => continue,
+        };
+        if let Some(v) = r.pointer_mut(&format!("/Properties/{key}")) {
+            fix(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relocate_code;
+
+    #[test]
+    fn code_paths_move_under_the_artefact() {
+        let mut t = serde_json::json!({
+            "Globals": {"Function": {"CodeUri": "./src"}},
+            "Resources": {
+                "A": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "hello/"}},
+                "B": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/k.zip"}},
+                "C": {"Type": "AWS::Lambda::Function", "Properties": {"Code": "C"}},
+                "D": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": {"Bucket": "b", "Key": "k"}}}
+            }
+        });
+        relocate_code(&mut t, "abc/");
+        assert_eq!(t["Globals"]["Function"]["CodeUri"], "abc/src");
+        assert_eq!(t["Resources"]["A"]["Properties"]["CodeUri"], "abc/hello/");
+        assert_eq!(t["Resources"]["B"]["Properties"]["CodeUri"], "s3://b/k.zip");
+        assert_eq!(t["Resources"]["C"]["Properties"]["Code"], "abc/C");
+        assert_eq!(t["Resources"]["D"]["Properties"]["CodeUri"]["Key"], "k");
+    }
+}
