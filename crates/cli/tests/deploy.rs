@@ -591,6 +591,16 @@ fn deploys_reach_a_running_server_and_operators_skip_waits_and_roll_back() {
         r.stdout
     );
 
+    let r = slipway(p, &["stack", "list", "--endpoint", &ep]);
+    ok(&r);
+    assert!(
+        r.stdout.contains("UPDATE_ROLLBACK_COMPLETE"),
+        "{}",
+        r.stdout
+    );
+    let r = slipway(p, &["stack", "--endpoint", &ep, "outputs", "app"]);
+    ok(&r);
+    assert!(r.stdout.contains("FunctionArn"), "{}", r.stdout);
     let r = slipway(p, &["deployments", "--endpoint", &ep]);
     ok(&r);
     assert_eq!(
