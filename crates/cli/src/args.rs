@@ -58,14 +58,15 @@ pub(crate) struct GcArgs {
     pub(crate) data_dir: Option<PathBuf>,
 }
 
-/// Options every verb that reads samconfig.toml shares.
+/// Options every verb that reads samconfig.toml shares (global: `slipway stack list
+/// --config-env prod` reaches them too).
 #[derive(Debug, Args, Default)]
 pub(crate) struct ConfigArgs {
     /// The samconfig.toml to read (default: samconfig.toml in the current directory, if any).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     pub(crate) config_file: Option<PathBuf>,
     /// The environment (top-level table) of samconfig.toml to read.
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, global = true, value_name = "ENV")]
     pub(crate) config_env: Option<String>,
 }
 
@@ -373,24 +374,24 @@ pub(crate) struct ScheduleEventArgs {
 pub(crate) struct ConnectArgs {
     /// A running `slipway server`, `http://HOST:PORT` (default: `SLIPWAY_ENDPOINT`). Without
     /// one, a server runs inside this command over the data directory while it works.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL")]
     pub(crate) endpoint: Option<String>,
     /// The server's token (default: `SLIPWAY_TOKEN`).
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, global = true, value_name = "TOKEN")]
     pub(crate) token: Option<String>,
     /// Slipway's data directory, for the server this command runs when no endpoint is given
     /// (default `.slipway`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
     /// The target, `ACCOUNT/REGION` (default: `--account`/`--region`, else
     /// 123456789012/us-east-1).
-    #[arg(long, value_name = "ACCOUNT/REGION")]
+    #[arg(long, global = true, value_name = "ACCOUNT/REGION")]
     pub(crate) target: Option<String>,
     /// Region of the target (when no `--target`); default us-east-1.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) region: Option<String>,
     /// Account ID of the target (when no `--target`); default 123456789012.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) account: Option<String>,
     #[command(flatten)]
     pub(crate) config: ConfigArgs,

@@ -591,6 +591,16 @@ fn deploys_reach_a_running_server_and_operators_skip_waits_and_roll_back() {
         r.stdout
     );
 
+    let r = slipway(p, &["stack", "list", "--endpoint", &ep]);
+    ok(&r);
+    assert!(
+        r.stdout.contains("UPDATE_ROLLBACK_COMPLETE"),
+        "{}",
+        r.stdout
+    );
+    let r = slipway(p, &["stack", "--endpoint", &ep, "outputs", "app"]);
+    ok(&r);
+    assert!(r.stdout.contains("FunctionArn"), "{}", r.stdout);
     let r = slipway(p, &["deployments", "--endpoint", &ep]);
     ok(&r);
     assert_eq!(
@@ -609,4 +619,136 @@ fn a_server_off_loopback_needs_a_token() {
     let r = slipway(dir.path(), &["server", "--bind", "0.0.0.0", "--port", "0"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("without a token"), "{}", r.stderr);
+}
+
+const HOOKED: &str = r#"Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Greeting:
+    Type: String
+    Default: hi
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: src/
+      AutoPublishAlias: live
+      Environment:
+        Variables:
+          GREETING: !Ref Greeting
+      DeploymentPreference:
+        Type: Canary10Percent5Minutes
+        Hooks:
+          PreTraffic: !Ref PreHook
+        Alarms:
+          - !Ref ErrorsAlarm
+  PreHook:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: CodeDeployHook_pre
+      Runtime: python3.11
+      Handler: hook.handler
+      CodeUri: hook/
+  ErrorsAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: hello-errors
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      Dimensions:
+        - Name: FunctionName
+          Value: hello
+"#;
+
+/// A PreTraffic hook as written for AWS: boto3's CodeDeploy client, `AWS_ENDPOINT_URL` from
+/// the server.
+const HOOK: &str = r#"
+import boto3
+
+def handler(event, context):
+    boto3.client("codedeploy").put_lifecycle_event_hook_execution_status(
+        deploymentId=event["DeploymentId"],
+        lifecycleEventHookExecutionId=event["LifecycleEventHookExecutionId"],
+        status="Succeeded",
+    )
+"#;
+
+#[test]
+fn deploy_shows_hook_results_and_alarm_states() {
+    let venv = std::env::var_os("SLIPWAY_TEST_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    assert!(
+        venv.join("bin/python3.11").exists(),
+        "no venv with boto3 at {}: run scripts/setup",
+        venv.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    write(
+        p,
+        &[
+            ("template.yaml", HOOKED),
+            ("src/app.py", APP),
+            ("hook/hook.py", HOOK),
+        ],
+    );
+    // `python3.11` for the functions is the venv's (boto3 in it): first on the server's PATH.
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
+        cmd.current_dir(p).args(args).env("PATH", &path);
+        for var in common::VARS {
+            cmd.env_remove(var);
+        }
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    ok(&run(&["deploy", "--stack-name", "app"]));
+    // x60: the hook (a real Python process) has a minute of real time, the canary 5 s.
+    let r = run(&[
+        "deploy",
+        "--stack-name",
+        "app",
+        "--parameter-overrides",
+        "Greeting=v2",
+        "--time-scale",
+        "60",
+    ]);
+    ok(&r);
+    assert!(
+        r.stdout
+            .contains("BeforeAllowTraffic hook CodeDeployHook_pre: Pending"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("BeforeAllowTraffic hook CodeDeployHook_pre: Succeeded"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("alarm hello-errors: "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("10% on version 2, 90% on version 1"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(" Succeeded"), "{}", r.stdout);
 }

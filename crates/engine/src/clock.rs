@@ -50,6 +50,11 @@ impl Clock for ManualClock {
 /// the machine's time and then advances `scale` milliseconds per real millisecond, measured
 /// on the monotonic [`std::time::Instant`], so it never goes backwards even when the wall
 /// clock is adjusted. A user rehearses a 30-minute canary in 18 seconds with `N = 100`.
+///
+/// Times it writes are ahead of the machine's: a store a scaled server used holds timestamps
+/// (stack events, deadlines) in the machine's future. A later server at real time reads them
+/// as they are: a wait persisted under a scale is then waited for in real time, and event
+/// times may run backwards across the two runs. Rehearse on a data directory of its own.
 pub struct ScaledClock {
     start_ms: u64,
     started: std::time::Instant,
