@@ -405,6 +405,10 @@ pub(crate) struct ServerArgs {
     /// The control-plane port (default 8040; 0 for any free port).
     #[arg(short = 'p', long, value_name = "PORT")]
     pub(crate) port: Option<u16>,
+    /// The gateway's port, where the deployed stacks' APIs answer (default 3000; 0 for any
+    /// free port).
+    #[arg(long, value_name = "PORT")]
+    pub(crate) gateway_port: Option<u16>,
     /// The address to listen on (default 127.0.0.1); any other needs a token.
     #[arg(long, value_name = "IP")]
     pub(crate) bind: Option<String>,

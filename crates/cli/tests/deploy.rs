@@ -354,7 +354,7 @@ impl ServerProc {
     fn start(dir: &Path, args: &[&str]) -> ServerProc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
         cmd.current_dir(dir)
-            .args(["server", "--port", "0"])
+            .args(["server", "--port", "0", "--gateway-port", "0"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -498,7 +498,8 @@ pub(crate) fn server(
     let Some(s) = resolved.settings else {
         return Ok(Status::Usage);
     };
-    let config = server_config(&s.connect, s.bind).map_err(CliError::Client)?;
+    let mut config = server_config(&s.connect, s.bind).map_err(CliError::Client)?;
+    config.gateway = Some(s.gateway);
     let rt = runtime()?;
     rt.block_on(async {
         let handle = slipway_server::Server::new(config)
@@ -517,6 +518,9 @@ pub(crate) fn server(
             handle.endpoint_url(),
             s.connect.data_dir.display()
         )?;
+        if let Some(url) = handle.gateway_url() {
+            writeln!(err, "Gateway serving the deployed APIs at {url}/")?;
+        }
         err.flush()?;
         wait_for_signal().await?;
         writeln!(err, "Stopping…")?;

@@ -437,6 +437,9 @@ pub(crate) fn deploy(args: &DeployArgs, env: &Environment, cwd: &Path) -> Resolv
 pub(crate) struct ServerSettings {
     pub(crate) connect: ConnectSettings,
     pub(crate) bind: SocketAddr,
+    /// Where the gateway serves the deployed stacks' APIs: the bind address with
+    /// `--gateway-port` (default 3000).
+    pub(crate) gateway: SocketAddr,
 }
 
 /// `slipway server`: flags > environment > defaults (127.0.0.1:8040, `.slipway`).
@@ -478,6 +481,11 @@ pub(crate) fn server(args: &ServerArgs, env: &Environment, cwd: &Path) -> Resolv
             python: env.get(env_vars::SLIPWAY_PYTHON).map(PathBuf::from),
         },
         bind: SocketAddr::new(ip, args.port.unwrap_or(slipway_server::DEFAULT_PORT)),
+        gateway: SocketAddr::new(
+            ip,
+            args.gateway_port
+                .unwrap_or(slipway_server::DEFAULT_GATEWAY_PORT),
+        ),
     };
     finish(Some(settings), diags, Sources::new())
 }
