@@ -6,7 +6,12 @@
 //! [`Fingerprint`] is what a watcher compares: the size and modification time of every file
 //! under the template and the functions' code directories. [`Reloader::watch`] polls it (a
 //! file-system notification crate would lower the latency further; polling every 100 ms keeps
-//! a saved change within the 300 ms the issue asks for, with no dependency).
+//! a saved change within the 300 ms the issue asks for, with no dependency; `cargo bench -p
+//! slipway-gateway` prints the save-to-answer time).
+//!
+//! One rule is CPython's, not ours: a cached `.pyc` is trusted when its source has the same
+//! size and the same modification *second*, so two saves of a module within one second that
+//! leave its size unchanged can serve the first of them until the next save.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
