@@ -75,6 +75,8 @@ pub(crate) struct Environment {
     _server: ApiServer,
     child: Child,
     pid: Option<rustix::process::Pid>,
+    /// `/proc/<pid>/status`, opened once: read again from offset 0 after each invocation.
+    status: Option<std::fs::File>,
     events: mpsc::UnboundedReceiver<ApiEvent>,
     /// Set when the process speaks the fast channel; then `events` stays silent.
     fast: Option<FastChannel>,
@@ -285,6 +287,9 @@ impl Environment {
         let pid = child
             .id()
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        let status = pid.and_then(|p| {
+            std::fs::File::open(format!("/proc/{}/status", p.as_raw_nonzero())).ok()
+        });
 
         let (flush_tx, flushes) = watch::channel(0u64);
         let log_request = Arc::new(Mutex::new(None));
@@ -308,6 +313,7 @@ impl Environment {
             _server: server,
             child,
             pid,
+            status,
             events,
             fast,
             flushes,
@@ -334,9 +340,13 @@ impl Environment {
 
     /// Peak resident set size of the process, in bytes (`VmHWM`).
     pub(crate) fn max_memory_bytes(&self) -> Option<u64> {
-        let pid = self.pid?;
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", pid.as_raw_nonzero())).ok()?;
+        use std::os::unix::fs::FileExt as _;
+        // One pread on the descriptor opened at spawn (procfs regenerates the text at offset
+        // 0): no path lookup, open or close per invocation.
+        let file = self.status.as_ref()?;
+        let mut buf = [0u8; 4096];
+        let n = file.read_at(&mut buf, 0).ok()?;
+        let status = std::str::from_utf8(&buf[..n]).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb * 1024)
@@ -481,6 +491,7 @@ impl Environment {
     /// Kills the whole process group.
     pub(crate) fn kill(&mut self) {
         self.alive = false;
+        self.status = None;
         if let Some(pid) = self.pid.take() {
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         }
