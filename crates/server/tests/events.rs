@@ -755,7 +755,7 @@ Resources:{BARRIER}
 }
 
 #[test]
-fn an_invalid_schedule_fails_the_deploy_with_a_clear_message() {
+fn invalid_schedules_and_notifications_fail_the_deploy_with_a_clear_message() {
     let r = Rig::start();
     r.write(&[("recorder/app.py", RECORDER)]);
     let out = r.dir.path().join("out");
@@ -786,6 +786,31 @@ Resources:
             .any(|e| e.spec.reason.as_deref().is_some_and(|s| s
                 .contains("ScheduleExpression is not valid")
                 && s.contains("must be '?'"))),
+        "{events:?}"
+    );
+    // A notification S3 would refuse fails the bucket.
+    let rep = r.deploy(
+        "bad-s3",
+        r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      NotificationConfiguration:
+        LambdaConfigurations:
+          - Event: s3:ObjectCreated:Puts
+            Function: arn:aws:lambda:us-east-1:123456789012:function:f
+"#,
+    );
+    assert_eq!(rep.status, StackStatus::RollbackComplete, "{rep:?}");
+    let events = r.engine.stack(TARGET, "bad-s3").unwrap().unwrap().events;
+    assert!(
+        events.iter().any(|e| e
+            .spec
+            .reason
+            .as_deref()
+            .is_some_and(|s| s
+                .contains("the event 's3:ObjectCreated:Puts' is not supported for notifications"))),
         "{events:?}"
     );
 }
