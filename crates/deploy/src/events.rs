@@ -67,6 +67,99 @@ impl S3Event {
     }
 }
 
+/// The event types a bucket notification may name ("Supported event types for SQS, SNS, and
+/// Lambda"). Slipway emits the object-created (`Put`, `Copy`) and object-removed (`Delete`)
+/// ones; the others are accepted and never fire locally (no lifecycle, replication, restore).
+pub const S3_EVENT_TYPES: &[&str] = &[
+    "s3:TestEvent",
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:ReducedRedundancyLostObject",
+    "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:Replication:OperationNotTracked",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+    "s3:ObjectAcl:Put",
+];
+
+/// Checks a bucket's `NotificationConfiguration` as S3 would before accepting it: known event
+/// types, a destination per configuration, `prefix`/`suffix` filter rules at most once each.
+pub fn validate_s3_notifications(nc: &Value) -> Result<(), String> {
+    for (list, dest) in [
+        ("LambdaConfigurations", "Function"),
+        ("QueueConfigurations", "Queue"),
+        ("TopicConfigurations", "Topic"),
+    ] {
+        let Some(configs) = nc.get(list) else {
+            continue;
+        };
+        let Some(configs) = configs.as_array() else {
+            return Err(format!("NotificationConfiguration.{list} must be a list"));
+        };
+        for (i, c) in configs.iter().enumerate() {
+            let at = format!("NotificationConfiguration.{list}[{i}]");
+            match c.get("Event").and_then(Value::as_str) {
+                Some(e) if S3_EVENT_TYPES.contains(&e) => {}
+                Some(e) => {
+                    return Err(format!(
+                        "{at}.Event: the event '{e}' is not supported for notifications"
+                    ));
+                }
+                None => return Err(format!("{at}.Event is required")),
+            }
+            if c.get(dest)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                return Err(format!("{at}.{dest} is required"));
+            }
+            let rules = c
+                .pointer("/Filter/S3Key/Rules")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice);
+            let mut seen = Vec::new();
+            for r in rules {
+                let name = r
+                    .get("Name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if name != "prefix" && name != "suffix" {
+                    return Err(format!(
+                        "{at}.Filter.S3Key.Rules: the filter rule name must be prefix or suffix, not '{name}'"
+                    ));
+                }
+                if seen.contains(&name) {
+                    return Err(format!(
+                        "{at}.Filter.S3Key.Rules: Cannot specify more than one {name} rule in a filter"
+                    ));
+                }
+                seen.push(name);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether a configured `Event` (`s3:ObjectCreated:*`, `s3:ObjectCreated:Put`, `s3:*`…)
 /// covers `event`.
 pub fn s3_event_matches(configured: &str, event: S3Event) -> bool {
@@ -402,6 +495,45 @@ mod tests {
         assert!(!s3_filter_matches(Some(&f), "Uploads/a.jpg"));
         assert!(s3_filter_matches(None, "anything"));
         assert!(s3_filter_matches(Some(&json!({})), "anything"));
+    }
+
+    #[test]
+    fn s3_notification_configurations_are_checked() {
+        let ok = json!({"LambdaConfigurations": [{"Event": "s3:ObjectCreated:*", "Function": "arn:f",
+            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "a/"}, {"Name": "Suffix", "Value": ".x"}]}}}]});
+        assert_eq!(validate_s3_notifications(&ok), Ok(()));
+        let cases = [
+            (
+                json!({"LambdaConfigurations": [{"Event": "s3:ObjectCreated:Puts", "Function": "f"}]}),
+                "not supported",
+            ),
+            (
+                json!({"LambdaConfigurations": [{"Function": "f"}]}),
+                "Event is required",
+            ),
+            (
+                json!({"QueueConfigurations": [{"Event": "s3:ObjectRemoved:*"}]}),
+                "Queue is required",
+            ),
+            (
+                json!({"TopicConfigurations": {"Event": "s3:ObjectRemoved:*"}}),
+                "must be a list",
+            ),
+            (
+                json!({"LambdaConfigurations": [{"Event": "s3:ObjectCreated:*", "Function": "f",
+                "Filter": {"S3Key": {"Rules": [{"Name": "contains", "Value": "x"}]}}}]}),
+                "prefix or suffix",
+            ),
+            (
+                json!({"LambdaConfigurations": [{"Event": "s3:ObjectCreated:*", "Function": "f",
+                "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "a"}, {"Name": "Prefix", "Value": "b"}]}}}]}),
+                "more than one prefix",
+            ),
+        ];
+        for (nc, want) in cases {
+            let e = validate_s3_notifications(&nc).expect_err(want);
+            assert!(e.contains(want), "{e}");
+        }
     }
 
     #[test]

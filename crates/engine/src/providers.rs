@@ -722,6 +722,7 @@ impl ResourceProvider for BucketProvider {
         name: Option<&str>,
         props: &Value,
     ) -> Result<Applied, ProviderError> {
+        validate_bucket(props)?;
         let bucket = s(props, "BucketName")
             .or(name)
             .map(str::to_owned)
@@ -745,6 +746,7 @@ impl ResourceProvider for BucketProvider {
         _old: &Value,
         new: &Value,
     ) -> Result<Applied, ProviderError> {
+        validate_bucket(new)?;
         let applied = bucket_attrs(cx.target, physical_id);
         put_record(cx, "AWS::S3::Bucket", physical_id, new, &applied.attributes)?;
         Ok(applied)
@@ -773,6 +775,15 @@ impl ResourceProvider for BucketProvider {
             Err(source) => return Err(ProviderError::Io { path: dir, source }),
         }
         delete_record(cx, "AWS::S3::Bucket", physical_id)
+    }
+}
+
+/// A notification configuration S3 would refuse fails the resource (the server's S3
+/// endpoint acts on the rest).
+fn validate_bucket(props: &Value) -> Result<(), ProviderError> {
+    match props.get("NotificationConfiguration") {
+        Some(nc) => slipway_deploy::events::validate_s3_notifications(nc).map_err(invalid),
+        None => Ok(()),
     }
 }
 

@@ -14,6 +14,10 @@
 //! - Schedules (`tick_schedules`): each `AWS::Events::Rule` with a `ScheduleExpression`, not
 //!   `DISABLED`, fires its Lambda targets when due by the injected clock.
 //!
+//! Asynchronous invocations are queued by the runtime and run once: Lambda's two retries of a
+//! failed asynchronous invocation, and destinations or dead-letter queues for them, are not
+//! modelled.
+//!
 //! # Schedules and time
 //!
 //! A schedule's position is persisted (`Collection::Events`, `schedule|RULE`): the expression,

@@ -34,7 +34,8 @@
 //! deletes the batch; a function error or a failed invoke deletes nothing, so the batch comes
 //! back after the visibility timeout. With `FunctionResponseTypes: [ReportBatchItemFailures]`
 //! a success deletes every message but those in `batchItemFailures[].itemIdentifier`; a
-//! response that is not that shape fails the whole batch ("Reporting batch item failures").
+//! response that is not that shape, or names a message not in the batch, fails the whole batch
+//! ("Reporting batch item failures").
 //! `MaximumBatchingWindowInSeconds` (default 0) holds a batch smaller than `BatchSize` until
 //! its oldest visible message has waited that long on the injected clock ("Lambda reads
 //! messages until the batch size is reached or the batching window expires").
@@ -817,6 +818,10 @@ fn deliver(
                 } else {
                     Some(Vec::new())
                 };
+                // An identifier that is not a message of the batch fails the whole batch, as an
+                // empty or missing one does.
+                let failed =
+                    failed.filter(|ids| ids.iter().all(|id| msgs.iter().any(|m| &m.id == id)));
                 match failed {
                     Some(ids) => msgs
                         .iter()

@@ -3,7 +3,7 @@
 //! (`botocore/data/{lambda/2015-03-31,codedeploy/2014-10-06,cloudformation/2010-05-15,
 //! s3/2006-03-01}/service-2.json`).
 //!
-//! Four protocols share one port, as they would share one endpoint URL
+//! Five protocols share one port, as they would share one endpoint URL
 //! (`AWS_ENDPOINT_URL`):
 //!
 //! - Lambda is REST-JSON: the operation is the method and path under `/2015-03-31/functions`;
@@ -14,6 +14,10 @@
 //!   answers, errors as `<ErrorResponse><Error><Type>Sender</Type><Code>…`.
 //! - S3 is REST-XML, path-style (`/bucket/key`: botocore addresses an IP endpoint that way),
 //!   errors as `<Error><Code>NoSuchKey</Code>…`, and none for `HEAD`.
+//! - SNS (`sns/2010-03-31`) is the query protocol too, its errors in SNS's namespace; an
+//!   unsigned SNS request would read as CloudFormation, so SNS needs the signature's scope.
+//! - SQS (`sqs/2012-11-05`) is JSON 1.0: `X-Amz-Target: AmazonSQS.<Operation>`, errors
+//!   `{"__type":"com.amazonaws.sqs#…"}` plus the query code in `x-amzn-query-error`.
 //!
 //! A request is routed by the service in its SigV4 credential scope
 //! (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`), which every botocore client sends; an

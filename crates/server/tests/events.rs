@@ -11,7 +11,6 @@ use common::*;
 use serde_json::Value;
 use slipway_deploy::schedule::iso8601_s;
 use slipway_deploy::stack::StackStatus;
-use slipway_engine::Clock;
 use slipway_store::state::Collection;
 
 /// Writes every event it gets to `$OUT_DIR/<function>/<uuid>.json` (atomically); a worker
@@ -104,6 +103,14 @@ Resources:
     Type: AWS::S3::Bucket
     Properties:
       BucketName: uploads-bucket
+      NotificationConfiguration:
+        QueueConfigurations:
+          - Event: s3:ObjectRemoved:Delete
+            Queue: !GetAtt Removals.Arn
+  Removals:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: removals
   OnUpload:
     Type: AWS::Serverless::Function
     Properties:
@@ -198,6 +205,21 @@ s3.delete_object(Bucket="uploads-bucket", Key="incoming/cli.txt")
     assert_eq!(rec["eventName"], "ObjectRemoved:Delete");
     assert_eq!(rec["s3"]["object"]["key"], "incoming/cli.txt");
     assert!(rec["s3"]["object"].get("size").is_none());
+    // The queue configuration got the same record.
+    let body = r.python(
+        r#"
+import boto3
+sqs = boto3.client("sqs")
+url = sqs.get_queue_url(QueueName="removals")["QueueUrl"]
+print(sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"])
+"#,
+    );
+    let queued: Value = serde_json::from_str(body.trim()).unwrap();
+    assert_eq!(queued["Records"][0]["eventName"], "ObjectRemoved:Delete");
+    assert_eq!(
+        queued["Records"][0]["s3"]["object"]["key"],
+        "incoming/cli.txt"
+    );
     // Sequencers grow.
     assert!(
         ev[1]["Records"][0]["s3"]["object"]["sequencer"].as_str()
@@ -443,6 +465,16 @@ Resources:
     Type: AWS::SNS::Topic
     Properties:
       TopicName: news
+  Copies:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: copies
+  CopiesSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref News
+      Protocol: sqs
+      Endpoint: !GetAtt Copies.Arn
   ReaderA:
     Type: AWS::Serverless::Function
     Properties:
@@ -472,7 +504,7 @@ topics = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
 assert topics == ["arn:aws:sns:us-east-1:123456789012:news"], topics
 sns.subscribe(TopicArn=topics[0], Protocol="http", Endpoint="{url}")
 subs = sns.list_subscriptions_by_topic(TopicArn=topics[0])["Subscriptions"]
-assert sorted(s["Protocol"] for s in subs) == ["http", "lambda", "lambda"], subs
+assert sorted(s["Protocol"] for s in subs) == ["http", "lambda", "lambda", "sqs"], subs
 print(sns.publish(TopicArn=topics[0], Message="hello readers", Subject="greeting",
                   MessageAttributes={{"color": {{"DataType": "String", "StringValue": "red"}}}})["MessageId"])
 try:
@@ -544,6 +576,20 @@ except sns.exceptions.NotFoundException:
     assert!(doc["SigningCertURL"].is_string());
     assert!(doc["UnsubscribeURL"].is_string());
     assert_eq!(doc["MessageAttributes"]["color"]["Value"], "red");
+
+    // The sqs subscription got SNS's JSON document as the message body.
+    let body = r.python(
+        r#"
+import boto3
+sqs = boto3.client("sqs")
+url = sqs.get_queue_url(QueueName="copies")["QueueUrl"]
+print(sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"])
+"#,
+    );
+    let copy: Value = serde_json::from_str(body.trim()).unwrap();
+    assert_eq!(copy["Type"], "Notification");
+    assert_eq!(copy["MessageId"], id);
+    assert_eq!(copy["Message"], "hello readers");
 
     // MessageStructure=json: each protocol its own entry, else the default.
     r.python(
@@ -731,9 +777,16 @@ Resources:{BARRIER}
         .unwrap()
         .unwrap();
     assert_eq!(state.value["next_ms"], START_MS + 35 * 60_000);
-    assert_eq!(r.clock.now_ms(), START_MS + 32 * 60_000);
     // The disabled rule never fired.
     assert!(events_of(&out, "never-fn").is_empty());
+
+    // The position survives a restart: the next firing is the persisted one.
+    let mut r = r;
+    r.restart();
+    r.clock.set_ms(START_MS + 35 * 60_000);
+    let ev = wait_events(&r, &out, "ticker", 6);
+    let after_restart = ev[4..].iter().find(|e| e.get("source").is_some()).unwrap();
+    assert_eq!(after_restart["time"], iso8601_s(START_MS + 35 * 60_000));
 
     // Deleting the stack drops the schedules' and the queue's state.
     let rep = {
@@ -755,7 +808,7 @@ Resources:{BARRIER}
 }
 
 #[test]
-fn an_invalid_schedule_fails_the_deploy_with_a_clear_message() {
+fn invalid_schedules_and_notifications_fail_the_deploy_with_a_clear_message() {
     let r = Rig::start();
     r.write(&[("recorder/app.py", RECORDER)]);
     let out = r.dir.path().join("out");
@@ -786,6 +839,31 @@ Resources:
             .any(|e| e.spec.reason.as_deref().is_some_and(|s| s
                 .contains("ScheduleExpression is not valid")
                 && s.contains("must be '?'"))),
+        "{events:?}"
+    );
+    // A notification S3 would refuse fails the bucket.
+    let rep = r.deploy(
+        "bad-s3",
+        r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      NotificationConfiguration:
+        LambdaConfigurations:
+          - Event: s3:ObjectCreated:Puts
+            Function: arn:aws:lambda:us-east-1:123456789012:function:f
+"#,
+    );
+    assert_eq!(rep.status, StackStatus::RollbackComplete, "{rep:?}");
+    let events = r.engine.stack(TARGET, "bad-s3").unwrap().unwrap().events;
+    assert!(
+        events.iter().any(|e| e
+            .spec
+            .reason
+            .as_deref()
+            .is_some_and(|s| s
+                .contains("the event 's3:ObjectCreated:Puts' is not supported for notifications"))),
         "{events:?}"
     );
 }
