@@ -1,0 +1,336 @@
+//! `cargo bench -p slipway-server --bench deploy`: the deploy engine feeding the gateway, on a
+//! server started in this process (SQLite state, real Python functions, real HTTP on loopback).
+//!
+//! 1. **update to live** — a stack of 10 functions behind one REST API, each with
+//!    `AutoPublishAlias: live`; one function's code changes; the time from the deploy call to
+//!    the first gateway answer from the new version (a client polls the route meanwhile),
+//!    p50/min/max over several runs. Target: < 500 ms.
+//! 2. **requests/s during a shift** — concurrent keep-alive clients on one route, first while
+//!    the alias is steady, then during a `Linear10PercentEvery1Minute` deployment whose ten
+//!    steps the manual clock drives inside the measuring window (every step is a new route
+//!    table swapped in under load), and the ratio. Target: ≥ 95 %.
+//!
+//! Without `--bench` (`cargo test --all-targets`) it runs a quick smoke pass and prints nothing.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark reports on stdout, progress on stderr"
+)]
+
+#[path = "../tests/common/http.rs"]
+mod http;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use slipway_deploy::stack::StackStatus;
+use slipway_engine::providers::load_function;
+use slipway_engine::{DeployRequest, ManualClock};
+use slipway_model::function::Version;
+use slipway_model::invoke::{InvokeRequest, Invoker as _};
+use slipway_runtime::PythonConfig;
+use slipway_server::{Config, Server, ServerHandle};
+
+const TARGET: &str = "123456789012/us-east-1";
+const FUNCTIONS: usize = 10;
+const MINUTE_MS: u64 = 60_000;
+
+fn handler(tag: &str) -> String {
+    format!("def handler(event, context):\n    return {{'statusCode': 200, 'body': '{tag}'}}\n")
+}
+
+/// Ten functions; function `i` runs the code in `code[i]`. `preference` is the
+/// `DeploymentPreference` type of `f0` (none: the alias moves at once).
+fn template(code: &[String], preference: Option<&str>) -> String {
+    let mut t = String::from("Transform: AWS::Serverless-2016-10-31\nResources:\n");
+    for (i, dir) in code.iter().enumerate() {
+        t.push_str(&format!(
+            "  F{i}:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: f{i}\n      Runtime: python3.12\n      Handler: app.handler\n      CodeUri: {dir}/\n      AutoPublishAlias: live\n"
+        ));
+        if i == 0
+            && let Some(p) = preference
+        {
+            t.push_str(&format!("      DeploymentPreference:\n        Type: {p}\n"));
+        }
+        t.push_str(&format!(
+            "      Events:\n        Get:\n          Type: Api\n          Properties:\n            Path: /f{i}\n            Method: get\n"
+        ));
+    }
+    t
+}
+
+/// The interpreter itself (a `pyenv` shim would add its own start-up to every cold start).
+fn python() -> PathBuf {
+    if let Some(v) = std::env::var_os("SLIPWAY_TEST_VENV") {
+        return PathBuf::from(v).join("bin/python");
+    }
+    std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+struct Bench {
+    rt: tokio::runtime::Runtime,
+    server: Option<ServerHandle>,
+    clock: Arc<ManualClock>,
+    project: PathBuf,
+    gateway: SocketAddr,
+    api: String,
+}
+
+impl Bench {
+    fn deploy(&self, template: &str) -> StackStatus {
+        let _guard = self.rt.enter();
+        let req = DeployRequest {
+            target: TARGET.into(),
+            stack_name: "bench".into(),
+            template: template.into(),
+            file: "template.yaml".into(),
+            code_root: Some(self.project.clone()),
+            ..DeployRequest::default()
+        };
+        let server = self.server.as_ref().expect("server");
+        server
+            .with_engine(|e| e.deploy(&req))
+            .expect("deploy")
+            .status
+    }
+
+    fn path(&self, function: usize) -> String {
+        format!("/_api/{}/Prod/f{function}", self.api)
+    }
+}
+
+fn write(dir: &Path, tag: &str) {
+    std::fs::create_dir_all(dir).expect("code dir");
+    std::fs::write(dir.join("app.py"), handler(tag)).expect("handler");
+}
+
+fn start(root: &Path) -> Bench {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let clock = Arc::new(ManualClock::new(1_790_000_000_000));
+    let mut config = Config::new(root.join("data"));
+    config.bind = "127.0.0.1:0".parse().expect("addr");
+    config.gateway = Some("127.0.0.1:0".parse().expect("addr"));
+    config.clock = clock.clone();
+    // The benchmark ticks itself, on the manual clock.
+    config.tick_interval = Duration::from_secs(3600);
+    let python = python();
+    config.python = PythonConfig {
+        interpreters: ["python3.11", "python3.12", "python3.13"]
+            .into_iter()
+            .map(|r| (r.to_owned(), python.clone()))
+            .collect(),
+        fallback: python,
+        runtime_paths: Vec::new(),
+    };
+    let server = rt.block_on(Server::new(config).start()).expect("server");
+    let gateway = server.gateway_addr().expect("gateway");
+    Bench {
+        rt,
+        server: Some(server),
+        clock,
+        project: root.join("project"),
+        gateway,
+        api: String::new(),
+    }
+}
+
+/// Polls `path` until it answers `want`; the time from `since`.
+async fn until_answers(addr: SocketAddr, path: &str, want: &str, since: Instant) -> Duration {
+    let mut c = http::Conn::new(addr);
+    loop {
+        let got = c.get("127.0.0.1", path).await;
+        if let Ok((200, body)) = &got
+            && body == want.as_bytes()
+        {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(60),
+            "{path} never answered {want}: {got:?}"
+        );
+    }
+}
+
+/// Requests/s of `clients` keep-alive connections on `path` for `window`; `(rps, non-200)`.
+async fn load(addr: SocketAddr, path: &str, clients: usize, window: Duration) -> (f64, u64) {
+    let ok = Arc::new(AtomicU64::new(0));
+    let bad = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (ok, bad, stop, path) = (ok.clone(), bad.clone(), stop.clone(), path.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut c = http::Conn::new(addr);
+            while !stop.load(Ordering::Relaxed) {
+                match c.get("127.0.0.1", &path).await {
+                    Ok((200, _)) => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => bad.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    for t in tasks {
+        let _ = t.await;
+    }
+    (
+        ok.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
+        bad.load(Ordering::Relaxed),
+    )
+}
+
+/// Starts `n` environments of the version `function:live` is shifting to (concurrent invokes
+/// through the runtime, each finding no idle environment).
+fn warm(b: &Bench, function: &str, n: usize) {
+    let server = b.server.as_ref().expect("server");
+    let engine = server.engine();
+    let (rec, _) = load_function(engine.store(), TARGET, function)
+        .expect("store")
+        .expect("function");
+    let Some((version, _)) = rec.versions.aliases["live"].additional else {
+        return;
+    };
+    let runtime = server.runtime();
+    b.rt.block_on(async {
+        let calls = (0..n).map(|_| {
+            let runtime = runtime.clone();
+            let req = InvokeRequest::new(function, Version::Published(version), b"{}".to_vec());
+            tokio::spawn(async move { runtime.invoke(req).await })
+        });
+        for c in calls.collect::<Vec<_>>() {
+            let _ = c.await;
+        }
+    });
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (runs, window, clients) = if full {
+        (7, Duration::from_secs(3), 4)
+    } else {
+        (1, Duration::from_millis(200), 2)
+    };
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-deploy-bench");
+    let _ = std::fs::remove_dir_all(&root);
+    let mut b = start(&root);
+
+    // The stack: f0..f9, each on its own code directory.
+    let mut code: Vec<String> = (0..FUNCTIONS).map(|i| format!("f{i}-0")).collect();
+    for (i, dir) in code.iter().enumerate() {
+        write(&b.project.join(dir), &format!("f{i} v0"));
+    }
+    assert_eq!(
+        b.deploy(&template(&code, None)),
+        StackStatus::CreateComplete
+    );
+    let server = b.server.as_ref().expect("server");
+    let urls = server.api_urls(TARGET, "bench");
+    b.api = urls
+        .iter()
+        .find(|u| u.stage == "Prod")
+        .expect("a Prod stage")
+        .api_id
+        .clone();
+    b.rt.block_on(server.gateway_settled());
+
+    // 1. One function's code changes: deploy call → the new version answering.
+    let changed = 3;
+    let mut to_live = Vec::new();
+    for run in 1..=runs {
+        let dir = format!("f{changed}-{run}");
+        let tag = format!("f{changed} v{run}");
+        write(&b.project.join(&dir), &tag);
+        code[changed] = dir;
+        let text = template(&code, None);
+        let path = b.path(changed);
+        let addr = b.gateway;
+        let since = Instant::now();
+        let poller =
+            b.rt.spawn(async move { until_answers(addr, &path, &tag, since).await });
+        let deployed_in = {
+            assert_eq!(b.deploy(&text), StackStatus::UpdateComplete);
+            since.elapsed()
+        };
+        let live_in = b.rt.block_on(poller).expect("poller");
+        to_live.push((live_in, deployed_in));
+    }
+    to_live.sort();
+    let p50 = to_live[to_live.len() / 2];
+
+    // 2. Requests/s with a steady alias, then during a linear shift of f0.
+    let path = b.path(0);
+    let addr = b.gateway;
+    b.rt.block_on(load(addr, &path, clients, window / 4)); // warm-up
+    let (steady, steady_bad) = b.rt.block_on(load(addr, &path, clients, window));
+    write(&b.project.join("f0-1"), "f0 v1");
+    code[0] = "f0-1".into();
+    assert_eq!(
+        b.deploy(&template(&code, Some("Linear10PercentEvery1Minute"))),
+        StackStatus::UpdateInProgress
+    );
+    b.rt.block_on(b.server.as_ref().expect("server").gateway_settled());
+    // The new version gets as many warm environments as the old one has, so the window
+    // measures route-table swaps under load, not Python cold starts.
+    warm(&b, "f0", clients);
+    b.rt.block_on(load(addr, &path, clients, window / 4));
+    // Ten steps inside the window: each moves the alias and swaps a new route table in. The
+    // ticks run on this thread (the engine blocks), the clients on the runtime's workers.
+    let steps = 10;
+    let server = b.server.as_ref().expect("server");
+    let clock = b.clock.clone();
+    let (shifting, shifting_bad) = b.rt.block_on(async {
+        let measuring = tokio::spawn(async move { load(addr, &path, clients, window).await });
+        for _ in 0..steps {
+            tokio::time::sleep(window / (steps + 1)).await;
+            clock.advance_ms(MINUTE_MS);
+            server.tick().expect("tick");
+        }
+        measuring.await.expect("load")
+    });
+    let finished = server.engine().stack(TARGET, "bench");
+    let status = finished.ok().flatten().map(|s| s.status);
+
+    if full {
+        println!(
+            "update to live   10-function stack, 1 code change: p50 {:.0} ms (deploy call returned after {:.0} ms), min {:.0} ms, max {:.0} ms over {runs} runs (target < 500 ms)",
+            ms(p50.0),
+            ms(p50.1),
+            ms(to_live[0].0),
+            ms(to_live[to_live.len() - 1].0)
+        );
+        println!(
+            "gateway steady   {steady:.0} requests/s ({clients} clients, {:.1} s, {steady_bad} not 200)",
+            window.as_secs_f64()
+        );
+        println!(
+            "gateway shifting {shifting:.0} requests/s ({steps} alias steps in the window, {shifting_bad} not 200; stack {})",
+            status.map_or("?", StackStatus::as_str)
+        );
+        println!(
+            "ratio            shifting/steady = {:.1} % (target >= 95 %)",
+            100.0 * shifting / steady
+        );
+    }
+    let server = b.server.take().expect("server");
+    b.rt.block_on(server.shutdown()).expect("shutdown");
+}
