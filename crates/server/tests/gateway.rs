@@ -388,3 +388,45 @@ fn a_canary_with_hooks_shifts_real_traffic_and_an_alarm_rolls_a_broken_version_b
         "{metrics}"
     );
 }
+
+#[test]
+fn a_gateway_off_loopback_needs_a_token_and_so_do_the_metrics() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = slipway_server::Config::new(dir.path());
+    c.bind = "127.0.0.1:0".parse().unwrap();
+    c.gateway = Some("0.0.0.0:0".parse().unwrap());
+    let e = rt
+        .block_on(slipway_server::Server::new(c).start())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(e, slipway_server::ServerError::GatewayTokenRequired { .. }),
+        "{e}"
+    );
+
+    let r = Rig::start_with(|c| {
+        c.gateway = Some("0.0.0.0:0".parse().unwrap());
+        c.token = Some("s3cret".into());
+    });
+    let script = format!(
+        r##"
+import urllib.request, urllib.error
+url = "{}/metrics"
+try:
+    urllib.request.urlopen(url)
+    raise SystemExit("expected 403")
+except urllib.error.HTTPError as e:
+    assert e.code == 403, e.code
+req = urllib.request.Request(url, headers={{"Authorization": "Bearer s3cret"}})
+text = urllib.request.urlopen(req).read().decode()
+assert "# TYPE slipway_gateway_responses_total counter" in text, text
+print("ok")
+"##,
+        r.endpoint()
+    );
+    assert_eq!(r.python(&script).trim(), "ok");
+}
