@@ -37,6 +37,7 @@ use slipway_server::{Config, Server, ServerHandle};
 const TARGET: &str = "123456789012/us-east-1";
 const FUNCTIONS: usize = 10;
 const MINUTE_MS: u64 = 60_000;
+const POLL: Duration = Duration::from_millis(2);
 
 fn handler(tag: &str) -> String {
     format!("def handler(event, context):\n    return {{'statusCode': 200, 'body': '{tag}'}}\n")
@@ -147,7 +148,7 @@ fn start(root: &Path) -> Bench {
     }
 }
 
-/// Polls `path` until it answers `want`; the time from `since`.
+/// Polls `path` every [`POLL`] until it answers `want`; the time from `since`.
 async fn until_answers(addr: SocketAddr, path: &str, want: &str, since: Instant) -> Duration {
     let mut c = http::Conn::new(addr);
     loop {
@@ -161,11 +162,35 @@ async fn until_answers(addr: SocketAddr, path: &str, want: &str, since: Instant)
             since.elapsed() < Duration::from_secs(60),
             "{path} never answered {want}: {got:?}"
         );
+        // A client polling every 2 ms: fine-grained enough, without taking a core from the
+        // deploy it is timing.
+        tokio::time::sleep(POLL).await;
     }
 }
 
-/// Requests/s of `clients` keep-alive connections on `path` for `window`; `(rps, non-200)`.
-async fn load(addr: SocketAddr, path: &str, clients: usize, window: Duration) -> (f64, u64) {
+/// What a load window did.
+#[derive(Clone, Copy, Default)]
+struct Load {
+    ok: u64,
+    bad: u64,
+    elapsed: Duration,
+}
+
+impl Load {
+    fn add(&mut self, other: Load) {
+        self.ok += other.ok;
+        self.bad += other.bad;
+        self.elapsed += other.elapsed;
+    }
+
+    /// Successful requests per second.
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// `clients` keep-alive connections sending GETs on `path` for `window`.
+async fn load(addr: SocketAddr, path: &str, clients: usize, window: Duration) -> Load {
     let ok = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -189,10 +214,11 @@ async fn load(addr: SocketAddr, path: &str, clients: usize, window: Duration) ->
     for t in tasks {
         let _ = t.await;
     }
-    (
-        ok.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
-        bad.load(Ordering::Relaxed),
-    )
+    Load {
+        ok: ok.load(Ordering::Relaxed),
+        bad: bad.load(Ordering::Relaxed),
+        elapsed,
+    }
 }
 
 /// Starts `n` environments of the version `function:live` is shifting to (concurrent invokes
@@ -225,10 +251,10 @@ fn ms(d: Duration) -> f64 {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (runs, window, clients) = if full {
-        (7, Duration::from_secs(3), 4)
+    let (runs, rounds, window, clients) = if full {
+        (7, 3, Duration::from_secs(2), 4)
     } else {
-        (1, Duration::from_millis(200), 2)
+        (1, 1, Duration::from_millis(200), 2)
     };
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-deploy-bench");
     let _ = std::fs::remove_dir_all(&root);
@@ -274,61 +300,84 @@ fn main() {
         let live_in = b.rt.block_on(poller).expect("poller");
         to_live.push((live_in, deployed_in));
     }
-    to_live.sort();
-    let p50 = to_live[to_live.len() / 2];
+    let mut live: Vec<Duration> = to_live.iter().map(|t| t.0).collect();
+    let mut returned: Vec<Duration> = to_live.iter().map(|t| t.1).collect();
+    live.sort();
+    returned.sort();
 
-    // 2. Requests/s with a steady alias, then during a linear shift of f0.
+    // 2. Requests/s with a steady alias and during a linear shift of f0, in alternating rounds
+    // (a busy machine drifts; alternating spreads the drift over both).
     let path = b.path(0);
     let addr = b.gateway;
     b.rt.block_on(load(addr, &path, clients, window / 4)); // warm-up
-    let (steady, steady_bad) = b.rt.block_on(load(addr, &path, clients, window));
-    write(&b.project.join("f0-1"), "f0 v1");
-    code[0] = "f0-1".into();
-    assert_eq!(
-        b.deploy(&template(&code, Some("Linear10PercentEvery1Minute"))),
-        StackStatus::UpdateInProgress
-    );
-    b.rt.block_on(b.server.as_ref().expect("server").gateway_settled());
-    // The new version gets as many warm environments as the old one has, so the window
-    // measures route-table swaps under load, not Python cold starts.
-    warm(&b, "f0", clients);
-    b.rt.block_on(load(addr, &path, clients, window / 4));
-    // Ten steps inside the window: each moves the alias and swaps a new route table in. The
-    // ticks run on this thread (the engine blocks), the clients on the runtime's workers.
-    let steps = 10;
-    let server = b.server.as_ref().expect("server");
-    let clock = b.clock.clone();
-    let (shifting, shifting_bad) = b.rt.block_on(async {
-        let measuring = tokio::spawn(async move { load(addr, &path, clients, window).await });
-        for _ in 0..steps {
-            tokio::time::sleep(window / (steps + 1)).await;
-            clock.advance_ms(MINUTE_MS);
-            server.tick().expect("tick");
-        }
-        measuring.await.expect("load")
-    });
-    let finished = server.engine().stack(TARGET, "bench");
-    let status = finished.ok().flatten().map(|s| s.status);
+    let steps: u32 = 10;
+    let (mut steady, mut split, mut shifting) = (Load::default(), Load::default(), Load::default());
+    let mut statuses = Vec::new();
+    for round in 1..=rounds {
+        steady.add(b.rt.block_on(load(addr, &path, clients, window)));
+        let dir = format!("f0-{round}");
+        write(&b.project.join(&dir), &format!("f0 v{round}"));
+        code[0] = dir;
+        assert_eq!(
+            b.deploy(&template(&code, Some("Linear10PercentEvery1Minute"))),
+            StackStatus::UpdateInProgress
+        );
+        let server = b.server.as_ref().expect("server");
+        b.rt.block_on(server.gateway_settled());
+        // The new version gets as many warm environments as the old one has, so the window
+        // measures route-table swaps under load, not Python cold starts.
+        warm(&b, "f0", clients);
+        b.rt.block_on(load(addr, &path, clients, window / 4));
+        // For scale: the first step's split (10 %) held still, no tables swapped.
+        split.add(b.rt.block_on(load(addr, &path, clients, window)));
+        // Ten steps inside the window: each moves the alias and swaps a new route table in.
+        // The ticks run on this thread (the engine blocks), the clients on the runtime's
+        // workers.
+        let clock = b.clock.clone();
+        let p = path.clone();
+        shifting.add(b.rt.block_on(async {
+            let measuring = tokio::spawn(async move { load(addr, &p, clients, window).await });
+            for _ in 0..steps {
+                tokio::time::sleep(window / (steps + 1)).await;
+                clock.advance_ms(MINUTE_MS);
+                server.tick().expect("tick");
+            }
+            measuring.await.expect("load")
+        }));
+        let rec = server.engine().stack(TARGET, "bench").ok().flatten();
+        statuses.push(rec.map_or("?", |s| s.status.as_str()));
+    }
 
     if full {
         println!(
-            "update to live   10-function stack, 1 code change: p50 {:.0} ms (deploy call returned after {:.0} ms), min {:.0} ms, max {:.0} ms over {runs} runs (target < 500 ms)",
-            ms(p50.0),
-            ms(p50.1),
-            ms(to_live[0].0),
-            ms(to_live[to_live.len() - 1].0)
+            "update to live   10-function stack, 1 code change: p50 {:.0} ms, min {:.0} ms, max {:.0} ms over {runs} runs (target < 500 ms); the deploy call itself: p50 {:.0} ms",
+            ms(live[live.len() / 2]),
+            ms(live[0]),
+            ms(live[live.len() - 1]),
+            ms(returned[returned.len() / 2]),
         );
         println!(
-            "gateway steady   {steady:.0} requests/s ({clients} clients, {:.1} s, {steady_bad} not 200)",
-            window.as_secs_f64()
+            "gateway steady   {:.0} requests/s ({clients} clients, {rounds} x {:.1} s, {} not 200)",
+            steady.rate(),
+            window.as_secs_f64(),
+            steady.bad
         );
         println!(
-            "gateway shifting {shifting:.0} requests/s ({steps} alias steps in the window, {shifting_bad} not 200; stack {})",
-            status.map_or("?", StackStatus::as_str)
+            "gateway shifting {:.0} requests/s ({rounds} x {steps} alias steps in {:.1} s, {} not 200; stacks {})",
+            shifting.rate(),
+            window.as_secs_f64(),
+            shifting.bad,
+            statuses.join(", ")
         );
         println!(
             "ratio            shifting/steady = {:.1} % (target >= 95 %)",
-            100.0 * shifting / steady
+            100.0 * shifting.rate() / steady.rate()
+        );
+        println!(
+            "for scale        a 10 % split held still: {:.0} requests/s ({} not 200); shifting/held = {:.1} %",
+            split.rate(),
+            split.bad,
+            100.0 * shifting.rate() / split.rate()
         );
     }
     let server = b.server.take().expect("server");

@@ -19,6 +19,13 @@
 //! Lambda, CodeDeploy, CloudFormation and S3 on one port, routed as `wire.rs` explains; handlers
 //! live in one module per service and stay thin: parse the wire type, call the engine or the
 //! store, write the wire type.
+//! `GET /metrics` on the same port is Prometheus' text format (`prom.rs`).
+//!
+//! # Data plane
+//!
+//! With [`Config::gateway`], the deployed stacks' APIs are served on that address by a
+//! [`slipway_gateway::Gateway`] whose route tables are rebuilt from the store after every change
+//! the engine reports (`routes.rs`).
 //!
 //! # Shutdown
 //!
@@ -29,9 +36,10 @@
 //!
 //! # For the CLI
 //!
-//! `slipway server [--data-dir DIR] [--port 8040]` builds a [`Config`] (data dir, `bind` on
-//! 127.0.0.1 with the port, `token` when binding elsewhere, `routes` = the gateway's sink) and
-//! awaits [`run`] on a multi-thread tokio runtime. An embedded `slipway deploy` starts a server
+//! `slipway server [--data-dir DIR] [--port 8040] [--gateway-port 3000]` builds a [`Config`]
+//! (data dir, `bind` on 127.0.0.1 with the port, `gateway` on 127.0.0.1 with
+//! [`DEFAULT_GATEWAY_PORT`], `token` when binding elsewhere) and awaits [`run`] on a
+//! multi-thread tokio runtime; after a deploy it prints [`ServerHandle::api_urls`]. An embedded `slipway deploy` starts a server
 //! on port 0 over the project's data dir (hooks need an endpoint to call back), then calls
 //! `handle.with_engine(|e| e.deploy(&request))` from `tokio::task::spawn_blocking`, follows
 //! `engine().deployment(id)` until the stack settles (the ticker moves it), and shuts down.

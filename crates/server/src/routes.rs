@@ -90,8 +90,11 @@ impl DataPlane {
     /// Reads the store and swaps the new snapshot in (blocking: SQLite).
     pub(crate) fn rebuild(&self) {
         let covers = self.wanted.load(Ordering::SeqCst);
+        let started = std::time::Instant::now();
         let snapshot = snapshot_of_store(self.store.as_ref());
+        let apis = snapshot.apis.len();
         self.gateway.swap(snapshot);
+        tracing::debug!(apis, elapsed = ?started.elapsed(), "route tables rebuilt");
         self.built.send_if_modified(|b| {
             let newer = covers > *b;
             *b = (*b).max(covers);
