@@ -118,7 +118,11 @@ impl DataPlane {
             }
             let me = self.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || me.rebuild()).await {
+                // The previous snapshot stays; waiters are released rather than left hanging,
+                // and the next report tries again.
                 tracing::error!(error = %e, "route table rebuild panicked");
+                let wanted = self.wanted.load(Ordering::SeqCst);
+                self.built.send_modify(|b| *b = (*b).max(wanted));
             }
         }
     }
