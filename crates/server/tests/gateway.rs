@@ -121,7 +121,7 @@ def handler(event, context):
 }
 
 #[test]
-fn a_deployed_api_is_served_by_host_and_by_path_and_counted_in_metrics() {
+fn a_deployed_api_is_served_by_host_and_by_path_counted_in_metrics_and_after_a_restart() {
     let r = rig();
     r.write(&[("v1/app.py", &app("v1"))]);
     assert_eq!(r.deploy("app", SIMPLE).status, StackStatus::CreateComplete);
@@ -162,6 +162,12 @@ fn a_deployed_api_is_served_by_host_and_by_path_and_counted_in_metrics() {
     assert!(metrics.contains("slipway_gateway_responses_total{class=\"2xx\"} 4"));
     assert!(metrics.contains("slipway_gateway_responses_total{class=\"4xx\"} 2"));
     assert!(metrics.contains("# TYPE slipway_lambda_duration_milliseconds summary"));
+
+    // A restarted server serves what the store holds from the start (a new port here).
+    let mut r = r;
+    r.restart();
+    let got = burst(&r, &path, 2, 1);
+    assert_eq!(count(&got, "v1"), 2, "{got:?}");
 
     // Deleting the stack takes its API off the gateway.
     let _guard = r.rt.enter();
