@@ -39,8 +39,9 @@
 //! `slipway server [--data-dir DIR] [--port 8040] [--gateway-port 3000]` builds a [`Config`]
 //! (data dir, `bind` on 127.0.0.1 with the port, `gateway` on 127.0.0.1 with
 //! [`DEFAULT_GATEWAY_PORT`], `token` when binding elsewhere) and awaits [`run`] on a
-//! multi-thread tokio runtime; after a deploy it prints [`ServerHandle::api_urls`]. An embedded `slipway deploy` starts a server
-//! on port 0 over the project's data dir (hooks need an endpoint to call back), then calls
+//! multi-thread tokio runtime; a deploy through it prints [`ServerHandle::api_urls`]. An
+//! embedded `slipway deploy` starts a server on port 0 over the project's data dir (hooks need
+//! an endpoint to call back; `gateway` stays `None`, nothing serves once it exits), then calls
 //! `handle.with_engine(|e| e.deploy(&request))` from `tokio::task::spawn_blocking`, follows
 //! `engine().deployment(id)` until the stack settles (the ticker moves it), and shuts down.
 //!
