@@ -825,6 +825,15 @@ impl Engine {
     /// Operations waiting on a deployment that has ended move on.
     pub(crate) fn wake_waiting(&self) -> Result<(), EngineError> {
         for (target, id, doc) in self.store.list_all_docs(Collection::Journal)? {
+            // Most entries wait for nothing (finished operations keep their plan and template):
+            // look before deserialising the whole entry, on every tick.
+            if doc
+                .value
+                .get("waiting")
+                .is_none_or(serde_json::Value::is_null)
+            {
+                continue;
+            }
             let Ok(op) = serde_json::from_value::<Operation>(doc.value) else {
                 continue;
             };

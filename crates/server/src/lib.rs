@@ -21,6 +21,13 @@
 //! live in one module per service and stay thin: parse the wire type, call the engine or the
 //! store, write the wire type. SNS (`sns.rs`) and SQS (`sqs.rs`) too, with event delivery
 //! (`events.rs`: S3 notifications, schedules and SQS pollers run from the ticker).
+//! `GET /metrics` on the same port is Prometheus' text format (`prom.rs`).
+//!
+//! # Data plane
+//!
+//! With [`Config::gateway`], the deployed stacks' APIs are served on that address by a
+//! [`slipway_gateway::Gateway`] whose route tables are rebuilt from the store after every change
+//! the engine reports (`routes.rs`).
 //!
 //! # Shutdown
 //!
@@ -31,11 +38,13 @@
 //!
 //! # For the CLI
 //!
-//! `slipway server [--data-dir DIR] [--port 8040]` builds a [`Config`] (data dir, `bind` on
-//! 127.0.0.1 with the port, `token` when binding elsewhere, `routes` = the gateway's sink) and
-//! starts it on a multi-thread tokio runtime until Ctrl-C/SIGTERM. Every other server-backed
-//! verb talks HTTP to the control API ([`api`], `/api/v1`): to `--endpoint`, or to a server it
-//! starts itself on port 0 over the project's data dir and shuts down afterwards.
+//! `slipway server [--data-dir DIR] [--port 8040] [--gateway-port 3000]` builds a [`Config`]
+//! (data dir, `bind` on 127.0.0.1 with the port, `gateway` on 127.0.0.1 with
+//! [`DEFAULT_GATEWAY_PORT`], `token` when binding elsewhere) and starts it on a multi-thread
+//! tokio runtime until Ctrl-C/SIGTERM. Every other server-backed verb talks HTTP to the control
+//! API ([`api`], `/api/v1`): to `--endpoint`, or to a server it starts itself on port 0 over
+//! the project's data dir (`gateway` stays `None`: nothing serves once it exits) and shuts down
+//! afterwards.
 //!
 //! ```text
 //! let mut config = slipway_server::Config::new(data_dir);

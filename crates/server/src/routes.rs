@@ -90,8 +90,11 @@ impl DataPlane {
     /// Reads the store and swaps the new snapshot in (blocking: SQLite).
     pub(crate) fn rebuild(&self) {
         let covers = self.wanted.load(Ordering::SeqCst);
+        let started = std::time::Instant::now();
         let snapshot = snapshot_of_store(self.store.as_ref());
+        let apis = snapshot.apis.len();
         self.gateway.swap(snapshot);
+        tracing::debug!(apis, elapsed = ?started.elapsed(), "route tables rebuilt");
         self.built.send_if_modified(|b| {
             let newer = covers > *b;
             *b = (*b).max(covers);
@@ -115,7 +118,11 @@ impl DataPlane {
             }
             let me = self.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || me.rebuild()).await {
+                // The previous snapshot stays; waiters are released rather than left hanging,
+                // and the next report tries again.
                 tracing::error!(error = %e, "route table rebuild panicked");
+                let wanted = self.wanted.load(Ordering::SeqCst);
+                self.built.send_modify(|b| *b = (*b).max(wanted));
             }
         }
     }
