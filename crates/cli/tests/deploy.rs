@@ -752,3 +752,56 @@ fn deploy_shows_hook_results_and_alarm_states() {
     );
     assert!(r.stdout.contains(" Succeeded"), "{}", r.stdout);
 }
+
+/// `slipway server` serves what `slipway deploy` put in it: the deploy prints the API's invoke
+/// URLs on the server's gateway, and they answer with the function's response.
+#[test]
+fn a_deployed_api_answers_on_the_servers_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    write(
+        p,
+        &[
+            (
+                "template.yaml",
+                "Transform: AWS::Serverless-2016-10-31\nResources:\n  Api:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      CodeUri: src/\n      Events:\n        Get:\n          Type: Api\n          Properties: {Path: /hello, Method: get}\n",
+            ),
+            (
+                "src/app.py",
+                "def handler(event, context):\n    return {'statusCode': 200, 'body': 'hello from ' + event['path']}\n",
+            ),
+        ],
+    );
+    let server = ServerProc::start(p, &["--data-dir", "server-data"]);
+    let r = slipway(
+        p,
+        &[
+            "deploy",
+            "--stack-name",
+            "web",
+            "--endpoint",
+            &server.endpoint,
+        ],
+    );
+    ok(&r);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("API ServerlessRestApi (Prod) at "))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    let url = line.split(' ').nth(4).unwrap();
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_once('/').unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::{Read as _, Write as _};
+    write!(
+        stream,
+        "GET /{path}hello HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.ends_with("hello from /hello"), "{reply}");
+    server.stop();
+}

@@ -287,9 +287,8 @@ impl Environment {
         let pid = child
             .id()
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
-        let status = pid.and_then(|p| {
-            std::fs::File::open(format!("/proc/{}/status", p.as_raw_nonzero())).ok()
-        });
+        let status = pid
+            .and_then(|p| std::fs::File::open(format!("/proc/{}/status", p.as_raw_nonzero())).ok());
 
         let (flush_tx, flushes) = watch::channel(0u64);
         let log_request = Arc::new(Mutex::new(None));
@@ -371,8 +370,17 @@ impl Environment {
         std::mem::take(&mut self.flush_timeouts)
     }
 
-    /// Waits for the end of init (the first `/next`), if it has not happened yet.
+    /// Waits for the end of init (the first `/next`), if it has not happened yet. Init's
+    /// duration is recorded however it ends (for `INIT_REPORT`).
     pub(crate) async fn ensure_initialized(&mut self, init_timeout: Duration) -> Option<Outcome> {
+        let outcome = self.wait_initialized(init_timeout).await;
+        if outcome.is_some() && self.init_duration.is_none() {
+            self.init_duration = Some(self.started.elapsed());
+        }
+        outcome
+    }
+
+    async fn wait_initialized(&mut self, init_timeout: Duration) -> Option<Outcome> {
         if self.initialized {
             return None;
         }

@@ -80,17 +80,21 @@ impl Interpreters {
         if let Some((path, _)) = self.lock_resolved().get(runtime) {
             return Some(path.clone());
         }
-        let candidate = self
-            .config
-            .interpreters
-            .get(runtime)
-            .and_then(|p| which(p))
-            .or_else(|| which(Path::new(runtime)))
-            .or_else(|| which(&self.config.fallback))?;
-        // Run the real interpreter, not a launcher script (a pyenv shim costs ~300 ms a start).
-        let (version, candidate) = match probe(&candidate) {
+        let found: Vec<PathBuf> = [
+            self.config.interpreters.get(runtime).and_then(|p| which(p)),
+            which(Path::new(runtime)),
+            which(&self.config.fallback),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        // The first candidate that runs wins: a `python3.12` on PATH can be a pyenv shim for a
+        // version that is installed but not selected, which exits 127 at every start. Run the
+        // real interpreter it names, not the launcher (a pyenv shim costs ~300 ms a start).
+        // When none answers the probe, the first found is used as it is.
+        let (version, candidate) = match found.iter().find_map(|c| probe(c)) {
             Some((version, executable)) => (Some(version), executable),
-            None => (None, candidate),
+            None => (None, found.first()?.clone()),
         };
         let wanted = runtime.trim_start_matches("python");
         if version.as_deref() != Some(wanted) {

@@ -468,6 +468,19 @@ fn get_stack(app: &App, req: &ApiReq) -> Result<HttpResponse, ApiError> {
             .collect(),
         change_sets: s.change_sets.iter().map(|c| c.name.clone()).collect(),
         tags: s.tags.clone(),
+        api_urls: match app.gateway_addr.get() {
+            Some(addr) => crate::routes::stack_urls(app.store.as_ref(), &s.target, &s.name, *addr)
+                .into_iter()
+                .map(|u| ApiUrl {
+                    logical_id: u.logical_id,
+                    api_id: u.api_id,
+                    stage: u.stage,
+                    path_url: u.path_url,
+                    host_url: u.host_url,
+                })
+                .collect(),
+            None => Vec::new(),
+        },
         name: s.name,
         id: s.id,
         target: s.target,

@@ -210,6 +210,8 @@ pub struct Server {
 
 /// What the handlers share.
 pub(crate) struct App {
+    /// The gateway's bound address, once it listens (the control API prints invoke URLs).
+    pub(crate) gateway_addr: std::sync::OnceLock<SocketAddr>,
     pub(crate) engine: Arc<Engine>,
     pub(crate) store: Arc<dyn StateStore>,
     pub(crate) runtime: Runtime,
@@ -373,6 +375,7 @@ impl Server {
             drive: std::sync::Mutex::new(()),
             metrics,
             data_plane: data_plane.clone(),
+            gateway_addr: std::sync::OnceLock::new(),
             endpoint: SocketAddr::new(endpoint_host, addr.port()),
             pipelines: std::sync::OnceLock::new(),
         });
@@ -415,6 +418,7 @@ impl Server {
                 .await
                 .map_err(ServerError::Gateway)?;
             tracing::info!(addr = %server.local_addr(), "slipway gateway listening");
+            let _ = app.gateway_addr.set(server.local_addr());
             gateway = Some(server);
             tasks.push(tokio::spawn(dp.clone().run(stopped.clone())));
         }

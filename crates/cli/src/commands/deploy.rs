@@ -260,6 +260,13 @@ async fn deploy(
         output_table(out, &status.outputs)?;
         writeln!(out)?;
     }
+    for u in &status.api_urls {
+        writeln!(
+            out,
+            "API {} ({}) at {} and {}",
+            u.logical_id, u.stage, u.path_url, u.host_url
+        )?;
+    }
     let failed = status.status.contains("ROLLBACK") || status.status.ends_with("_FAILED");
     if failed {
         writeln!(

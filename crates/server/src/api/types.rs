@@ -57,6 +57,22 @@ pub struct Stack {
     pub resources: Vec<Resource>,
     pub change_sets: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    /// Where the stack's APIs answer on the server's gateway (empty without a gateway).
+    #[serde(default)]
+    pub api_urls: Vec<ApiUrl>,
+}
+
+/// One API stage's invoke URLs on the gateway.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiUrl {
+    pub logical_id: String,
+    pub api_id: String,
+    pub stage: String,
+    /// `http://HOST:PORT/_api/{apiId}/{stage}/`
+    pub path_url: String,
+    /// `http://{apiId}.execute-api.localhost:PORT/{stage}/`
+    pub host_url: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
