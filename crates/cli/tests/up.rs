@@ -167,7 +167,13 @@ fn up_delivers_every_commit_and_takes_approvals_from_another_terminal() {
     up.wait_for("Dev/Deploy Succeeded");
 
     let pid = up.child.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     up.wait_for("stopped;");
     let status = up.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
@@ -177,8 +183,16 @@ fn up_delivers_every_commit_and_takes_approvals_from_another_terminal() {
     assert_eq!(history.code, 0, "{}", history.stderr);
     let lines: Vec<&str> = history.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", history.stdout);
-    assert!(lines[0].contains("InProgress") && lines[0].contains("app v2"), "{}", history.stdout);
-    assert!(lines[1].contains("Succeeded") && lines[1].contains("app v1"), "{}", history.stdout);
+    assert!(
+        lines[0].contains("InProgress") && lines[0].contains("app v2"),
+        "{}",
+        history.stdout
+    );
+    assert!(
+        lines[1].contains("Succeeded") && lines[1].contains("app v1"),
+        "{}",
+        history.stdout
+    );
 }
 
 #[test]
@@ -188,7 +202,8 @@ fn up_refuses_a_directory_that_is_not_a_git_repository() {
     let r = slipway(tmp.path(), &["up", "--port", "0"]);
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("is not a git repository; slipway up deploys commits"),
+        r.stderr
+            .contains("is not a git repository; slipway up deploys commits"),
         "{}",
         r.stderr
     );
