@@ -209,3 +209,60 @@ fn up_refuses_a_directory_that_is_not_a_git_repository() {
     );
     assert!(r.stderr.contains("git init"), "{}", r.stderr);
 }
+
+#[test]
+fn kill_9_during_a_build_then_up_again_runs_the_build_again_and_carries_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shop");
+    std::fs::create_dir_all(&dir).unwrap();
+    let gate = tmp.path().join("gate");
+    let runs = tmp.path().join("runs");
+    let pipeline = format!(
+        "name: shop\nsource:\n  git: main\nstages:\n  - name: Build\n    build: {{buildspec: buildspec.yml, env: {{GATE: {}, RUNS: {}}}}}\n  - name: Dev\n    deploy: {{stack: shop-dev, template: template.yaml, target: dev}}\n",
+        gate.display(),
+        runs.display()
+    );
+    write(
+        &dir,
+        &[
+            ("template.yaml", TEMPLATE),
+            ("slipway.yaml", &pipeline),
+            (".gitignore", ".slipway/\n"),
+            (
+                "buildspec.yml",
+                "version: 0.2\nphases:\n  build:\n    commands:\n      - echo run >> \"$RUNS\"\n      - while [ ! -f \"$GATE\" ]; do sleep 0.05; done\nartifacts:\n  files: ['**/*']\n",
+            ),
+        ],
+    );
+    git(&dir, &["init", "-q", "-b", "main"]);
+    commit(&dir, "v1");
+
+    let mut up = Up::start(&dir);
+    up.wait_for("Build/Build InProgress");
+    // kill -9: no shutdown, no cleanup; the state store has what was committed.
+    up.child.kill().unwrap();
+    up.child.wait().unwrap();
+
+    let mut again = Up::start(&dir);
+    again.wait_for("Source → Build → Dev");
+    std::fs::write(&gate, "").unwrap();
+    again.wait_for("Dev/Deploy Succeeded");
+    let text = std::fs::read_to_string(&runs).unwrap();
+    assert!(text.lines().count() >= 2, "the build ran again: {text:?}");
+    let pid = again.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    again.wait_for("stopped;");
+    assert_eq!(again.child.wait().unwrap().code(), Some(0));
+
+    // One execution for the one commit: the restart resumed it, it did not start another.
+    let history = slipway(&dir, &["pipeline", "history"]);
+    let lines: Vec<&str> = history.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", history.stdout);
+    assert!(lines[0].contains("Succeeded"), "{}", history.stdout);
+}
