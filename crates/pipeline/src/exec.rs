@@ -219,13 +219,32 @@ impl Executor {
                 pipeline.version = old.version;
                 if !same_structure(old, &pipeline) {
                     pipeline.version = old.version + 1;
-                    if pipeline.stages.len() != doc.state.locks.len() {
-                        // A new stage list: fresh locks and transitions (running executions of
-                        // the old structure can no longer be retried anyway).
-                        let fresh = PipelineState::new(pipeline.clone());
-                        doc.state.locks = fresh.locks;
-                        doc.state.transitions = fresh.transitions;
+                    // Slipway's choice: executions still running under the old structure are
+                    // stopped (their positions index the old stages, and CodePipeline refuses
+                    // to retry them under a new version anyway); locks and transitions start
+                    // afresh from the new definition.
+                    let now = self.now();
+                    let reason =
+                        format!("the pipeline was updated to version {}", pipeline.version);
+                    for x in &mut doc.state.executions {
+                        match x.status {
+                            ExecutionStatus::InProgress | ExecutionStatus::Stopping => {
+                                x.status = ExecutionStatus::Stopped;
+                                x.position = Position::Finished;
+                                x.stop_reason = Some(reason.clone());
+                                x.ended_at = Some(now);
+                                x.updated_at = now;
+                            }
+                            ExecutionStatus::Stopped
+                            | ExecutionStatus::Succeeded
+                            | ExecutionStatus::Superseded
+                            | ExecutionStatus::Failed
+                            | ExecutionStatus::Cancelled => {}
+                        }
                     }
+                    let fresh = PipelineState::new(pipeline.clone());
+                    doc.state.locks = fresh.locks;
+                    doc.state.transitions = fresh.transitions;
                 }
                 let version = pipeline.version;
                 if doc.state.pipeline == pipeline {
@@ -619,7 +638,8 @@ impl Executor {
     }
 }
 
-/// Whether an execution has come to rest: ended, or every in-progress action is a manual
+/// Whether an execution has come to rest: ended, waiting in front of a stage another
+/// execution holds (or whose transition is disabled), or every in-progress action is a manual
 /// approval waiting for a person.
 pub fn settled(state: &PipelineState, execution_id: &str) -> bool {
     let Some(x) = state.execution(execution_id) else {
@@ -633,10 +653,14 @@ pub fn settled(state: &PipelineState, execution_id: &str) -> bool {
         | ExecutionStatus::Failed
         | ExecutionStatus::Cancelled => return true,
     }
-    let Position::Running { stage: si } = x.position else {
+    let si = match x.position {
+        Position::Running { stage } => stage,
+        Position::Waiting { .. } => return true,
+        Position::Halted { .. } | Position::Finished => return true,
+    };
+    let Some(defs) = state.pipeline.stages.get(si).map(|s| &s.actions) else {
         return false;
     };
-    let defs = &state.pipeline.stages[si].actions;
     let running: Vec<_> = x.stages[si]
         .actions
         .iter()
