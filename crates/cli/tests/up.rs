@@ -160,7 +160,7 @@ fn up_delivers_every_commit_and_takes_approvals_from_another_terminal() {
         "{}",
         approve.stdout
     );
-    up.wait_for("Prod/Prod-222222222222-eu-west-1 Succeeded");
+    up.wait_for("Prod/Deploy-222222222222-eu-west-1 Succeeded");
 
     commit(&dir, "v2");
     up.wait_for("app v2");

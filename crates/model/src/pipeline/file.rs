@@ -340,12 +340,17 @@ impl Reader<'_> {
             (None, [kind]) => {
                 // Namespaces and artefact names are unique in a pipeline: a second `deploy:`
                 // stage names its action after the stage (`Prod`, `ProdVariables`).
+                // A matrix's actions are already told apart by their targets.
+                let matrix = m
+                    .entry(kind)
+                    .and_then(|e| e.value.as_map())
+                    .is_some_and(|d| d.contains_key("targets"));
                 let default = capitalise(kind);
-                let named = ctx
-                    .defaults
-                    .contains(&default)
+                let named = (!matrix && ctx.defaults.contains(&default))
                     .then(|| (name.clone(), loc.clone()));
-                ctx.defaults.insert(default);
+                if !matrix {
+                    ctx.defaults.insert(default);
+                }
                 actions.extend(self.action(m, loc, kind, named, 1, ctx));
             }
             (Some(e), []) => {
