@@ -212,6 +212,32 @@ fn up_refuses_a_directory_that_is_not_a_git_repository() {
 
 #[test]
 fn kill_9_during_a_build_then_up_again_runs_the_build_again_and_carries_on() {
+    interrupted_build(|up| {
+        // kill -9: no shutdown, no cleanup; the state store has what was committed.
+        up.child.kill().unwrap();
+        up.child.wait().unwrap();
+    });
+}
+
+#[test]
+fn ctrl_c_during_a_build_cancels_it_and_up_again_runs_it_again() {
+    interrupted_build(|up| {
+        let pid = up.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        up.wait_for("stopped;");
+        assert_eq!(up.child.wait().unwrap().code(), Some(0));
+    });
+}
+
+/// A build waiting on a gate file is interrupted by `stop`; `up` again runs it again and the
+/// execution carries on to Dev — one execution for the one commit.
+fn interrupted_build(stop: impl FnOnce(&mut Up)) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("shop");
     std::fs::create_dir_all(&dir).unwrap();
@@ -239,9 +265,7 @@ fn kill_9_during_a_build_then_up_again_runs_the_build_again_and_carries_on() {
 
     let mut up = Up::start(&dir);
     up.wait_for("Build/Build InProgress");
-    // kill -9: no shutdown, no cleanup; the state store has what was committed.
-    up.child.kill().unwrap();
-    up.child.wait().unwrap();
+    stop(&mut up);
 
     let mut again = Up::start(&dir);
     again.wait_for("Source → Build → Dev");

@@ -77,16 +77,41 @@ pub struct Job {
     pub cancel: Cancel,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+/// A callback run when an action is cancelled.
+type OnCancel = Box<dyn Fn() + Send + Sync>;
+
+/// Cancellation of one action: a flag to look at, and callbacks (a build's own cancel token).
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<(AtomicBool, Mutex<Vec<OnCancel>>)>);
+
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Cancel").field(&self.is_cancelled()).finish()
+    }
+}
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.0.store(true, Ordering::SeqCst);
+        for f in self.0.1.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            f();
+        }
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.0.load(Ordering::SeqCst)
+    }
+
+    /// Runs `f` on cancellation (at once when already cancelled).
+    pub fn on_cancel(&self, f: impl Fn() + Send + Sync + 'static) {
+        if self.is_cancelled() {
+            f();
+        }
+        self.0
+            .1
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(f));
     }
 }
 
@@ -152,6 +177,8 @@ pub struct Executor {
     running: Mutex<BTreeMap<(String, String, String, u32), Cancel>>,
     /// Bumped after every commit; waiters (CLI progress, tests) watch it.
     changes: (Mutex<u64>, Condvar),
+    /// Set by [`Executor::shutdown`]: no action starts, no result is recorded.
+    stopping: AtomicBool,
 }
 
 impl Executor {
@@ -170,6 +197,7 @@ impl Executor {
             locks: Mutex::new(BTreeMap::new()),
             running: Mutex::new(BTreeMap::new()),
             changes: (Mutex::new(0), Condvar::new()),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -349,7 +377,26 @@ impl Executor {
         }
     }
 
+    /// Stops for a clean shutdown (Ctrl-C): the running actions are cancelled and their
+    /// outcomes are *not* recorded, so the stored state still shows them in progress and the
+    /// next start runs them again, as after a crash — an interrupted build must not fail the
+    /// execution.
+    pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for c in self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            c.cancel();
+        }
+    }
+
     fn dispatch(self: &Arc<Self>, name: &str, state: &PipelineState, a: &StartAction) {
+        if self.stopping.load(Ordering::SeqCst) {
+            return;
+        }
         let category = a.action_type_id.category;
         let runner = match (category, a.action_type_id.provider) {
             (Category::Approval, _) | (_, Provider::Manual) => return,
@@ -410,6 +457,10 @@ impl Executor {
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&key);
                 let a = &job.action;
+                if me.stopping.load(Ordering::SeqCst) {
+                    tracing::info!(pipeline = %name, action = %a.action, "shutting down: the action runs again on the next start");
+                    return;
+                }
                 let event = match outcome {
                     ActionOutcome::Succeeded(result) => Event::ActionSucceeded {
                         execution_id: a.execution_id.clone(),

@@ -22,8 +22,10 @@
 //!
 //! # Shutdown
 //!
-//! [`ServerHandle::shutdown`] stops accepting, stops the ticker, waits for it, and stops every
-//! execution environment (each a process group, killed) so no child outlives the server.
+//! [`ServerHandle::shutdown`] stops accepting, stops the ticker, waits for it, cancels the
+//! running pipeline actions (their outcome is not recorded: they run again on the next start),
+//! and stops every execution environment (each a process group, killed) so no child outlives
+//! the server.
 //! [`run`] does that on Ctrl-C or SIGTERM.
 
 //!
@@ -397,6 +399,9 @@ impl ServerHandle {
     /// Stops accepting, stops the ticker and every execution environment.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         let _ = self.stop.send(true);
+        if let Some(p) = self.app.pipelines.get() {
+            p.executor.shutdown();
+        }
         for t in self.tasks {
             t.await.map_err(ServerError::Join)?;
         }
