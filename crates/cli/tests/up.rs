@@ -290,3 +290,52 @@ fn interrupted_build(stop: impl FnOnce(&mut Up)) {
     assert_eq!(lines.len(), 1, "{}", history.stdout);
     assert!(lines[0].contains("Succeeded"), "{}", history.stdout);
 }
+
+#[test]
+fn pipeline_run_embedded_in_a_project_up_never_ran_in_uses_the_default_pipeline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fresh");
+    std::fs::create_dir_all(&dir).unwrap();
+    write(
+        &dir,
+        &[("template.yaml", TEMPLATE), (".gitignore", ".slipway/\n")],
+    );
+    git(&dir, &["init", "-q", "-b", "trunk"]);
+    commit(&dir, "v1");
+    let run = slipway(&dir, &["pipeline", "run"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Build/Build Succeeded"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Dev/Deploy Succeeded"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("stack fresh-dev in 123456789012/us-east-1: CREATE_COMPLETE"),
+        "{}",
+        run.stdout
+    );
+    let show = slipway(&dir, &["pipeline", "show"]);
+    assert!(
+        show.stdout.contains("fresh (version 1, SUPERSEDED mode)"),
+        "{}",
+        show.stdout
+    );
+    assert!(
+        show.stdout
+            .contains("Deploy [Deploy CloudFormation, run order 1] → dev"),
+        "{}",
+        show.stdout
+    );
+    let list = slipway(&dir, &["pipeline", "list"]);
+    assert!(
+        list.stdout.starts_with("fresh") && list.stdout.contains("Succeeded"),
+        "{}",
+        list.stdout
+    );
+}

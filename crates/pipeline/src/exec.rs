@@ -30,7 +30,10 @@
 //! - **manual approvals keep waiting**, with the same token; their deadline still counts.
 //!
 //! Nothing is lost: artefacts are in the content-addressed store before their action is
-//! recorded as succeeded, and every execution with its history is in the document.
+//! recorded as succeeded, and every execution with its history is in the document. A clean
+//! shutdown ([`Executor::shutdown`], Ctrl-C) ends the same way on purpose: running actions are
+//! cancelled and their outcome is not recorded, so they run again on the next start instead of
+//! failing the execution.
 //!
 //! # Actions
 //!
