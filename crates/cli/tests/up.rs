@@ -235,6 +235,19 @@ fn ctrl_c_during_a_build_cancels_it_and_up_again_runs_it_again() {
     });
 }
 
+/// Waits (bounded) until a real process — the build's shell — has written `path`.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "polls for a real process's effect"
+)]
+fn wait_for_file(path: &Path) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "no {}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A build waiting on a gate file is interrupted by `stop`; `up` again runs it again and the
 /// execution carries on to Dev — one execution for the one commit.
 fn interrupted_build(stop: impl FnOnce(&mut Up)) {
@@ -265,6 +278,7 @@ fn interrupted_build(stop: impl FnOnce(&mut Up)) {
 
     let mut up = Up::start(&dir);
     up.wait_for("Build/Build InProgress");
+    wait_for_file(&runs);
     stop(&mut up);
 
     let mut again = Up::start(&dir);
