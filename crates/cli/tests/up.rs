@@ -209,3 +209,147 @@ fn up_refuses_a_directory_that_is_not_a_git_repository() {
     );
     assert!(r.stderr.contains("git init"), "{}", r.stderr);
 }
+
+#[test]
+fn kill_9_during_a_build_then_up_again_runs_the_build_again_and_carries_on() {
+    interrupted_build(|up| {
+        // kill -9: no shutdown, no cleanup; the state store has what was committed.
+        up.child.kill().unwrap();
+        up.child.wait().unwrap();
+    });
+}
+
+#[test]
+fn ctrl_c_during_a_build_cancels_it_and_up_again_runs_it_again() {
+    interrupted_build(|up| {
+        let pid = up.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        up.wait_for("stopped;");
+        assert_eq!(up.child.wait().unwrap().code(), Some(0));
+    });
+}
+
+/// Waits (bounded) until a real process — the build's shell — has written `path`.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "polls for a real process's effect"
+)]
+fn wait_for_file(path: &Path) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "no {}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A build waiting on a gate file is interrupted by `stop`; `up` again runs it again and the
+/// execution carries on to Dev — one execution for the one commit.
+fn interrupted_build(stop: impl FnOnce(&mut Up)) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shop");
+    std::fs::create_dir_all(&dir).unwrap();
+    let gate = tmp.path().join("gate");
+    let runs = tmp.path().join("runs");
+    let pipeline = format!(
+        "name: shop\nsource:\n  git: main\nstages:\n  - name: Build\n    build: {{buildspec: buildspec.yml, env: {{GATE: {}, RUNS: {}}}}}\n  - name: Dev\n    deploy: {{stack: shop-dev, template: template.yaml, target: dev}}\n",
+        gate.display(),
+        runs.display()
+    );
+    write(
+        &dir,
+        &[
+            ("template.yaml", TEMPLATE),
+            ("slipway.yaml", &pipeline),
+            (".gitignore", ".slipway/\n"),
+            (
+                "buildspec.yml",
+                "version: 0.2\nphases:\n  build:\n    commands:\n      - echo run >> \"$RUNS\"\n      - while [ ! -f \"$GATE\" ]; do sleep 0.05; done\nartifacts:\n  files: ['**/*']\n",
+            ),
+        ],
+    );
+    git(&dir, &["init", "-q", "-b", "main"]);
+    commit(&dir, "v1");
+
+    let mut up = Up::start(&dir);
+    up.wait_for("Build/Build InProgress");
+    wait_for_file(&runs);
+    stop(&mut up);
+
+    let mut again = Up::start(&dir);
+    again.wait_for("Source → Build → Dev");
+    std::fs::write(&gate, "").unwrap();
+    again.wait_for("Dev/Deploy Succeeded");
+    let text = std::fs::read_to_string(&runs).unwrap();
+    assert!(text.lines().count() >= 2, "the build ran again: {text:?}");
+    let pid = again.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    again.wait_for("stopped;");
+    assert_eq!(again.child.wait().unwrap().code(), Some(0));
+
+    // One execution for the one commit: the restart resumed it, it did not start another.
+    let history = slipway(&dir, &["pipeline", "history"]);
+    let lines: Vec<&str> = history.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", history.stdout);
+    assert!(lines[0].contains("Succeeded"), "{}", history.stdout);
+}
+
+#[test]
+fn pipeline_run_embedded_in_a_project_up_never_ran_in_uses_the_default_pipeline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fresh");
+    std::fs::create_dir_all(&dir).unwrap();
+    write(
+        &dir,
+        &[("template.yaml", TEMPLATE), (".gitignore", ".slipway/\n")],
+    );
+    git(&dir, &["init", "-q", "-b", "trunk"]);
+    commit(&dir, "v1");
+    let run = slipway(&dir, &["pipeline", "run"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Build/Build Succeeded"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Dev/Deploy Succeeded"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("stack fresh-dev in 123456789012/us-east-1: CREATE_COMPLETE"),
+        "{}",
+        run.stdout
+    );
+    let show = slipway(&dir, &["pipeline", "show"]);
+    assert!(
+        show.stdout.contains("fresh (version 1, SUPERSEDED mode)"),
+        "{}",
+        show.stdout
+    );
+    assert!(
+        show.stdout
+            .contains("Deploy [Deploy CloudFormation, run order 1] → dev"),
+        "{}",
+        show.stdout
+    );
+    let list = slipway(&dir, &["pipeline", "list"]);
+    assert!(
+        list.stdout.starts_with("fresh") && list.stdout.contains("Succeeded"),
+        "{}",
+        list.stdout
+    );
+}

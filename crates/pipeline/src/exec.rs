@@ -30,7 +30,10 @@
 //! - **manual approvals keep waiting**, with the same token; their deadline still counts.
 //!
 //! Nothing is lost: artefacts are in the content-addressed store before their action is
-//! recorded as succeeded, and every execution with its history is in the document.
+//! recorded as succeeded, and every execution with its history is in the document. A clean
+//! shutdown ([`Executor::shutdown`], Ctrl-C) ends the same way on purpose: running actions are
+//! cancelled and their outcome is not recorded, so they run again on the next start instead of
+//! failing the execution.
 //!
 //! # Actions
 //!
@@ -77,16 +80,41 @@ pub struct Job {
     pub cancel: Cancel,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+/// A callback run when an action is cancelled.
+type OnCancel = Box<dyn Fn() + Send + Sync>;
+
+/// Cancellation of one action: a flag to look at, and callbacks (a build's own cancel token).
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<(AtomicBool, Mutex<Vec<OnCancel>>)>);
+
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Cancel").field(&self.is_cancelled()).finish()
+    }
+}
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.0.store(true, Ordering::SeqCst);
+        for f in self.0.1.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            f();
+        }
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.0.load(Ordering::SeqCst)
+    }
+
+    /// Runs `f` on cancellation (at once when already cancelled).
+    pub fn on_cancel(&self, f: impl Fn() + Send + Sync + 'static) {
+        if self.is_cancelled() {
+            f();
+        }
+        self.0
+            .1
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(f));
     }
 }
 
@@ -152,6 +180,8 @@ pub struct Executor {
     running: Mutex<BTreeMap<(String, String, String, u32), Cancel>>,
     /// Bumped after every commit; waiters (CLI progress, tests) watch it.
     changes: (Mutex<u64>, Condvar),
+    /// Set by [`Executor::shutdown`]: no action starts, no result is recorded.
+    stopping: AtomicBool,
 }
 
 impl Executor {
@@ -170,6 +200,7 @@ impl Executor {
             locks: Mutex::new(BTreeMap::new()),
             running: Mutex::new(BTreeMap::new()),
             changes: (Mutex::new(0), Condvar::new()),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -219,13 +250,32 @@ impl Executor {
                 pipeline.version = old.version;
                 if !same_structure(old, &pipeline) {
                     pipeline.version = old.version + 1;
-                    if pipeline.stages.len() != doc.state.locks.len() {
-                        // A new stage list: fresh locks and transitions (running executions of
-                        // the old structure can no longer be retried anyway).
-                        let fresh = PipelineState::new(pipeline.clone());
-                        doc.state.locks = fresh.locks;
-                        doc.state.transitions = fresh.transitions;
+                    // Slipway's choice: executions still running under the old structure are
+                    // stopped (their positions index the old stages, and CodePipeline refuses
+                    // to retry them under a new version anyway); locks and transitions start
+                    // afresh from the new definition.
+                    let now = self.now();
+                    let reason =
+                        format!("the pipeline was updated to version {}", pipeline.version);
+                    for x in &mut doc.state.executions {
+                        match x.status {
+                            ExecutionStatus::InProgress | ExecutionStatus::Stopping => {
+                                x.status = ExecutionStatus::Stopped;
+                                x.position = Position::Finished;
+                                x.stop_reason = Some(reason.clone());
+                                x.ended_at = Some(now);
+                                x.updated_at = now;
+                            }
+                            ExecutionStatus::Stopped
+                            | ExecutionStatus::Succeeded
+                            | ExecutionStatus::Superseded
+                            | ExecutionStatus::Failed
+                            | ExecutionStatus::Cancelled => {}
+                        }
                     }
+                    let fresh = PipelineState::new(pipeline.clone());
+                    doc.state.locks = fresh.locks;
+                    doc.state.transitions = fresh.transitions;
                 }
                 let version = pipeline.version;
                 if doc.state.pipeline == pipeline {
@@ -330,7 +380,26 @@ impl Executor {
         }
     }
 
+    /// Stops for a clean shutdown (Ctrl-C): the running actions are cancelled and their
+    /// outcomes are *not* recorded, so the stored state still shows them in progress and the
+    /// next start runs them again, as after a crash — an interrupted build must not fail the
+    /// execution.
+    pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for c in self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            c.cancel();
+        }
+    }
+
     fn dispatch(self: &Arc<Self>, name: &str, state: &PipelineState, a: &StartAction) {
+        if self.stopping.load(Ordering::SeqCst) {
+            return;
+        }
         let category = a.action_type_id.category;
         let runner = match (category, a.action_type_id.provider) {
             (Category::Approval, _) | (_, Provider::Manual) => return,
@@ -391,6 +460,10 @@ impl Executor {
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&key);
                 let a = &job.action;
+                if me.stopping.load(Ordering::SeqCst) {
+                    tracing::info!(pipeline = %name, action = %a.action, "shutting down: the action runs again on the next start");
+                    return;
+                }
                 let event = match outcome {
                     ActionOutcome::Succeeded(result) => Event::ActionSucceeded {
                         execution_id: a.execution_id.clone(),
@@ -619,7 +692,8 @@ impl Executor {
     }
 }
 
-/// Whether an execution has come to rest: ended, or every in-progress action is a manual
+/// Whether an execution has come to rest: ended, waiting in front of a stage another
+/// execution holds (or whose transition is disabled), or every in-progress action is a manual
 /// approval waiting for a person.
 pub fn settled(state: &PipelineState, execution_id: &str) -> bool {
     let Some(x) = state.execution(execution_id) else {
@@ -633,10 +707,14 @@ pub fn settled(state: &PipelineState, execution_id: &str) -> bool {
         | ExecutionStatus::Failed
         | ExecutionStatus::Cancelled => return true,
     }
-    let Position::Running { stage: si } = x.position else {
+    let si = match x.position {
+        Position::Running { stage } => stage,
+        Position::Waiting { .. } => return true,
+        Position::Halted { .. } | Position::Finished => return true,
+    };
+    let Some(defs) = state.pipeline.stages.get(si).map(|s| &s.actions) else {
         return false;
     };
-    let defs = &state.pipeline.stages[si].actions;
     let running: Vec<_> = x.stages[si]
         .actions
         .iter()

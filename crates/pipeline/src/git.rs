@@ -171,6 +171,9 @@ impl GitSource {
 
     fn fetch(&self, job: &Job) -> Result<ActionResult, String> {
         let a = &job.action;
+        if a.action_type_id.provider == Provider::S3 {
+            return Err("S3 source actions (a zip uploaded to the local S3) are not supported yet; use a git source".into());
+        }
         let (repository, branch) = source_location(&a.configuration)
             .ok_or("the source action names no repository and branch")?;
         let repo = self.repo_path(&repository);

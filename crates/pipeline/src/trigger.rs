@@ -224,6 +224,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn polls_are_due_by_the_injected_time() {
+        let p = Poller::new(Duration::from_secs(2));
+        assert!(p.due(10_000), "the first poll is always due");
+        assert!(!p.due(10_000));
+        assert!(!p.due(11_999));
+        assert!(p.due(12_000));
+        assert!(!p.due(13_000));
+    }
+
+    #[test]
     fn hmac_matches_rfc_4231_case_2() {
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
         assert_eq!(

@@ -31,8 +31,10 @@
 //!
 //! # Shutdown
 //!
-//! [`ServerHandle::shutdown`] stops accepting, stops the ticker, waits for it, and stops every
-//! execution environment (each a process group, killed) so no child outlives the server.
+//! [`ServerHandle::shutdown`] stops accepting, stops the ticker, waits for it, cancels the
+//! running pipeline actions (their outcome is not recorded: they run again on the next start),
+//! and stops every execution environment (each a process group, killed) so no child outlives
+//! the server.
 //! [`run`] does that on Ctrl-C or SIGTERM.
 
 //!
@@ -526,6 +528,9 @@ impl ServerHandle {
         let _ = self.stop.send(true);
         if let Some(g) = self.gateway {
             g.shutdown().await;
+        }
+        if let Some(p) = self.app.pipelines.get() {
+            p.executor.shutdown();
         }
         for t in self.tasks {
             t.await.map_err(ServerError::Join)?;

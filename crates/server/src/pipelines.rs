@@ -252,6 +252,8 @@ impl BuildRunner {
         opts.region = a.region.clone().unwrap_or_else(|| self.region.clone());
         opts.account = self.account.clone();
         opts.aws_endpoint_url = Some(self.endpoint.clone());
+        let token = opts.cancel.clone();
+        job.cancel.on_cancel(move || token.cancel());
         let result = run_build(&opts).map_err(|e| e.to_string())?;
         if !result.succeeded() {
             let why = result

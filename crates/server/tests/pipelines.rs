@@ -468,3 +468,98 @@ fn a_restart_keeps_a_waiting_approval_and_the_rest_of_the_execution_runs() {
         ExecutionStatus::Succeeded
     );
 }
+
+const MODES: &str = r#"
+name: app
+source:
+  git: main
+stages:
+  - name: Build
+    build: sam
+  - name: Test
+    actions:
+      - {name: TestStack, deploy: {stack: app-test, template: template.yaml, target: 111111111111/us-east-1, mode: replace-on-failure, parameters: {Stage: test}}}
+  - name: Release
+    actions:
+      - {name: Release, deploy: {stack: app-release, template: template.yaml, target: 111111111111/us-east-1, parameters: {Stage: prod}, review: true}}
+  - name: Cleanup
+    actions:
+      - {name: Gone, deploy: {stack: never-created, target: 111111111111/us-east-1, mode: delete-only}}
+"#;
+
+#[test]
+fn replace_on_failure_after_a_retry_a_reviewed_change_set_and_delete_only_on_a_missing_stack() {
+    let p = P::start();
+    let outcome = slipway_model::pipeline::parse_file(MODES, "slipway.yaml", "app");
+    assert!(!outcome.has_errors(), "{:?}", outcome.diagnostics);
+    p.exec()
+        .define(outcome.pipelines.into_iter().next().unwrap())
+        .unwrap();
+    // The test stack's first create fails: the stack ends ROLLBACK_COMPLETE.
+    p.rig.engine.inject(slipway_engine::Fault::FailResource {
+        logical_id: "Hello".into(),
+        reason: "injected".into(),
+    });
+    p.commit("v1", "v1");
+    let id = p.poll().remove(0);
+    let st = p.wait("the failure", |s| settled(s, &id));
+    let x = st.execution(&id).unwrap();
+    assert_eq!(x.status, ExecutionStatus::Failed, "{x:#?}");
+    assert_eq!(x.position, Position::Halted { stage: 2 });
+    assert_eq!(
+        p.stack("111111111111/us-east-1", "app-test"),
+        Some(StackStatus::RollbackComplete)
+    );
+
+    // Retry: REPLACE_ON_FAILURE deletes the failed stack and creates it again.
+    p.exec()
+        .retry(
+            "app",
+            &id,
+            "Test",
+            slipway_pipeline::RetryMode::FailedActions,
+        )
+        .unwrap();
+    let st = p.wait("the review", |s| settled(s, &id));
+    let x = st.execution(&id).unwrap();
+    assert_eq!(x.status, ExecutionStatus::InProgress, "{x:#?}");
+    assert_eq!(x.stages[2].actions[0].attempt, 2);
+    assert_eq!(
+        p.stack("111111111111/us-east-1", "app-test"),
+        Some(StackStatus::CreateComplete)
+    );
+    // The change set is made and waits for review; the stack is not created yet.
+    assert_eq!(
+        p.stack("111111111111/us-east-1", "app-release"),
+        Some(StackStatus::ReviewInProgress)
+    );
+    let review = st.pipeline.stages[3]
+        .actions
+        .iter()
+        .find(|a| a.action_type_id.provider == slipway_model::pipeline::Provider::Manual)
+        .unwrap()
+        .name
+        .clone();
+    p.exec()
+        .decide(
+            "app",
+            "Release",
+            &review,
+            ApprovalDecision {
+                approved: true,
+                by: "carol".into(),
+                comment: None,
+            },
+        )
+        .unwrap();
+    let st = p.wait("the end", |s| settled(s, &id));
+    let x = st.execution(&id).unwrap();
+    assert_eq!(x.status, ExecutionStatus::Succeeded, "{x:#?}");
+    assert_eq!(
+        p.stack("111111111111/us-east-1", "app-release"),
+        Some(StackStatus::CreateComplete)
+    );
+    let gone = &x.stages[4].actions[0];
+    let summary = gone.result.as_ref().unwrap().summary.as_deref().unwrap();
+    assert!(summary.contains("does not exist"), "{summary}");
+}

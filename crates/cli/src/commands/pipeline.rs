@@ -339,9 +339,31 @@ impl Ctx {
                 Ok(Status::Success)
             }
             PipelineVerb::Run(a) => {
-                let name = self.name(a.name.as_ref())?;
+                // Embedded, the project's pipeline is (re)defined first: `run` works in a
+                // project `slipway up` never ran in.
+                let project = match self.place {
+                    Place::Embedded => match project_pipeline(&self.project) {
+                        Ok(Ok(p)) => Some(p),
+                        Ok(Err(rendered)) => {
+                            out.write_all(rendered.as_bytes())?;
+                            return Ok(Status::Invalid);
+                        }
+                        Err(_) => None,
+                    },
+                    Place::Remote { .. } => None,
+                };
+                let name = match (&a.name, &project) {
+                    (Some(n), _) => n.clone(),
+                    (None, Some(p)) => p.name.clone(),
+                    (None, None) => self.name(None)?,
+                };
                 self.act(&name, out, |x| match x {
-                    Act::Local(e) => Ok(e.start(&name, Vec::new(), BTreeMap::new())?),
+                    Act::Local(e) => {
+                        if let Some(p) = project.filter(|p| p.name == name) {
+                            e.define(p)?;
+                        }
+                        Ok(e.start(&name, Vec::new(), BTreeMap::new())?)
+                    }
                     Act::Remote(c) => {
                         let v = c.http("POST", &format!("/{name}/executions"), Some(&json!({})))?;
                         Ok(v["executionId"].as_str().unwrap_or_default().to_owned())

@@ -47,6 +47,8 @@ struct Ctx {
     pipeline: String,
     /// The latest build output of an earlier stage (else `SourceOutput`).
     last_build: String,
+    /// Default action names (`Build`, `Deploy`, …) earlier stages took.
+    defaults: std::collections::BTreeSet<String>,
 }
 
 impl Reader<'_> {
@@ -215,6 +217,7 @@ impl Reader<'_> {
                         let mut ctx = Ctx {
                             pipeline: name.clone(),
                             last_build: "SourceOutput".into(),
+                            defaults: std::collections::BTreeSet::new(),
                         };
                         for (i, n) in items.iter().enumerate() {
                             if let Some(s) = self.stage(n, &sl.child(i, n.pos), &mut ctx) {
@@ -335,7 +338,20 @@ impl Reader<'_> {
             .collect();
         match (m.entry("actions"), kinds.as_slice()) {
             (None, [kind]) => {
-                actions.extend(self.action(m, loc, kind, None, 1, ctx));
+                // Namespaces and artefact names are unique in a pipeline: a second `deploy:`
+                // stage names its action after the stage (`Prod`, `ProdVariables`).
+                // A matrix's actions are already told apart by their targets.
+                let matrix = m
+                    .entry(kind)
+                    .and_then(|e| e.value.as_map())
+                    .is_some_and(|d| d.contains_key("targets"));
+                let default = capitalise(kind);
+                let named = (!matrix && ctx.defaults.contains(&default))
+                    .then(|| (name.clone(), loc.clone()));
+                if !matrix {
+                    ctx.defaults.insert(default);
+                }
+                actions.extend(self.action(m, loc, kind, named, 1, ctx));
             }
             (Some(e), []) => {
                 let al = loc.child("actions", e.key_pos);

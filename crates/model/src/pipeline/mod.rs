@@ -65,7 +65,8 @@
 //! (namespace `SourceVariables`, output `SourceOutput`); a git source is a
 //! `CodeStarSourceConnection` action on a local connection, an S3 source an `S3` action.
 //! A stage written with one action key gets one action named after the key (`Build`,
-//! `Deploy`, …); every action `X` that produces something outputs `XOutput` and exports its
+//! `Deploy`, …), or after the stage when an earlier stage already took that name (a `Staging`
+//! and a `Prod` stage with one-target `deploy:`s give actions `Deploy` and `Prod`); every action `X` that produces something outputs `XOutput` and exports its
 //! variables under namespace `XVariables`. Builds take `SourceOutput`; tests and deploys take
 //! the output of the latest build before them (else `SourceOutput`); `input:` overrides.
 //!

@@ -1,0 +1,21 @@
+#!/bin/sh
+# One command: ./examples/delivery/try.sh
+# Copies this example into a fresh git repository (a temporary directory, or $1) and runs
+# `slipway up` on it. In another terminal: edit src/app.py, commit, watch it deliver;
+# approve production with the command `slipway up` prints.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+dir=${1:-$(mktemp -d)/delivery}
+cargo build -q -p slipway-cli --manifest-path "$root/Cargo.toml"
+mkdir -p "$dir"
+cp -R "$here/template.yaml" "$here/buildspec.yml" "$here/slipway.yaml" "$here/src" "$dir/"
+rm -rf "$dir/src/__pycache__"
+printf '.slipway/\n__pycache__/\n' > "$dir/.gitignore"
+cd "$dir"
+git init -q -b main
+git add -A
+git -c user.name=Slipway -c user.email=try@slipway.invalid commit -q -m "first commit"
+echo "project: $dir"
+echo "approve: $root/target/debug/slipway pipeline --project $dir approve --stage Approve"
+exec "$root/target/debug/slipway" up
