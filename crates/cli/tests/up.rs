@@ -79,7 +79,15 @@ impl Up {
     fn start(dir: &Path) -> Up {
         let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
             .current_dir(dir)
-            .args(["up", "--port", "0", "--poll-interval", "0.2"])
+            .args([
+                "up",
+                "--port",
+                "0",
+                "--gateway-port",
+                "0",
+                "--poll-interval",
+                "0.2",
+            ])
             .env_remove("SLIPWAY_DATA_DIR")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -199,7 +207,7 @@ fn up_delivers_every_commit_and_takes_approvals_from_another_terminal() {
 fn up_refuses_a_directory_that_is_not_a_git_repository() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), &[("template.yaml", TEMPLATE)]);
-    let r = slipway(tmp.path(), &["up", "--port", "0"]);
+    let r = slipway(tmp.path(), &["up", "--port", "0", "--gateway-port", "0"]);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr

@@ -256,6 +256,14 @@ impl App {
         self.endpoint
     }
 
+    /// The target of a pipeline action (see [`ServerHandle::target_of`]).
+    pub(crate) fn target_of(&self, target: Option<&str>, region: Option<&str>) -> String {
+        match target {
+            Some(t) if t.contains('/') => t.to_owned(),
+            _ => self.target(region),
+        }
+    }
+
     /// `ACCOUNT/REGION` of a request: the default account, the request's region.
     pub(crate) fn target(&self, region: Option<&str>) -> String {
         format!(
@@ -478,6 +486,13 @@ impl ServerHandle {
         let ticked = self.app.tick();
         events::tick(&self.app);
         ticked
+    }
+
+    /// The target a pipeline action deploys into: its `target` when it is `ACCOUNT/REGION`,
+    /// else the default account with the action's region (a short name such as `dev` maps
+    /// there, as the deploy runner does).
+    pub fn target_of(&self, target: Option<&str>, region: Option<&str>) -> String {
+        self.app.target_of(target, region)
     }
 
     /// The gateway's bound address, when [`Config::gateway`] is set.

@@ -408,12 +408,10 @@ fn engine_err(e: &EngineError) -> String {
 }
 
 impl DeployRunner {
+    /// As [`crate::ServerHandle::target_of`].
     fn target(app: &App, job: &Job) -> String {
         let a = &job.action;
-        match a.target.as_deref() {
-            Some(t) if t.contains('/') => t.to_owned(),
-            _ => app.target(a.region.as_deref()),
-        }
+        app.target_of(a.target.as_deref(), a.region.as_deref())
     }
 
     /// Unpacks an artefact (once per digest) and returns its directory.

@@ -42,6 +42,9 @@ pub(crate) struct UpArgs {
     /// The control-plane port (default 8040; 0 for any free port).
     #[arg(short = 'p', long, value_name = "PORT")]
     pub(crate) port: Option<u16>,
+    /// The gateway's port, where the deployed APIs answer (default 3000; 0 for any free port).
+    #[arg(long, value_name = "PORT")]
+    pub(crate) gateway_port: Option<u16>,
     /// How often the branch is polled for new commits, in seconds (default 2).
     #[arg(long, value_name = "SECONDS")]
     pub(crate) poll_interval: Option<f64>,
@@ -110,6 +113,11 @@ pub(crate) fn run(
         Ipv4Addr::LOCALHOST.into(),
         args.port.unwrap_or(slipway_server::DEFAULT_PORT),
     );
+    config.gateway = Some(SocketAddr::new(
+        Ipv4Addr::LOCALHOST.into(),
+        args.gateway_port
+            .unwrap_or(slipway_server::DEFAULT_GATEWAY_PORT),
+    ));
     config.pipelines.project_dir = Some(dir.clone());
     if let Some(s) = args.poll_interval {
         config.pipelines.poll_interval = Some(Duration::from_secs_f64(s.max(0.1)));
@@ -141,6 +149,9 @@ pub(crate) fn run(
     writeln!(out, "Slipway is up for {}", dir.display())?;
     writeln!(out, "  control plane   {url}")?;
     writeln!(out, "  AWS endpoints   AWS_ENDPOINT_URL={url}")?;
+    if let Some(g) = server.gateway_url() {
+        writeln!(out, "  gateway         {g}/ (the deployed APIs)")?;
+    }
     writeln!(out, "  pipelines API   {url}/api/v1/pipelines")?;
     if webhook {
         writeln!(
@@ -168,7 +179,9 @@ pub(crate) fn run(
     // Progress is rendered on a plain thread and written here (this thread holds stdout);
     // Ctrl-C on the async runtime.
     let stop = Arc::new(AtomicBool::new(false));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    // The watcher sends rendered progress, and `None` when an execution has ended (then the
+    // deployed stacks' API URLs are printed from here, where the server is).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<Vec<u8>>>();
     let watcher = {
         let stop = stop.clone();
         let name = name.clone();
@@ -210,9 +223,14 @@ pub(crate) fn run(
                         if let Some(x) = st.execution(id) {
                             let _ = table(&st, x, &mut buf);
                         }
+                        if tx.send(Some(std::mem::take(&mut buf))).is_err()
+                            || tx.send(None).is_err()
+                        {
+                            return;
+                        }
                     }
                 }
-                if !buf.is_empty() && tx.send(buf).is_err() {
+                if !buf.is_empty() && tx.send(Some(buf)).is_err() {
                     return;
                 }
             }
@@ -223,8 +241,11 @@ pub(crate) fn run(
         loop {
             tokio::select! {
                 r = &mut ctrl_c => return r,
-                Some(buf) = rx.recv() => {
-                    out.write_all(&buf)?;
+                Some(msg) = rx.recv() => {
+                    match msg {
+                        Some(buf) => out.write_all(&buf)?,
+                        None => api_urls(&server, &pipeline, out)?,
+                    }
                     out.flush()?;
                 }
             }
@@ -238,4 +259,32 @@ pub(crate) fn run(
     signal?;
     writeln!(out, "stopped; `slipway up` again carries on from here")?;
     Ok(Status::Success)
+}
+
+/// Where the APIs of the stacks the pipeline deploys answer on the gateway.
+fn api_urls(
+    server: &slipway_server::ServerHandle,
+    pipeline: &slipway_model::pipeline::Pipeline,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    use slipway_model::pipeline::Category;
+    for stage in &pipeline.stages {
+        for a in &stage.actions {
+            let Some(stack) = a.configuration.get("StackName") else {
+                continue;
+            };
+            if a.action_type_id.category != Category::Deploy {
+                continue;
+            }
+            let target = server.target_of(a.target.as_deref(), a.region.as_deref());
+            for u in server.api_urls(&target, stack) {
+                writeln!(
+                    out,
+                    "  API {} ({}) of {stack} in {target}: {}",
+                    u.logical_id, u.stage, u.path_url
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
