@@ -8,6 +8,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dir=${1:-$(mktemp -d)/delivery}
 cargo build -q -p slipway-cli --manifest-path "$root/Cargo.toml"
+# The pre-traffic hook uses boto3, which Lambda provides; here the local interpreter must.
+py=$(command -v python3.11 || command -v python3)
+"$py" -c 'import boto3' 2>/dev/null || {
+  echo "the hook needs boto3: $py -m pip install boto3" >&2
+  exit 1
+}
 mkdir -p "$dir"
 cp -R "$here/template.yaml" "$here/buildspec.yml" "$here/slipway.yaml" "$here/src" "$dir/"
 rm -rf "$dir/src/__pycache__"

@@ -361,3 +361,99 @@ fn pipeline_run_embedded_in_a_project_up_never_ran_in_uses_the_default_pipeline(
         list.stdout
     );
 }
+
+/// One GET over HTTP/1.1 to `url` (`http://HOST:PORT/path`); status line and body.
+fn http_get(url: &str) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let status = reply.lines().next().unwrap_or_default().to_owned();
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The example the README starts with (`examples/delivery`), as a newcomer runs it: unit tests,
+/// staging answering on the gateway, an approval, production in two regions — each with its
+/// own API.
+#[test]
+fn the_delivery_example_goes_from_commit_to_production_in_two_regions() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/delivery");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("delivery");
+    for f in [
+        "template.yaml",
+        "buildspec.yml",
+        "slipway.yaml",
+        "src/app.py",
+        "src/hooks.py",
+        "src/test_app.py",
+    ] {
+        let text = std::fs::read_to_string(example.join(f)).unwrap();
+        write(&dir, &[(f, text.as_str())]);
+    }
+    write(&dir, &[(".gitignore", ".slipway/\n__pycache__/\n")]);
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "first commit"]);
+
+    let mut up = Up::start(&dir);
+    up.wait_for("Source → Build → Staging → Approve → Prod");
+    up.wait_for("Build/Build Succeeded");
+    let staging = up.wait_for("API ServerlessRestApi (Prod) of delivery-staging");
+    let base = staging.rsplit(' ').next().unwrap().to_owned();
+    let (status, body) = http_get(&format!("{base}greet?name=Ada"));
+    assert!(status.contains("200"), "{status} {body}");
+    assert!(
+        body.contains("\"Hello, Ada!\"") && body.contains("\"staging\""),
+        "{body}"
+    );
+    let (status, body) = http_get(&format!("{base}status"));
+    assert!(
+        status.contains("200") && body.contains("\"ok\""),
+        "{status} {body}"
+    );
+
+    let approve = slipway(&dir, &["pipeline", "approve", "--stage", "Approve"]);
+    assert_eq!(approve.code, 0, "{}\n{}", approve.stdout, approve.stderr);
+    let mut prod = Vec::new();
+    for _ in 0..2 {
+        let line = up.wait_for("of delivery-prod in 222222222222/");
+        if line.contains("(Prod)") {
+            prod.push(line);
+        } else {
+            prod.push(up.wait_for("(Prod) of delivery-prod in 222222222222/"));
+        }
+    }
+    let mut regions: Vec<&str> = prod
+        .iter()
+        .map(|l| {
+            if l.contains("eu-west-1") {
+                "eu-west-1"
+            } else {
+                "us-east-1"
+            }
+        })
+        .collect();
+    regions.sort_unstable();
+    regions.dedup();
+    assert_eq!(regions, ["eu-west-1", "us-east-1"], "{prod:?}");
+    for line in &prod {
+        let base = line.rsplit(' ').next().unwrap();
+        let (status, body) = http_get(&format!("{base}greet"));
+        assert!(
+            status.contains("200") && body.contains("\"prod\""),
+            "{status} {body}"
+        );
+    }
+}

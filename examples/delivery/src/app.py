@@ -1,5 +1,7 @@
-"""The greet handler: says hello, and which stage and version answered."""
+"""The two functions behind the API: greet says hello (and which stage and version answered),
+status says the service is up."""
 
+import json
 import os
 
 VERSION = "1"
@@ -9,6 +11,15 @@ def greeting(name):
     return f"Hello, {name}!"
 
 
+def _ok(body):
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
 def handler(event, context):
-    name = (event or {}).get("name", "world")
-    return {"message": greeting(name), "stage": os.environ.get("STAGE"), "version": VERSION}
+    params = (event or {}).get("queryStringParameters") or {}
+    name = params.get("name", "world")
+    return _ok({"message": greeting(name), "stage": os.environ.get("STAGE"), "version": VERSION})
+
+
+def status(event, context):
+    return _ok({"status": "ok", "stage": os.environ.get("STAGE")})

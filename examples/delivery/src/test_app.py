@@ -1,5 +1,6 @@
 """Unit tests the build runs before anything deploys (a failing one stops the pipeline)."""
 
+import json
 import unittest
 
 import app
@@ -10,7 +11,11 @@ class GreetingTest(unittest.TestCase):
         self.assertEqual(app.greeting("Ada"), "Hello, Ada!")
 
     def test_defaults_to_world(self):
-        self.assertEqual(app.handler({}, None)["message"], "Hello, world!")
+        body = json.loads(app.handler({}, None)["body"])
+        self.assertEqual(body["message"], "Hello, world!")
+
+    def test_status(self):
+        self.assertEqual(json.loads(app.status({}, None)["body"])["status"], "ok")
 
 
 if __name__ == "__main__":

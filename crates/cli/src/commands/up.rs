@@ -179,14 +179,15 @@ pub(crate) fn run(
     // Progress is rendered on a plain thread and written here (this thread holds stdout);
     // Ctrl-C on the async runtime.
     let stop = Arc::new(AtomicBool::new(false));
-    // The watcher sends rendered progress, and `None` when an execution has ended (then the
-    // deployed stacks' API URLs are printed from here, where the server is).
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<Vec<u8>>>();
+    // The watcher sends rendered progress, and each deploy action that succeeded (its stack's
+    // API URLs are printed from here, where the server is).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Shown>();
     let watcher = {
         let stop = stop.clone();
         let name = name.clone();
         std::thread::spawn(move || {
             let mut progress: Option<(String, Progress, bool)> = None;
+            let mut deployed = std::collections::BTreeSet::new();
             while !stop.load(Ordering::SeqCst) {
                 let Ok((_, st)) = executor.wait_until(&name, Duration::from_millis(300), |_| false)
                 else {
@@ -223,15 +224,15 @@ pub(crate) fn run(
                         if let Some(x) = st.execution(id) {
                             let _ = table(&st, x, &mut buf);
                         }
-                        if tx.send(Some(std::mem::take(&mut buf))).is_err()
-                            || tx.send(None).is_err()
-                        {
-                            return;
-                        }
                     }
                 }
-                if !buf.is_empty() && tx.send(Some(buf)).is_err() {
+                if !buf.is_empty() && tx.send(Shown::Text(buf)).is_err() {
                     return;
+                }
+                for d in succeeded_deploys(&st) {
+                    if deployed.insert(d.clone()) && tx.send(Shown::Deployed(d)).is_err() {
+                        return;
+                    }
                 }
             }
         })
@@ -243,8 +244,8 @@ pub(crate) fn run(
                 r = &mut ctrl_c => return r,
                 Some(msg) = rx.recv() => {
                     match msg {
-                        Some(buf) => out.write_all(&buf)?,
-                        None => api_urls(&server, &pipeline, out)?,
+                        Shown::Text(buf) => out.write_all(&buf)?,
+                        Shown::Deployed(d) => api_urls(&server, &d, out)?,
                     }
                     out.flush()?;
                 }
@@ -261,30 +262,74 @@ pub(crate) fn run(
     Ok(Status::Success)
 }
 
-/// Where the APIs of the stacks the pipeline deploys answer on the gateway.
-fn api_urls(
-    server: &slipway_server::ServerHandle,
-    pipeline: &slipway_model::pipeline::Pipeline,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
+/// What the progress watcher hands the main thread.
+enum Shown {
+    Text(Vec<u8>),
+    Deployed(Deployed),
+}
+
+/// A deploy action of an execution that succeeded, and where its stack is.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Deployed {
+    execution: String,
+    stage: String,
+    action: String,
+    attempt: u32,
+    target: Option<String>,
+    region: Option<String>,
+    stack: String,
+}
+
+/// Every succeeded deploy action of the latest execution, with its stack.
+fn succeeded_deploys(st: &slipway_pipeline::PipelineState) -> Vec<Deployed> {
     use slipway_model::pipeline::Category;
-    for stage in &pipeline.stages {
-        for a in &stage.actions {
-            let Some(stack) = a.configuration.get("StackName") else {
+    let mut out = Vec::new();
+    if let Some(x) = st.executions.last() {
+        for stage in &x.stages {
+            let Some(def) = st.pipeline.stages.iter().find(|s| s.name == stage.name) else {
                 continue;
             };
-            if a.action_type_id.category != Category::Deploy {
-                continue;
-            }
-            let target = server.target_of(a.target.as_deref(), a.region.as_deref());
-            for u in server.api_urls(&target, stack) {
-                writeln!(
-                    out,
-                    "  API {} ({}) of {stack} in {target}: {}",
-                    u.logical_id, u.stage, u.path_url
-                )?;
+            for a in &stage.actions {
+                if a.status != slipway_pipeline::ActionStatus::Succeeded {
+                    continue;
+                }
+                let Some(d) = def.actions.iter().find(|d| d.name == a.name) else {
+                    continue;
+                };
+                let Some(stack) = d.configuration.get("StackName") else {
+                    continue;
+                };
+                if d.action_type_id.category != Category::Deploy {
+                    continue;
+                }
+                out.push(Deployed {
+                    execution: x.id.clone(),
+                    stage: stage.name.clone(),
+                    action: a.name.clone(),
+                    attempt: a.attempt,
+                    target: d.target.clone(),
+                    region: d.region.clone(),
+                    stack: stack.clone(),
+                });
             }
         }
+    }
+    out
+}
+
+/// Where the APIs of a stack a deploy action made answer on the gateway.
+fn api_urls(
+    server: &slipway_server::ServerHandle,
+    d: &Deployed,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let target = server.target_of(d.target.as_deref(), d.region.as_deref());
+    for u in server.api_urls(&target, &d.stack) {
+        writeln!(
+            out,
+            "  API {} ({}) of {} in {target}: {}",
+            u.logical_id, u.stage, d.stack, u.path_url
+        )?;
     }
     Ok(())
 }
