@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::api::{self, ApiEvent, ApiServer, ApiShared, Invocation};
 use crate::fast::{self, FastChannel};
+use crate::groups::Groups;
 use crate::logs::{LogRecord, Logs, now_ms};
 
 /// Written by the built-in bootstrap on stdout when a phase ends, so that every earlier line
@@ -75,6 +76,8 @@ pub(crate) struct Environment {
     _server: ApiServer,
     child: Child,
     pid: Option<rustix::process::Pid>,
+    /// Where the process group is recorded while it lives (`groups.rs`).
+    groups: Arc<Groups>,
     events: mpsc::UnboundedReceiver<ApiEvent>,
     /// Set when the process speaks the fast channel; then `events` stays silent.
     fast: Option<FastChannel>,
@@ -120,6 +123,7 @@ pub(crate) struct SpawnArgs<'a> {
     pub(crate) launch: &'a Launch,
     pub(crate) env_id: u64,
     pub(crate) tmp_root: &'a Path,
+    pub(crate) groups: &'a Arc<Groups>,
     pub(crate) extra_env: &'a BTreeMap<String, String>,
     pub(crate) logs: Arc<Logs>,
 }
@@ -214,6 +218,7 @@ impl Environment {
             launch,
             env_id,
             tmp_root,
+            groups,
             extra_env,
             logs,
         } = args;
@@ -285,6 +290,9 @@ impl Environment {
         let pid = child
             .id()
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        if let Some(pid) = pid {
+            groups.record(pid.as_raw_nonzero().get() as u32);
+        }
 
         let (flush_tx, flushes) = watch::channel(0u64);
         let log_request = Arc::new(Mutex::new(None));
@@ -308,6 +316,7 @@ impl Environment {
             _server: server,
             child,
             pid,
+            groups: groups.clone(),
             events,
             fast,
             flushes,
@@ -483,6 +492,7 @@ impl Environment {
         self.alive = false;
         if let Some(pid) = self.pid.take() {
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            self.groups.forget(pid.as_raw_nonzero().get() as u32);
         }
         let _ = self.child.start_kill();
     }

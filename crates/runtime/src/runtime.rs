@@ -20,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::api::Invocation;
 use crate::clock::{Clock, SystemClock};
 use crate::env::{Environment, Launch, Outcome, SpawnArgs};
+use crate::groups::Groups;
 use crate::logs::{DEFAULT_LOG_CAPACITY, LogRecord, LogSink, Logs, now_ms, rfc3339_ms};
 use crate::python::{self, Interpreters, PythonConfig};
 
@@ -146,6 +147,7 @@ struct Inner {
     config: RuntimeConfig,
     bootstrap_path: PathBuf,
     tmp_root: PathBuf,
+    groups: Arc<Groups>,
     interpreters: Interpreters,
     pools: Mutex<BTreeMap<Key, Arc<Pool>>>,
     logs: Arc<Logs>,
@@ -170,6 +172,24 @@ impl Runtime {
                 source,
             })?;
         }
+        // Execution environments a crashed predecessor left behind are stopped, and their
+        // private `TMPDIR`s (named `env-1`, … again by this runtime) cleared (`groups.rs`).
+        let groups = Groups::new(&work_dir).map_err(|source| RuntimeError::WorkDir {
+            path: work_dir.join("groups"),
+            source,
+        })?;
+        let sweep = groups.sweep();
+        if sweep.killed > 0 {
+            tracing::info!(
+                killed = sweep.killed,
+                "stopped execution environments left by a previous run"
+            );
+        }
+        if !sweep.others_running {
+            for entry in std::fs::read_dir(&tmp_root).into_iter().flatten().flatten() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         let bootstrap_path = work_dir.join("slipway_bootstrap.py");
         let current = std::fs::read_to_string(&bootstrap_path).ok();
         if current.as_deref() != Some(python::BOOTSTRAP_PY) {
@@ -187,6 +207,7 @@ impl Runtime {
                 config,
                 bootstrap_path,
                 tmp_root,
+                groups: Arc::new(groups),
                 pools: Mutex::new(BTreeMap::new()),
                 logs,
                 next_env: AtomicU64::new(1),
@@ -367,6 +388,7 @@ impl Runtime {
                 launch: &launch,
                 env_id,
                 tmp_root: &self.inner.tmp_root,
+                groups: &self.inner.groups,
                 extra_env: &config.extra_env,
                 logs: self.inner.logs.clone(),
             })
@@ -606,6 +628,7 @@ impl Runtime {
                     launch,
                     env_id,
                     tmp_root: &self.inner.tmp_root,
+                    groups: &self.inner.groups,
                     extra_env: &config.extra_env,
                     logs: self.inner.logs.clone(),
                 })
