@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use slipway_model::function::{FunctionSpec, Version};
+use slipway_model::function::{FunctionSpec, Location, Version};
 use slipway_model::invoke::{
     FunctionError, InvocationType, InvokeError, InvokeFuture, InvokeRequest, InvokeResponse,
     Invoker,
@@ -115,7 +115,9 @@ pub struct FunctionMetrics {
     pub log_flush_timeouts: u64,
 }
 
-type Key = (String, Version);
+/// A function version is known by where it lives and its name: two targets (accounts or
+/// regions) may each have a `hello`, and they are different functions.
+type Key = (Location, String, Version);
 
 struct Pool {
     spec: FunctionSpec,
@@ -233,15 +235,32 @@ impl Runtime {
             metrics: Mutex::new(FunctionMetrics::default()),
             spec,
         });
-        let key = (pool.spec.name.clone(), pool.spec.version.clone());
+        let key = (
+            pool.spec.location.clone(),
+            pool.spec.name.clone(),
+            pool.spec.version.clone(),
+        );
         self.pools().insert(key, pool);
     }
 
-    /// Removes a function version and stops its idle environments.
+    /// Removes a function version (the only one of that name: see [`Runtime::pool_at`]) and
+    /// stops its idle environments.
     pub fn unregister(&self, function: &str, version: &Version) -> bool {
-        self.pools()
-            .remove(&(function.to_owned(), version.clone()))
-            .is_some()
+        self.unregister_at(None, function, version)
+    }
+
+    /// Removes the function version of `location` (any, when `None` and the name is unique).
+    pub fn unregister_at(
+        &self,
+        location: Option<&Location>,
+        function: &str,
+        version: &Version,
+    ) -> bool {
+        let mut pools = self.pools();
+        let Some(key) = find_key(&pools, location, function, version) else {
+            return false;
+        };
+        pools.remove(&key).is_some()
     }
 
     fn launch_for(&self, spec: &FunctionSpec) -> Result<Launch, LaunchError> {
@@ -293,14 +312,37 @@ impl Runtime {
     }
 
     fn pool(&self, function: &str, version: &Version) -> Option<Arc<Pool>> {
-        self.pools()
-            .get(&(function.to_owned(), version.clone()))
-            .cloned()
+        self.pool_at(None, function, version)
     }
 
-    /// Metrics of one function version.
+    /// The pool of `function`/`version` in `location`; with `None`, the one pool of that name
+    /// and version when there is exactly one (a runtime serving one target: `slipway serve`,
+    /// `slipway invoke`). A name registered in several locations needs its location.
+    fn pool_at(
+        &self,
+        location: Option<&Location>,
+        function: &str,
+        version: &Version,
+    ) -> Option<Arc<Pool>> {
+        let pools = self.pools();
+        let key = find_key(&pools, location, function, version)?;
+        pools.get(&key).cloned()
+    }
+
+    /// Metrics of one function version (the only one of that name).
     pub fn metrics(&self, function: &str, version: &Version) -> Option<FunctionMetrics> {
-        self.pool(function, version).map(|p| p.metrics().clone())
+        self.metrics_at(None, function, version)
+    }
+
+    /// Metrics of one function version of `location`.
+    pub fn metrics_at(
+        &self,
+        location: Option<&Location>,
+        function: &str,
+        version: &Version,
+    ) -> Option<FunctionMetrics> {
+        self.pool_at(location, function, version)
+            .map(|p| p.metrics().clone())
     }
 
     /// The kept log records of one function version, oldest first.
@@ -425,7 +467,10 @@ impl Runtime {
 
     /// Every registered function version, in name order.
     pub fn functions(&self) -> Vec<(String, Version)> {
-        self.pools().keys().cloned().collect()
+        self.pools()
+            .keys()
+            .map(|(_, f, v)| (f.clone(), v.clone()))
+            .collect()
     }
 
     /// Number of idle environments of one function version.
@@ -454,7 +499,11 @@ impl Runtime {
 
     async fn invoke_request(&self, request: InvokeRequest) -> Result<InvokeResponse, InvokeError> {
         let pool = self
-            .pool(&request.function, &request.version)
+            .pool_at(
+                request.location.as_ref(),
+                &request.function,
+                &request.version,
+            )
             .ok_or_else(|| InvokeError::NotFound {
                 function: match &request.qualifier {
                     Some(q) => format!("{}:{q}", request.function),
@@ -856,6 +905,28 @@ fn last_bytes(text: &str, n: usize) -> &str {
 }
 
 /// A random UUID (version 4), as Lambda request ids are.
+/// The key of `function`/`version` in `location`, or of the only one of that name and version.
+fn find_key(
+    pools: &BTreeMap<Key, Arc<Pool>>,
+    location: Option<&Location>,
+    function: &str,
+    version: &Version,
+) -> Option<Key> {
+    match location {
+        Some(l) => {
+            let key = (l.clone(), function.to_owned(), version.clone());
+            pools.contains_key(&key).then_some(key)
+        }
+        None => {
+            let mut matching = pools
+                .keys()
+                .filter(|(_, f, v)| f == function && v == version);
+            let first = matching.next()?.clone();
+            matching.next().is_none().then_some(first)
+        }
+    }
+}
+
 pub fn new_request_id() -> String {
     let hi = fastrand::u64(..);
     let lo = fastrand::u64(..);
