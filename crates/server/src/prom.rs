@@ -62,7 +62,10 @@ fn collect(app: &App) -> Figures {
         .into_iter()
         .filter_map(|(l, f, v)| {
             let m = app.runtime.metrics_at(Some(&l), &f, &v)?;
-            Some((function_labels(&f, &v.to_string(), &l.account, &l.region), m))
+            Some((
+                function_labels(&f, &v.to_string(), &l.account, &l.region),
+                m,
+            ))
         })
         .collect();
     let mut deployments = BTreeMap::new();
@@ -203,7 +206,10 @@ mod tests {
             ..FunctionMetrics::default()
         };
         let f = Figures {
-            functions: vec![(function_labels("he\"llo", "1", "111111111111", "eu-west-1"), m)],
+            functions: vec![(
+                function_labels("he\"llo", "1", "111111111111", "eu-west-1"),
+                m,
+            )],
             deployments: [("Succeeded".to_owned(), 2)].into_iter().collect(),
             gateway: Some([0, 7, 0, 1, 0]),
         };
