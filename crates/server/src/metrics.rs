@@ -119,3 +119,42 @@ impl Metrics for RuntimeMetrics {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alarm_reads_only_the_samples_of_its_own_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime =
+            Runtime::new(slipway_runtime::RuntimeConfig::new(dir.path().join("rt"))).unwrap();
+        let m = RuntimeMetrics::new(runtime);
+        {
+            let mut samples = m.samples.lock().unwrap();
+            for (target, value) in [
+                ("111111111111/us-east-1", 1.0),
+                ("222222222222/eu-west-1", 5.0),
+            ] {
+                samples.push(Rec {
+                    at_ms: 1_000,
+                    target: target.to_owned(),
+                    function: "hello".to_owned(),
+                    version: "1".to_owned(),
+                    metric: "Errors",
+                    value,
+                });
+            }
+        }
+        let dims = BTreeMap::from([("FunctionName".to_owned(), "hello".to_owned())]);
+        let got = |target: &str| -> Vec<f64> {
+            m.samples(target, "AWS/Lambda", "Errors", &dims, 0, 2_000)
+                .iter()
+                .map(|s| s.value)
+                .collect()
+        };
+        assert_eq!(got("111111111111/us-east-1"), [1.0]);
+        assert_eq!(got("222222222222/eu-west-1"), [5.0]);
+        assert!(got("123456789012/us-east-1").is_empty());
+    }
+}
