@@ -9,6 +9,14 @@
 //! supported by the planner and fails at plan time (unless it is an inert `--accept-type`
 //! record, which is only ever recorded).
 //!
+//! Checked property by property against those pages (December 2026) for every type the
+//! engine has a provider for; each entry names its page as `aws-resource-<service>-<type>`
+//! (the full address is the pattern above). Two entries were wrong and are fixed:
+//! `AWS::Events::Rule.EventBusName` is "Some interruptions" (the rule moves to the other bus
+//! in place), not Replacement; `AWS::S3::Bucket.ObjectLockEnabled` is "No interruption" (S3
+//! now enables Object Lock on an existing bucket), not Replacement. `AWS::DynamoDB::Table`
+//! has a template schema but no provider, so it stays out of the table (a plan refuses it).
+//!
 //! [`name_property`] names the property that gives a resource a custom physical name: such a
 //! resource cannot be replaced while its name stays the same ("CloudFormation cannot update a
 //! stack when a custom-named resource requires replacing").
@@ -103,6 +111,7 @@ pub static TABLE: &[TypeRules] = &[
     all(t("AWS::Lambda::Permission", &[])),
     // aws-resource-lambda-layerversion: every property → Replacement (a new layer version).
     all(t("AWS::Lambda::LayerVersion", &[])),
+    // aws-resource-lambda-layerversionpermission: every property → Replacement.
     all(t("AWS::Lambda::LayerVersionPermission", &[])),
     // aws-resource-lambda-eventsourcemapping: EventSourceArn, StartingPosition,
     // StartingPositionTimestamp, SelfManagedEventSource, AmazonManagedKafkaEventSourceConfig,
@@ -126,9 +135,10 @@ pub static TABLE: &[TypeRules] = &[
         "AWS::Lambda::EventInvokeConfig",
         &["FunctionName", "Qualifier"],
     ),
-    // aws-resource-s3-bucket: BucketName, ObjectLockEnabled → Replacement.
+    // aws-resource-s3-bucket: BucketName → Replacement; VersioningConfiguration → Some
+    // interruptions; everything else (ObjectLockEnabled included) → No interruption.
     lower(named(
-        t("AWS::S3::Bucket", &["BucketName", "ObjectLockEnabled"]),
+        t("AWS::S3::Bucket", &["BucketName"]),
         "BucketName",
         63,
     )),
@@ -140,6 +150,7 @@ pub static TABLE: &[TypeRules] = &[
         "QueueName",
         80,
     ),
+    // aws-resource-sqs-queuepolicy: PolicyDocument, Queues → No interruption.
     t("AWS::SQS::QueuePolicy", &[]),
     // aws-resource-sns-topic: TopicName, FifoTopic → Replacement.
     named(
@@ -147,15 +158,18 @@ pub static TABLE: &[TypeRules] = &[
         "TopicName",
         256,
     ),
-    // aws-resource-sns-subscription: Endpoint, Protocol, TopicArn → Replacement.
+    // aws-resource-sns-subscription: Endpoint, Protocol, TopicArn → Replacement; Region → Some
+    // interruptions; FilterPolicy, RawMessageDelivery, RedrivePolicy, … → No interruption.
     t(
         "AWS::SNS::Subscription",
         &["Endpoint", "Protocol", "TopicArn"],
     ),
+    // aws-resource-sns-topicpolicy: PolicyDocument, Topics → No interruption.
     t("AWS::SNS::TopicPolicy", &[]),
     // aws-resource-apigateway-restapi: no property requires replacement.
     t("AWS::ApiGateway::RestApi", &[]),
-    // aws-resource-apigateway-deployment: RestApiId, DeploymentCanarySettings → Replacement.
+    // aws-resource-apigateway-deployment: RestApiId, DeploymentCanarySettings → Replacement;
+    // StageName, StageDescription, Description → No interruption.
     // SAM gives each new deployment a new logical ID (hash of the definition), so a changed API
     // is an Add + Remove, never an in-place update.
     t(
@@ -174,19 +188,22 @@ pub static TABLE: &[TypeRules] = &[
         "AWS::ApiGateway::Method",
         &["HttpMethod", "ResourceId", "RestApiId"],
     ),
-    // aws-resource-apigatewayv2-api: ProtocolType → Replacement (Name, Body… No interruption).
+    // aws-resource-apigatewayv2-api: ProtocolType → Replacement (Name, Body, BodyS3Location,
+    // CorsConfiguration, … No interruption).
     t("AWS::ApiGatewayV2::Api", &["ProtocolType"]),
     // aws-resource-apigatewayv2-stage: ApiId, StageName → Replacement.
     t("AWS::ApiGatewayV2::Stage", &["ApiId", "StageName"]),
+    // aws-resource-apigatewayv2-deployment: ApiId → Replacement.
     t("AWS::ApiGatewayV2::Deployment", &["ApiId"]),
+    // aws-resource-apigatewayv2-integration: ApiId → Replacement (IntegrationType,
+    // IntegrationUri, PayloadFormatVersion, … No interruption).
     t("AWS::ApiGatewayV2::Integration", &["ApiId"]),
+    // aws-resource-apigatewayv2-route: ApiId → Replacement (RouteKey, Target, … No
+    // interruption).
     t("AWS::ApiGatewayV2::Route", &["ApiId"]),
-    // aws-resource-events-rule: Name, EventBusName → Replacement.
-    named(
-        t("AWS::Events::Rule", &["Name", "EventBusName"]),
-        "Name",
-        64,
-    ),
+    // aws-resource-events-rule: Name → Replacement; EventBusName → Some interruptions;
+    // EventPattern, ScheduleExpression, State, Targets, … → No interruption.
+    named(t("AWS::Events::Rule", &["Name"]), "Name", 64),
     // aws-resource-scheduler-schedule: Name, GroupName → Replacement.
     named(
         t("AWS::Scheduler::Schedule", &["Name", "GroupName"]),
@@ -203,7 +220,9 @@ pub static TABLE: &[TypeRules] = &[
     named(t("AWS::SSM::Parameter", &["Name"]), "Name", 2048),
     // aws-resource-iam-role: RoleName, Path → Replacement.
     named(t("AWS::IAM::Role", &["RoleName", "Path"]), "RoleName", 64),
+    // aws-resource-iam-policy: no property requires replacement.
     t("AWS::IAM::Policy", &[]),
+    // aws-resource-iam-managedpolicy: ManagedPolicyName, Path → Replacement.
     named(
         t("AWS::IAM::ManagedPolicy", &["ManagedPolicyName", "Path"]),
         "ManagedPolicyName",
@@ -319,6 +338,28 @@ mod tests {
             ),
             ("AWS::S3::Bucket", "BucketName", RequiresRecreation::Always),
             ("AWS::S3::Bucket", "Tags", RequiresRecreation::Never),
+            (
+                "AWS::S3::Bucket",
+                "ObjectLockEnabled",
+                RequiresRecreation::Never,
+            ),
+            ("AWS::Events::Rule", "Name", RequiresRecreation::Always),
+            (
+                "AWS::Events::Rule",
+                "EventBusName",
+                RequiresRecreation::Never,
+            ),
+            (
+                "AWS::ApiGatewayV2::Api",
+                "ProtocolType",
+                RequiresRecreation::Always,
+            ),
+            ("AWS::ApiGatewayV2::Api", "Body", RequiresRecreation::Never),
+            (
+                "AWS::SNS::Subscription",
+                "Region",
+                RequiresRecreation::Never,
+            ),
             ("AWS::SQS::Queue", "QueueName", RequiresRecreation::Always),
             ("AWS::SQS::Queue", "FifoQueue", RequiresRecreation::Always),
             (

@@ -592,3 +592,79 @@ Operation  LogicalResourceId  ResourceType             Replacement
             .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back, p);
 }
+
+/// The two entries of the replacement table corrected against the CloudFormation docs
+/// (`replacement.rs`): moving a rule to another event bus ("Some interruptions") and enabling
+/// Object Lock on a bucket ("No interruption") update in place; renaming a rule still replaces
+/// it.
+#[test]
+fn event_bus_and_object_lock_changes_update_in_place() {
+    const RULE: &str = r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: rate(5 minutes)
+"#;
+    let cur = deployed(&t(RULE));
+    let changed = RULE
+        .replace(
+            "    Type: AWS::S3::Bucket\n",
+            "    Type: AWS::S3::Bucket\n    Properties:\n      ObjectLockEnabled: true\n",
+        )
+        .replace(
+            "      ScheduleExpression: rate(5 minutes)\n",
+            "      ScheduleExpression: rate(5 minutes)\n      EventBusName: orders\n",
+        );
+    let p = plan(&t(&changed), Some(&cur)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.changes.len(), 2, "{p}");
+    for (c, property) in p.changes.iter().zip(["ObjectLockEnabled", "EventBusName"]) {
+        assert_eq!(c.action, Action::Modify, "{p}");
+        assert_eq!(c.replacement, Some(Replacement::False), "{}", c.logical_id);
+        assert_eq!(c.details.len(), 1, "{p}");
+        assert_eq!(c.details[0].target.name.as_deref(), Some(property));
+        assert_eq!(
+            c.details[0].target.requires_recreation,
+            RequiresRecreation::Never
+        );
+    }
+    assert!(
+        p.steps
+            .iter()
+            .all(|s| matches!(s.step, Step::Update { .. }))
+    );
+
+    let renamed = RULE.replace(
+        "      ScheduleExpression: rate(5 minutes)\n",
+        "      ScheduleExpression: rate(5 minutes)\n      Name: nightly\n",
+    );
+    let p = plan(&t(&renamed), Some(&cur)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.changes.len(), 1, "{p}");
+    assert_eq!(p.changes[0].replacement, Some(Replacement::True), "{p}");
+    assert_eq!(
+        p.changes[0].details[0].target.requires_recreation,
+        RequiresRecreation::Always
+    );
+}
+
+/// An HTTP API changing protocol is replaced; a changed OpenAPI body is not.
+#[test]
+fn http_api_protocol_type_replaces_and_body_does_not() {
+    const API: &str = r#"
+Resources:
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: shop
+      ProtocolType: HTTP
+"#;
+    let cur = deployed(&t(API));
+    let p = plan(&t(&API.replace("Name: shop", "Name: store")), Some(&cur))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.changes[0].replacement, Some(Replacement::False), "{p}");
+    let p =
+        plan(&t(&API.replace("HTTP", "WEBSOCKET")), Some(&cur)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.changes[0].replacement, Some(Replacement::True), "{p}");
+}

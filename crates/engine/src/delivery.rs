@@ -221,7 +221,6 @@ impl Engine {
         deployment_id: &str,
         execution_id: &str,
     ) -> bool {
-        let _ = target;
         let payload = json!({
             "DeploymentId": deployment_id,
             "LifecycleEventHookExecutionId": execution_id,
@@ -229,6 +228,8 @@ impl Engine {
         let mut req =
             InvokeRequest::new(function, Version::Latest, payload.to_string().into_bytes());
         req.invocation_type = InvocationType::Event;
+        // The hook of this target: another target may have a function of the same name.
+        req.location = crate::providers::Target::parse(target).map(|t| t.location());
         block_on(self.invoker.invoke(req)).is_ok()
     }
 
@@ -309,6 +310,7 @@ impl Engine {
             let span =
                 spec.period_s * 1000 * u64::from(spec.evaluation_periods + alarm::EXTRA_PERIODS);
             let samples = self.metrics.samples(
+                target,
                 &spec.namespace,
                 &spec.metric_name,
                 &spec.dimensions,

@@ -64,9 +64,12 @@ impl Hooks for NoHooks {}
 
 /// The runtime's metrics, for alarm evaluation (`AWS/Lambda` `Errors`, `Invocations`, …).
 pub trait Metrics: Send + Sync {
-    /// Samples of `namespace`/`metric` whose dimensions include `dimensions`, in `[from, to)`.
+    /// Samples of `namespace`/`metric` in `target` (`account/region`: metrics, like the
+    /// functions they measure, belong to one target) whose dimensions include `dimensions`, in
+    /// `[from, to)`.
     fn samples(
         &self,
+        target: &str,
         namespace: &str,
         metric: &str,
         dimensions: &BTreeMap<String, String>,
@@ -81,6 +84,7 @@ pub struct NoMetrics;
 impl Metrics for NoMetrics {
     fn samples(
         &self,
+        _: &str,
         _: &str,
         _: &str,
         _: &BTreeMap<String, String>,

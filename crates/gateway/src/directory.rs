@@ -162,6 +162,7 @@ impl Directory {
         };
         Ok(Backend {
             function: name.to_owned(),
+            location: Some(self.location.clone()),
             qualifier: qualifier.map(str::to_owned),
             routing,
         })

@@ -252,6 +252,9 @@ impl Routing {
 pub struct Backend {
     /// Physical function name.
     pub function: String,
+    /// The account and region of the function (the API's own: an integration names a function
+    /// of its target). `None` when the directory does not say.
+    pub location: Option<slipway_model::function::Location>,
     /// The alias or version named in the integration URI, if any.
     pub qualifier: Option<String>,
     pub routing: Routing,

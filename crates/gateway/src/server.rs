@@ -388,6 +388,7 @@ impl Gateway {
             Bytes::from(event.to_string()),
         );
         invoke.qualifier = backend.qualifier.clone();
+        invoke.location = backend.location.clone();
         invoke.trace_id = trace;
         let result = tokio::time::timeout(timeout, self.invoker.invoke(invoke)).await;
         let response = match result {

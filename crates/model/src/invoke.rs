@@ -13,7 +13,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::function::Version;
+use crate::function::{Location, Version};
 
 /// `X-Amz-Invocation-Type`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -50,6 +50,9 @@ pub struct InvokeRequest {
     pub function: String,
     /// The version that runs.
     pub version: Version,
+    /// The account and region the function lives in. `None` names the only function of that
+    /// name (a runtime serving one template); a server holding several targets always sets it.
+    pub location: Option<Location>,
     /// The qualifier the caller used (`live`, `7`), if any: it shapes the invoked function ARN.
     pub qualifier: Option<String>,
     pub payload: Bytes,
@@ -69,6 +72,7 @@ impl InvokeRequest {
         Self {
             function: function.into(),
             version,
+            location: None,
             qualifier: None,
             payload: payload.into(),
             invocation_type: InvocationType::RequestResponse,

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::api::{self, ApiEvent, ApiServer, ApiShared, Invocation};
 use crate::fast::{self, FastChannel};
+use crate::groups::Groups;
 use crate::logs::{LogRecord, Logs, now_ms};
 
 /// Written by the built-in bootstrap on stdout when a phase ends, so that every earlier line
@@ -77,6 +78,8 @@ pub(crate) struct Environment {
     pid: Option<rustix::process::Pid>,
     /// `/proc/<pid>/status`, opened once: read again from offset 0 after each invocation.
     status: Option<std::fs::File>,
+    /// Where the process group is recorded while it lives (`groups.rs`).
+    groups: Arc<Groups>,
     events: mpsc::UnboundedReceiver<ApiEvent>,
     /// Set when the process speaks the fast channel; then `events` stays silent.
     fast: Option<FastChannel>,
@@ -122,6 +125,7 @@ pub(crate) struct SpawnArgs<'a> {
     pub(crate) launch: &'a Launch,
     pub(crate) env_id: u64,
     pub(crate) tmp_root: &'a Path,
+    pub(crate) groups: &'a Arc<Groups>,
     pub(crate) extra_env: &'a BTreeMap<String, String>,
     pub(crate) logs: Arc<Logs>,
 }
@@ -216,6 +220,7 @@ impl Environment {
             launch,
             env_id,
             tmp_root,
+            groups,
             extra_env,
             logs,
         } = args;
@@ -289,6 +294,9 @@ impl Environment {
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
         let status = pid
             .and_then(|p| std::fs::File::open(format!("/proc/{}/status", p.as_raw_nonzero())).ok());
+        if let Some(pid) = pid {
+            groups.record(pid.as_raw_nonzero().get() as u32);
+        }
 
         let (flush_tx, flushes) = watch::channel(0u64);
         let log_request = Arc::new(Mutex::new(None));
@@ -313,6 +321,7 @@ impl Environment {
             child,
             pid,
             status,
+            groups: groups.clone(),
             events,
             fast,
             flushes,
@@ -502,6 +511,7 @@ impl Environment {
         self.status = None;
         if let Some(pid) = self.pid.take() {
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            self.groups.forget(pid.as_raw_nonzero().get() as u32);
         }
         let _ = self.child.start_kill();
     }

@@ -27,6 +27,7 @@ pub mod api;
 pub mod clock;
 mod env;
 mod fast;
+mod groups;
 mod limits;
 mod local;
 pub mod logs;

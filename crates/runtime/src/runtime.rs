@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use slipway_model::function::{FunctionSpec, Version};
+use slipway_model::function::{FunctionSpec, Location, Version};
 use slipway_model::invoke::{
     FunctionError, InvocationType, InvokeError, InvokeFuture, InvokeRequest, InvokeResponse,
     Invoker,
@@ -20,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::api::Invocation;
 use crate::clock::{Clock, SystemClock};
 use crate::env::{Environment, Launch, Outcome, SpawnArgs};
+use crate::groups::Groups;
 use crate::logs::{DEFAULT_LOG_CAPACITY, LogRecord, LogSink, Logs, now_ms, rfc3339_ms};
 use crate::python::{self, Interpreters, PythonConfig};
 
@@ -114,7 +115,9 @@ pub struct FunctionMetrics {
     pub log_flush_timeouts: u64,
 }
 
-type Key = (String, Version);
+/// A function version is known by where it lives and its name: two targets (accounts or
+/// regions) may each have a `hello`, and they are different functions.
+type Key = (Location, String, Version);
 
 struct Pool {
     spec: FunctionSpec,
@@ -146,6 +149,7 @@ struct Inner {
     config: RuntimeConfig,
     bootstrap_path: PathBuf,
     tmp_root: PathBuf,
+    groups: Arc<Groups>,
     interpreters: Interpreters,
     pools: Mutex<BTreeMap<Key, Arc<Pool>>>,
     logs: Arc<Logs>,
@@ -170,6 +174,24 @@ impl Runtime {
                 source,
             })?;
         }
+        // Execution environments a crashed predecessor left behind are stopped, and their
+        // private `TMPDIR`s (named `env-1`, … again by this runtime) cleared (`groups.rs`).
+        let groups = Groups::new(&work_dir).map_err(|source| RuntimeError::WorkDir {
+            path: work_dir.join("groups"),
+            source,
+        })?;
+        let sweep = groups.sweep();
+        if sweep.killed > 0 {
+            tracing::info!(
+                killed = sweep.killed,
+                "stopped execution environments left by a previous run"
+            );
+        }
+        if !sweep.others_running {
+            for entry in std::fs::read_dir(&tmp_root).into_iter().flatten().flatten() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         let bootstrap_path = work_dir.join("slipway_bootstrap.py");
         let current = std::fs::read_to_string(&bootstrap_path).ok();
         if current.as_deref() != Some(python::BOOTSTRAP_PY) {
@@ -187,6 +209,7 @@ impl Runtime {
                 config,
                 bootstrap_path,
                 tmp_root,
+                groups: Arc::new(groups),
                 pools: Mutex::new(BTreeMap::new()),
                 logs,
                 next_env: AtomicU64::new(1),
@@ -212,15 +235,32 @@ impl Runtime {
             metrics: Mutex::new(FunctionMetrics::default()),
             spec,
         });
-        let key = (pool.spec.name.clone(), pool.spec.version.clone());
+        let key = (
+            pool.spec.location.clone(),
+            pool.spec.name.clone(),
+            pool.spec.version.clone(),
+        );
         self.pools().insert(key, pool);
     }
 
-    /// Removes a function version and stops its idle environments.
+    /// Removes a function version (the only one of that name: see [`Runtime::pool_at`]) and
+    /// stops its idle environments.
     pub fn unregister(&self, function: &str, version: &Version) -> bool {
-        self.pools()
-            .remove(&(function.to_owned(), version.clone()))
-            .is_some()
+        self.unregister_at(None, function, version)
+    }
+
+    /// Removes the function version of `location` (any, when `None` and the name is unique).
+    pub fn unregister_at(
+        &self,
+        location: Option<&Location>,
+        function: &str,
+        version: &Version,
+    ) -> bool {
+        let mut pools = self.pools();
+        let Some(key) = find_key(&pools, location, function, version) else {
+            return false;
+        };
+        pools.remove(&key).is_some()
     }
 
     fn launch_for(&self, spec: &FunctionSpec) -> Result<Launch, LaunchError> {
@@ -272,14 +312,37 @@ impl Runtime {
     }
 
     fn pool(&self, function: &str, version: &Version) -> Option<Arc<Pool>> {
-        self.pools()
-            .get(&(function.to_owned(), version.clone()))
-            .cloned()
+        self.pool_at(None, function, version)
     }
 
-    /// Metrics of one function version.
+    /// The pool of `function`/`version` in `location`; with `None`, the one pool of that name
+    /// and version when there is exactly one (a runtime serving one target: `slipway serve`,
+    /// `slipway invoke`). A name registered in several locations needs its location.
+    fn pool_at(
+        &self,
+        location: Option<&Location>,
+        function: &str,
+        version: &Version,
+    ) -> Option<Arc<Pool>> {
+        let pools = self.pools();
+        let key = find_key(&pools, location, function, version)?;
+        pools.get(&key).cloned()
+    }
+
+    /// Metrics of one function version (the only one of that name).
     pub fn metrics(&self, function: &str, version: &Version) -> Option<FunctionMetrics> {
-        self.pool(function, version).map(|p| p.metrics().clone())
+        self.metrics_at(None, function, version)
+    }
+
+    /// Metrics of one function version of `location`.
+    pub fn metrics_at(
+        &self,
+        location: Option<&Location>,
+        function: &str,
+        version: &Version,
+    ) -> Option<FunctionMetrics> {
+        self.pool_at(location, function, version)
+            .map(|p| p.metrics().clone())
     }
 
     /// The kept log records of one function version, oldest first.
@@ -367,6 +430,7 @@ impl Runtime {
                 launch: &launch,
                 env_id,
                 tmp_root: &self.inner.tmp_root,
+                groups: &self.inner.groups,
                 extra_env: &config.extra_env,
                 logs: self.inner.logs.clone(),
             })
@@ -403,7 +467,10 @@ impl Runtime {
 
     /// Every registered function version, in name order.
     pub fn functions(&self) -> Vec<(String, Version)> {
-        self.pools().keys().cloned().collect()
+        self.pools()
+            .keys()
+            .map(|(_, f, v)| (f.clone(), v.clone()))
+            .collect()
     }
 
     /// Number of idle environments of one function version.
@@ -432,7 +499,11 @@ impl Runtime {
 
     async fn invoke_request(&self, request: InvokeRequest) -> Result<InvokeResponse, InvokeError> {
         let pool = self
-            .pool(&request.function, &request.version)
+            .pool_at(
+                request.location.as_ref(),
+                &request.function,
+                &request.version,
+            )
             .ok_or_else(|| InvokeError::NotFound {
                 function: match &request.qualifier {
                     Some(q) => format!("{}:{q}", request.function),
@@ -606,6 +677,7 @@ impl Runtime {
                     launch,
                     env_id,
                     tmp_root: &self.inner.tmp_root,
+                    groups: &self.inner.groups,
                     extra_env: &config.extra_env,
                     logs: self.inner.logs.clone(),
                 })
@@ -833,6 +905,28 @@ fn last_bytes(text: &str, n: usize) -> &str {
 }
 
 /// A random UUID (version 4), as Lambda request ids are.
+/// The key of `function`/`version` in `location`, or of the only one of that name and version.
+fn find_key(
+    pools: &BTreeMap<Key, Arc<Pool>>,
+    location: Option<&Location>,
+    function: &str,
+    version: &Version,
+) -> Option<Key> {
+    match location {
+        Some(l) => {
+            let key = (l.clone(), function.to_owned(), version.clone());
+            pools.contains_key(&key).then_some(key)
+        }
+        None => {
+            let mut matching = pools
+                .keys()
+                .filter(|(_, f, v)| f == function && v == version);
+            let first = matching.next()?.clone();
+            matching.next().is_none().then_some(first)
+        }
+    }
+}
+
 pub fn new_request_id() -> String {
     let hi = fastrand::u64(..);
     let lo = fastrand::u64(..);

@@ -118,6 +118,7 @@ pub(crate) fn invoke_request(
     };
     let mut req = InvokeRequest::new(rec.name, version, payload);
     req.qualifier = qualifier;
+    req.location = slipway_engine::providers::Target::parse(&target).map(|t| t.location());
     req.invocation_type = invocation_type;
     Some(req)
 }

@@ -333,6 +333,7 @@ pub(crate) async fn invoke(app: &App, req: &Req, f: &str) -> Result<HttpResponse
     };
     let mut ir = InvokeRequest::new(loc.rec.name.clone(), version, payload);
     ir.qualifier = loc.qualifier.clone();
+    ir.location = Some(loc.target.location());
     ir.invocation_type = invocation_type;
     ir.log_tail = req.header(wire::X_AMZ_LOG_TYPE) == Some("Tail");
     ir.client_context = req.header(wire::X_AMZ_CLIENT_CONTEXT).map(str::to_owned);

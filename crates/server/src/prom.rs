@@ -37,8 +37,10 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// What one scrape reports.
 #[derive(Default)]
 struct Figures {
-    /// `(function, version)` → the runtime's totals.
-    functions: Vec<(String, String, FunctionMetrics)>,
+    /// `(labels, totals)`: the runtime's totals of one function version, its labels already
+    /// written (`function`, `version`, and the target's `account` and `region`: two targets
+    /// may each have a function of that name).
+    functions: Vec<(String, FunctionMetrics)>,
     /// Deployment status → how many.
     deployments: BTreeMap<String, u64>,
     /// `[1xx, 2xx, 3xx, 4xx, 5xx]` of the gateway, when there is one.
@@ -58,9 +60,12 @@ fn collect(app: &App) -> Figures {
         .hooks
         .registered_versions()
         .into_iter()
-        .filter_map(|(f, v)| {
-            let m = app.runtime.metrics(&f, &v)?;
-            Some((f, v.to_string(), m))
+        .filter_map(|(l, f, v)| {
+            let m = app.runtime.metrics_at(Some(&l), &f, &v)?;
+            Some((
+                function_labels(&f, &v.to_string(), &l.account, &l.region),
+                m,
+            ))
         })
         .collect();
     let mut deployments = BTreeMap::new();
@@ -85,6 +90,17 @@ fn collect(app: &App) -> Figures {
 }
 
 /// A label value with `\`, `"` and newlines escaped.
+/// `function="…",version="…",account="…",region="…"`, escaped.
+fn function_labels(function: &str, version: &str, account: &str, region: &str) -> String {
+    format!(
+        "function=\"{}\",version=\"{}\",account=\"{}\",region=\"{}\"",
+        label(function),
+        label(version),
+        label(account),
+        label(region)
+    )
+}
+
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -100,14 +116,8 @@ fn render(f: &Figures) -> String {
                   value: &dyn Fn(&FunctionMetrics) -> String| {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (func, version, m) in &f.functions {
-            let _ = writeln!(
-                out,
-                "{name}{{function=\"{}\",version=\"{}\"}} {}",
-                label(func),
-                label(version),
-                value(m)
-            );
+        for (labels, m) in &f.functions {
+            let _ = writeln!(out, "{name}{{{labels}}} {}", value(m));
         }
     };
     family(
@@ -148,12 +158,7 @@ fn render(f: &Figures) -> String {
     let name = "slipway_lambda_duration_milliseconds";
     let _ = writeln!(out, "# HELP {name} Duration of invocations.");
     let _ = writeln!(out, "# TYPE {name} summary");
-    for (func, version, m) in &f.functions {
-        let labels = format!(
-            "function=\"{}\",version=\"{}\"",
-            label(func),
-            label(version)
-        );
+    for (labels, m) in &f.functions {
         let _ = writeln!(out, "{name}_sum{{{labels}}} {}", m.duration_ms_total);
         let _ = writeln!(out, "{name}_count{{{labels}}} {}", m.invocations);
     }
@@ -201,25 +206,28 @@ mod tests {
             ..FunctionMetrics::default()
         };
         let f = Figures {
-            functions: vec![("he\"llo".into(), "1".into(), m)],
+            functions: vec![(
+                function_labels("he\"llo", "1", "111111111111", "eu-west-1"),
+                m,
+            )],
             deployments: [("Succeeded".to_owned(), 2)].into_iter().collect(),
             gateway: Some([0, 7, 0, 1, 0]),
         };
         let text = render(&f);
         assert!(
             text.contains(
-                "slipway_lambda_invocations_total{function=\"he\\\"llo\",version=\"1\"} 3\n"
+                "slipway_lambda_invocations_total{function=\"he\\\"llo\",version=\"1\",account=\"111111111111\",region=\"eu-west-1\"} 3\n"
             ),
             "{text}"
         );
         assert!(
-            text.contains("slipway_lambda_errors_total{function=\"he\\\"llo\",version=\"1\"} 1\n")
+            text.contains("slipway_lambda_errors_total{function=\"he\\\"llo\",version=\"1\",account=\"111111111111\",region=\"eu-west-1\"} 1\n")
         );
         assert!(text.contains(
-            "slipway_lambda_duration_milliseconds_sum{function=\"he\\\"llo\",version=\"1\"} 12.5\n"
+            "slipway_lambda_duration_milliseconds_sum{function=\"he\\\"llo\",version=\"1\",account=\"111111111111\",region=\"eu-west-1\"} 12.5\n"
         ));
         assert!(text.contains(
-            "slipway_lambda_duration_milliseconds_count{function=\"he\\\"llo\",version=\"1\"} 3\n"
+            "slipway_lambda_duration_milliseconds_count{function=\"he\\\"llo\",version=\"1\",account=\"111111111111\",region=\"eu-west-1\"} 3\n"
         ));
         assert!(text.contains("slipway_deployments{status=\"Succeeded\"} 2\n"));
         assert!(text.contains("slipway_gateway_responses_total{class=\"2xx\"} 7\n"));

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use slipway_engine::Hooks;
 use slipway_engine::providers::{FunctionRecord, Target};
-use slipway_model::function::{FunctionSpec, Version};
+use slipway_model::function::{FunctionSpec, Location, Version};
 use slipway_runtime::Runtime;
 use slipway_store::state::{Collection, StateStore};
 
@@ -36,7 +36,8 @@ impl RouteSink for NoRoutes {}
 pub struct ServerHooks {
     runtime: Runtime,
     routes: Arc<dyn RouteSink>,
-    registered: Mutex<BTreeSet<(String, Version)>>,
+    /// (where, name, version): the same name in two targets is two functions.
+    registered: Mutex<BTreeSet<(Location, String, Version)>>,
 }
 
 impl ServerHooks {
@@ -49,11 +50,11 @@ impl ServerHooks {
     }
 
     /// Every function version registered with the runtime.
-    pub(crate) fn registered_versions(&self) -> Vec<(String, Version)> {
+    pub(crate) fn registered_versions(&self) -> Vec<(Location, String, Version)> {
         self.registered().iter().cloned().collect()
     }
 
-    fn registered(&self) -> std::sync::MutexGuard<'_, BTreeSet<(String, Version)>> {
+    fn registered(&self) -> std::sync::MutexGuard<'_, BTreeSet<(Location, String, Version)>> {
         self.registered.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -61,22 +62,29 @@ impl ServerHooks {
 impl Hooks for ServerHooks {
     fn function_changed(&self, spec: &FunctionSpec) {
         tracing::debug!(function = %spec.name, version = %spec.version, "registering");
-        self.registered()
-            .insert((spec.name.clone(), spec.version.clone()));
+        self.registered().insert((
+            spec.location.clone(),
+            spec.name.clone(),
+            spec.version.clone(),
+        ));
         self.runtime.register(spec.clone());
         let target = format!("{}/{}", spec.location.account, spec.location.region);
         self.routes.function_changed(&target, &spec.name);
     }
 
     fn function_deleted(&self, target: &str, function: &str) {
-        let gone: Vec<(String, Version)> = {
+        let Some(location) = Target::parse(target).map(|t| t.location()) else {
+            return;
+        };
+        let here = |l: &Location, f: &String| *l == location && f == function;
+        let gone: Vec<(Location, String, Version)> = {
             let mut reg = self.registered();
-            let gone = reg.iter().filter(|(f, _)| f == function).cloned().collect();
-            reg.retain(|(f, _)| f != function);
+            let gone = reg.iter().filter(|(l, f, _)| here(l, f)).cloned().collect();
+            reg.retain(|(l, f, _)| !here(l, f));
             gone
         };
-        for (f, v) in gone {
-            self.runtime.unregister(&f, &v);
+        for (l, f, v) in gone {
+            self.runtime.unregister_at(Some(&l), &f, &v);
         }
         self.routes.function_changed(target, function);
     }

@@ -156,7 +156,7 @@ fn a_deployed_api_is_served_by_host_and_by_path_counted_in_metrics_and_after_a_r
     ));
     assert!(
         metrics
-            .contains("slipway_lambda_invocations_total{function=\"hello\",version=\"$LATEST\"} 4"),
+            .contains("slipway_lambda_invocations_total{function=\"hello\",version=\"$LATEST\",account=\"123456789012\",region=\"us-east-1\"} 4"),
         "{metrics}"
     );
     assert!(metrics.contains("slipway_gateway_responses_total{class=\"2xx\"} 4"));
@@ -390,7 +390,7 @@ fn a_canary_with_hooks_shifts_real_traffic_and_an_alarm_rolls_a_broken_version_b
     );
     assert!(
         metrics.contains(&format!(
-            "slipway_lambda_errors_total{{function=\"hello\",version=\"3\"}} {failed}"
+            "slipway_lambda_errors_total{{function=\"hello\",version=\"3\",account=\"123456789012\",region=\"us-east-1\"}} {failed}"
         )),
         "{metrics}"
     );

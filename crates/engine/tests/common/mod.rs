@@ -49,6 +49,7 @@ pub struct FakeMetrics {
 impl Metrics for FakeMetrics {
     fn samples(
         &self,
+        _target: &str,
         _namespace: &str,
         metric: &str,
         _dimensions: &BTreeMap<String, String>,
