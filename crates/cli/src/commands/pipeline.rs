@@ -604,8 +604,7 @@ pub(crate) fn running_server(data_dir: &Path) -> Option<String> {
     (status == 200).then_some(endpoint)
 }
 
-/// Where `slipway up` says which server runs on its data directory.
-pub(crate) const SERVER_FILE: &str = "server.json";
+use crate::client::SERVER_FILE;
 
 /// A minimal HTTP/1.1 client for the loopback REST API: one request per connection.
 fn http(

@@ -27,12 +27,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
-use serde_json::json;
 use slipway_pipeline::exec::settled;
 use slipway_pipeline::git;
 
 use super::Status;
-use super::pipeline::{PipelineError, Progress, SERVER_FILE, project_pipeline, table};
+use super::pipeline::{PipelineError, Progress, project_pipeline, table};
 use crate::env_vars::{self, Environment};
 
 #[derive(Debug, Args)]
@@ -140,11 +139,8 @@ pub(crate) fn run(
         let _in = rt.enter();
         executor.define(pipeline.clone())?
     };
-    let server_file = data_dir.join(SERVER_FILE);
-    std::fs::write(
-        &server_file,
-        json!({"endpoint": url, "pid": std::process::id()}).to_string(),
-    )?;
+    // Where other `slipway` processes find this server (`slipway pipeline approve …`).
+    crate::client::announce(&data_dir, &url);
 
     writeln!(out, "Slipway is up for {}", dir.display())?;
     writeln!(out, "  control plane   {url}")?;
@@ -255,7 +251,7 @@ pub(crate) fn run(
     stop.store(true, Ordering::SeqCst);
     let _ = watcher.join();
     writeln!(out, "\nstopping…")?;
-    let _ = std::fs::remove_file(&server_file);
+    crate::client::withdraw(&data_dir);
     rt.block_on(server.shutdown())?;
     signal?;
     writeln!(out, "stopped; `slipway up` again carries on from here")?;
