@@ -50,6 +50,9 @@ pub struct Target {
     pub s3_prefix: Option<String>,
     /// Another endpoint for every service (a test double); `AWS_ENDPOINT_URL` does the same.
     pub endpoint_url: Option<String>,
+    /// A role to assume (STS `AssumeRole`, session `slipway`) with the chain's credentials,
+    /// as CodePipeline's cross-account actions do with their `RoleArn`.
+    pub role_arn: Option<String>,
 }
 
 /// The bucket `--resolve-s3` creates and uses: one per account and region.
@@ -261,7 +264,18 @@ impl Aws {
         if let Some(u) = &target.endpoint_url {
             loader = loader.endpoint_url(u);
         }
-        let conf = loader.load().await;
+        let mut conf = loader.load().await;
+        if let Some(role) = &target.role_arn {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name("slipway")
+                .configure(&conf)
+                .build()
+                .await;
+            conf = conf
+                .into_builder()
+                .credentials_provider(s3::config::SharedCredentialsProvider::new(provider))
+                .build();
+        }
         let creds = conf
             .credentials_provider()
             .ok_or_else(|| Error::NoCredentials {

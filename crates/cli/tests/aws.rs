@@ -324,6 +324,8 @@ fn package_create_update_delete_against_moto() {
             BUCKET,
             "--endpoint-url",
             &moto.url,
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/deployer",
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stdout);

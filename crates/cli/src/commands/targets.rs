@@ -14,6 +14,7 @@
 //! s3_bucket = "my-artefacts"            # optional: else --s3-bucket or --resolve-s3
 //! s3_prefix = "app"                     # optional
 //! endpoint_url = "http://127.0.0.1:5000" # optional: a test double
+//! role_arn = "arn:aws:iam::123456789012:role/deployer" # optional: assumed for the deploy
 //! ```
 //!
 //! The file sits beside the state (under the project directory, whatever `--data-dir` says)
@@ -77,6 +78,9 @@ pub(crate) struct AddArgs {
     /// Another endpoint for every AWS service, e.g. a test double (aws only).
     #[arg(long, value_name = "URL")]
     pub(crate) endpoint_url: Option<String>,
+    /// A role to assume for deploys to this target (cross-account; aws only).
+    #[arg(long, value_name = "ARN")]
+    pub(crate) role_arn: Option<String>,
 }
 
 /// `slipway deploy`'s options about uploads and IAM (SAM CLI's names); they matter to aws
@@ -117,6 +121,8 @@ pub(crate) struct TargetEntry {
     pub(crate) s3_prefix: Option<String>,
     #[serde(default)]
     pub(crate) endpoint_url: Option<String>,
+    #[serde(default)]
+    pub(crate) role_arn: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +141,7 @@ pub(crate) struct AwsTarget {
     pub(crate) s3_bucket: Option<String>,
     pub(crate) s3_prefix: Option<String>,
     pub(crate) endpoint_url: Option<String>,
+    pub(crate) role_arn: Option<String>,
 }
 
 /// What a `--target` value means.
@@ -190,6 +197,7 @@ pub(crate) fn resolve(cwd: &Path, t: &str) -> Result<TargetRef, String> {
             s3_bucket: e.s3_bucket.clone(),
             s3_prefix: e.s3_prefix.clone(),
             endpoint_url: e.endpoint_url.clone(),
+            role_arn: e.role_arn.clone(),
         })),
         Some(e) => Ok(TargetRef::Local(format!("{}/{}", e.account, e.region))),
         None => Err(format!(
@@ -261,11 +269,12 @@ pub(crate) fn run(args: &TargetsArgs, cwd: &Path, out: &mut dyn Write) -> Result
                 && (a.profile.is_some()
                     || a.s3_bucket.is_some()
                     || a.s3_prefix.is_some()
-                    || a.endpoint_url.is_some())
+                    || a.endpoint_url.is_some()
+                    || a.role_arn.is_some())
             {
                 writeln!(
                     out,
-                    "error: --profile, --s3-bucket, --s3-prefix and --endpoint-url are for aws targets (add --aws)"
+                    "error: --profile, --s3-bucket, --s3-prefix, --endpoint-url and --role-arn are for aws targets (add --aws)"
                 )?;
                 return Ok(Status::Usage);
             }
@@ -279,6 +288,7 @@ pub(crate) fn run(args: &TargetsArgs, cwd: &Path, out: &mut dyn Write) -> Result
                     s3_bucket: a.s3_bucket.clone(),
                     s3_prefix: a.s3_prefix.clone(),
                     endpoint_url: a.endpoint_url.clone(),
+                    role_arn: a.role_arn.clone(),
                 },
             );
             writeln!(out, "Target {} saved in {TARGETS_FILE}.", a.name)?;
@@ -334,6 +344,7 @@ fn render(file: &TargetsFile) -> String {
             ("s3_bucket", e.s3_bucket.as_ref()),
             ("s3_prefix", e.s3_prefix.as_ref()),
             ("endpoint_url", e.endpoint_url.as_ref()),
+            ("role_arn", e.role_arn.as_ref()),
         ];
         for (k, v) in fields {
             if let Some(v) = v {

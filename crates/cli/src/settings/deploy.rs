@@ -468,8 +468,21 @@ impl DeployOptions {
             );
             return None;
         };
+        // To AWS, a template named nowhere is the built one when `slipway build` left one, as
+        // `sam deploy` prefers `.aws-sam/build/template.yaml`: its code paths are the built
+        // packages. (A local deploy builds on its own and takes the source template.)
+        let built = cwd
+            .join(
+                self.connect
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            )
+            .join("build")
+            .join("template.yaml");
         let template = match self.template {
             Some(t) => t,
+            None if aws.is_some() && built.is_file() => built,
             None => default_template(cwd, diags)?,
         };
         Some(DeploySettings {
@@ -589,6 +602,66 @@ mod tests {
 
     fn write(dir: &Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn aws_targets_take_sam_clis_upload_keys_over_the_targets_own() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "template.yaml", "Resources: {}\n");
+        std::fs::create_dir_all(dir.path().join(".slipway/build")).unwrap();
+        write(
+            dir.path(),
+            ".slipway/targets.toml",
+            "[targets.prod]\nkind = \"aws\"\naccount = \"210987654321\"\nregion = \"eu-west-1\"\n\
+             s3_bucket = \"from-target\"\nprofile = \"p\"\n",
+        );
+        write(
+            dir.path(),
+            "samconfig.toml",
+            "version = 0.1\n[default.deploy.parameters]\nstack_name = \"app\"\ntarget = \"prod\"\n\
+             s3_prefix = \"app\"\ncapabilities = \"CAPABILITY_IAM CAPABILITY_AUTO_EXPAND\"\n",
+        );
+        let r = deploy(&DeployArgs::default(), &Environment::default(), dir.path());
+        let s = r.settings.unwrap_or_else(|| panic!("{:?}", r.diagnostics));
+        let a = s.aws.clone().unwrap();
+        assert_eq!(
+            (a.target.account.as_str(), a.target.region.as_str()),
+            ("210987654321", "eu-west-1")
+        );
+        assert_eq!(a.target.s3_bucket.as_deref(), Some("from-target"));
+        assert_eq!(a.target.s3_prefix.as_deref(), Some("app"));
+        assert_eq!(a.target.profile.as_deref(), Some("p"));
+        assert_eq!(a.capabilities, ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]);
+        assert_eq!(s.template, PathBuf::from("template.yaml"));
+
+        // Flags win; a built template is what goes to AWS when none is named.
+        write(
+            dir.path(),
+            ".slipway/build/template.yaml",
+            "Resources: {}\n",
+        );
+        let mut args = DeployArgs::default();
+        args.aws.s3_bucket = Some("flag".into());
+        args.aws.resolve_s3 = true;
+        let s = deploy(&args, &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        let a = s.aws.unwrap();
+        assert_eq!(a.target.s3_bucket.as_deref(), Some("flag"));
+        assert!(a.resolve_s3);
+        assert_eq!(s.template, dir.path().join(".slipway/build/template.yaml"));
+
+        // An unknown name is a precise error; ACCOUNT/REGION stays local.
+        args.connect.target = Some("nope".into());
+        let r = deploy(&args, &Environment::default(), dir.path());
+        assert!(r.settings.is_none());
+        assert!(format!("{:?}", r.diagnostics).contains("slipway targets add nope"));
+        args.connect.target = Some("111111111111/us-west-2".into());
+        let s = deploy(&args, &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert!(s.aws.is_none());
+        assert_eq!(s.remote.target.to_string(), "111111111111/us-west-2");
     }
 
     #[test]
