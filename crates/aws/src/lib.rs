@@ -250,7 +250,6 @@ pub struct Aws {
     target: Target,
     cfn: cfn::Client,
     s3: s3::Client,
-    endpoint: Option<String>,
 }
 
 impl Aws {
@@ -292,16 +291,14 @@ impl Aws {
                 source: Box::new(source),
             });
         }
-        let endpoint = conf.endpoint_url().map(str::to_owned);
         let s3conf = s3::config::Builder::from(&conf)
             // A test double on an IP address has no virtual-host names.
-            .force_path_style(endpoint.is_some())
+            .force_path_style(conf.endpoint_url().is_some())
             .build();
         Ok(Aws {
             target: target.clone(),
             cfn: cfn::Client::new(&conf),
             s3: s3::Client::from_conf(s3conf),
-            endpoint,
         })
     }
 
@@ -648,15 +645,14 @@ impl Aws {
         Ok(())
     }
 
-    /// An object's URL as CloudFormation takes `TemplateURL`.
+    /// An object's URL as CloudFormation takes `TemplateURL`: the virtual-hosted S3 URL,
+    /// with an endpoint override too (moto reads such a URL from its own S3, and a path-style
+    /// URL on its own host it does not).
     fn object_url(&self, bucket: &str, key: &str) -> String {
-        match &self.endpoint {
-            Some(e) => format!("{}/{bucket}/{key}", e.trim_end_matches('/')),
-            None => format!(
-                "https://{bucket}.s3.{}.amazonaws.com/{key}",
-                self.target.region
-            ),
-        }
+        format!(
+            "https://{bucket}.s3.{}.amazonaws.com/{key}",
+            self.target.region
+        )
     }
 }
 
@@ -667,15 +663,10 @@ fn profile_note(t: &Target) -> String {
         .unwrap_or_default()
 }
 
-/// A HEAD's 404 (no body, so no modelled error code on some services).
-fn is_404<E, R>(e: &s3::error::SdkError<E, R>) -> bool
-where
-    R: std::fmt::Debug,
-{
+/// A HEAD's 404 (a HEAD answer has no body, so no error code to model on every service).
+fn is_404<E>(e: &s3::error::SdkError<E, s3::config::http::HttpResponse>) -> bool {
     match e {
-        s3::error::SdkError::ServiceError(s) => {
-            format!("{:?}", s.raw()).contains("StatusCode(404)")
-        }
+        s3::error::SdkError::ServiceError(s) => s.raw().status().as_u16() == 404,
         _ => false,
     }
 }

@@ -381,6 +381,39 @@ fn package_create_update_delete_against_moto() {
     assert!(r.stdout.contains("CREATE_IN_PROGRESS"), "{}", r.stdout);
     assert!(r.stderr.contains("BucketAlreadyExists"), "{}", r.stderr);
 
+    // A template over CloudFormation's 51,200-byte body limit goes up to the bucket and is
+    // passed by URL.
+    std::fs::create_dir_all(dir.join("big")).unwrap();
+    std::fs::write(
+        dir.join("big/template.yaml"),
+        format!(
+            "Metadata:\n  Pad: {}\nResources:\n  Data:\n    Type: AWS::S3::Bucket\n",
+            "x".repeat(60_000)
+        ),
+    )
+    .unwrap();
+    let r = slipway(
+        &dir.join("big"),
+        url,
+        true,
+        &[
+            "deploy",
+            "--stack-name",
+            "big",
+            "--target",
+            &target,
+            "--s3-bucket",
+            BUCKET,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        objects(dir, &moto)
+            .iter()
+            .any(|(k, _)| k.ends_with(".template")),
+        "no template object"
+    );
+
     // Delete; the stack is gone.
     aws_cli(
         dir,
