@@ -244,6 +244,32 @@ pub struct Packaged {
     pub skipped: Vec<String>,
 }
 
+/// What [`Aws::deploy_stack`] deploys.
+#[derive(Clone, Copy)]
+pub struct StackDeploy<'a> {
+    pub stack: &'a str,
+    /// The template as written (its local paths relative to `root`).
+    pub template: &'a Value,
+    pub root: &'a Path,
+    pub store: &'a slipway_store::Store,
+    /// Create and use the managed bucket when the target names none.
+    pub resolve_s3: bool,
+    pub parameters: &'a [(String, String)],
+    pub tags: &'a [(String, String)],
+    pub capabilities: &'a [String],
+    /// How often the change set and the stack are looked at.
+    pub poll: Duration,
+    /// How long the change set, then the stack operation, may take.
+    pub give_up: Duration,
+}
+
+/// How [`Aws::deploy_stack`] ended (a stack that rolled back is `Finished` with that status).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deployed {
+    NoChanges,
+    Finished(StackInfo),
+}
+
 /// The SDK clients of one target.
 #[derive(Clone, Debug)]
 pub struct Aws {
@@ -255,8 +281,31 @@ pub struct Aws {
 impl Aws {
     /// Loads the configuration chain and checks that it gives credentials.
     pub async fn connect(target: &Target) -> Result<Aws, Error> {
+        Self::load(target, None).await
+    }
+
+    /// The same with static keys instead of the chain's credentials (a CI secret, a test).
+    pub async fn connect_with_keys(
+        target: &Target,
+        access_key_id: &str,
+        secret_access_key: &str,
+    ) -> Result<Aws, Error> {
+        let keys = s3::config::Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "slipway-static",
+        );
+        Self::load(target, Some(keys)).await
+    }
+
+    async fn load(target: &Target, keys: Option<s3::config::Credentials>) -> Result<Aws, Error> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(target.region.clone()));
+        if let Some(k) = keys {
+            loader = loader.credentials_provider(k);
+        }
         if let Some(p) = &target.profile {
             loader = loader.profile_name(p);
         }
@@ -643,6 +692,61 @@ impl Aws {
             .await
             .map_err(api("DeleteStack"))?;
         Ok(())
+    }
+
+    /// The whole of a deploy without a person in the loop (a pipeline's CloudFormation
+    /// action): package, a change set, execute it, wait for a terminal status; each new
+    /// stack event handed to `on_event` as it is read.
+    pub async fn deploy_stack(
+        &self,
+        d: &StackDeploy<'_>,
+        on_event: &mut (dyn FnMut(&Event) + Send),
+    ) -> Result<Deployed, Error> {
+        let bucket = self.bucket(d.resolve_s3).await?;
+        let packaged = self.package(d.template, d.root, d.store, &bucket).await?;
+        let req = ChangeSetRequest {
+            stack: d.stack.to_owned(),
+            template: packaged.template,
+            parameters: d.parameters.to_vec(),
+            tags: d.tags.to_vec(),
+            capabilities: d.capabilities.to_vec(),
+            bucket,
+        };
+        let id = match self.create_change_set(&req, d.poll, d.give_up).await? {
+            ChangeSet::NoChanges { .. } => return Ok(Deployed::NoChanges),
+            ChangeSet::Ready { id, .. } => id,
+        };
+        let mut mark = self.newest_event(d.stack).await?;
+        let mut drain = async |mark: &mut Option<String>| -> Result<(), Error> {
+            let events = self.events_since(d.stack, mark.as_deref()).await?;
+            for e in &events {
+                on_event(e);
+            }
+            if let Some(last) = events.last() {
+                *mark = Some(last.id.clone());
+            }
+            Ok(())
+        };
+        if let Err(e) = self.execute_change_set(d.stack, &id).await {
+            drain(&mut mark).await?;
+            return Err(e);
+        }
+        let started = std::time::Instant::now();
+        loop {
+            drain(&mut mark).await?;
+            let info = self.describe(d.stack).await?;
+            if !info.status.ends_with("_IN_PROGRESS") {
+                drain(&mut mark).await?;
+                return Ok(Deployed::Finished(info));
+            }
+            if started.elapsed() > d.give_up {
+                return Err(Error::Timeout {
+                    stack: d.stack.to_owned(),
+                    secs: d.give_up.as_secs(),
+                });
+            }
+            tokio::time::sleep(d.poll).await;
+        }
     }
 
     /// An object's URL as CloudFormation takes `TemplateURL`: the virtual-hosted S3 URL,

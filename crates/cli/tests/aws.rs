@@ -434,3 +434,67 @@ fn package_create_update_delete_against_moto() {
     let r = slipway(dir, None, true, &["targets", "remove", "mock"]);
     assert_eq!(r.code, 0);
 }
+
+/// The entry point a pipeline's CloudFormation action calls (no terminal, no prompt): create,
+/// then "no changes"; a target's `role_arn` assumed through STS on the way.
+#[test]
+fn deploy_stack_without_a_person_in_the_loop() {
+    let moto = Moto::start();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/app.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    let template: serde_json::Value = serde_json::json!({
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}},
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "python3.12", "Handler": "app.handler",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Code": "src"}},
+            "Files": {"Type": "AWS::S3::Bucket"}
+        }
+    });
+    let store = slipway_store::Store::open(dir.join("artefacts")).unwrap();
+    let target = slipway_aws::Target {
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        endpoint_url: Some(moto.url.clone()),
+        role_arn: Some("arn:aws:iam::123456789012:role/deployer".into()),
+        ..slipway_aws::Target::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (first, second, events) = rt.block_on(async {
+        let aws = slipway_aws::Aws::connect_with_keys(&target, "testing", "testing")
+            .await
+            .unwrap();
+        let deploy = slipway_aws::StackDeploy {
+            stack: "piped",
+            template: &template,
+            root: dir,
+            store: &store,
+            resolve_s3: true,
+            parameters: &[],
+            tags: &[],
+            capabilities: &["CAPABILITY_IAM".to_owned()],
+            poll: Duration::from_millis(100),
+            give_up: Duration::from_secs(60),
+        };
+        let mut events = Vec::new();
+        let first = aws
+            .deploy_stack(&deploy, &mut |e| events.push(e.status.clone()))
+            .await
+            .unwrap();
+        let second = aws.deploy_stack(&deploy, &mut |_| {}).await.unwrap();
+        (first, second, events)
+    });
+    match first {
+        slipway_aws::Deployed::Finished(info) => assert_eq!(info.status, "CREATE_COMPLETE"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(second, slipway_aws::Deployed::NoChanges);
+    assert!(events.iter().any(|s| s == "CREATE_COMPLETE"), "{events:?}");
+}
