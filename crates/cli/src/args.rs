@@ -49,6 +49,8 @@ pub(crate) enum Command {
     Up(crate::commands::up::UpArgs),
     /// Pipelines: list, show, run, status, history, approve, reject, retry, stop.
     Pipeline(crate::commands::pipeline::PipelineArgs),
+    /// Named deploy targets (local or aws): add, list, remove.
+    Targets(crate::commands::targets::TargetsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -384,7 +386,8 @@ pub(crate) struct ConnectArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
     /// The target, `ACCOUNT/REGION` (default: `--account`/`--region`, else
-    /// 123456789012/us-east-1).
+    /// 123456789012/us-east-1); for `deploy` also `aws:ACCOUNT/REGION` or a target's name
+    /// (`slipway targets`).
     #[arg(long, global = true, value_name = "ACCOUNT/REGION")]
     pub(crate) target: Option<String>,
     /// Region of the target (when no `--target`); default us-east-1.
@@ -451,6 +454,9 @@ pub(crate) struct DeployArgs {
     /// keeps its own clock.
     #[arg(long, value_name = "N")]
     pub(crate) time_scale: Option<f64>,
+    /// Uploads and IAM, for an aws target (`--target aws:ACCOUNT/REGION` or a named one).
+    #[command(flatten)]
+    pub(crate) aws: crate::commands::targets::AwsDeployArgs,
     #[command(flatten)]
     pub(crate) connect: ConnectArgs,
 }

@@ -9,6 +9,10 @@ pub(crate) const SLIPWAY_REGION: &str = "SLIPWAY_REGION";
 pub(crate) const AWS_REGION: &str = "AWS_REGION";
 /// The region, older AWS CLI spelling.
 pub(crate) const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// The profile of `~/.aws/config` an aws target's deploy uses (the target's `profile` or
+/// `--profile` win). The SDK reads its own variables besides (`AWS_ACCESS_KEY_ID`,
+/// `AWS_ENDPOINT_URL`, …); Slipway does not.
+pub(crate) const AWS_PROFILE: &str = "AWS_PROFILE";
 /// The account ID of the target (default `123456789012`).
 pub(crate) const SLIPWAY_ACCOUNT: &str = "SLIPWAY_ACCOUNT";
 /// The stack name (`AWS::StackName`).
@@ -34,6 +38,7 @@ pub(crate) const ALL: &[&str] = &[
     SLIPWAY_REGION,
     AWS_REGION,
     AWS_DEFAULT_REGION,
+    AWS_PROFILE,
     SLIPWAY_ACCOUNT,
     SLIPWAY_STACK_NAME,
     SLIPWAY_DATA_DIR,

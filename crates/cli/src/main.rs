@@ -69,6 +69,7 @@ fn run(cli: &Cli) -> anyhow::Result<Status> {
         Command::Rollback(args) => commands::stack::rollback(args, &env, &cwd, &mut out, &mut err)?,
         Command::Up(args) => commands::up::run(args, &env, &cwd, &mut out, &mut err)?,
         Command::Pipeline(args) => commands::pipeline::run(args, &env, &cwd, &mut out)?,
+        Command::Targets(args) => commands::targets::run(args, &cwd, &mut out)?,
     };
     out.flush().map_err(error::CliError::Write)?;
     Ok(status)

@@ -54,7 +54,7 @@ use slipway_model::template::parse_overrides;
 
 mod deploy;
 
-pub(crate) use deploy::{DeploySettings, connect, deploy, server};
+pub(crate) use deploy::{AwsDeploy, DeploySettings, connect, deploy, server};
 
 use crate::args::{
     BuildArgs, ConfigArgs, InvokeArgs, OutputFormat, ServeArgs, TargetArgs, ValidateArgs,

@@ -57,6 +57,9 @@ pub(crate) fn run(
     })?;
     let code_root = path.parent().map_or_else(|| cwd.to_owned(), Path::to_owned);
     let code_root = code_root.canonicalize().unwrap_or(code_root);
+    if let Some(aws) = &s.aws {
+        return deploy_aws(&s, aws, &template, &code_root, out, err);
+    }
     if s.remote.connect.endpoint.is_some() && s.remote.connect.time_scale.is_some() {
         writeln!(
             err,
@@ -89,6 +92,36 @@ pub(crate) fn run(
         session.close().await;
         r
     })
+}
+
+/// An aws target: `slipway_aws` when built with the `aws` feature.
+#[cfg(feature = "aws")]
+fn deploy_aws(
+    s: &DeploySettings,
+    aws: &settings::AwsDeploy,
+    template: &str,
+    code_root: &Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Status, CliError> {
+    super::deploy_aws::run(s, aws, template, code_root, out, err)
+}
+
+#[cfg(not(feature = "aws"))]
+fn deploy_aws(
+    _: &DeploySettings,
+    aws: &settings::AwsDeploy,
+    _: &str,
+    _: &Path,
+    _: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Status, CliError> {
+    writeln!(
+        err,
+        "error: aws:{}/{} is an aws target, and this slipway was built without AWS support: build it with `cargo build --features slipway-cli/aws`",
+        aws.target.account, aws.target.region
+    )?;
+    Ok(Status::Usage)
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {

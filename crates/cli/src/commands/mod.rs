@@ -3,12 +3,15 @@
 
 pub(crate) mod build;
 pub(crate) mod deploy;
+#[cfg(feature = "aws")]
+pub(crate) mod deploy_aws;
 pub(crate) mod gc;
 pub(crate) mod generate_event;
 pub(crate) mod invoke;
 pub(crate) mod pipeline;
 pub(crate) mod serve;
 pub(crate) mod stack;
+pub(crate) mod targets;
 pub(crate) mod up;
 pub(crate) mod validate;
 

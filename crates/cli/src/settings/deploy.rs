@@ -15,7 +15,10 @@
 //! `confirm_changeset`, `no_execute_changeset`, `fail_on_empty_changeset`; SAM's keys about
 //! uploads and IAM (`s3_bucket`, `s3_prefix`, `resolve_s3`, `capabilities`,
 //! `image_repositories`, `profile`, `disable_rollback`) are accepted and have nothing to do
-//! here. `stack`, `deployments`, `deployment` and `rollback` read the `deploy` table too (so
+//! here for a local target; for an aws target (`--target aws:ACCOUNT/REGION` or a named one,
+//! [`crate::commands::targets`]) `s3_bucket`, `s3_prefix`, `resolve_s3`, `capabilities` and
+//! `profile` are read as SAM CLI reads them (flags > environment > samconfig > the named
+//! target's own). `stack`, `deployments`, `deployment` and `rollback` read the `deploy` table too (so
 //! they find the stacks `deploy` made) and then their own (`stack`, …).
 //! `slipway server` reads no samconfig (SAM has no such verb).
 
@@ -30,6 +33,7 @@ use super::{
 };
 use crate::args::{ConnectArgs, DeployArgs, ServerArgs};
 use crate::client::{ConnectSettings, TargetName};
+use crate::commands::targets::{self, AwsTarget, TargetRef};
 use crate::env_vars::{self, Environment};
 
 /// The keys the `deploy` table (and the other server-backed verbs' tables) may hold.
@@ -286,6 +290,38 @@ pub(crate) struct DeploySettings {
     pub(crate) confirm_changeset: bool,
     pub(crate) dry_run: bool,
     pub(crate) fail_on_empty_changeset: bool,
+    /// Set when the target is an aws one: the deploy goes to AWS, not to the local engine.
+    pub(crate) aws: Option<AwsDeploy>,
+}
+
+/// An aws target and the upload/IAM options of a deploy to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AwsDeploy {
+    pub(crate) target: AwsTarget,
+    pub(crate) resolve_s3: bool,
+    pub(crate) capabilities: Vec<String>,
+}
+
+/// SAM CLI's keys about uploads and IAM, all optional in each layer.
+#[derive(Clone, Debug, Default)]
+struct AwsOptions {
+    s3_bucket: Option<String>,
+    s3_prefix: Option<String>,
+    resolve_s3: Option<bool>,
+    capabilities: Option<Vec<String>>,
+    profile: Option<String>,
+}
+
+impl AwsOptions {
+    fn combine(self, lower: Self) -> Self {
+        Self {
+            s3_bucket: self.s3_bucket.or(lower.s3_bucket),
+            s3_prefix: self.s3_prefix.or(lower.s3_prefix),
+            resolve_s3: self.resolve_s3.or(lower.resolve_s3),
+            capabilities: self.capabilities.or(lower.capabilities),
+            profile: self.profile.or(lower.profile),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -299,6 +335,7 @@ struct DeployOptions {
     confirm_changeset: Option<bool>,
     dry_run: Option<bool>,
     fail_on_empty_changeset: Option<bool>,
+    aws: AwsOptions,
 }
 
 impl DeployOptions {
@@ -315,6 +352,7 @@ impl DeployOptions {
             fail_on_empty_changeset: self
                 .fail_on_empty_changeset
                 .or(lower.fail_on_empty_changeset),
+            aws: self.aws.combine(lower.aws),
         }
     }
 
@@ -331,6 +369,21 @@ impl DeployOptions {
             confirm_changeset: a.confirm_changeset.then_some(true),
             dry_run: a.dry_run.then_some(true),
             fail_on_empty_changeset: a.no_fail_on_empty_changeset.then_some(false),
+            aws: AwsOptions {
+                s3_bucket: a.aws.s3_bucket.clone(),
+                s3_prefix: a.aws.s3_prefix.clone(),
+                resolve_s3: a.aws.resolve_s3.then_some(true),
+                capabilities: (!a.aws.capabilities.is_empty()).then(|| {
+                    a.aws
+                        .capabilities
+                        .iter()
+                        .flat_map(|c| c.split([' ', ',']))
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                }),
+                profile: a.aws.profile.clone(),
+            },
         }
     }
 
@@ -338,6 +391,10 @@ impl DeployOptions {
         Self {
             connect: ConnectOptions::from_env(env),
             stack_name: env.get(env_vars::SLIPWAY_STACK_NAME).map(str::to_owned),
+            aws: AwsOptions {
+                profile: env.get(env_vars::AWS_PROFILE).map(str::to_owned),
+                ..AwsOptions::default()
+            },
             ..Self::default()
         }
     }
@@ -365,10 +422,45 @@ impl DeployOptions {
             confirm_changeset: r.bool("confirm_changeset"),
             dry_run: None,
             fail_on_empty_changeset: r.bool("fail_on_empty_changeset"),
+            aws: AwsOptions {
+                s3_bucket: r.string("s3_bucket"),
+                s3_prefix: r.string("s3_prefix"),
+                resolve_s3: r.bool("resolve_s3"),
+                capabilities: r.list("capabilities", false),
+                profile: r.string("profile"),
+            },
         }
     }
 
-    fn finish(self, cwd: &Path, diags: &mut Vec<Diagnostic>) -> Option<DeploySettings> {
+    fn finish(mut self, cwd: &Path, diags: &mut Vec<Diagnostic>) -> Option<DeploySettings> {
+        let aws = match self
+            .connect
+            .target
+            .as_deref()
+            .map(|t| targets::resolve(cwd, t))
+        {
+            None => None,
+            Some(Err(e)) => {
+                diags.push(Diagnostic::error(Code::ConfigInvalid, e).path("--target"));
+                return None;
+            }
+            Some(Ok(TargetRef::Local(t))) => {
+                self.connect.target = Some(t);
+                None
+            }
+            Some(Ok(TargetRef::Aws(mut t))) => {
+                self.connect.target = Some(format!("{}/{}", t.account, t.region));
+                let o = self.aws;
+                t.s3_bucket = o.s3_bucket.or(t.s3_bucket);
+                t.s3_prefix = o.s3_prefix.or(t.s3_prefix);
+                t.profile = o.profile.or(t.profile);
+                Some(AwsDeploy {
+                    target: t,
+                    resolve_s3: o.resolve_s3.unwrap_or(false),
+                    capabilities: o.capabilities.unwrap_or_default(),
+                })
+            }
+        };
         let Some(stack_name) = self.stack_name else {
             diags.push(
                 Diagnostic::error(Code::ConfigInvalid, "no stack name: deploy needs one")
@@ -376,8 +468,21 @@ impl DeployOptions {
             );
             return None;
         };
+        // To AWS, a template named nowhere is the built one when `slipway build` left one, as
+        // `sam deploy` prefers `.aws-sam/build/template.yaml`: its code paths are the built
+        // packages. (A local deploy builds on its own and takes the source template.)
+        let built = cwd
+            .join(
+                self.connect
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            )
+            .join("build")
+            .join("template.yaml");
         let template = match self.template {
             Some(t) => t,
+            None if aws.is_some() && built.is_file() => built,
             None => default_template(cwd, diags)?,
         };
         Some(DeploySettings {
@@ -390,6 +495,7 @@ impl DeployOptions {
             confirm_changeset: self.confirm_changeset.unwrap_or(false),
             dry_run: self.dry_run.unwrap_or(false),
             fail_on_empty_changeset: self.fail_on_empty_changeset.unwrap_or(true),
+            aws,
         })
     }
 }
@@ -496,6 +602,66 @@ mod tests {
 
     fn write(dir: &Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn aws_targets_take_sam_clis_upload_keys_over_the_targets_own() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "template.yaml", "Resources: {}\n");
+        std::fs::create_dir_all(dir.path().join(".slipway/build")).unwrap();
+        write(
+            dir.path(),
+            ".slipway/targets.toml",
+            "[targets.prod]\nkind = \"aws\"\naccount = \"210987654321\"\nregion = \"eu-west-1\"\n\
+             s3_bucket = \"from-target\"\nprofile = \"p\"\n",
+        );
+        write(
+            dir.path(),
+            "samconfig.toml",
+            "version = 0.1\n[default.deploy.parameters]\nstack_name = \"app\"\ntarget = \"prod\"\n\
+             s3_prefix = \"app\"\ncapabilities = \"CAPABILITY_IAM CAPABILITY_AUTO_EXPAND\"\n",
+        );
+        let r = deploy(&DeployArgs::default(), &Environment::default(), dir.path());
+        let s = r.settings.unwrap_or_else(|| panic!("{:?}", r.diagnostics));
+        let a = s.aws.clone().unwrap();
+        assert_eq!(
+            (a.target.account.as_str(), a.target.region.as_str()),
+            ("210987654321", "eu-west-1")
+        );
+        assert_eq!(a.target.s3_bucket.as_deref(), Some("from-target"));
+        assert_eq!(a.target.s3_prefix.as_deref(), Some("app"));
+        assert_eq!(a.target.profile.as_deref(), Some("p"));
+        assert_eq!(a.capabilities, ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]);
+        assert_eq!(s.template, PathBuf::from("template.yaml"));
+
+        // Flags win; a built template is what goes to AWS when none is named.
+        write(
+            dir.path(),
+            ".slipway/build/template.yaml",
+            "Resources: {}\n",
+        );
+        let mut args = DeployArgs::default();
+        args.aws.s3_bucket = Some("flag".into());
+        args.aws.resolve_s3 = true;
+        let s = deploy(&args, &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        let a = s.aws.unwrap();
+        assert_eq!(a.target.s3_bucket.as_deref(), Some("flag"));
+        assert!(a.resolve_s3);
+        assert_eq!(s.template, dir.path().join(".slipway/build/template.yaml"));
+
+        // An unknown name is a precise error; ACCOUNT/REGION stays local.
+        args.connect.target = Some("nope".into());
+        let r = deploy(&args, &Environment::default(), dir.path());
+        assert!(r.settings.is_none());
+        assert!(format!("{:?}", r.diagnostics).contains("slipway targets add nope"));
+        args.connect.target = Some("111111111111/us-west-2".into());
+        let s = deploy(&args, &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert!(s.aws.is_none());
+        assert_eq!(s.remote.target.to_string(), "111111111111/us-west-2");
     }
 
     #[test]

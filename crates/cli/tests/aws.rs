@@ -1,0 +1,500 @@
+//! `slipway deploy --target aws:…` against `moto` (PyPI's AWS double, `moto_server`), started
+//! on a free loopback port for this test and killed at its end. The checks go through the AWS
+//! CLI of the test venv. What moto cannot check (invocation, the SAM transform, traffic
+//! shifting, real failure statuses) is listed in the README's "Deploying to AWS".
+
+#![cfg(feature = "aws")]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ACCOUNT: &str = "123456789012";
+const BUCKET: &str = "slipway-artifacts-123456789012-us-east-1";
+
+fn venv_bin(name: &str) -> Option<PathBuf> {
+    let venv = std::env::var_os("SLIPWAY_TEST_VENV")?;
+    let p = Path::new(&venv).join("bin").join(name);
+    p.is_file().then_some(p)
+}
+
+/// The moto server, killed when dropped.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// moto takes no port 0: pick a free port (bind, release), start it there, and retry
+    /// with another when it could not listen.
+    fn start() -> Moto {
+        let bin = venv_bin("moto_server").unwrap_or_else(|| PathBuf::from("moto_server"));
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot start {} ({e}): run scripts/setup, which installs moto[server]",
+                        bin.display()
+                    )
+                });
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    return Moto {
+                        child,
+                        url: format!("http://127.0.0.1:{port}"),
+                    };
+                }
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "a bounded poll for moto's port, a real event, not time passing"
+                )]
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("moto_server did not start");
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// The environment every AWS client here runs with: moto's test keys, no profile files, no
+/// instance metadata.
+fn aws_env(cmd: &mut Command, home: &Path, endpoint: Option<&str>, creds: bool) {
+    for v in [
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "SLIPWAY_ENDPOINT",
+        "SLIPWAY_DATA_DIR",
+        "SLIPWAY_STACK_NAME",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_DEFAULT_REGION", "us-east-1");
+    if creds {
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing");
+    }
+    if let Some(e) = endpoint {
+        cmd.env("AWS_ENDPOINT_URL", e);
+    }
+}
+
+#[allow(clippy::print_stderr, reason = "the transcript a failing test shows")]
+fn slipway(dir: &Path, endpoint: Option<&str>, creds: bool, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    cmd.current_dir(dir).args(args).stdin(Stdio::null());
+    aws_env(&mut cmd, dir, endpoint, creds);
+    let out = cmd.output().unwrap();
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    eprintln!(
+        "$ slipway {}\n[exit {}]\n{}{}",
+        args.join(" "),
+        r.code,
+        r.stdout,
+        r.stderr
+    );
+    r
+}
+
+/// The AWS CLI of the test venv against moto; its JSON answer.
+fn aws_cli(dir: &Path, moto: &Moto, args: &[&str]) -> serde_json::Value {
+    let bin = venv_bin("aws").unwrap_or_else(|| PathBuf::from("aws"));
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .args(["--endpoint-url", &moto.url, "--output", "json"]);
+    aws_env(&mut cmd, dir, None, true);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn objects(dir: &Path, moto: &Moto) -> Vec<(String, String)> {
+    let v = aws_cli(dir, moto, &["s3api", "list-objects-v2", "--bucket", BUCKET]);
+    let mut keys: Vec<(String, String)> = v["Contents"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|o| {
+                    (
+                        o["Key"].as_str().unwrap_or_default().to_owned(),
+                        o["LastModified"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+fn template(extra: &str) -> String {
+    format!(
+        r#"AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Stage:
+    Type: String
+    Default: dev
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {{ Service: lambda.amazonaws.com }}
+            Action: sts:AssumeRole
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      Role: !GetAtt Role.Arn
+      Code: src/
+  Files:
+    Type: AWS::S3::Bucket
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties:
+      Name: !Sub "api-${{Stage}}"
+{extra}"#
+    )
+}
+
+#[test]
+fn package_create_update_delete_against_moto() {
+    let moto = Moto::start();
+    let url = Some(moto.url.as_str());
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/app.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    std::fs::write(dir.join("template.yaml"), template("")).unwrap();
+    let target = format!("aws:{ACCOUNT}/us-east-1");
+    let base = [
+        "deploy",
+        "--stack-name",
+        "app",
+        "--target",
+        target.as_str(),
+        "--capabilities",
+        "CAPABILITY_IAM",
+    ];
+    let deploy = |more: &[&str]| {
+        let mut a: Vec<&str> = base.to_vec();
+        a.extend_from_slice(more);
+        slipway(dir, url, true, &a)
+    };
+
+    // No credentials: said so, before any call.
+    let r = slipway(dir, url, false, &base);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no AWS credentials"), "{}", r.stderr);
+
+    // No bucket: the flags that give one are named.
+    let r = deploy(&[]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--s3-bucket"), "{}", r.stderr);
+    assert!(r.stderr.contains("--resolve-s3"), "{}", r.stderr);
+    let r = deploy(&["--s3-bucket", "no-such-bucket"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("no-such-bucket does not exist"),
+        "{}",
+        r.stderr
+    );
+
+    // Create: the managed bucket made, the code uploaded, a CREATE change set.
+    let r = deploy(&["--resolve-s3", "--tags", "team=core"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Uploaded s3://"), "{}", r.stdout);
+    assert!(r.stdout.contains("changeset (CREATE)"), "{}", r.stdout);
+    assert!(r.stdout.contains("+ Add"), "{}", r.stdout);
+    assert!(r.stdout.contains("AWS::Lambda::Function"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Successfully created/updated stack - app")
+    );
+    let first = objects(dir, &moto);
+    assert_eq!(first.len(), 1, "{first:?}");
+    let stack = aws_cli(
+        dir,
+        &moto,
+        &["cloudformation", "describe-stacks", "--stack-name", "app"],
+    );
+    assert_eq!(stack["Stacks"][0]["StackStatus"], "CREATE_COMPLETE");
+    let f = aws_cli(dir, &moto, &["lambda", "list-functions"]);
+    let code_key = &first[0].0;
+    assert!(code_key.ends_with(".zip"), "{code_key}");
+    assert_eq!(f["Functions"].as_array().map(Vec::len), Some(1), "{f}");
+
+    // Nothing changed: SAM CLI's message; exit 1 unless --no-fail-on-empty-changeset.
+    let r = deploy(&["--resolve-s3"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains("No changes to deploy. Stack app is up to date")
+    );
+    assert!(r.stdout.contains("Unchanged s3://"), "{}", r.stdout);
+    let r = deploy(&["--resolve-s3", "--no-fail-on-empty-changeset"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("No changes to deploy"));
+
+    // Update with the same code: nothing uploaded again, an UPDATE change set.
+    std::fs::write(
+        dir.join("template.yaml"),
+        template("  More:\n    Type: AWS::S3::Bucket\n"),
+    )
+    .unwrap();
+    let r = deploy(&["--resolve-s3", "--parameter-overrides", "Stage=prod"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("changeset (UPDATE)"), "{}", r.stdout);
+    assert!(!r.stdout.contains("Uploaded"), "{}", r.stdout);
+    assert_eq!(objects(dir, &moto), first, "the code was uploaded again");
+
+    // New code: a new key beside the old one.
+    std::fs::write(dir.join("src/app.py"), "def handler(e, c):\n    return 2\n").unwrap();
+    let r = deploy(&["--resolve-s3"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Uploaded s3://"), "{}", r.stdout);
+    assert_eq!(objects(dir, &moto).len(), 2);
+
+    // A named target holds the endpoint and the bucket: no AWS_ENDPOINT_URL needed.
+    let r = slipway(
+        dir,
+        None,
+        true,
+        &[
+            "targets",
+            "add",
+            "mock",
+            "--aws",
+            "--account",
+            ACCOUNT,
+            "--region",
+            "us-east-1",
+            "--s3-bucket",
+            BUCKET,
+            "--endpoint-url",
+            &moto.url,
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/deployer",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let r = slipway(dir, None, true, &["targets", "list"]);
+    assert!(
+        r.stdout.contains("mock") && r.stdout.contains(BUCKET),
+        "{}",
+        r.stdout
+    );
+    std::fs::write(dir.join("src/app.py"), "def handler(e, c):\n    return 3\n").unwrap();
+    let r = slipway(
+        dir,
+        None,
+        true,
+        &[
+            "deploy",
+            "--stack-name",
+            "app",
+            "--target",
+            "mock",
+            "--capabilities",
+            "CAPABILITY_IAM",
+            "--no-execute-changeset",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("waits for review"), "{}", r.stdout);
+    assert!(r.stdout.contains("* Modify"), "{}", r.stdout);
+
+    // A stack that fails: its events and the error are shown, exit 1. (moto fails the
+    // ExecuteChangeSet call itself rather than rolling back.)
+    std::fs::create_dir_all(dir.join("bad")).unwrap();
+    std::fs::write(
+        dir.join("bad/template.yaml"),
+        format!("Resources:\n  Taken:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: {BUCKET}\n"),
+    )
+    .unwrap();
+    let r = slipway(
+        &dir.join("bad"),
+        url,
+        true,
+        &[
+            "deploy",
+            "--stack-name",
+            "bad",
+            "--target",
+            &target,
+            "--s3-bucket",
+            BUCKET,
+        ],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("CREATE_IN_PROGRESS"), "{}", r.stdout);
+    assert!(r.stderr.contains("BucketAlreadyExists"), "{}", r.stderr);
+
+    // A template over CloudFormation's 51,200-byte body limit goes up to the bucket and is
+    // passed by URL.
+    std::fs::create_dir_all(dir.join("big")).unwrap();
+    std::fs::write(
+        dir.join("big/template.yaml"),
+        format!(
+            "Metadata:\n  Pad: {}\nResources:\n  Data:\n    Type: AWS::S3::Bucket\n",
+            "x".repeat(60_000)
+        ),
+    )
+    .unwrap();
+    let r = slipway(
+        &dir.join("big"),
+        url,
+        true,
+        &[
+            "deploy",
+            "--stack-name",
+            "big",
+            "--target",
+            &target,
+            "--s3-bucket",
+            BUCKET,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        objects(dir, &moto)
+            .iter()
+            .any(|(k, _)| k.ends_with(".template")),
+        "no template object"
+    );
+
+    // Delete; the stack is gone.
+    aws_cli(
+        dir,
+        &moto,
+        &["cloudformation", "delete-stack", "--stack-name", "app"],
+    );
+    let stacks = aws_cli(dir, &moto, &["cloudformation", "list-stacks"]);
+    let app: Vec<&serde_json::Value> = stacks["StackSummaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["StackName"] == "app")
+        .collect();
+    assert!(
+        app.iter().all(|s| s["StackStatus"] == "DELETE_COMPLETE"),
+        "{app:?}"
+    );
+    let r = slipway(dir, None, true, &["targets", "remove", "mock"]);
+    assert_eq!(r.code, 0);
+}
+
+/// The entry point a pipeline's CloudFormation action calls (no terminal, no prompt): create,
+/// then "no changes"; a target's `role_arn` assumed through STS on the way.
+#[test]
+fn deploy_stack_without_a_person_in_the_loop() {
+    let moto = Moto::start();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/app.py"), "def handler(e, c):\n    return 1\n").unwrap();
+    let template: serde_json::Value = serde_json::json!({
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}},
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "python3.12", "Handler": "app.handler",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Code": "src"}},
+            "Files": {"Type": "AWS::S3::Bucket"}
+        }
+    });
+    let store = slipway_store::Store::open(dir.join("artefacts")).unwrap();
+    let target = slipway_aws::Target {
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        endpoint_url: Some(moto.url.clone()),
+        role_arn: Some("arn:aws:iam::123456789012:role/deployer".into()),
+        ..slipway_aws::Target::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (first, second, events) = rt.block_on(async {
+        let aws = slipway_aws::Aws::connect_with_keys(&target, "testing", "testing")
+            .await
+            .unwrap();
+        let deploy = slipway_aws::StackDeploy {
+            stack: "piped",
+            template: &template,
+            root: dir,
+            store: &store,
+            resolve_s3: true,
+            parameters: &[],
+            tags: &[],
+            capabilities: &["CAPABILITY_IAM".to_owned()],
+            poll: Duration::from_millis(100),
+            give_up: Duration::from_secs(60),
+        };
+        let mut events = Vec::new();
+        let first = aws
+            .deploy_stack(&deploy, &mut |e| events.push(e.status.clone()))
+            .await
+            .unwrap();
+        let second = aws.deploy_stack(&deploy, &mut |_| {}).await.unwrap();
+        (first, second, events)
+    });
+    match first {
+        slipway_aws::Deployed::Finished(info) => assert_eq!(info.status, "CREATE_COMPLETE"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(second, slipway_aws::Deployed::NoChanges);
+    assert!(events.iter().any(|s| s == "CREATE_COMPLETE"), "{events:?}");
+}
