@@ -507,15 +507,36 @@ fn target_path(account: &str, region: &str) -> String {
     )
 }
 
-fn pipeline_states(app: &App) -> Result<Vec<slipway_pipeline::PipelineState>, Failure> {
-    let Some(p) = app.pipelines.get() else {
-        return Ok(Vec::new());
-    };
-    let names = p.executor.list().map_err(|e| (500, e.to_string()))?;
-    Ok(names
+/// Every pipeline's name, latest execution and count, from one read of the store (the list
+/// page needs only these: the rest of each history is not deserialised), and the generation
+/// of the `pipelines` topic from the same read.
+fn pipeline_summaries(app: &App) -> Result<(Vec<pipelines::Summary>, String), Failure> {
+    let docs = app
+        .store
+        .list_docs(Collection::Pipelines, STATE_TARGET)
+        .map_err(|e| (500, e.to_string()))?;
+    let generation = hash_of(
+        docs.iter()
+            .map(|(k, d)| (STATE_TARGET, k.as_str(), d.generation))
+            .collect::<Vec<_>>(),
+    );
+    let rows = docs
         .iter()
-        .filter_map(|n| p.executor.state(n).ok())
-        .collect())
+        .map(|(k, d)| {
+            let executions = d.value["state"]["executions"].as_array();
+            pipelines::Summary {
+                name: d.value["state"]["pipeline"]["name"]
+                    .as_str()
+                    .unwrap_or(k)
+                    .to_owned(),
+                count: executions.map_or(0, Vec::len),
+                latest: executions
+                    .and_then(|x| x.last())
+                    .and_then(|x| serde_json::from_value(x.clone()).ok()),
+            }
+        })
+        .collect();
+    Ok((rows, generation))
 }
 
 fn all_deployments(app: &App) -> Result<Vec<Deployment>, Failure> {
@@ -542,24 +563,25 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
     };
     match s.as_slice() {
         ["pipelines"] => {
-            let states = pipeline_states(app)?;
+            let (rows, generation) = pipeline_summaries(app)?;
             page(
                 "Pipelines".into(),
                 Section::Pipelines,
                 vec![],
-                live(
-                    app,
-                    "pipelines".into(),
-                    "/console/pipelines?fragment=1".into(),
-                ),
-                pipelines::list(&states, now),
+                Some(Live {
+                    topic: "pipelines".into(),
+                    generation,
+                    src: "/console/pipelines?fragment=1".into(),
+                }),
+                pipelines::list(&rows, now),
             )
         }
         ["pipelines", name] => {
-            let Some(p) = app.pipelines.get() else {
-                return Err((404, "pipelines are not enabled".into()));
-            };
-            let st = p.executor.state(name).map_err(|e| (404, e.to_string()))?;
+            // One read: the state and the generation the page is drawn at.
+            let (doc, g) = slipway_pipeline::exec::load(app.store.as_ref(), name)
+                .map_err(|e| (500, e.to_string()))?
+                .ok_or_else(|| (404, format!("no pipeline named {name}")))?;
+            let st = doc.state;
             if let Some(id) = execution
                 && st.execution(id).is_none()
             {
@@ -577,7 +599,11 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                 format!("Pipeline {name}"),
                 Section::Pipelines,
                 vec![("Pipelines".into(), "/console/pipelines".into())],
-                live(app, format!("pipeline/{name}"), src),
+                Some(Live {
+                    topic: format!("pipeline/{name}"),
+                    generation: hash_of(Some(g)),
+                    src,
+                }),
                 pipelines::page(&st, execution, now),
             )
         }
@@ -886,7 +912,7 @@ pub(crate) fn generation(app: &App, topic: &str) -> String {
             .collect()
     };
     match parts.as_slice() {
-        ["pipelines"] => hash_of(docs(Collection::Pipelines)),
+        ["pipelines"] => pipeline_summaries(app).map(|(_, g)| g).unwrap_or_default(),
         ["pipeline", name] => hash_of(
             app.store
                 .get_doc(Collection::Pipelines, STATE_TARGET, name)

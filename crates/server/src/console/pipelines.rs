@@ -70,23 +70,31 @@ fn revision(x: &Execution) -> String {
         .unwrap_or_default()
 }
 
+/// One row of the list.
+pub(crate) struct Summary {
+    pub(crate) name: String,
+    pub(crate) latest: Option<Execution>,
+    /// How many executions it has.
+    pub(crate) count: usize,
+}
+
 /// `/console/pipelines`: every pipeline with its latest execution.
-pub(crate) fn list(states: &[PipelineState], now: u64) -> String {
-    let mut out = String::with_capacity(256 + states.len() * 400);
-    if states.is_empty() {
+pub(crate) fn list(rows: &[Summary], now: u64) -> String {
+    let mut out = String::with_capacity(256 + rows.len() * 400);
+    if rows.is_empty() {
         out.push_str("<p class=\"empty\">No pipelines yet. Define one in <code>slipway.yaml</code> and run <code>slipway up</code>.</p>");
         return out;
     }
     out.push_str("<div class=\"scroll\"><table><caption>Pipelines and their latest execution</caption><thead><tr><th scope=\"col\">Pipeline</th><th scope=\"col\">Latest</th><th scope=\"col\">Started</th><th scope=\"col\">Took</th><th scope=\"col\">Revision</th><th scope=\"col\">Executions</th></tr></thead><tbody>");
-    for s in states {
-        let name = &s.pipeline.name;
+    for s in rows {
+        let name = &s.name;
         let _ = write!(
             out,
             "<tr><th scope=\"row\"><a href=\"/console/pipelines/{}\">{}</a></th>",
             seg(name),
             esc(name)
         );
-        match s.executions.last() {
+        match &s.latest {
             Some(x) => {
                 let _ = write!(
                     out,
@@ -95,7 +103,7 @@ pub(crate) fn list(states: &[PipelineState], now: u64) -> String {
                     esc(&time(x.started_at.0)),
                     esc(&took(Some(x.started_at.0), x.ended_at.map(|t| t.0), now)),
                     esc(&revision(x)),
-                    s.executions.len()
+                    s.count
                 );
             }
             None => out.push_str("<td>never run</td><td></td><td></td><td></td><td>0</td></tr>"),
