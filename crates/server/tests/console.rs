@@ -413,6 +413,17 @@ fn a_token_is_asked_for_once_then_kept_in_a_cookie() {
         "",
     );
     assert_eq!(ok.status, 200, "{}", ok.body);
+    let api = request(
+        &r.endpoint(),
+        "GET",
+        "/api/v1/targets/123456789012/us-east-1/stacks",
+        &[("Cookie", &pair)],
+        "",
+    );
+    assert_eq!(
+        api.status, 401,
+        "the API does not take the console's cookie"
+    );
     let bearer = request(
         &r.endpoint(),
         "GET",

@@ -434,20 +434,18 @@ pub(crate) fn function_page(
         let _ = write!(out, "<tr><th scope=\"row\">{}</th>", esc(&v.version));
         match &v.metrics {
             Some(m) => {
-                let mean = if m.invocations == 0 {
-                    0.0
+                let (mean, max) = if m.invocations == 0 {
+                    ("–".to_owned(), "–".to_owned())
                 } else {
-                    m.duration_ms_total / m.invocations as f64
+                    (
+                        format!("{:.1} ms", m.duration_ms_total / m.invocations as f64),
+                        format!("{:.1} ms", m.duration_ms_max),
+                    )
                 };
                 let _ = write!(
                     out,
-                    "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mean:.1} ms</td><td>{:.1} ms</td><td>{}</td></tr>",
-                    m.invocations,
-                    m.errors,
-                    m.throttles,
-                    m.cold_starts,
-                    m.duration_ms_max,
-                    m.environments
+                    "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mean}</td><td>{max}</td><td>{}</td></tr>",
+                    m.invocations, m.errors, m.throttles, m.cold_starts, m.environments
                 );
             }
             None => {
