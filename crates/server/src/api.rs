@@ -389,6 +389,29 @@ async fn serve(app: Arc<App>, req: Request<Incoming>) -> Result<HttpResponse, Ht
         .map_err(ApiError::response)
 }
 
+/// The console's way in (`console/`): one request through this router and these handlers,
+/// after the console authenticated it (cookie or token). Blocking, like the handlers.
+pub(crate) fn call(
+    app: &App,
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: Bytes,
+) -> HttpResponse {
+    match route(method, path) {
+        Ok((route, caps)) => {
+            let req = ApiReq {
+                route,
+                caps,
+                query: wire::parse_pairs(query),
+                body,
+            };
+            dispatch(app, &req).unwrap_or_else(ApiError::response)
+        }
+        Err(_) => ApiError::not_found(format!("no such resource: {path}")).response(),
+    }
+}
+
 fn dispatch(app: &App, req: &ApiReq) -> Result<HttpResponse, ApiError> {
     match req.route {
         Route::ListStacks => list_stacks(app, req),

@@ -161,7 +161,8 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpRespons
         .unwrap_or_else(|e| error(500, "InternalError", e.to_string()))
 }
 
-fn route(
+/// One request after authentication (also the console's way in, `console/`). Blocking.
+pub(crate) fn route(
     app: &App,
     method: &Method,
     segs: &[String],

@@ -58,6 +58,7 @@ pub mod api;
 mod api_pipelines;
 mod cloudformation;
 mod codedeploy;
+mod console;
 mod events;
 mod lambda;
 mod metrics;
@@ -235,6 +236,8 @@ pub(crate) struct App {
     endpoint: SocketAddr,
     /// Set once at start (the runners hold a weak reference back to the `App`).
     pub(crate) pipelines: std::sync::OnceLock<pipelines::Pipelines>,
+    /// Becomes `true` at shutdown (the console's held event streams end on it).
+    pub(crate) stopped: watch::Receiver<bool>,
 }
 
 impl App {
@@ -363,6 +366,7 @@ impl Server {
         };
         let hooks = Arc::new(ServerHooks::new(runtime.clone(), sinks));
         let metrics = Arc::new(metrics::RuntimeMetrics::new(runtime.clone()));
+        let (stop, stopped) = watch::channel(false);
         let engine = Arc::new(Engine::new(EngineParts {
             store: store.clone(),
             clock: c.clock.clone(),
@@ -388,6 +392,7 @@ impl Server {
             gateway_addr: std::sync::OnceLock::new(),
             endpoint: SocketAddr::new(endpoint_host, addr.port()),
             pipelines: std::sync::OnceLock::new(),
+            stopped: stopped.clone(),
         });
         let p = pipelines::build(&app, &c.pipelines, tokio::runtime::Handle::current()).map_err(
             |source| ServerError::Artefacts {
@@ -420,7 +425,6 @@ impl Server {
             .transpose()
             .map_err(ServerError::Pipelines)?;
 
-        let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
         let mut gateway = None;
         if let (Some(dp), Some(g)) = (&data_plane, c.gateway) {
@@ -673,6 +677,9 @@ impl Req {
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
+    if console::wants(&req) {
+        return console::handle(app, req).await;
+    }
     if req.uri().path().starts_with(api_pipelines::PREFIX) {
         return api_pipelines::handle(app, req).await;
     }

@@ -558,6 +558,7 @@ pub(crate) fn server(
             handle.endpoint_url(),
             s.connect.data_dir.display()
         )?;
+        writeln!(err, "Console at {}/console/", handle.endpoint_url())?;
         if let Some(url) = handle.gateway_url() {
             writeln!(err, "Gateway serving the deployed APIs at {url}/")?;
         }

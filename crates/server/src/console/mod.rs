@@ -1,0 +1,1006 @@
+//! The web console: server-rendered HTML on the control-plane port under `/console/`, with a
+//! stylesheet and a small script compiled into the binary (`assets/`), nothing fetched from
+//! elsewhere.
+//!
+//! # Pages
+//!
+//! | path | what |
+//! | --- | --- |
+//! | `/console/pipelines` | every pipeline with its latest execution |
+//! | `/console/pipelines/{name}[?execution=ID]` | stages × actions of one execution (the latest by default), run / stop / retry / approve / reject, history |
+//! | `/console/deployments` | every target's deployments, newest first |
+//! | `/console/deployments/{id}` | traffic over time (SVG), what is still to come, hooks, alarms, outcome; skip-wait, continue, stop, roll back |
+//! | `/console/stacks`, `/console/stacks/{account}/{region}/{stack}` | stacks; resources, outputs, change sets, events |
+//! | `/console/functions`, `/console/functions/{account}/{region}/{name}` | functions; aliases, versions with the runtime's counters, recent log lines |
+//! | `/console/find/{id}` | where an action's external ID (deployment, stack or function ARN) is shown |
+//! | `/console/events?topic=T&since=G` | `text/event-stream`: one `change` event when topic `T` moves past generation `G` |
+//!
+//! Any page with `?fragment=1` answers only its live region (`<div id="live">`), which is what
+//! the script re-fetches. `/` redirects a browser (a `GET` without credentials asking for
+//! HTML) here; everything else at `/` stays the AWS endpoints'.
+//!
+//! # Actions go through the control API
+//!
+//! Buttons are `POST` forms (they work without script; with it, `console.js` sends them with
+//! `fetch` and the page updates in place). Each is turned into the same call the REST API
+//! serves — [`crate::api::call`] for deployments and alias rollbacks,
+//! [`crate::api_pipelines::route`] for pipelines — so the console can do nothing the API
+//! cannot, and its errors are the API's (status and message). Reads use the API's wire types
+//! where it has them (deployments, stacks) and the executor's and runtime's state otherwise.
+//!
+//! # Authentication
+//!
+//! Without a server token (loopback) every page is open, as the API is. With one, a request
+//! is let in by `Authorization: Bearer TOKEN`, or by the cookie `slipway_console` holding the
+//! token. The cookie is set (`HttpOnly; SameSite=Strict; Path=/console`) by the login form
+//! (`POST /console/login`), or once by opening any console URL with `?token=TOKEN`, which
+//! answers a redirect to the same URL without it (so the token does not stay in the address
+//! bar or the history). Anything else gets the login form with 401. `POST`s must be same-origin:
+//! one whose `Origin` is another host, or whose `Sec-Fetch-Site` says `cross-site`, is refused
+//! (403) — on loopback too, since any web page can post to `127.0.0.1`.
+//!
+//! # Live updates
+//!
+//! Each page's live region names a topic (`pipeline/app`, `deployment/ID`, …) and the
+//! generation it was rendered at (a hash of the store generations behind it). The script opens
+//! an `EventSource` on `/console/events`; the server checks the topic's generation every
+//! [`POLL`] on a blocking thread (reading the store never blocks the engine's tasks) and answers
+//! one `change` event as soon as it differs, or a comment after [`HOLD`]. Each answer is a
+//! complete response (the server's bodies are whole), and carries `retry:` and `id:` so the
+//! browser reconnects at once with `Last-Event-ID` — a long-poll in the event-stream format.
+//! Streams end at shutdown.
+
+mod chart;
+pub(crate) mod html;
+mod pipelines;
+mod resources;
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{HeaderMap, Method, Request};
+use serde_json::{Value, json};
+use slipway_engine::providers::{FunctionRecord, load_function};
+use slipway_model::function::Version;
+use slipway_pipeline::exec::STATE_TARGET;
+use slipway_store::state::Collection;
+
+use crate::App;
+use crate::api::types::{Deployment, DeploymentList, EventList, Stack, StackList, StackSummary};
+use crate::wire::{self, HttpResponse};
+use html::{Live, Section, esc, seg};
+
+pub(crate) const PREFIX: &str = "/console/";
+/// The cookie that carries the token.
+pub(crate) const COOKIE: &str = "slipway_console";
+/// How often a held event stream looks at its topic's generation.
+pub(crate) const POLL: Duration = Duration::from_millis(250);
+/// How long an event stream is held when nothing changes.
+pub(crate) const HOLD: Duration = Duration::from_secs(15);
+const MAX_FORM: usize = 64 * 1024;
+const CSS: &str = include_str!("assets/console.css");
+const JS: &str = include_str!("assets/console.js");
+const HTML: &str = "text/html; charset=utf-8";
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Whether the console serves this request: `/console…`, or `/` asked for by a browser.
+pub(crate) fn wants(req: &Request<Incoming>) -> bool {
+    let p = req.uri().path();
+    if p == "/console" || p.starts_with(PREFIX) {
+        return true;
+    }
+    p == "/"
+        && req.method() == Method::GET
+        && req.uri().query().is_none()
+        && !req.headers().contains_key(header::AUTHORIZATION)
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))
+}
+
+fn with_header(mut r: HttpResponse, name: header::HeaderName, value: &str) -> HttpResponse {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+    r
+}
+
+fn html_response(status: u16, body: String) -> HttpResponse {
+    let r = wire::response(status, HTML, body);
+    let r = with_header(r, header::CONTENT_SECURITY_POLICY, CSP);
+    let r = with_header(r, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    with_header(r, header::CACHE_CONTROL, "no-store")
+}
+
+fn redirect(to: &str) -> HttpResponse {
+    with_header(wire::response(303, HTML, ""), header::LOCATION, to)
+}
+
+/// A page for an error: its status, a title and a message (escaped).
+fn error_page(status: u16, title: &str, message: &str) -> HttpResponse {
+    let body = format!(
+        "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/console/\">Back to the console</a></p>",
+        esc(message)
+    );
+    html_response(status, html::page(title, Section::None, &[], None, &body))
+}
+
+fn login_page(status: u16, next: &str, wrong: bool) -> HttpResponse {
+    let body = format!(
+        "<form method=\"post\" action=\"/console/login\" class=\"login\">{}\
+         <p>This server requires its token (<code>--token</code> or <code>SLIPWAY_TOKEN</code>).</p>\
+         <input type=\"hidden\" name=\"next\" value=\"{}\">\
+         <label for=\"token\">Token</label><input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\" class=\"primary\">Sign in</button></form>",
+        if wrong {
+            "<p class=\"error\" role=\"alert\">That token is not this server's.</p>"
+        } else {
+            ""
+        },
+        esc(next)
+    );
+    html_response(
+        status,
+        html::page("Sign in", Section::None, &[], None, &body),
+    )
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| wire::percent_decode(v, false))
+}
+
+fn set_cookie(r: HttpResponse, token: &str) -> HttpResponse {
+    with_header(
+        r,
+        header::SET_COOKIE,
+        &format!(
+            "{COOKIE}={}; Path=/console; HttpOnly; SameSite=Strict",
+            wire::percent_encode(token, false)
+        ),
+    )
+}
+
+/// A path to go back to after a login or an action: only a console path (no open redirect).
+fn safe_next(next: &str) -> &str {
+    if next.starts_with(PREFIX) && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/console/"
+    }
+}
+
+/// `POST`s only from the console's own pages.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    if get("sec-fetch-site") == Some("cross-site") {
+        return false;
+    }
+    match (get("origin"), get("host")) {
+        (None, _) => true,
+        (Some(o), Some(h)) => o.strip_prefix("http://").or(o.strip_prefix("https://")) == Some(h),
+        (Some(_), None) => false,
+    }
+}
+
+/// Serves one console request (the server's `handle` sends every path [`wants`] here).
+pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let raw_query = parts.uri.query().unwrap_or("").to_owned();
+    let query = wire::parse_pairs(&raw_query);
+    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    match (&parts.method, path.as_str()) {
+        (&Method::GET, "/" | "/console" | "/console/") => return redirect("/console/pipelines"),
+        (&Method::GET, "/console/assets/console.css") => {
+            return with_header(
+                wire::response(200, "text/css; charset=utf-8", CSS),
+                header::CACHE_CONTROL,
+                "no-cache",
+            );
+        }
+        (&Method::GET, "/console/assets/console.js") => {
+            return with_header(
+                wire::response(200, "text/javascript; charset=utf-8", JS),
+                header::CACHE_CONTROL,
+                "no-cache",
+            );
+        }
+        _ => {}
+    }
+    let is_post = parts.method == Method::POST;
+    if is_post && !same_origin(&parts.headers) {
+        return error_page(
+            403,
+            "Refused",
+            "a console action must come from the console's own pages",
+        );
+    }
+    let form = if is_post {
+        match http_body_util::Limited::new(body, MAX_FORM).collect().await {
+            Ok(b) => wire::parse_pairs(&String::from_utf8_lossy(&b.to_bytes())),
+            Err(e) => {
+                return error_page(400, "Bad request", &format!("the form cannot be read: {e}"));
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+
+    // Authentication (see the module's documentation).
+    if let Some(token) = app.token.as_deref() {
+        if is_post && path == "/console/login" {
+            let next = safe_next(field("next").unwrap_or(""));
+            return if field("token") == Some(token) {
+                set_cookie(redirect(next), token)
+            } else {
+                login_page(401, next, true)
+            };
+        }
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let cookie = cookie_token(&parts.headers);
+        if parts.method == Method::GET && q("token") == Some(token) {
+            let rest: Vec<String> = raw_query
+                .split('&')
+                .filter(|p| !p.starts_with("token=") && !p.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let to = if rest.is_empty() {
+                path.clone()
+            } else {
+                format!("{path}?{}", rest.join("&"))
+            };
+            return set_cookie(redirect(safe_next(&to)), token);
+        }
+        if bearer != Some(token) && cookie.as_deref() != Some(token) {
+            let next = if raw_query.is_empty() {
+                path.clone()
+            } else {
+                format!("{path}?{raw_query}")
+            };
+            return login_page(401, safe_next(&next), false);
+        }
+    } else if is_post && path == "/console/login" {
+        return redirect(safe_next(field("next").unwrap_or("")));
+    }
+
+    let segs: Vec<String> = path
+        .strip_prefix(PREFIX)
+        .unwrap_or("")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| wire::percent_decode(s, false))
+        .collect();
+    if parts.method == Method::GET && segs.first().map(String::as_str) == Some("events") {
+        let topic = q("topic").unwrap_or("").to_owned();
+        let since = parts
+            .headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .or(q("since"))
+            .unwrap_or("")
+            .to_owned();
+        return events(app, topic, since).await;
+    }
+    if is_post {
+        let fetch = parts.headers.get("x-slipway-console").is_some();
+        let back = parts
+            .headers
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| r.find(PREFIX).map(|i| r[i..].to_owned()));
+        let a = app.clone();
+        let form2 = form.clone();
+        let segs2 = segs.clone();
+        let out = tokio::task::spawn_blocking(move || action(&a, &segs2, &form2))
+            .await
+            .unwrap_or_else(|e| Err((500, format!("the action failed: {e}"))));
+        return match (out, fetch) {
+            (Ok(message), true) => {
+                wire::json(200, "application/json", &json!({"message": message}))
+            }
+            (Err((status, message)), true) => {
+                wire::json(status, "application/json", &json!({"message": message}))
+            }
+            (Ok(_), false) => redirect(safe_next(back.as_deref().unwrap_or(""))),
+            (Err((status, message)), false) => error_page(status, "The action failed", &message),
+        };
+    }
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        return with_header(
+            error_page(405, "Method not allowed", "the console serves GET and POST"),
+            header::ALLOW,
+            "GET, POST",
+        );
+    }
+    let fragment = q("fragment") == Some("1");
+    let execution = q("execution").map(str::to_owned);
+    let a = app.clone();
+    let rendered = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let r = render(&a, &segs, execution.as_deref());
+        (r, started.elapsed())
+    })
+    .await;
+    let (r, took) = match rendered {
+        Ok(r) => r,
+        Err(e) => return error_page(500, "Internal error", &e.to_string()),
+    };
+    let timing = format!("render;dur={:.3}", took.as_secs_f64() * 1000.0);
+    let resp = match r {
+        Ok(View::Page(p)) if fragment => html_response(200, p.body),
+        Ok(View::Page(p)) => {
+            let crumbs: Vec<(&str, String)> = p
+                .crumbs
+                .iter()
+                .map(|(n, h)| (n.as_str(), h.clone()))
+                .collect();
+            html_response(
+                200,
+                html::page(&p.title, p.section, &crumbs, p.live.as_ref(), &p.body),
+            )
+        }
+        Ok(View::Redirect(to)) => redirect(&to),
+        Err((status, message)) => error_page(
+            status,
+            if status == 404 { "Not found" } else { "Error" },
+            &message,
+        ),
+    };
+    with_header(
+        resp,
+        header::HeaderName::from_static("server-timing"),
+        &timing,
+    )
+}
+
+/// What a `GET` renders.
+enum View {
+    Page(PageOut),
+    Redirect(String),
+}
+
+struct PageOut {
+    title: String,
+    section: Section,
+    crumbs: Vec<(String, String)>,
+    live: Option<Live>,
+    body: String,
+}
+
+type Failure = (u16, String);
+
+fn live(app: &App, topic: String, src: String) -> Option<Live> {
+    let generation = generation(app, &topic);
+    Some(Live {
+        topic,
+        generation,
+        src,
+    })
+}
+
+/// An error body of either API (`{"error": {"message"}}` or `{"message"}`).
+fn api_message(body: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    v["error"]["message"]
+        .as_str()
+        .or(v["message"].as_str())
+        .unwrap_or("the request failed")
+        .to_owned()
+}
+
+/// The body of a whole response (the server's bodies are one `Full` chunk, ready at once).
+fn body_of(resp: HttpResponse) -> (u16, Bytes) {
+    use hyper::body::Body as _;
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let bytes = match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    };
+    (status, bytes)
+}
+
+/// A control API call, as the console makes it: the wire type on success.
+fn api_get<T: serde::de::DeserializeOwned>(
+    app: &App,
+    path: &str,
+    query: &str,
+) -> Result<T, Failure> {
+    let (status, body) = body_of(crate::api::call(
+        app,
+        &Method::GET,
+        path,
+        query,
+        Bytes::new(),
+    ));
+    if status != 200 {
+        return Err((status, api_message(&body)));
+    }
+    serde_json::from_slice(&body).map_err(|e| (500, format!("unexpected API answer: {e}")))
+}
+
+fn api_post(app: &App, path: &str, body: &Value) -> Result<Bytes, Failure> {
+    let (status, out) = body_of(crate::api::call(
+        app,
+        &Method::POST,
+        path,
+        "",
+        Bytes::from(body.to_string()),
+    ));
+    if status >= 300 {
+        return Err((status, api_message(&out)));
+    }
+    Ok(out)
+}
+
+fn pipelines_call(
+    app: &App,
+    method: &Method,
+    segs: &[&str],
+    body: &Value,
+) -> Result<Value, Failure> {
+    let segs: Vec<String> = segs.iter().map(|s| (*s).to_owned()).collect();
+    let (status, out) = body_of(crate::api_pipelines::route(
+        app,
+        method,
+        &segs,
+        body.to_string().as_bytes(),
+        None,
+        None,
+    ));
+    if status >= 300 {
+        return Err((status, api_message(&out)));
+    }
+    Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
+}
+
+/// `(account, region)` of every target that holds something: the targets table, and the
+/// targets of stack operations (the journal), functions and deployments.
+fn targets(app: &App) -> Vec<(String, String)> {
+    let mut all = std::collections::BTreeSet::new();
+    for t in app.store.targets().unwrap_or_default() {
+        all.insert(format!("{}/{}", t.account, t.region));
+    }
+    for c in [
+        Collection::Journal,
+        Collection::Functions,
+        Collection::Deployments,
+    ] {
+        for (t, _, _) in app.store.list_all_docs(c).unwrap_or_default() {
+            all.insert(t);
+        }
+    }
+    all.into_iter()
+        .filter_map(|t| {
+            let (a, r) = t.split_once('/')?;
+            (!a.is_empty() && !r.is_empty() && !r.contains('/'))
+                .then(|| (a.to_owned(), r.to_owned()))
+        })
+        .collect()
+}
+
+fn target_path(account: &str, region: &str) -> String {
+    format!(
+        "/api/v1/targets/{}/{}",
+        wire::percent_encode(account, false),
+        wire::percent_encode(region, false)
+    )
+}
+
+/// Every pipeline's name, latest execution and count, from one read of the store (the list
+/// page needs only these: the rest of each history is not deserialised), and the generation
+/// of the `pipelines` topic from the same read.
+fn pipeline_summaries(app: &App) -> Result<(Vec<pipelines::Summary>, String), Failure> {
+    let docs = app
+        .store
+        .list_docs(Collection::Pipelines, STATE_TARGET)
+        .map_err(|e| (500, e.to_string()))?;
+    let generation = hash_of(
+        docs.iter()
+            .map(|(k, d)| (STATE_TARGET, k.as_str(), d.generation))
+            .collect::<Vec<_>>(),
+    );
+    let rows = docs
+        .iter()
+        .map(|(k, d)| {
+            let executions = d.value["state"]["executions"].as_array();
+            pipelines::Summary {
+                name: d.value["state"]["pipeline"]["name"]
+                    .as_str()
+                    .unwrap_or(k)
+                    .to_owned(),
+                count: executions.map_or(0, Vec::len),
+                latest: executions
+                    .and_then(|x| x.last())
+                    .and_then(|x| serde_json::from_value(x.clone()).ok()),
+            }
+        })
+        .collect();
+    Ok((rows, generation))
+}
+
+fn all_deployments(app: &App) -> Result<Vec<Deployment>, Failure> {
+    let mut all = Vec::new();
+    for (a, r) in targets(app) {
+        let l: DeploymentList = api_get(app, &format!("{}/deployments", target_path(&a, &r)), "")?;
+        all.extend(l.deployments);
+    }
+    all.sort_by(|x, y| y.created_ms.cmp(&x.created_ms).then(y.id.cmp(&x.id)));
+    Ok(all)
+}
+
+fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, Failure> {
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let now = app.clock.now_ms();
+    let page = |title: String, section, crumbs, live, body| {
+        Ok(View::Page(PageOut {
+            title,
+            section,
+            crumbs,
+            live,
+            body,
+        }))
+    };
+    match s.as_slice() {
+        ["pipelines"] => {
+            let (rows, generation) = pipeline_summaries(app)?;
+            page(
+                "Pipelines".into(),
+                Section::Pipelines,
+                vec![],
+                Some(Live {
+                    topic: "pipelines".into(),
+                    generation,
+                    src: "/console/pipelines?fragment=1".into(),
+                }),
+                pipelines::list(&rows, now),
+            )
+        }
+        ["pipelines", name] => {
+            // One read: the state and the generation the page is drawn at.
+            let (doc, g) = slipway_pipeline::exec::load(app.store.as_ref(), name)
+                .map_err(|e| (500, e.to_string()))?
+                .ok_or_else(|| (404, format!("no pipeline named {name}")))?;
+            let st = doc.state;
+            if let Some(id) = execution
+                && st.execution(id).is_none()
+            {
+                return Err((404, format!("pipeline {name} has no execution {id}")));
+            }
+            let src = match execution {
+                Some(id) => format!(
+                    "/console/pipelines/{}?execution={}&fragment=1",
+                    seg(name),
+                    seg(id)
+                ),
+                None => format!("/console/pipelines/{}?fragment=1", seg(name)),
+            };
+            page(
+                format!("Pipeline {name}"),
+                Section::Pipelines,
+                vec![("Pipelines".into(), "/console/pipelines".into())],
+                Some(Live {
+                    topic: format!("pipeline/{name}"),
+                    generation: hash_of(Some(g)),
+                    src,
+                }),
+                pipelines::page(&st, execution, now),
+            )
+        }
+        ["deployments"] => {
+            let deps = all_deployments(app)?;
+            page(
+                "Deployments".into(),
+                Section::Deployments,
+                vec![],
+                live(
+                    app,
+                    "deployments".into(),
+                    "/console/deployments?fragment=1".into(),
+                ),
+                resources::deployment_list(&deps),
+            )
+        }
+        ["deployments", id] => {
+            let d: Deployment = api_get(
+                app,
+                &format!("/api/v1/deployments/{}", wire::percent_encode(id, false)),
+                "",
+            )?;
+            page(
+                format!("Deployment {id}"),
+                Section::Deployments,
+                vec![("Deployments".into(), "/console/deployments".into())],
+                live(
+                    app,
+                    format!("deployment/{id}"),
+                    format!("/console/deployments/{}?fragment=1", seg(id)),
+                ),
+                resources::deployment_page(&d),
+            )
+        }
+        ["stacks"] => {
+            let mut all: Vec<(String, Vec<StackSummary>)> = Vec::new();
+            for (a, r) in targets(app) {
+                let l: StackList = api_get(app, &format!("{}/stacks", target_path(&a, &r)), "")?;
+                all.push((format!("{a}/{r}"), l.stacks));
+            }
+            page(
+                "Stacks".into(),
+                Section::Stacks,
+                vec![],
+                live(app, "stacks".into(), "/console/stacks?fragment=1".into()),
+                resources::stack_list(&all),
+            )
+        }
+        ["stacks", account, region, stack] => {
+            let base = format!(
+                "{}/stacks/{}",
+                target_path(account, region),
+                wire::percent_encode(stack, false)
+            );
+            let st: Stack = api_get(app, &base, "")?;
+            let ev: EventList = api_get(app, &format!("{base}/events"), "")?;
+            page(
+                format!("Stack {stack}"),
+                Section::Stacks,
+                vec![("Stacks".into(), "/console/stacks".into())],
+                live(
+                    app,
+                    format!("stack/{account}/{region}/{stack}"),
+                    format!(
+                        "/console/stacks/{}/{}/{}?fragment=1",
+                        seg(account),
+                        seg(region),
+                        seg(stack)
+                    ),
+                ),
+                resources::stack_page(&st, &ev),
+            )
+        }
+        ["functions"] => {
+            let mut rows = Vec::new();
+            for (a, r) in targets(app) {
+                let t = format!("{a}/{r}");
+                for (_, d) in app
+                    .store
+                    .list_docs(Collection::Functions, &t)
+                    .map_err(|e| (500, e.to_string()))?
+                {
+                    let Ok(f) = serde_json::from_value::<FunctionRecord>(d.value) else {
+                        continue;
+                    };
+                    rows.push(resources::FunctionRow {
+                        target: t.clone(),
+                        name: f.name,
+                        stack: f.stack,
+                        versions: f.versions.versions.len(),
+                        aliases: f.versions.aliases.keys().cloned().collect(),
+                    });
+                }
+            }
+            page(
+                "Functions".into(),
+                Section::Functions,
+                vec![],
+                live(
+                    app,
+                    "functions".into(),
+                    "/console/functions?fragment=1".into(),
+                ),
+                resources::function_list(&rows),
+            )
+        }
+        ["functions", account, region, name] => {
+            let t = format!("{account}/{region}");
+            let (f, _) = load_function(app.store.as_ref(), &t, name)
+                .map_err(|e| (500, e.to_string()))?
+                .ok_or_else(|| (404, format!("Function not found: {name} in {t}")))?;
+            page(
+                format!("Function {name}"),
+                Section::Functions,
+                vec![("Functions".into(), "/console/functions".into())],
+                live(
+                    app,
+                    format!("function/{account}/{region}/{name}"),
+                    format!(
+                        "/console/functions/{}/{}/{}?fragment=1",
+                        seg(account),
+                        seg(region),
+                        seg(name)
+                    ),
+                ),
+                function_body(app, &f),
+            )
+        }
+        ["find", id] => find(app, id),
+        _ => Err((404, format!("no console page at /console/{}", s.join("/")))),
+    }
+}
+
+fn function_body(app: &App, f: &FunctionRecord) -> String {
+    let mut versions = vec![resources::VersionRow {
+        version: "$LATEST".into(),
+        metrics: app.runtime.metrics(&f.name, &Version::Latest),
+    }];
+    for n in f.versions.versions.keys().rev() {
+        versions.push(resources::VersionRow {
+            version: n.to_string(),
+            metrics: app.runtime.metrics(&f.name, &Version::Published(*n)),
+        });
+    }
+    let aliases: Vec<resources::AliasRow> = f
+        .versions
+        .aliases
+        .values()
+        .map(|a| resources::AliasRow {
+            name: a.name.clone(),
+            version: a.function_version.to_string(),
+            additional: a.additional,
+        })
+        .collect();
+    let mut logs = app.runtime.logs(&f.name, &Version::Latest);
+    for n in f.versions.versions.keys().rev().take(resources::VERSIONS) {
+        logs.extend(app.runtime.logs(&f.name, &Version::Published(*n)));
+    }
+    logs.sort_by_key(|l| l.timestamp_ms);
+    let skip = logs.len().saturating_sub(resources::LOG_LINES);
+    resources::function_page(&versions, &aliases, &logs[skip..])
+}
+
+/// Where an action's external ID is shown: a deployment, a stack ARN, a function ARN.
+fn find(app: &App, id: &str) -> Result<View, Failure> {
+    let is_deployment = app
+        .store
+        .list_all_docs(Collection::Deployments)
+        .map_err(|e| (500, e.to_string()))?
+        .iter()
+        .any(|(_, k, _)| k == id);
+    if is_deployment {
+        return Ok(View::Redirect(format!("/console/deployments/{}", seg(id))));
+    }
+    // arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/ID, arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]
+    let p: Vec<&str> = id.split(':').collect();
+    match p.as_slice() {
+        ["arn", _, "cloudformation", region, account, rest] if rest.starts_with("stack/") => {
+            let name = rest.split('/').nth(1).unwrap_or("");
+            Ok(View::Redirect(format!(
+                "/console/stacks/{}/{}/{}",
+                seg(account),
+                seg(region),
+                seg(name)
+            )))
+        }
+        ["arn", _, "lambda", region, account, "function", name, ..] => Ok(View::Redirect(format!(
+            "/console/functions/{}/{}/{}",
+            seg(account),
+            seg(region),
+            seg(name)
+        ))),
+        _ => Err((404, format!("nothing known as {id}"))),
+    }
+}
+
+/// A `POST`: the API call it stands for; a message for the page, or the API's error.
+fn action(app: &App, segs: &[String], form: &[(String, String)]) -> Result<String, Failure> {
+    let f = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let need = |k: &str| f(k).ok_or_else(|| (400, format!("the form has no `{k}`")));
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match s.as_slice() {
+        ["pipelines", name, "run"] => {
+            let out = pipelines_call(app, &Method::POST, &[name, "executions"], &json!({}))?;
+            Ok(format!(
+                "Started execution {}",
+                out["executionId"].as_str().unwrap_or("")
+            ))
+        }
+        ["pipelines", name, "approvals"] => {
+            let decision = need("decision")?;
+            let comment = f("comment").map(str::trim).filter(|c| !c.is_empty());
+            pipelines_call(
+                app,
+                &Method::POST,
+                &[name, "approvals"],
+                &json!({
+                    "stage": need("stage")?,
+                    "action": need("action")?,
+                    "status": decision,
+                    "summary": comment,
+                    "by": "console",
+                }),
+            )?;
+            Ok(format!("{decision}."))
+        }
+        ["pipelines", name, "executions", id, "stop"] => {
+            pipelines_call(
+                app,
+                &Method::POST,
+                &[name, "executions", id, "stop"],
+                &json!({"mode": need("mode")?, "reason": "stopped from the console"}),
+            )?;
+            Ok("Stopping.".into())
+        }
+        ["pipelines", name, "executions", id, "retry"] => {
+            pipelines_call(
+                app,
+                &Method::POST,
+                &[name, "executions", id, "retry"],
+                &json!({"stage": need("stage")?, "mode": need("mode")?}),
+            )?;
+            Ok("Retrying.".into())
+        }
+        ["deployments", id, "actions"] => {
+            let a = need("action")?;
+            api_post(
+                app,
+                &format!(
+                    "/api/v1/deployments/{}/actions",
+                    wire::percent_encode(id, false)
+                ),
+                &json!({ "action": a }),
+            )?;
+            Ok(format!("Done: {a}."))
+        }
+        [
+            "functions",
+            account,
+            region,
+            function,
+            "aliases",
+            alias,
+            "rollback",
+        ] => {
+            let out = api_post(
+                app,
+                &format!(
+                    "{}/functions/{}/aliases/{}/rollback",
+                    target_path(account, region),
+                    wire::percent_encode(function, false),
+                    wire::percent_encode(alias, false)
+                ),
+                &json!({}),
+            )?;
+            let v: Value = serde_json::from_slice(&out).unwrap_or(Value::Null);
+            Ok(format!(
+                "Rolled back to version {}.",
+                v["toVersion"].as_u64().unwrap_or(0)
+            ))
+        }
+        _ => Err((
+            404,
+            format!("no console action at /console/{}", s.join("/")),
+        )),
+    }
+}
+
+fn hash_of(h: impl Hash) -> String {
+    let mut s = DefaultHasher::new();
+    h.hash(&mut s);
+    format!("{:016x}", s.finish())
+}
+
+/// The generation of a topic: a hash of the store generations (and runtime counters) the
+/// page behind it is drawn from. Blocking: reads the store.
+pub(crate) fn generation(app: &App, topic: &str) -> String {
+    let parts: Vec<&str> = topic.splitn(4, '/').collect();
+    let docs = |c: Collection| -> Vec<(String, String, u64)> {
+        app.store
+            .list_all_docs(c)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(t, k, d)| (t, k, d.generation))
+            .collect()
+    };
+    match parts.as_slice() {
+        ["pipelines"] => pipeline_summaries(app).map(|(_, g)| g).unwrap_or_default(),
+        ["pipeline", name] => hash_of(
+            app.store
+                .get_doc(Collection::Pipelines, STATE_TARGET, name)
+                .ok()
+                .flatten()
+                .map(|d| d.generation),
+        ),
+        ["deployments"] => hash_of(docs(Collection::Deployments)),
+        ["deployment", id] => hash_of(
+            docs(Collection::Deployments)
+                .into_iter()
+                .find(|(_, k, _)| k == id),
+        ),
+        ["stacks"] => {
+            let mut all = Vec::new();
+            for (a, r) in targets(app) {
+                let t = format!("{a}/{r}");
+                for n in app.store.list_stacks(&t).unwrap_or_default() {
+                    let g = app.store.get_stack(&t, &n).ok().flatten();
+                    all.push((t.clone(), n, g.map(|s| (s.generation, s.events.len()))));
+                }
+            }
+            hash_of(all)
+        }
+        ["stack", a, r, n] => hash_of(
+            app.store
+                .get_stack(&format!("{a}/{r}"), n)
+                .ok()
+                .flatten()
+                .map(|s| (s.generation, s.events.len())),
+        ),
+        ["functions"] => hash_of(docs(Collection::Functions)),
+        ["function", a, r, n] => {
+            let t = format!("{a}/{r}");
+            let doc = app
+                .store
+                .get_doc(Collection::Functions, &t, n)
+                .ok()
+                .flatten();
+            let generation = doc.as_ref().map(|d| d.generation);
+            // Invocations and log lines move the page too.
+            let mut activity = Vec::new();
+            if let Some(f) =
+                doc.and_then(|d| serde_json::from_value::<FunctionRecord>(d.value).ok())
+            {
+                let mut vs = vec![Version::Latest];
+                vs.extend(f.versions.versions.keys().map(|n| Version::Published(*n)));
+                for v in vs {
+                    let m = app.runtime.metrics(&f.name, &v);
+                    activity.push((
+                        m.map(|m| (m.invocations, m.errors, m.environments)),
+                        app.runtime.logs(&f.name, &v).len(),
+                    ));
+                }
+            }
+            hash_of((generation, activity))
+        }
+        _ => String::new(),
+    }
+}
+
+fn sse(text: String) -> HttpResponse {
+    let r = wire::response(200, "text/event-stream", text);
+    with_header(r, header::CACHE_CONTROL, "no-store")
+}
+
+/// `/console/events`: one `change` event once `topic` moves past `since` (see the module's
+/// documentation), or a keep-alive comment after [`HOLD`].
+async fn events(app: Arc<App>, topic: String, since: String) -> HttpResponse {
+    let deadline = tokio::time::Instant::now() + HOLD;
+    let mut stopped = app.stopped.clone();
+    loop {
+        let (a, t) = (app.clone(), topic.clone());
+        let g: String = tokio::task::spawn_blocking(move || generation(&a, &t))
+            .await
+            .unwrap_or_default();
+        if g != since {
+            let data = json!({"topic": topic, "generation": g});
+            return sse(format!(
+                "retry: 300\nid: {g}\nevent: change\ndata: {data}\n\n"
+            ));
+        }
+        if tokio::time::Instant::now() >= deadline || *stopped.borrow() {
+            return sse(format!("retry: 300\nid: {since}\n: no change\n\n"));
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+}

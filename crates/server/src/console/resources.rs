@@ -1,0 +1,476 @@
+//! Deployment, stack and function pages: pure renderers over the control API's wire types
+//! (`api/types.rs`, read through [`crate::api::call`]) and the runtime's metrics and logs.
+
+use std::fmt::Write as _;
+
+use slipway_runtime::{FunctionMetrics, LogRecord};
+
+use super::chart::{Series, weight_chart};
+use super::html::{action_form, badge, duration, esc, seg, time};
+use crate::api::types::{Deployment, EventList, Stack, StackSummary};
+
+fn is_terminal(status: &str) -> bool {
+    matches!(status, "Succeeded" | "Failed" | "Stopped")
+}
+
+fn dep_link(d: &Deployment) -> String {
+    format!(
+        "<a href=\"/console/deployments/{}\">{}</a>",
+        seg(&d.id),
+        esc(&d.id)
+    )
+}
+
+/// `/console/deployments`: every target's deployments, newest first.
+pub(crate) fn deployment_list(deps: &[Deployment]) -> String {
+    if deps.is_empty() {
+        return "<p class=\"empty\">No deployments yet: a function with <code>AutoPublishAlias</code> and a <code>DeploymentPreference</code> makes one on every code change.</p>".to_owned();
+    }
+    let mut out = String::with_capacity(256 + deps.len() * 400);
+    out.push_str("<div class=\"scroll\"><table><caption>Deployments, newest first</caption><thead><tr><th scope=\"col\">Deployment</th><th scope=\"col\">Function</th><th scope=\"col\">Versions</th><th scope=\"col\">Status</th><th scope=\"col\">New version's traffic</th><th scope=\"col\">Created</th></tr></thead><tbody>");
+    for d in deps {
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\">{}</th><td>{}:{} <span class=\"meta\">{}</span></td><td>{} → {}</td><td>{}</td><td>{}%</td><td>{}</td></tr>",
+            dep_link(d),
+            esc(&d.function),
+            esc(&d.alias),
+            esc(&d.target),
+            d.current_version,
+            d.target_version,
+            badge(&d.status),
+            d.weight_percent,
+            esc(&time(d.created_ms))
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    out
+}
+
+/// The body of `/console/deployments/{id}`.
+pub(crate) fn deployment_page(d: &Deployment) -> String {
+    let mut out = String::with_capacity(8192);
+    let _ = write!(
+        out,
+        "<p class=\"summary\">{} <span class=\"meta\">phase {}</span></p>\
+         <dl class=\"facts\"><dt>Function</dt><dd><a href=\"/console/functions/{}/{}\">{}</a> alias <code>{}</code></dd>\
+         <dt>Versions</dt><dd>{} → {}</dd><dt>Configuration</dt><dd>{}</dd><dt>Target</dt><dd>{}</dd>\
+         <dt>Traffic on the new version</dt><dd class=\"weight\">{}%</dd><dt>Created</dt><dd>{}</dd>",
+        badge(&d.status),
+        esc(&d.phase),
+        d.target.split('/').map(seg).collect::<Vec<_>>().join("/"),
+        seg(&d.function),
+        esc(&d.function),
+        esc(&d.alias),
+        d.current_version,
+        d.target_version,
+        esc(&d.config),
+        esc(&d.target),
+        d.weight_percent,
+        esc(&time(d.created_ms)),
+    );
+    if let Some(c) = d.completed_ms {
+        let _ = write!(
+            out,
+            "<dt>Completed</dt><dd>{} (took {})</dd>",
+            esc(&time(c)),
+            esc(&duration(c.saturating_sub(d.created_ms)))
+        );
+    }
+    if let Some(f) = &d.failure {
+        let _ = write!(out, "<dt>Outcome</dt><dd class=\"error\">{}</dd>", esc(f));
+    } else if d.status == "Succeeded" {
+        out.push_str("<dt>Outcome</dt><dd>all traffic on the new version</dd>");
+    }
+    out.push_str("</dl>");
+
+    if !is_terminal(&d.status) {
+        out.push_str("<div class=\"toolbar\">");
+        let to = format!("/console/deployments/{}/actions", seg(&d.id));
+        action_form(
+            &mut out,
+            &to,
+            &[("action", "skip-wait")],
+            "Skip wait",
+            "Skip the wait: shift all traffic now",
+            "primary",
+        );
+        if d.status == "Ready" {
+            action_form(
+                &mut out,
+                &to,
+                &[("action", "continue")],
+                "Continue",
+                "Continue the deployment",
+                "",
+            );
+        }
+        action_form(
+            &mut out,
+            &to,
+            &[("action", "stop")],
+            "Stop and roll back",
+            "Stop the deployment and roll back",
+            "danger",
+        );
+        out.push_str("</div>");
+    } else {
+        let t: Vec<&str> = d.target.split('/').collect();
+        if let [account, region] = t.as_slice() {
+            out.push_str("<div class=\"toolbar\">");
+            action_form(
+                &mut out,
+                &format!(
+                    "/console/functions/{}/{}/{}/aliases/{}/rollback",
+                    seg(account),
+                    seg(region),
+                    seg(&d.function),
+                    seg(&d.alias)
+                ),
+                &[],
+                "Roll back alias",
+                &format!("Roll back alias {} to the previous version", d.alias),
+                "danger",
+            );
+            out.push_str("</div>");
+        }
+    }
+
+    // The chart: from the first weight (traffic started) to the end of the schedule or now.
+    let weights: Vec<(u64, f64)> = d
+        .weights
+        .iter()
+        .map(|w| (w.at_ms, w.weight_percent))
+        .collect();
+    let start = weights.first().map_or(d.created_ms, |w| w.0);
+    let planned: Vec<(u64, f64)> = if is_terminal(&d.status) {
+        Vec::new()
+    } else {
+        d.schedule
+            .iter()
+            .map(|s| (start + s.at_ms, s.weight_percent))
+            .filter(|(t, _)| *t > d.now_ms || weights.last().is_none_or(|w| w.0 < *t))
+            .collect()
+    };
+    let end = d
+        .completed_ms
+        .unwrap_or(d.now_ms)
+        .max(planned.last().map_or(0, |p| p.0))
+        .max(weights.last().map_or(0, |w| w.0));
+    out.push_str("<section aria-labelledby=\"traffic-h\"><h2 id=\"traffic-h\">Traffic</h2>");
+    out.push_str(&weight_chart(&Series {
+        weights: &weights,
+        planned: &planned,
+        start_ms: start,
+        now_ms: d.now_ms,
+        end_ms: end,
+        old_label: &format!("version {}", d.current_version),
+        new_label: &format!("version {}", d.target_version),
+    }));
+    if !planned.is_empty() {
+        out.push_str("<h3>Still to come</h3><ul class=\"plain\">");
+        for (t, w) in &planned {
+            let _ = write!(
+                out,
+                "<li>{}: {}% on version {} (in {})</li>",
+                esc(&time(*t)),
+                w,
+                d.target_version,
+                esc(&duration(t.saturating_sub(d.now_ms)))
+            );
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</section>");
+
+    out.push_str("<section aria-labelledby=\"hooks-h\"><h2 id=\"hooks-h\">Hooks</h2>");
+    if d.hooks.is_empty() {
+        out.push_str("<p class=\"meta\">No lifecycle hooks.</p>");
+    } else {
+        out.push_str("<ul class=\"plain\">");
+        for h in &d.hooks {
+            let _ = write!(
+                out,
+                "<li>{} <code>{}</code> {}</li>",
+                esc(&h.lifecycle_event),
+                esc(&h.function),
+                badge(h.status.as_deref().unwrap_or("not invoked yet"))
+            );
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</section><section aria-labelledby=\"alarms-h\"><h2 id=\"alarms-h\">Alarms</h2>");
+    if d.alarms.is_empty() {
+        out.push_str("<p class=\"meta\">No alarms watch this deployment.</p>");
+    } else {
+        out.push_str("<ul class=\"plain\">");
+        for (name, state) in &d.alarms {
+            let _ = write!(out, "<li><code>{}</code> {}</li>", esc(name), badge(state));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</section>");
+    out
+}
+
+fn stack_href(target: &str, name: &str) -> String {
+    let mut parts = target.split('/');
+    let (a, r) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    format!("/console/stacks/{}/{}/{}", seg(a), seg(r), seg(name))
+}
+
+/// `/console/stacks`: `(target, stacks)` pairs.
+pub(crate) fn stack_list(targets: &[(String, Vec<StackSummary>)]) -> String {
+    if targets.iter().all(|(_, s)| s.is_empty()) {
+        return "<p class=\"empty\">No stacks yet: <code>slipway deploy</code> creates one.</p>"
+            .to_owned();
+    }
+    let mut out = String::new();
+    out.push_str("<div class=\"scroll\"><table><caption>Stacks</caption><thead><tr><th scope=\"col\">Stack</th><th scope=\"col\">Target</th><th scope=\"col\">Status</th><th scope=\"col\">Updated</th></tr></thead><tbody>");
+    for (t, stacks) in targets {
+        for s in stacks {
+            let _ = write!(
+                out,
+                "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td>{}</td><td>{}{}</td><td>{}</td></tr>",
+                stack_href(t, &s.name),
+                esc(&s.name),
+                esc(t),
+                badge(&s.status),
+                s.status_reason
+                    .as_deref()
+                    .map(|r| format!(" <span class=\"meta\">{}</span>", esc(r)))
+                    .unwrap_or_default(),
+                esc(&time(s.updated_ms))
+            );
+        }
+    }
+    out.push_str("</tbody></table></div>");
+    out
+}
+
+/// The body of `/console/stacks/{account}/{region}/{stack}`.
+pub(crate) fn stack_page(s: &Stack, events: &EventList) -> String {
+    let mut out = String::with_capacity(8192);
+    let _ = write!(
+        out,
+        "<p class=\"summary\">{}{} <span class=\"meta\">{}</span></p>",
+        badge(&s.status),
+        s.status_reason
+            .as_deref()
+            .map(|r| format!(" {}", esc(r)))
+            .unwrap_or_default(),
+        esc(&s.id)
+    );
+    out.push_str("<section aria-labelledby=\"res-h\"><h2 id=\"res-h\">Resources</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Logical ID</th><th scope=\"col\">Type</th><th scope=\"col\">Physical ID</th><th scope=\"col\">Status</th></tr></thead><tbody>");
+    for r in &s.resources {
+        let physical = r.physical_id.as_str();
+        let cell = if r.resource_type == "AWS::Lambda::Function" && !physical.is_empty() {
+            let t: Vec<&str> = s.target.split('/').collect();
+            format!(
+                "<a href=\"/console/functions/{}/{}/{}\">{}</a>",
+                seg(t.first().copied().unwrap_or("")),
+                seg(t.get(1).copied().unwrap_or("")),
+                seg(physical),
+                esc(physical)
+            )
+        } else {
+            esc(physical).to_string()
+        };
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.logical_id),
+            esc(&r.resource_type),
+            cell,
+            badge(&r.status)
+        );
+    }
+    out.push_str("</tbody></table></div></section>");
+    out.push_str("<section aria-labelledby=\"out-h\"><h2 id=\"out-h\">Outputs</h2>");
+    if s.outputs.is_empty() {
+        out.push_str("<p class=\"meta\">No outputs.</p>");
+    } else {
+        out.push_str("<dl class=\"facts\">");
+        for o in &s.outputs {
+            let _ = write!(
+                out,
+                "<dt>{}</dt><dd><code>{}</code>{}</dd>",
+                esc(&o.key),
+                esc(&o.value),
+                o.export_name
+                    .as_deref()
+                    .map(|e| format!(" <span class=\"meta\">exported as {}</span>", esc(e)))
+                    .unwrap_or_default()
+            );
+        }
+        out.push_str("</dl>");
+    }
+    out.push_str("</section>");
+    if !s.change_sets.is_empty() {
+        out.push_str("<section aria-labelledby=\"cs-h\"><h2 id=\"cs-h\">Change sets</h2><ul class=\"plain\">");
+        for c in &s.change_sets {
+            let _ = write!(out, "<li><code>{}</code></li>", esc(c));
+        }
+        out.push_str("</ul></section>");
+    }
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"ev-h\"><h2 id=\"ev-h\">Events</h2><p class=\"meta\">{} event(s), newest first</p><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Logical ID</th><th scope=\"col\">Status</th><th scope=\"col\">Reason</th></tr></thead><tbody>",
+        events.total
+    );
+    for e in events.events.iter().rev().take(200) {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{} <span class=\"meta\">{}</span></td><td>{}</td><td>{}</td></tr>",
+            esc(&time(e.timestamp_ms)),
+            esc(&e.logical_id),
+            esc(&e.resource_type),
+            badge(&e.status),
+            esc(e.reason.as_deref().unwrap_or(""))
+        );
+    }
+    out.push_str("</tbody></table></div></section>");
+    out
+}
+
+/// One function in a list: target, name, stack, its aliases (name → description).
+pub(crate) struct FunctionRow {
+    pub(crate) target: String,
+    pub(crate) name: String,
+    pub(crate) stack: String,
+    pub(crate) versions: usize,
+    pub(crate) aliases: Vec<String>,
+}
+
+fn function_href(target: &str, name: &str) -> String {
+    let mut parts = target.split('/');
+    let (a, r) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    format!("/console/functions/{}/{}/{}", seg(a), seg(r), seg(name))
+}
+
+pub(crate) fn function_list(rows: &[FunctionRow]) -> String {
+    if rows.is_empty() {
+        return "<p class=\"empty\">No functions deployed yet.</p>".to_owned();
+    }
+    let mut out = String::new();
+    out.push_str("<div class=\"scroll\"><table><caption>Functions</caption><thead><tr><th scope=\"col\">Function</th><th scope=\"col\">Target</th><th scope=\"col\">Stack</th><th scope=\"col\">Versions</th><th scope=\"col\">Aliases</th></tr></thead><tbody>");
+    for r in rows {
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td>{}</td><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+            function_href(&r.target, &r.name),
+            esc(&r.name),
+            esc(&r.target),
+            stack_href(&r.target, &r.stack),
+            esc(&r.stack),
+            r.versions,
+            esc(&r.aliases.join(", "))
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    out
+}
+
+/// One version's row on a function page.
+pub(crate) struct VersionRow {
+    /// `$LATEST` or the number.
+    pub(crate) version: String,
+    pub(crate) metrics: Option<FunctionMetrics>,
+}
+
+/// One alias: name, primary version, the additional version and its weight (0–1).
+pub(crate) struct AliasRow {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) additional: Option<(u32, f64)>,
+}
+
+/// How many versions and log lines a function page shows (the newest).
+pub(crate) const VERSIONS: usize = 50;
+pub(crate) const LOG_LINES: usize = 100;
+
+pub(crate) fn function_page(
+    versions: &[VersionRow],
+    aliases: &[AliasRow],
+    logs: &[LogRecord],
+) -> String {
+    let mut out = String::with_capacity(8192);
+    out.push_str("<section aria-labelledby=\"al-h\"><h2 id=\"al-h\">Aliases</h2>");
+    if aliases.is_empty() {
+        out.push_str("<p class=\"meta\">No aliases.</p>");
+    } else {
+        out.push_str("<ul class=\"plain\">");
+        for a in aliases {
+            let _ = write!(
+                out,
+                "<li><code>{}</code> → version {}",
+                esc(&a.name),
+                esc(&a.version)
+            );
+            if let Some((v, w)) = a.additional {
+                let _ = write!(
+                    out,
+                    " ({:.0}%), version {v} ({:.0}%)",
+                    (1.0 - w) * 100.0,
+                    w * 100.0
+                );
+            }
+            out.push_str("</li>");
+        }
+        out.push_str("</ul>");
+    }
+    let _ = write!(
+        out,
+        "</section><section aria-labelledby=\"ver-h\"><h2 id=\"ver-h\">Versions and their metrics</h2><p class=\"meta\">{} version(s){}; counters since this server started</p>\
+         <div class=\"scroll\"><table><thead><tr><th scope=\"col\">Version</th><th scope=\"col\">Invocations</th><th scope=\"col\">Errors</th><th scope=\"col\">Throttles</th><th scope=\"col\">Cold starts</th><th scope=\"col\">Mean duration</th><th scope=\"col\">Max duration</th><th scope=\"col\">Environments</th></tr></thead><tbody>",
+        versions.len(),
+        if versions.len() > VERSIONS {
+            format!(", the newest {VERSIONS} shown")
+        } else {
+            String::new()
+        }
+    );
+    for v in versions.iter().take(VERSIONS) {
+        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", esc(&v.version));
+        match &v.metrics {
+            Some(m) => {
+                let (mean, max) = if m.invocations == 0 {
+                    ("–".to_owned(), "–".to_owned())
+                } else {
+                    (
+                        format!("{:.1} ms", m.duration_ms_total / m.invocations as f64),
+                        format!("{:.1} ms", m.duration_ms_max),
+                    )
+                };
+                let _ = write!(
+                    out,
+                    "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{mean}</td><td>{max}</td><td>{}</td></tr>",
+                    m.invocations, m.errors, m.throttles, m.cold_starts, m.environments
+                );
+            }
+            None => {
+                out.push_str("<td colspan=\"7\" class=\"meta\">not loaded in the runtime</td></tr>")
+            }
+        }
+    }
+    out.push_str("</tbody></table></div></section>");
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"log-h\"><h2 id=\"log-h\">Recent log lines</h2><p class=\"meta\">the newest {} of every version, oldest first</p><pre class=\"logs\">",
+        LOG_LINES
+    );
+    for l in logs {
+        let _ = writeln!(
+            out,
+            "<span class=\"meta\">{} {}</span> {}",
+            esc(&time(l.timestamp_ms)),
+            esc(&l.version.to_string()),
+            esc(&l.message)
+        );
+    }
+    if logs.is_empty() {
+        out.push_str("(no log lines yet)");
+    }
+    out.push_str("</pre></section>");
+    out
+}
