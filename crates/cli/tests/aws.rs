@@ -498,3 +498,97 @@ fn deploy_stack_without_a_person_in_the_loop() {
     assert_eq!(second, slipway_aws::Deployed::NoChanges);
     assert!(events.iter().any(|s| s == "CREATE_COMPLETE"), "{events:?}");
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+/// One pipeline, two kinds of target in one execution: a stack deploys to a local target
+/// (Slipway's engine) and one to `aws:ACCOUNT/REGION` (packaged into the managed bucket, a
+/// change set on "AWS" — moto here). moto cannot expand SAM, so the AWS stage's template is
+/// plain CloudFormation with `Code: src/` as `aws cloudformation package` takes it; the local
+/// stage deploys the SAM form of the same function.
+#[test]
+fn a_pipeline_deploys_to_a_local_and_an_aws_target() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let template = template("");
+    write_files(
+        dir,
+        &[
+            ("template.yaml", template.as_str()),
+            (
+                "local.yaml",
+                "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      CodeUri: src/\n",
+            ),
+            (
+                "src/app.py",
+                "def handler(event, context):\n    return 'hi'\n",
+            ),
+            (
+                "slipway.yaml",
+                "name: both\nsource:\n  git: main\nstages:\n  - name: Local\n    deploy: {stack: both-local, template: local.yaml, target: 111111111111/us-east-1}\n  - name: Cloud\n    deploy: {stack: both-cloud, template: template.yaml, target: aws:123456789012/us-east-1, parameters: {Stage: prod}}\n",
+            ),
+            (".gitignore", ".slipway/\n"),
+        ],
+    );
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "first"]);
+    let r = slipway(dir, Some(&moto.url), true, &["pipeline", "run"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("stack both-local in 111111111111/us-east-1: CREATE_COMPLETE"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("stack both-cloud in aws:123456789012/us-east-1: CREATE_COMPLETE"),
+        "{}",
+        r.stdout
+    );
+    // On "AWS": the stack with its parameter, and the code in the managed bucket.
+    let stacks = aws_cli(
+        dir,
+        &moto,
+        &[
+            "cloudformation",
+            "describe-stacks",
+            "--stack-name",
+            "both-cloud",
+        ],
+    );
+    assert_eq!(
+        stacks["Stacks"][0]["StackStatus"], "CREATE_COMPLETE",
+        "{stacks}"
+    );
+    assert_eq!(
+        stacks["Stacks"][0]["Parameters"][0]["ParameterValue"], "prod",
+        "{stacks}"
+    );
+    assert_eq!(objects(dir, &moto).len(), 1);
+}
+
+fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}

@@ -635,10 +635,127 @@ impl DeployRunner {
         }
     }
 
+    /// A deploy action whose target is `aws:ACCOUNT/REGION`: the stack goes to AWS through
+    /// `slipway_aws` as `sam deploy` sends it (packaged into the managed artefact bucket
+    /// `slipway-artifacts-ACCOUNT-REGION`, created when missing; a change set executed and
+    /// followed to a terminal status), in the action's region when it names one, assuming the
+    /// action's `RoleArn` as CodePipeline's cross-account actions do. Credentials and the
+    /// endpoint come from the server's environment (the usual AWS chain, `AWS_ENDPOINT_URL`).
+    /// `CREATE_UPDATE` and `REPLACE_ON_FAILURE` only; the other modes are refused.
+    #[cfg(feature = "aws")]
+    fn deploy_aws(
+        &self,
+        app: &App,
+        job: &Job,
+        aws: &str,
+        mode: &str,
+        stack: &str,
+    ) -> Result<ActionResult, String> {
+        if !matches!(mode, "CREATE_UPDATE" | "REPLACE_ON_FAILURE") {
+            return Err(format!(
+                "ActionMode {mode} is not supported for AWS targets yet (CREATE_UPDATE and REPLACE_ON_FAILURE are)"
+            ));
+        }
+        let (account, region) = aws
+            .split_once('/')
+            .ok_or_else(|| format!("target aws:{aws} is not aws:ACCOUNT/REGION"))?;
+        let a = &job.action;
+        let target = slipway_aws::Target {
+            account: account.to_owned(),
+            region: a.region.clone().unwrap_or_else(|| region.to_owned()),
+            role_arn: a.role_arn.clone(),
+            ..slipway_aws::Target::default()
+        };
+        let req = self.request(app, job, stack)?;
+        let template = parse_document(&req.template, TagMode::CloudFormation)
+            .root
+            .map(|r| r.to_json())
+            .ok_or("the template cannot be read")?;
+        let parameters: Vec<(String, String)> = req
+            .parameters
+            .iter()
+            .filter_map(|p| Some((p.key.clone(), p.value.clone()?)))
+            .collect();
+        let capabilities: Vec<String> = a
+            .configuration
+            .get("Capabilities")
+            .map(|c| {
+                c.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let root = req.code_root.unwrap_or_else(|| self.unpacked.clone());
+        let d = slipway_aws::StackDeploy {
+            stack,
+            template: &template,
+            root: &root,
+            store: &self.artefacts,
+            resolve_s3: true,
+            parameters: &parameters,
+            tags: &[],
+            capabilities: &capabilities,
+            poll: Duration::from_millis(500),
+            // Until the action's own deadline (CodePipeline's timeout for it).
+            give_up: Duration::from_millis(a.deadline.0.saturating_sub(app.clock.now_ms()))
+                .max(Duration::from_secs(60)),
+        };
+        let name = format!("aws:{}/{}", target.account, target.region);
+        let ended = self.rt.block_on(async {
+            let aws = slipway_aws::Aws::connect(&target).await?;
+            aws.deploy_stack(&d, &mut |_| {}).await
+        });
+        match ended.map_err(|e| format!("{name}: {e}"))? {
+            slipway_aws::Deployed::NoChanges => Ok(ActionResult {
+                summary: Some(format!("stack {stack} in {name}: no changes")),
+                ..ActionResult::default()
+            }),
+            slipway_aws::Deployed::Finished(info) => {
+                let failed = info.status.contains("ROLLBACK") || info.status.ends_with("_FAILED");
+                let summary = format!("stack {stack} in {name}: {}", info.status);
+                if failed {
+                    return Err(match info.reason {
+                        Some(r) => format!("{summary} ({r})"),
+                        None => summary,
+                    });
+                }
+                Ok(ActionResult {
+                    summary: Some(summary),
+                    variables: info.outputs.into_iter().map(|(k, v, _)| (k, v)).collect(),
+                    ..ActionResult::default()
+                })
+            }
+        }
+    }
+
+    /// Without the `aws` feature an AWS target is refused with the way to get it.
+    #[cfg(not(feature = "aws"))]
+    fn deploy_aws(
+        &self,
+        _app: &App,
+        _job: &Job,
+        aws: &str,
+        _mode: &str,
+        _stack: &str,
+    ) -> Result<ActionResult, String> {
+        Err(format!(
+            "target aws:{aws}: this slipway was built without the AWS target (cargo build --features slipway-cli/aws)"
+        ))
+    }
+
     fn deploy(&self, app: &App, job: &Job) -> Result<ActionResult, String> {
         let c = &job.action.configuration;
         let mode = c.get("ActionMode").map_or("CREATE_UPDATE", String::as_str);
         let stack = c.get("StackName").ok_or("StackName is required")?;
+        if let Some(aws) = job
+            .action
+            .target
+            .as_deref()
+            .and_then(|t| t.strip_prefix("aws:"))
+        {
+            return self.deploy_aws(app, job, aws, mode, stack);
+        }
         let target = Self::target(app, job);
         // An operation the engine resumed after a restart (or a traffic shift) ends first.
         let status = Self::settle(app, &target, stack, job)?;

@@ -77,9 +77,13 @@ impl ServerProc {
                 .to_owned()
         };
         let endpoint = url(&first);
-        let gateway = match lines.recv_timeout(TIMEOUT) {
-            Ok(Some(l)) if l.contains("Gateway") => url(&l),
-            other => panic!("no gateway line: {other:?}"),
+        // The lines after the first name the gateway and the console, in either order.
+        let gateway = loop {
+            match lines.recv_timeout(TIMEOUT) {
+                Ok(Some(l)) if l.contains("Gateway") => break url(&l),
+                Ok(Some(_)) => {}
+                other => panic!("no gateway line: {other:?}"),
+            }
         };
         ServerProc {
             child,

@@ -707,7 +707,7 @@ impl Reader<'_> {
             if !valid_target(t) {
                 self.err(
                     l,
-                    format!("target '{t}' is neither ACCOUNT/REGION (111111111111/us-east-1) nor a short name"),
+                    format!("target '{t}' is neither ACCOUNT/REGION (111111111111/us-east-1), aws:ACCOUNT/REGION nor a short name"),
                 );
             }
             if !seen.insert(t) {
@@ -864,8 +864,12 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-/// `ACCOUNT/REGION` (12 digits, a region name) or a short target name.
+/// `ACCOUNT/REGION` (12 digits, a region name), `aws:ACCOUNT/REGION` (that account on AWS,
+/// through the AWS target) or a short target name.
 pub fn valid_target(t: &str) -> bool {
+    if let Some(aws) = t.strip_prefix("aws:") {
+        return aws.contains('/') && valid_target(aws);
+    }
     match t.split_once('/') {
         Some((acct, region)) => {
             acct.len() == 12
