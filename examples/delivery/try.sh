@@ -8,12 +8,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dir=${1:-$(mktemp -d)/delivery}
 cargo build -q -p slipway-cli --manifest-path "$root/Cargo.toml"
-# The pre-traffic hook uses boto3, which Lambda provides; here the local interpreter must.
+# The pre-traffic hook uses boto3, which Lambda provides. When the local python3.11 lacks it,
+# a small virtual environment with it (made once, under target/) goes first on PATH: the
+# runtime then runs python3.11 functions on that interpreter.
 py=$(command -v python3.11 || command -v python3)
-"$py" -c 'import boto3' 2>/dev/null || {
-  echo "the hook needs boto3: $py -m pip install boto3" >&2
-  exit 1
-}
+if ! "$py" -c 'import boto3' 2>/dev/null; then
+  venv="$root/target/try-venv"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import boto3' 2>/dev/null; then
+    echo "setting up $venv with boto3 (once)" >&2
+    "$py" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check boto3
+  fi
+  PATH="$venv/bin:$PATH"
+  export PATH
+fi
 mkdir -p "$dir"
 cp -R "$here/template.yaml" "$here/buildspec.yml" "$here/slipway.yaml" "$here/src" "$dir/"
 rm -rf "$dir/src/__pycache__"
