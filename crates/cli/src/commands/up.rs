@@ -17,7 +17,8 @@
 //!    resumes from the stored state (in-progress actions re-run, approvals still wait) and
 //!    only a new commit starts a new execution.
 //! 5. Progress: one line per action state change, a table when an execution ends.
-//! 6. Ctrl-C: stop polling and serving, stop every function process, remove `server.json`.
+//! 6. Ctrl-C (or SIGTERM): stop polling and serving, stop every function process, remove
+//!    `server.json`.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -235,9 +236,12 @@ pub(crate) fn run(
     };
     let signal = rt.block_on(async {
         let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+        // SIGTERM (a service manager, `timeout`, `kill`) stops as cleanly as Ctrl-C.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
             tokio::select! {
                 r = &mut ctrl_c => return r,
+                _ = term.recv() => return Ok(()),
                 Some(msg) = rx.recv() => {
                     match msg {
                         Shown::Text(buf) => out.write_all(&buf)?,
