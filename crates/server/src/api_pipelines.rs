@@ -32,6 +32,25 @@ use crate::App;
 use crate::wire::{self, HttpResponse};
 
 pub(crate) const PREFIX: &str = "/api/v1/pipelines";
+
+/// Every route [`route`] answers, as `docs/openapi.yaml` lists them (a test holds the document
+/// equal to this list and `api::routes`); keep it in step with the `match` in [`route`].
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/pipelines"),
+    ("GET", "/api/v1/pipelines/{name}"),
+    ("POST", "/api/v1/pipelines/{name}/executions"),
+    ("GET", "/api/v1/pipelines/{name}/executions/{executionId}"),
+    (
+        "POST",
+        "/api/v1/pipelines/{name}/executions/{executionId}/stop",
+    ),
+    (
+        "POST",
+        "/api/v1/pipelines/{name}/executions/{executionId}/retry",
+    ),
+    ("POST", "/api/v1/pipelines/{name}/approvals"),
+    ("POST", "/api/v1/pipelines/{name}/webhook"),
+];
 const JSON: &str = "application/json";
 const MAX_BODY: usize = 1024 * 1024;
 /// GitHub's signature header.

@@ -56,6 +56,8 @@
 
 pub mod api;
 mod api_pipelines;
+/// The pipeline routes of the control API (`/api/v1/pipelines…`).
+pub use api_pipelines::ROUTES as PIPELINE_ROUTES;
 mod cloudformation;
 mod codedeploy;
 mod console;

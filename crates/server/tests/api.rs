@@ -122,6 +122,7 @@ fn the_openapi_document_lists_exactly_the_routers_paths() {
     }
     let routed: std::collections::BTreeSet<_> = slipway_server::api::routes()
         .into_iter()
+        .chain(slipway_server::PIPELINE_ROUTES.iter().copied())
         .map(|(m, p)| (m.to_owned(), p.to_owned()))
         .collect();
     assert_eq!(
@@ -534,4 +535,21 @@ fn deployments_are_listed_moved_by_operator_actions_and_rolled_back() {
         &json!({"action": "stop"}),
     );
     assert_eq!(s, 409, "{e}");
+}
+
+/// Every documented pipeline route is one the pipelines router answers: a made-up pipeline
+/// gets `PipelineNotFound` (or the webhook's own refusal), never the router's `NotFound`.
+#[test]
+fn every_pipeline_route_is_routed() {
+    let r = Rig::start();
+    for (method, pattern) in slipway_server::PIPELINE_ROUTES {
+        let path = pattern
+            .replace("{name}", "no-such-pipeline")
+            .replace("{executionId}", "x");
+        let body = json!({"stage": "S", "action": "A", "status": "Approved"});
+        let (status, v) = call(&r.endpoint(), method, &path, Some(&body), None);
+        let code = v["error"]["code"].as_str().unwrap_or_default().to_owned();
+        assert_ne!(code, "NotFound", "{method} {path}: {status} {v}");
+        assert!(status < 500, "{method} {path}: {status} {v}");
+    }
 }
