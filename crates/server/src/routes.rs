@@ -166,7 +166,7 @@ struct DeployedStack {
 }
 
 fn read_stack(store: &dyn StateStore, target: &str, name: &str) -> Option<DeployedStack> {
-    let doc = match store.get_stack(target, name) {
+    let doc = match store.get_stack_resources(target, name) {
         Ok(Some(d)) => d,
         Ok(None) => return None,
         Err(e) => {

@@ -269,6 +269,21 @@ pub trait StateStore: Send + Sync {
 
     fn get_stack(&self, target: &str, name: &str) -> Result<Option<StackDoc>, StateError>;
 
+    /// A stack's record and resources only (`change_sets` and `events` left empty): what the
+    /// gateway's route tables are built from, read after every alias step, where a stack's
+    /// whole event history would be read for nothing.
+    fn get_stack_resources(
+        &self,
+        target: &str,
+        name: &str,
+    ) -> Result<Option<StackDoc>, StateError> {
+        Ok(self.get_stack(target, name)?.map(|mut d| {
+            d.change_sets.clear();
+            d.events.clear();
+            d
+        }))
+    }
+
     /// Names of the stacks stored in `target`, sorted.
     fn list_stacks(&self, target: &str) -> Result<Vec<String>, StateError>;
 

@@ -365,66 +365,15 @@ impl StateStore for SqliteStore {
     }
 
     fn get_stack(&self, target: &str, name: &str) -> Result<Option<StackDoc>, StateError> {
-        let conn = self.lock();
-        let key = format!("{target}/{name}");
-        let row: Option<(i64, String)> = conn
-            .query_row(
-                "SELECT generation, record FROM stacks WHERE target = ?1 AND name = ?2",
-                params![target, name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sql("reading a stack"))?;
-        let Some((generation, record)) = row else {
-            return Ok(None);
-        };
-        let pairs = |q: &str, what: &'static str| -> Result<Vec<(String, Value)>, StateError> {
-            let mut st = conn.prepare(q).map_err(sql("reading a stack"))?;
-            let rows = st
-                .query_map(params![target, name], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(sql("reading a stack"))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (k, text) = row.map_err(sql("reading a stack"))?;
-                let v = parse(what, &format!("{key}/{k}"), &text)?;
-                out.push((k, v));
-            }
-            Ok(out)
-        };
-        let resources = pairs(
-            "SELECT logical_id, doc FROM stack_resources WHERE target = ?1 AND stack = ?2 ORDER BY seq",
-            "stack resource",
-        )?;
-        let change_sets = pairs(
-            "SELECT name, doc FROM change_sets WHERE target = ?1 AND stack = ?2 ORDER BY seq",
-            "change set",
-        )?;
-        let mut events = Vec::new();
-        {
-            let mut st = conn
-                .prepare(
-                    "SELECT seq, doc FROM stack_events WHERE target = ?1 AND stack = ?2 ORDER BY seq",
-                )
-                .map_err(sql("reading stack events"))?;
-            let rows = st
-                .query_map(params![target, name], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(sql("reading stack events"))?;
-            for row in rows {
-                let (seq, text) = row.map_err(sql("reading stack events"))?;
-                events.push(parse("stack event", &format!("{key}#{seq}"), &text)?);
-            }
-        }
-        Ok(Some(StackDoc {
-            generation: generation as u64,
-            record: parse("stack", &key, &record)?,
-            resources,
-            change_sets,
-            events,
-        }))
+        self.read_stack(target, name, true)
+    }
+
+    fn get_stack_resources(
+        &self,
+        target: &str,
+        name: &str,
+    ) -> Result<Option<StackDoc>, StateError> {
+        self.read_stack(target, name, false)
     }
 
     fn list_stacks(&self, target: &str) -> Result<Vec<String>, StateError> {
@@ -512,5 +461,86 @@ impl StateStore for SqliteStore {
             ));
         }
         Ok(out)
+    }
+}
+
+impl SqliteStore {
+    /// One stack; without its change sets and events unless `full`.
+    fn read_stack(
+        &self,
+        target: &str,
+        name: &str,
+        full: bool,
+    ) -> Result<Option<StackDoc>, StateError> {
+        let conn = self.lock();
+
+        let key = format!("{target}/{name}");
+        let row: Option<(i64, String)> = conn
+            .query_row(
+                "SELECT generation, record FROM stacks WHERE target = ?1 AND name = ?2",
+                params![target, name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql("reading a stack"))?;
+        let Some((generation, record)) = row else {
+            return Ok(None);
+        };
+        let pairs = |q: &str, what: &'static str| -> Result<Vec<(String, Value)>, StateError> {
+            let mut st = conn.prepare(q).map_err(sql("reading a stack"))?;
+            let rows = st
+                .query_map(params![target, name], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(sql("reading a stack"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (k, text) = row.map_err(sql("reading a stack"))?;
+                let v = parse(what, &format!("{key}/{k}"), &text)?;
+                out.push((k, v));
+            }
+            Ok(out)
+        };
+        let resources = pairs(
+            "SELECT logical_id, doc FROM stack_resources WHERE target = ?1 AND stack = ?2 ORDER BY seq",
+            "stack resource",
+        )?;
+        if !full {
+            return Ok(Some(StackDoc {
+                generation: generation as u64,
+                record: parse("stack", &key, &record)?,
+                resources,
+                change_sets: Vec::new(),
+                events: Vec::new(),
+            }));
+        }
+        let change_sets = pairs(
+            "SELECT name, doc FROM change_sets WHERE target = ?1 AND stack = ?2 ORDER BY seq",
+            "change set",
+        )?;
+        let mut events = Vec::new();
+        {
+            let mut st = conn
+                .prepare(
+                    "SELECT seq, doc FROM stack_events WHERE target = ?1 AND stack = ?2 ORDER BY seq",
+                )
+                .map_err(sql("reading stack events"))?;
+            let rows = st
+                .query_map(params![target, name], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(sql("reading stack events"))?;
+            for row in rows {
+                let (seq, text) = row.map_err(sql("reading stack events"))?;
+                events.push(parse("stack event", &format!("{key}#{seq}"), &text)?);
+            }
+        }
+        Ok(Some(StackDoc {
+            generation: generation as u64,
+            record: parse("stack", &key, &record)?,
+            resources,
+            change_sets,
+            events,
+        }))
     }
 }

@@ -56,6 +56,14 @@ fn stacks_round_trip_with_generations_and_events() {
                 json!({"status": "CREATE_COMPLETE"})
             ]
         );
+        // The route tables' read: record and resources, no history.
+        let head = s.get_stack_resources(T, "app").unwrap().unwrap();
+        assert_eq!(
+            (head.generation, &head.record, &head.resources),
+            (doc.generation, &doc.record, &doc.resources)
+        );
+        assert!(head.events.is_empty() && head.change_sets.is_empty());
+        assert!(s.get_stack_resources(T, "nope").unwrap().is_none());
         assert_eq!(s.list_stacks(T).unwrap(), vec!["app".to_owned()]);
         assert!(s.list_stacks("222222222222/eu-west-1").unwrap().is_empty());
         // Reusing a deleted stack's name starts a new event history.
