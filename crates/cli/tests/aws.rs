@@ -5,6 +5,8 @@
 
 #![cfg(feature = "aws")]
 
+mod common;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -499,23 +501,6 @@ fn deploy_stack_without_a_person_in_the_loop() {
     assert!(events.iter().any(|s| s == "CREATE_COMPLETE"), "{events:?}");
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "git {args:?}");
-}
-
 /// One pipeline, two kinds of target in one execution: a stack deploys to a local target
 /// (Slipway's engine) and one to `aws:ACCOUNT/REGION` (packaged into the managed bucket, a
 /// change set on "AWS" — moto here). moto cannot expand SAM, so the AWS stage's template is
@@ -527,7 +512,7 @@ fn a_pipeline_deploys_to_a_local_and_an_aws_target() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let template = template("");
-    write_files(
+    common::write(
         dir,
         &[
             ("template.yaml", template.as_str()),
@@ -546,9 +531,9 @@ fn a_pipeline_deploys_to_a_local_and_an_aws_target() {
             (".gitignore", ".slipway/\n"),
         ],
     );
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "first"]);
+    common::git(dir, &["init", "-q", "-b", "main"]);
+    common::git(dir, &["add", "-A"]);
+    common::git(dir, &["commit", "-q", "-m", "first"]);
     let r = slipway(dir, Some(&moto.url), true, &["pipeline", "run"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(
@@ -583,12 +568,4 @@ fn a_pipeline_deploys_to_a_local_and_an_aws_target() {
         "{stacks}"
     );
     assert_eq!(objects(dir, &moto).len(), 1);
-}
-
-fn write_files(dir: &Path, files: &[(&str, &str)]) {
-    for (name, text) in files {
-        let path = dir.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
 }

@@ -7,7 +7,7 @@ mod common;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Command, Stdio};
 
-use common::{slipway, write};
+use common::{git, slipway, write};
 use serde_json::Value;
 
 const PASSING: &str = r#"version: 0.2
@@ -275,21 +275,6 @@ fn gc_keeps_what_builds_refer_to_and_removes_the_rest() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("kept 0 "), "{}", r.stdout);
     assert!(!r.stdout.contains("removed 0 "), "{}", r.stdout);
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let st = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "git {args:?}");
 }
 
 #[test]

@@ -790,18 +790,8 @@ fn a_deployed_api_answers_on_the_servers_gateway() {
         .find(|l| l.starts_with("API ServerlessRestApi (Prod) at "))
         .unwrap_or_else(|| panic!("{}", r.stdout));
     let url = line.split(' ').nth(4).unwrap();
-    let rest = url.strip_prefix("http://").unwrap();
-    let (addr, path) = rest.split_once('/').unwrap();
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    use std::io::{Read as _, Write as _};
-    write!(
-        stream,
-        "GET /{path}hello HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-    assert!(reply.ends_with("hello from /hello"), "{reply}");
+    let (status, body) = common::http_get(&format!("{url}hello"));
+    assert!(status.starts_with("HTTP/1.1 200"), "{status} {body}");
+    assert_eq!(body, "hello from /hello");
     server.stop();
 }

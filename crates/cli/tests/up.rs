@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{slipway, write};
+use common::{git, http_get, slipway, write};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -40,22 +40,6 @@ stages:
   - name: Prod
     deploy: {stack: shop-prod, template: template.yaml, targets: [222222222222/eu-west-1], parameters: {Stage: prod}}
 "#;
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "git {args:?}");
-}
 
 fn commit(dir: &Path, version: &str) {
     write(
@@ -360,27 +344,6 @@ fn pipeline_run_embedded_in_a_project_up_never_ran_in_uses_the_default_pipeline(
         "{}",
         list.stdout
     );
-}
-
-/// One GET over HTTP/1.1 to `url` (`http://HOST:PORT/path`); status line and body.
-fn http_get(url: &str) -> (String, String) {
-    use std::io::{Read as _, Write as _};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (addr, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET /{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).unwrap();
-    let status = reply.lines().next().unwrap_or_default().to_owned();
-    let body = reply
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// The example the README starts with (`examples/delivery`), as a newcomer runs it: unit tests,
