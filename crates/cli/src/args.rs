@@ -194,6 +194,11 @@ pub(crate) struct ServeArgs {
     /// concurrency does (default 0: on the first request).
     #[arg(long, value_name = "N")]
     pub(crate) warm: Option<u32>,
+    /// Invocations of a function run at once before a short CPU-bound one waits briefly for a
+    /// busy environment instead of taking another (default: the number of CPUs; 0: off, one
+    /// environment per concurrent request as Lambda).
+    #[arg(long, value_name = "N")]
+    pub(crate) target_concurrency: Option<u32>,
     #[command(flatten)]
     pub(crate) target: TargetArgs,
     #[command(flatten)]

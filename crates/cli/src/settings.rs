@@ -921,6 +921,8 @@ pub(crate) struct ServeSettings {
     pub(crate) python: Option<PathBuf>,
     /// Execution environments started per function before the first request (0: on demand).
     pub(crate) warm: u32,
+    /// The runtime's target concurrency (`Runtime::set_target_concurrency`); 0 is off.
+    pub(crate) target_concurrency: u32,
 }
 
 /// `--host` when none is given, as `sam local start-api`.
@@ -940,6 +942,7 @@ pub(crate) struct ServeOptions {
     pub(crate) data_dir: Option<PathBuf>,
     pub(crate) python: Option<PathBuf>,
     pub(crate) warm: Option<u32>,
+    pub(crate) target_concurrency: Option<u32>,
 }
 
 impl Combine for ServeOptions {
@@ -955,6 +958,7 @@ impl Combine for ServeOptions {
             data_dir: self.data_dir.combine(lower.data_dir),
             python: self.python.combine(lower.python),
             warm: self.warm.combine(lower.warm),
+            target_concurrency: self.target_concurrency.combine(lower.target_concurrency),
         }
     }
 }
@@ -975,6 +979,7 @@ pub(crate) const SERVE_KEYS: &[&str] = &[
     "stack_name",
     "warm",
     "warm_containers",
+    "target_concurrency",
 ];
 
 /// An IP address, or `localhost` (127.0.0.1).
@@ -1006,6 +1011,7 @@ impl ServeOptions {
             data_dir: args.data_dir.clone(),
             python: None,
             warm: args.warm,
+            target_concurrency: args.target_concurrency,
         }
     }
 
@@ -1044,6 +1050,18 @@ impl ServeOptions {
                 }
             },
         };
+        let target_concurrency =
+            r.string("target_concurrency")
+                .and_then(|n| match n.parse::<u32>() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        r.error(
+                            "target_concurrency",
+                            format!("`target_concurrency` must be a number of invocations (0: off), not {n:?}"),
+                        );
+                        None
+                    }
+                });
         let host = r.string("host").and_then(|h| match parse_host(&h) {
             Ok(ip) => Some(ip),
             Err(e) => {
@@ -1075,6 +1093,7 @@ impl ServeOptions {
             data_dir: r.string("data_dir").map(PathBuf::from),
             python: None,
             warm,
+            target_concurrency,
         }
     }
 
@@ -1096,6 +1115,9 @@ impl ServeOptions {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             python: self.python,
             warm: self.warm.unwrap_or(0),
+            target_concurrency: self.target_concurrency.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+            }),
         })
     }
 }
@@ -1370,11 +1392,37 @@ mod tests {
             assert_eq!(s.warm, warm, "{config}");
         }
 
+        // The target concurrency: one per CPU unless set (0: off); the flag beats the file.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let s = serve(&ServeArgs::default(), &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert_eq!(s.target_concurrency, cpus);
         let dir = dir_with(&[
             ("template.yaml", ""),
             (
                 "samconfig.toml",
-                "version = 0.1\n[default.serve.parameters]\nport = \"http\"\nwarmth = 2\n",
+                "version = 0.1\n[default.serve.parameters]\ntarget_concurrency = 5\n",
+            ),
+        ]);
+        let s = serve(&ServeArgs::default(), &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert_eq!(s.target_concurrency, 5);
+        let args = ServeArgs {
+            target_concurrency: Some(0),
+            ..ServeArgs::default()
+        };
+        let s = serve(&args, &Environment::default(), dir.path())
+            .settings
+            .unwrap();
+        assert_eq!(s.target_concurrency, 0);
+
+        let dir = dir_with(&[
+            ("template.yaml", ""),
+            (
+                "samconfig.toml",
+                "version = 0.1\n[default.serve.parameters]\nport = \"http\"\nwarmth = 2\ntarget_concurrency = \"many\"\n",
             ),
         ]);
         let r = serve(&ServeArgs::default(), &Environment::default(), dir.path());
@@ -1390,6 +1438,12 @@ mod tests {
             messages
                 .iter()
                 .any(|m| m.contains("has no option `warmth`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`target_concurrency` must be a number")),
             "{messages:?}"
         );
         let args = ServeArgs {

@@ -78,6 +78,8 @@ pub(crate) struct Environment {
     pid: Option<rustix::process::Pid>,
     /// `/proc/<pid>/status`, opened once: read again from offset 0 after each invocation.
     status: Option<std::fs::File>,
+    /// `/proc/<pid>/schedstat` (the main thread's time on CPU), likewise.
+    schedstat: Option<std::fs::File>,
     /// Where the process group is recorded while it lives (`groups.rs`).
     groups: Arc<Groups>,
     events: mpsc::UnboundedReceiver<ApiEvent>,
@@ -294,6 +296,9 @@ impl Environment {
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
         let status = pid
             .and_then(|p| std::fs::File::open(format!("/proc/{}/status", p.as_raw_nonzero())).ok());
+        let schedstat = pid.and_then(|p| {
+            std::fs::File::open(format!("/proc/{}/schedstat", p.as_raw_nonzero())).ok()
+        });
         if let Some(pid) = pid {
             groups.record(pid.as_raw_nonzero().get() as u32);
         }
@@ -321,6 +326,7 @@ impl Environment {
             child,
             pid,
             status,
+            schedstat,
             groups: groups.clone(),
             events,
             fast,
@@ -358,6 +364,22 @@ impl Environment {
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb * 1024)
+    }
+
+    /// Time the process's main thread has been runnable: on CPU or waiting in a run queue for
+    /// one (the first two fields of `schedstat`, in nanoseconds). Counting the queue keeps a
+    /// CPU-bound handler CPU-bound when the cores are contended; a handler's own threads are
+    /// not counted.
+    pub(crate) fn runnable_time(&self) -> Option<Duration> {
+        use std::os::unix::fs::FileExt as _;
+        let file = self.schedstat.as_ref()?;
+        let mut buf = [0u8; 128];
+        let n = file.read_at(&mut buf, 0).ok()?;
+        let text = std::str::from_utf8(&buf[..n]).ok()?;
+        let mut fields = text.split_whitespace();
+        let on_cpu: u64 = fields.next()?.parse().ok()?;
+        let queued: u64 = fields.next()?.parse().ok()?;
+        Some(Duration::from_nanos(on_cpu + queued))
     }
 
     async fn wait_flush(&mut self) {
@@ -509,6 +531,7 @@ impl Environment {
     pub(crate) fn kill(&mut self) {
         self.alive = false;
         self.status = None;
+        self.schedstat = None;
         if let Some(pid) = self.pid.take() {
             let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
             self.groups.forget(pid.as_raw_nonzero().get() as u32);

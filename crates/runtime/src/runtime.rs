@@ -1,9 +1,9 @@
 //! [`Runtime`]: registered function versions → pools of execution environments, and the
 //! [`Invoker`] that runs one invocation on one environment at a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use slipway_model::invoke::{
     FunctionError, InvocationType, InvokeError, InvokeFuture, InvokeRequest, InvokeResponse,
     Invoker,
 };
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::api::Invocation;
 use crate::clock::{Clock, SystemClock};
@@ -56,6 +56,13 @@ pub struct RuntimeConfig {
     /// rather than the Runtime API (which stays served). On by default; off measures the
     /// Runtime API path.
     pub fast_channel: bool,
+    /// Local serving's *target concurrency* (`None`: off, Lambda's rule). See
+    /// [`Runtime::set_target_concurrency`].
+    pub target_concurrency: Option<u32>,
+    /// How long an invoke held back by the target concurrency waits for a warm environment
+    /// before it takes another one, as Lambda would (and the longest recent average duration
+    /// for which it is held back at all).
+    pub target_wait: Duration,
 }
 
 impl RuntimeConfig {
@@ -74,6 +81,8 @@ impl RuntimeConfig {
             log_sink: None,
             clock: Arc::new(SystemClock::default()),
             fast_channel: true,
+            target_concurrency: None,
+            target_wait: Duration::from_millis(25),
         }
     }
 }
@@ -123,8 +132,62 @@ struct Pool {
     spec: FunctionSpec,
     launch: Result<Launch, LaunchError>,
     permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Environment>>,
+    idle: Mutex<Idle>,
     metrics: Mutex<FunctionMetrics>,
+}
+
+/// The environments of a pool that are not running an invocation, and what the target
+/// concurrency needs to know (all under one lock, so that an invoke that decides to wait is
+/// queued before any environment can come back).
+#[derive(Default)]
+struct Idle {
+    /// Last used on top (reused first), so that environments beyond the need go stale and
+    /// are reaped.
+    envs: Vec<Environment>,
+    /// Invocations running on an environment now (not those waiting for one).
+    running: u32,
+    /// Invokes held back by the target concurrency, oldest first: an environment that comes
+    /// back goes to the first one still waiting.
+    waiters: VecDeque<oneshot::Sender<Environment>>,
+    /// Moving averages over recent warm invocations, once there is one.
+    profile: Option<Profile>,
+}
+
+/// Exponentially weighted averages (weight 1/8 per invocation).
+#[derive(Clone, Copy, Debug)]
+struct Profile {
+    duration_us: f64,
+    /// The share of the invocation's wall time its environment was runnable (on CPU or
+    /// queued for one); 0 when unknown.
+    cpu_share: f64,
+}
+
+impl Profile {
+    const WEIGHT: f64 = 0.125;
+
+    fn update(previous: Option<Profile>, duration: Duration, cpu: Option<Duration>) -> Profile {
+        let duration_us = duration.as_secs_f64() * 1e6;
+        let cpu_share = match cpu {
+            Some(cpu) if duration_us > 0.0 => (cpu.as_secs_f64() * 1e6 / duration_us).min(1.0),
+            _ => 0.0,
+        };
+        match previous {
+            None => Profile {
+                duration_us,
+                cpu_share,
+            },
+            Some(p) => Profile {
+                duration_us: p.duration_us + Self::WEIGHT * (duration_us - p.duration_us),
+                cpu_share: p.cpu_share + Self::WEIGHT * (cpu_share - p.cpu_share),
+            },
+        }
+    }
+
+    /// Short and CPU-bound: another environment would compete for the same cores, and a
+    /// busy one comes back soon.
+    fn worth_waiting(&self, target_wait: Duration) -> bool {
+        self.cpu_share >= 0.5 && self.duration_us < target_wait.as_secs_f64() * 1e6
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -140,7 +203,7 @@ impl Pool {
         self.metrics.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Environment>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -154,6 +217,8 @@ struct Inner {
     pools: Mutex<BTreeMap<Key, Arc<Pool>>>,
     logs: Arc<Logs>,
     next_env: AtomicU64,
+    /// [`RuntimeConfig::target_concurrency`], changeable live; 0 is off.
+    target_concurrency: AtomicU32,
 }
 
 /// The function runtime. Cheap to clone (a handle); the gateway and control plane hold it as
@@ -203,6 +268,7 @@ impl Runtime {
             })?;
         }
         let logs = Arc::new(Logs::new(config.log_capacity, config.log_sink.clone()));
+        let config_target = config.target_concurrency.unwrap_or(0);
         Ok(Self {
             inner: Arc::new(Inner {
                 interpreters: Interpreters::new(config.python.clone()),
@@ -213,6 +279,7 @@ impl Runtime {
                 pools: Mutex::new(BTreeMap::new()),
                 logs,
                 next_env: AtomicU64::new(1),
+                target_concurrency: AtomicU32::new(config_target),
             }),
         })
     }
@@ -231,7 +298,7 @@ impl Runtime {
         let pool = Arc::new(Pool {
             launch,
             permits: Arc::new(Semaphore::new(cap as usize)),
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(Idle::default()),
             metrics: Mutex::new(FunctionMetrics::default()),
             spec,
         });
@@ -362,9 +429,10 @@ impl Runtime {
             let stale: Vec<Environment> = {
                 let mut idle = pool.idle();
                 let (stale, keep) = idle
+                    .envs
                     .drain(..)
                     .partition(|env| now.saturating_sub(env.last_used) >= timeout);
-                *idle = keep;
+                idle.envs = keep;
                 stale
             };
             if !stale.is_empty() {
@@ -418,7 +486,7 @@ impl Runtime {
             .reserved_concurrency
             .unwrap_or(self.inner.config.default_concurrency) as usize;
         let mut started = 0;
-        while pool.idle().len() < n.min(cap) {
+        while pool.idle().envs.len() < n.min(cap) {
             // Held during init, so that a prewarm never runs beside more invokes than the cap.
             let Ok(_permit) = pool.permits.clone().try_acquire_owned() else {
                 break;
@@ -459,7 +527,7 @@ impl Runtime {
                 m.environments += 1;
             }
             env.last_used = config.clock.now();
-            pool.idle().push(env);
+            pool.idle().envs.push(env);
             started += 1;
         }
         Ok(started)
@@ -475,14 +543,36 @@ impl Runtime {
 
     /// Number of idle environments of one function version.
     pub fn idle_environments(&self, function: &str, version: &Version) -> usize {
-        self.pool(function, version).map_or(0, |p| p.idle().len())
+        self.pool(function, version)
+            .map_or(0, |p| p.idle().envs.len())
+    }
+
+    /// Local serving's *target concurrency* (`None` or 0: off). Lambda gives every concurrent
+    /// invocation its own execution environment, up to the concurrency cap; on a developer
+    /// machine with a few cores, a short CPU-bound handler served at many connections then
+    /// runs in as many processes competing for those cores, and each invocation costs more
+    /// CPU (context switches, cold caches). With a target of `n`, an invoke that finds `n`
+    /// invocations of its function running, when the function's recent invocations are
+    /// CPU-bound (their environments were runnable — on CPU or queued for it — for at least half their
+    /// wall time) and on
+    /// average shorter than [`RuntimeConfig::target_wait`], waits up to `target_wait` for
+    /// one of those environments to come back and runs on it. Otherwise, or when the wait
+    /// runs out, it takes an idle or new environment as Lambda would. One invocation per
+    /// environment at a time still holds, and so does the concurrency cap; the
+    /// `ConcurrentExecutions` metric still counts waiting invokes.
+    pub fn set_target_concurrency(&self, target: Option<u32>) {
+        self.inner
+            .target_concurrency
+            .store(target.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Stops every environment.
     pub fn shutdown(&self) {
         let pools: Vec<Arc<Pool>> = std::mem::take(&mut *self.pools()).into_values().collect();
         for pool in pools {
-            pool.idle().clear();
+            let mut idle = pool.idle();
+            idle.envs.clear();
+            idle.waiters.clear();
         }
     }
 
@@ -621,7 +711,7 @@ impl Runtime {
             m.concurrent += 1;
             m.max_concurrent = m.max_concurrent.max(m.concurrent);
         }
-        let (payload, function_error, env) = self
+        let (payload, function_error, env, used) = self
             .run_on_env(pool, launch, request, client_context, &request_id)
             .await;
         {
@@ -631,14 +721,7 @@ impl Runtime {
                 m.errors += 1;
             }
         }
-        if let Some(mut env) = env {
-            if env.is_alive() {
-                env.last_used = self.inner.config.clock.now();
-                pool.idle().push(env);
-            } else {
-                pool.metrics().environments -= 1;
-            }
-        }
+        self.give_back(pool, env, used);
         drop(permit);
         let log_result = request.log_tail.then(|| {
             let lines = self
@@ -657,6 +740,78 @@ impl Runtime {
         }
     }
 
+    /// An environment for one invocation: an idle one, or (under the target concurrency) one
+    /// that another invocation gives back, or none (start one). Counts the invocation as
+    /// running.
+    async fn take_env(&self, pool: &Pool) -> Option<Environment> {
+        let target = self.inner.target_concurrency.load(Ordering::Relaxed);
+        let wait = self.inner.config.target_wait;
+        let mut handed = {
+            let mut idle = pool.idle();
+            let hold = target > 0
+                && idle.running >= target
+                && idle.profile.is_some_and(|p| p.worth_waiting(wait));
+            if !hold {
+                idle.running += 1;
+                return idle.envs.pop();
+            }
+            let (tx, rx) = oneshot::channel();
+            idle.waiters.push_back(tx);
+            rx
+        };
+        // Handed over, the environment counts as running still (`give_back`).
+        if let Ok(Ok(env)) = tokio::time::timeout(wait, &mut handed).await {
+            return Some(env);
+        }
+        // Run out (or the environment that would have come died): as Lambda would, unless
+        // one was handed over just now.
+        handed.close();
+        if let Ok(env) = handed.try_recv() {
+            return Some(env);
+        }
+        let mut idle = pool.idle();
+        idle.running += 1;
+        idle.envs.pop()
+    }
+
+    /// The end of an invocation on `env` (none: it could not start): the environment goes to
+    /// the first invoke waiting for one, or back to the idle stack, or (dead) away.
+    fn give_back(&self, pool: &Pool, env: Option<Environment>, used: Option<Used>) {
+        let mut idle = pool.idle();
+        let target = self.inner.target_concurrency.load(Ordering::Relaxed);
+        // The profile learns from invocations that ran beside at most `target` of their own
+        // (this one counted): the many environments of a spill compete for the cores, which
+        // makes a CPU-bound handler look like one that waits.
+        if let Some(used) = used
+            && (target == 0 || idle.running <= target)
+        {
+            idle.profile = Some(Profile::update(idle.profile, used.duration, used.cpu));
+        }
+        match env {
+            Some(mut env) if env.is_alive() => {
+                env.last_used = self.inner.config.clock.now();
+                while let Some(waiter) = idle.waiters.pop_front() {
+                    match waiter.send(env) {
+                        Ok(()) => return,
+                        Err(back) => env = back,
+                    }
+                }
+                idle.running -= 1;
+                idle.envs.push(env);
+            }
+            dead => {
+                idle.running -= 1;
+                // A waiter expecting this one starts its own now rather than when its wait
+                // runs out.
+                idle.waiters.pop_front();
+                drop(idle);
+                if dead.is_some() {
+                    pool.metrics().environments -= 1;
+                }
+            }
+        }
+    }
+
     async fn run_on_env(
         &self,
         pool: &Pool,
@@ -664,10 +819,15 @@ impl Runtime {
         request: &InvokeRequest,
         client_context: Option<String>,
         request_id: &str,
-    ) -> (Bytes, Option<FunctionError>, Option<Environment>) {
+    ) -> (
+        Bytes,
+        Option<FunctionError>,
+        Option<Environment>,
+        Option<Used>,
+    ) {
         let spec = &pool.spec;
         let config = &self.inner.config;
-        let reused = pool.idle().pop();
+        let reused = self.take_env(pool).await;
         let mut env = match reused {
             Some(env) => env,
             None => {
@@ -699,6 +859,7 @@ impl Runtime {
                             Bytes::from(body.to_string()),
                             Some(FunctionError::Unhandled),
                             None,
+                            None,
                         );
                     }
                 }
@@ -722,7 +883,7 @@ impl Runtime {
                 ),
             );
             env.set_log_request(None);
-            return (payload, Some(FunctionError::Unhandled), Some(env));
+            return (payload, Some(FunctionError::Unhandled), Some(env), None);
         }
         let init_duration = env.init_duration.take();
         if let Some(init) = init_duration {
@@ -750,8 +911,16 @@ impl Runtime {
             cognito_identity: request.cognito_identity.clone(),
             payload: request.payload.clone(),
         };
+        let cpu_before = env.runnable_time();
         let outcome = env.invoke(invocation, deadline).await;
         let duration = started.elapsed();
+        let used = Used {
+            duration,
+            cpu: env
+                .runnable_time()
+                .zip(cpu_before)
+                .map(|(after, before)| after.saturating_sub(before)),
+        };
         let max_memory = env.max_memory_bytes();
         let limit = u64::from(spec.memory_mb) * 1024 * 1024;
         let out_of_memory = matches!(&outcome, Outcome::FunctionError { error_type: Some(t), .. } if t == "MemoryError")
@@ -821,7 +990,7 @@ impl Runtime {
         self.log(spec, &stream, request_id, report);
         env.set_log_request(None);
         pool.metrics().log_flush_timeouts += env.take_flush_timeouts();
-        (payload, function_error, Some(env))
+        (payload, function_error, Some(env), Some(used))
     }
 
     /// The payload and error type of an outcome that is not a response.
@@ -876,6 +1045,12 @@ impl Runtime {
             }
         }
     }
+}
+
+/// What one invocation took: wall time and the time its environment was runnable.
+struct Used {
+    duration: Duration,
+    cpu: Option<Duration>,
 }
 
 impl Invoker for Runtime {

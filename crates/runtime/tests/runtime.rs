@@ -908,3 +908,64 @@ async fn prewarmed_environments_serve_the_first_invoke_warm() {
     assert!(err.to_string().contains("Runtime"), "{err}");
     assert_eq!(f.runtime.idle_environments("bad", &Version::Latest), 0);
 }
+
+/// The target concurrency (`slipway serve`'s default): a short CPU-bound handler called at
+/// many connections runs on the busy environments in turn rather than on one each; a handler
+/// that waits (here on a socket) still gets an environment per concurrent invoke, as Lambda.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_concurrency_holds_short_cpu_bound_invokes_back() {
+    let f = fixture("target", |c| {
+        c.target_concurrency = Some(1);
+        // Long enough that a held invoke never gives up on a loaded machine.
+        c.target_wait = Duration::from_secs(30);
+    });
+    write(
+        &f.code,
+        "app.py",
+        "import socket, time\ndef busy(event, context):\n    return sum(range(300000))\n\ndef waits(event, context):\n    if 'port' in event:\n        s = socket.create_connection(('127.0.0.1', event['port']))\n        s.recv(1)\n    else:\n        time.sleep(0.05)\n    return 'done'\n",
+    );
+    f.runtime.register(spec("busy", &f.code, "app.busy"));
+    f.runtime.register(spec("waits", &f.code, "app.waits"));
+
+    // What the runtime learns from: a few invocations one at a time.
+    for _ in 0..3 {
+        invoke(&f.runtime, "busy", json!({})).await;
+        invoke(&f.runtime, "waits", json!({})).await;
+    }
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let runtime = f.runtime.clone();
+            tokio::spawn(async move { invoke(&runtime, "busy", json!({})).await })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(&call.await.unwrap().payload[..], b"44999850000");
+    }
+    let m = f.runtime.metrics("busy", &Version::Latest).unwrap();
+    assert_eq!((m.cold_starts, m.environments), (1, 1), "{m:?}");
+    assert_eq!(m.invocations, 9);
+
+    // Two at once, each blocked until the test answers: both must be connected together.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let runtime = f.runtime.clone();
+            tokio::spawn(async move { invoke(&runtime, "waits", json!({ "port": port })).await })
+        })
+        .collect();
+    let mut conns = Vec::new();
+    for _ in 0..2 {
+        let accepted = tokio::time::timeout(Duration::from_secs(20), listener.accept()).await;
+        conns.push(accepted.expect("both invokes run at once").unwrap().0);
+    }
+    use tokio::io::AsyncWriteExt;
+    for conn in &mut conns {
+        conn.write_all(b"x").await.unwrap();
+    }
+    for call in calls {
+        assert_eq!(&call.await.unwrap().payload[..], b"\"done\"");
+    }
+    let m = f.runtime.metrics("waits", &Version::Latest).unwrap();
+    assert_eq!(m.cold_starts, 2, "{m:?}");
+}

@@ -85,6 +85,7 @@ pub(crate) fn run(
 
     let mut config = RuntimeConfig::new(cwd.join(&s.data_dir).join("runtime"));
     config.log_sink = Some(Arc::new(StderrLogSink));
+    config.target_concurrency = (s.target_concurrency > 0).then_some(s.target_concurrency);
     if let Some(python) = &s.python {
         config.python = PythonConfig {
             fallback: python.clone(),
