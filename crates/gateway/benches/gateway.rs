@@ -10,9 +10,27 @@
 //!    proxy event and calls the same handler (the limit for a Python handler; one process),
 //!    and the ratio of the gateway's requests/s to it.
 //!
-//! The load generator is a hyper client in the same process (one task per connection), bounded
-//! by time (`SLIPWAY_BENCH_SECS`, default 3 s per run) and by count (200 000 requests).
-//! Client and server share the machine's cores.
+//! The load generator is a hyper client in the same process (one task per connection) on its
+//! own tokio runtime (2 threads named `bench-client`), bounded by time (`SLIPWAY_BENCH_SECS`,
+//! default 3 s per run) and by count (200 000 requests). Client and server share the machine's
+//! cores.
+//!
+//! ## CPU time per request
+//!
+//! On a shared machine requests/s moves with everyone else's load; CPU time per request does
+//! much less. Each run also prints the server's and the client's CPU time per request:
+//!
+//! - **server**, for the gateway: this process's threads other than the client's (the gateway's
+//!   runtime, the Runtime API, log readers) plus every descendant process (the Python
+//!   execution environments); for the baseline: the `baseline.py` process;
+//! - **client**: the `bench-client` threads.
+//!
+//! The figures come from `/proc/<pid>/task/<tid>/schedstat` (nanoseconds on CPU, per thread),
+//! sampled before and after each run. `getrusage(RUSAGE_CHILDREN)` cannot be used: it counts
+//! only children that have exited and been waited for, and the environments are alive during
+//! the run. When both sides are CPU-bound on the same cores, requests/s is about
+//! `cores / (server + client CPU per request)`, so the bench also prints the ratio those CPU
+//! times predict, next to the measured one.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
@@ -76,11 +94,117 @@ struct Stats {
     requests: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// CPU nanoseconds spent during the run, when measured.
+    cpu: Option<Cpu>,
+}
+
+/// CPU nanoseconds: the server side and the load generator.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    server: u64,
+    /// Of `server`: child processes (the execution environments; for the baseline, none).
+    children: u64,
+    client: u64,
+}
+
+/// Nanoseconds on CPU of one thread (`/proc/…/task/<tid>`): the first field of `schedstat`.
+fn thread_cpu_ns(task: &Path) -> u64 {
+    std::fs::read_to_string(task.join("schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Nanoseconds on CPU of every thread of process `pid`.
+fn process_cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks.flatten().map(|t| thread_cpu_ns(&t.path())).sum()
+}
+
+/// Every process below `root` (children, their children…), from the parent field of
+/// `/proc/<pid>/stat`.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for &(pid, ppid) in &parent_of {
+            if ppid == p {
+                out.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// CPU used so far: the client threads of this process, and the server: `server_pid` and its
+/// descendants, or (when `None`) this process's other threads and all its descendants.
+fn cpu_now(server_pid: Option<u32>) -> Cpu {
+    let mut cpu = Cpu::default();
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let ns = thread_cpu_ns(&path);
+        if comm.starts_with("bench-client") {
+            cpu.client += ns;
+        } else if server_pid.is_none() {
+            cpu.server += ns;
+        }
+    }
+    let root = server_pid.unwrap_or_else(std::process::id);
+    if let Some(pid) = server_pid {
+        cpu.server += process_cpu_ns(pid);
+    }
+    cpu.children = descendants(root)
+        .into_iter()
+        .map(process_cpu_ns)
+        .sum::<u64>();
+    cpu.server += cpu.children;
+    cpu
 }
 
 impl Stats {
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Child processes' CPU microseconds per request (the execution environments).
+    fn children_per_request(&self) -> Option<f64> {
+        let cpu = self.cpu?;
+        Some(cpu.children as f64 / self.requests.max(1) as f64 / 1e3)
+    }
+
+    /// Server and client CPU microseconds per request.
+    fn cpu_per_request(&self) -> Option<(f64, f64)> {
+        let cpu = self.cpu?;
+        let n = self.requests.max(1) as f64;
+        Some((cpu.server as f64 / n / 1e3, cpu.client as f64 / n / 1e3))
     }
 
     fn print(&mut self, name: &str, connections: usize) {
@@ -89,14 +213,47 @@ impl Stats {
             let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
             self.latencies.get(i).copied().unwrap_or_default()
         };
+        let cpu = self
+            .cpu_per_request()
+            .map(|(s, c)| {
+                let envs = match self.children_per_request() {
+                    Some(e) if e > 0.0 => format!(" (environments {e:.1})"),
+                    _ => String::new(),
+                };
+                format!("   cpu/req server {s:>6.1} µs{envs} client {c:>5.1} µs")
+            })
+            .unwrap_or_default();
         println!(
-            "{name:<8} c={connections:<3} {:>9.0} req/s   p50 {:>8.1} µs   p99 {:>8.1} µs   ({} requests)",
+            "{name:<8} c={connections:<3} {:>9.0} req/s   p50 {:>8.1} µs   p99 {:>8.1} µs   ({} requests){cpu}",
             self.rate(),
             pct(0.50).as_secs_f64() * 1e6,
             pct(0.99).as_secs_f64() * 1e6,
             self.requests
         );
     }
+}
+
+/// Load-tests `addr` from the client runtime, measuring the CPU the server (`server_pid`, or
+/// this process's gateway side when `None`) and the client spend meanwhile.
+async fn measure(
+    client: &tokio::runtime::Handle,
+    addr: SocketAddr,
+    connections: usize,
+    secs: f64,
+    server_pid: Option<u32>,
+) -> Stats {
+    let before = cpu_now(server_pid);
+    let mut stats = client
+        .spawn(load(addr, "/hello", connections, secs))
+        .await
+        .expect("load");
+    let after = cpu_now(server_pid);
+    stats.cpu = Some(Cpu {
+        server: after.server.saturating_sub(before.server),
+        children: after.children.saturating_sub(before.children),
+        client: after.client.saturating_sub(before.client),
+    });
+    stats
 }
 
 async fn load(addr: SocketAddr, path: &'static str, connections: usize, secs: f64) -> Stats {
@@ -136,6 +293,7 @@ async fn load(addr: SocketAddr, path: &'static str, connections: usize, secs: f6
         requests: latencies.len(),
         elapsed: started.elapsed(),
         latencies,
+        cpu: None,
     }
 }
 
@@ -178,6 +336,7 @@ async fn direct(runtime: &Runtime, secs: f64) -> Stats {
         requests: latencies.len(),
         elapsed: started.elapsed(),
         latencies,
+        cpu: None,
     }
 }
 
@@ -190,9 +349,17 @@ fn main() {
         .unwrap_or(if full { 3.0 } else { 0.2 });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("bench-server")
         .enable_all()
         .build()
         .expect("tokio");
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bench-client")
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let client = client_rt.handle().clone();
     rt.block_on(async move {
         let template = resolve(TEMPLATE, &Options::default())
             .template
@@ -237,9 +404,11 @@ fn main() {
             .await
             .expect("bind");
         let addr = server.local_addr();
-        load(addr, "/hello", 4, 0.3).await;
+        measure(&client, addr, 4, 0.3, None).await;
         for c in [1, 16] {
-            load(addr, "/hello", c, secs).await.print("ceiling", c);
+            measure(&client, addr, c, secs, None)
+                .await
+                .print("ceiling", c);
         }
         server.shutdown().await;
 
@@ -253,6 +422,13 @@ fn main() {
             .interpreters
             .insert("python3.12".into(), "python3".into());
         config.enforce_memory = false;
+        // As `slipway serve` runs it: a target concurrency of one per core (or
+        // `SLIPWAY_BENCH_TARGET`).
+        let cores = std::env::var("SLIPWAY_BENCH_TARGET")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+        config.target_concurrency = Some(cores);
         let runtime = Runtime::new(config).expect("runtime");
         let mut options = ServeOptions::new(&dir);
         options.addr = "127.0.0.1:0".parse().expect("addr");
@@ -261,14 +437,20 @@ fn main() {
             .expect("serve");
         let addr = serving.server.local_addr();
         // Warm 16 environments.
-        load(addr, "/hello", 16, 1.0).await;
-        let mut rates = Vec::new();
+        measure(&client, addr, 16, 1.0, None).await;
+        let mut ours = Vec::new();
         for c in [1, 16] {
-            let mut stats = load(addr, "/hello", c, secs).await;
+            let mut stats = measure(&client, addr, c, secs, None).await;
             stats.print("hello", c);
-            rates.push(stats.rate());
+            ours.push((c, stats));
         }
-        let (hello_1, hello_16) = (rates[0], rates[1]);
+        // The same without the target concurrency: every connection its own environment, as
+        // Lambda would run them.
+        runtime.set_target_concurrency(None);
+        let mut lambda_like = measure(&client, addr, 16, secs, None).await;
+        lambda_like.print("hello-1:1", 16);
+        runtime.set_target_concurrency(Some(cores));
+        println!("(hello: target concurrency {cores}; hello-1:1: off)");
         direct(&runtime, secs).await.print("direct", 1);
 
         // 5. Reload: a saved handler change until the gateway answers with the new code, with
@@ -328,13 +510,22 @@ fn main() {
             .expect("baseline port");
         let port: u16 = line.trim().parse().expect("a port");
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        load(addr, "/hello", 4, 0.5).await;
-        for (c, ours) in [(1, hello_1), (16, hello_16)] {
-            let mut py = load(addr, "/hello", c, secs).await;
-            py.print("python", c);
+        let pid = child.id();
+        measure(&client, addr, 4, 0.5, pid).await;
+        for (c, ours) in &ours {
+            let mut py = measure(&client, addr, *c, secs, pid).await;
+            py.print("python", *c);
+            let predicted = match (ours.cpu_per_request(), py.cpu_per_request()) {
+                (Some((gs, gc)), Some((ps, pc))) => format!(
+                    "; server CPU/req gateway/python = {:.2}; predicted by CPU/req (server + client) = {:.2}",
+                    gs / ps,
+                    (ps + pc) / (gs + gc)
+                ),
+                _ => String::new(),
+            };
             println!(
-                "ratio    c={c:<3} gateway/python requests/s = {:.2}",
-                ours / py.rate()
+                "ratio    c={c:<3} gateway/python requests/s = {:.2}{predicted}",
+                ours.rate() / py.rate()
             );
         }
         let _ = child.kill().await;
