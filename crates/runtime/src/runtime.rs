@@ -911,15 +911,15 @@ impl Runtime {
             cognito_identity: request.cognito_identity.clone(),
             payload: request.payload.clone(),
         };
-        let cpu_before = env.runnable_time();
+        // The profile's CPU side is read only when the target concurrency is on: two preads
+        // per invocation that Lambda-style serving does not need.
+        let profiled = self.inner.target_concurrency.load(Ordering::Relaxed) > 0;
+        let cpu_before = if profiled { env.runnable_time() } else { None };
         let outcome = env.invoke(invocation, deadline).await;
         let duration = started.elapsed();
         let used = Used {
             duration,
-            cpu: env
-                .runnable_time()
-                .zip(cpu_before)
-                .map(|(after, before)| after.saturating_sub(before)),
+            cpu: cpu_before.and_then(|before| Some(env.runnable_time()?.saturating_sub(before))),
         };
         let max_memory = env.max_memory_bytes();
         let limit = u64::from(spec.memory_mb) * 1024 * 1024;
