@@ -155,6 +155,7 @@ async fn deploy(
         tags: s.tags.clone(),
         capabilities: a.capabilities.clone(),
         bucket,
+        name: None,
     };
     let (id, name, changes) = match aws
         .create_change_set(&req, POLL, CHANGE_SET_TIMEOUT)
