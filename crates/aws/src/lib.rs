@@ -8,7 +8,14 @@
 //!   artefacts zipped deterministically through the artefact store (`slipway_store`) and
 //!   uploaded under `sha256` keys unless an object with the key is already there
 //!   (`HeadObject`), then a change set of type `CREATE` or `UPDATE` as the stack exists,
-//!   waited for, described, executed, and the stack's events read as they appear.
+//!   waited for, described, executed, and the stack's events read as they appear. Nested
+//!   stacks' and SAM applications' local templates are packaged in their turn.
+//! - CodePipeline's CloudFormation action modes on top of those: [`Aws::deploy_stack`]
+//!   (`CREATE_UPDATE`), [`Aws::replace_on_failure`], [`Aws::delete_and_wait`]
+//!   (`DELETE_ONLY`), [`Aws::prepare_change_set`] (`CHANGE_SET_REPLACE`) and
+//!   [`Aws::execute_named`] (`CHANGE_SET_EXECUTE`); [`Aws::settle`] waits out an operation
+//!   under way first. The read side (`slipway stack …`, the console): [`Aws::list_stacks`],
+//!   [`Aws::describe`], [`Aws::events_since`].
 //!
 //! Configuration comes from the usual chain (environment, `~/.aws/config` profiles,
 //! container and instance metadata); `AWS_ENDPOINT_URL` (read by the SDK) or the target's

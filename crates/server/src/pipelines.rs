@@ -25,7 +25,9 @@
 //!   also written as `OutputFileName` into its output artefact. Targets: `ACCOUNT/REGION`
 //!   as written; a short name (`dev`) is the server's default account in the action's region
 //!   (else the default region), so stacks of two short-named targets need distinct names.
-//!   Every engine call goes through [`App::drive`], the engine's one door.
+//!   Every engine call goes through [`App::drive`], the engine's one door. A target
+//!   `aws:ACCOUNT/REGION` goes to AWS instead, every action mode alike (`deploy_aws`, the
+//!   `aws` feature).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -676,10 +678,12 @@ impl DeployRunner {
     /// - `DELETE_ONLY`: deleted and followed until gone; a missing stack is success.
     /// - `CHANGE_SET_REPLACE`: the change set `ChangeSetName` created (one of that name deleted
     ///   first), not executed; an empty one is success ("no changes").
-    /// - `CHANGE_SET_EXECUTE`: the change set `ChangeSetName` executed and followed (the
-    ///   action's `RoleArn` not applied, as CodePipeline says); an empty one is success.
+    /// - `CHANGE_SET_EXECUTE`: the change set `ChangeSetName` executed and followed; an empty
+    ///   one is success.
     ///
-    /// The stack's outputs are the action's variables and its `OutputFileName`.
+    /// The stack's outputs are the action's variables and its `OutputFileName`. The action's
+    /// own `roleArn` (the cross-account role) is assumed in every mode; the configuration's
+    /// `RoleArn` (the service role CloudFormation would act as) is not passed on yet.
     #[cfg(feature = "aws")]
     fn deploy_aws(
         &self,
@@ -697,9 +701,7 @@ impl DeployRunner {
         let target = slipway_aws::Target {
             account: account.to_owned(),
             region: a.region.clone().unwrap_or_else(|| region.to_owned()),
-            role_arn: (mode != "CHANGE_SET_EXECUTE")
-                .then(|| a.role_arn.clone())
-                .flatten(),
+            role_arn: a.role_arn.clone(),
             ..slipway_aws::Target::default()
         };
         let name = format!("aws:{}/{}", target.account, target.region);

@@ -2,7 +2,9 @@
 //! `slipway deployment stop|continue|skip-wait ID`, `slipway rollback FUNCTION [--alias A]`:
 //! one control-API call each (through [`crate::client::Session`]: `--endpoint`, or a server
 //! embedded for the command), printed as tables. An API error (no such stack, an action the
-//! deployment's state does not allow) is printed and exits 1.
+//! deployment's state does not allow) is printed and exits 1. `stack …` with an aws target
+//! (`--target aws:ACCOUNT/REGION` or a named one) reads CloudFormation instead
+//! (`stack_aws.rs`, the `aws` feature) and prints the same tables.
 
 use std::io::Write;
 use std::path::Path;
