@@ -63,6 +63,10 @@ pub struct Target {
     /// A role to assume (STS `AssumeRole`, session `slipway`) with the chain's credentials,
     /// as CodePipeline's cross-account actions do with their `RoleArn`.
     pub role_arn: Option<String>,
+    /// The service role CloudFormation acts as for the stack's change sets and its deletion
+    /// (`sam deploy --role-arn`, a CodePipeline CloudFormation action's configuration
+    /// `RoleArn`); CloudFormation uses the caller's credentials when `None`.
+    pub cfn_role_arn: Option<String>,
 }
 
 /// The bucket `--resolve-s3` creates and uses: one per account and region.
@@ -624,7 +628,8 @@ impl Aws {
             .stack_name(&req.stack)
             .change_set_name(&name)
             .change_set_type(kind.clone())
-            .description("Created by slipway deploy");
+            .description("Created by slipway deploy")
+            .set_role_arn(self.target.cfn_role_arn.clone());
         if body.len() > MAX_TEMPLATE_BODY {
             let hex = hex::encode(sha2::Sha256::digest(body.as_bytes()));
             let key = package::object_key(self.target.s3_prefix.as_deref(), &hex, Some("template"));
@@ -1056,6 +1061,7 @@ impl Aws {
         self.cfn
             .delete_stack()
             .stack_name(stack)
+            .set_role_arn(self.target.cfn_role_arn.clone())
             .send()
             .await
             .map_err(api("DeleteStack"))?;

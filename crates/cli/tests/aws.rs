@@ -463,6 +463,7 @@ fn deploy_stack_without_a_person_in_the_loop() {
         region: "us-east-1".into(),
         endpoint_url: Some(moto.url.clone()),
         role_arn: Some("arn:aws:iam::123456789012:role/deployer".into()),
+        cfn_role_arn: Some("arn:aws:iam::123456789012:role/cfn-service".into()),
         ..slipway_aws::Target::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -499,6 +500,16 @@ fn deploy_stack_without_a_person_in_the_loop() {
     }
     assert_eq!(second, slipway_aws::Deployed::NoChanges);
     assert!(events.iter().any(|s| s == "CREATE_COMPLETE"), "{events:?}");
+    // The service role CloudFormation acts as went with the change set.
+    let stack = aws_cli(
+        dir,
+        &moto,
+        &["cloudformation", "describe-stacks", "--stack-name", "piped"],
+    );
+    assert_eq!(
+        stack["Stacks"][0]["RoleARN"], "arn:aws:iam::123456789012:role/cfn-service",
+        "{stack}"
+    );
 }
 
 /// One pipeline, two kinds of target in one execution: a stack deploys to a local target

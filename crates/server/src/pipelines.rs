@@ -683,7 +683,8 @@ impl DeployRunner {
     ///
     /// The stack's outputs are the action's variables and its `OutputFileName`. The action's
     /// own `roleArn` (the cross-account role) is assumed in every mode; the configuration's
-    /// `RoleArn` (the service role CloudFormation would act as) is not passed on yet.
+    /// `RoleArn` is the service role CloudFormation acts as for the change sets and the
+    /// deletion (`ExecuteChangeSet` takes none: the change set carries it).
     #[cfg(feature = "aws")]
     fn deploy_aws(
         &self,
@@ -702,6 +703,7 @@ impl DeployRunner {
             account: account.to_owned(),
             region: a.region.clone().unwrap_or_else(|| region.to_owned()),
             role_arn: a.role_arn.clone(),
+            cfn_role_arn: c.get("RoleArn").cloned(),
             ..slipway_aws::Target::default()
         };
         let name = format!("aws:{}/{}", target.account, target.region);

@@ -247,6 +247,7 @@ impl From<&AwsTarget> for slipway_aws::Target {
             s3_prefix: t.s3_prefix.clone(),
             endpoint_url: t.endpoint_url.clone(),
             role_arn: t.role_arn.clone(),
+            cfn_role_arn: None,
         }
     }
 }
