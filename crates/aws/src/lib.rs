@@ -8,7 +8,14 @@
 //!   artefacts zipped deterministically through the artefact store (`slipway_store`) and
 //!   uploaded under `sha256` keys unless an object with the key is already there
 //!   (`HeadObject`), then a change set of type `CREATE` or `UPDATE` as the stack exists,
-//!   waited for, described, executed, and the stack's events read as they appear.
+//!   waited for, described, executed, and the stack's events read as they appear. Nested
+//!   stacks' and SAM applications' local templates are packaged in their turn.
+//! - CodePipeline's CloudFormation action modes on top of those: [`Aws::deploy_stack`]
+//!   (`CREATE_UPDATE`), [`Aws::replace_on_failure`], [`Aws::delete_and_wait`]
+//!   (`DELETE_ONLY`), [`Aws::prepare_change_set`] (`CHANGE_SET_REPLACE`) and
+//!   [`Aws::execute_named`] (`CHANGE_SET_EXECUTE`); [`Aws::settle`] waits out an operation
+//!   under way first. The read side (`slipway stack …`, the console): [`Aws::list_stacks`],
+//!   [`Aws::describe`], [`Aws::events_since`].
 //!
 //! Configuration comes from the usual chain (environment, `~/.aws/config` profiles,
 //! container and instance metadata); `AWS_ENDPOINT_URL` (read by the SDK) or the target's
@@ -34,6 +41,9 @@ use crate::package::{LocalArtefact, S3Location, Upload};
 /// the artefact bucket and is passed by URL (as `sam deploy` does).
 pub const MAX_TEMPLATE_BODY: usize = 51_200;
 
+/// How deep nested stacks' local templates may go (a template that names itself stops here).
+const MAX_NESTING: usize = 16;
+
 /// What `sam deploy` says when a change set has nothing in it; either makes "no changes".
 const NO_CHANGES: &[&str] = &["didn't contain changes", "No updates are to be performed"];
 
@@ -53,6 +63,10 @@ pub struct Target {
     /// A role to assume (STS `AssumeRole`, session `slipway`) with the chain's credentials,
     /// as CodePipeline's cross-account actions do with their `RoleArn`.
     pub role_arn: Option<String>,
+    /// The service role CloudFormation acts as for the stack's change sets and its deletion
+    /// (`sam deploy --role-arn`, a CodePipeline CloudFormation action's configuration
+    /// `RoleArn`); CloudFormation uses the caller's credentials when `None`.
+    pub cfn_role_arn: Option<String>,
 }
 
 /// The bucket `--resolve-s3` creates and uses: one per account and region.
@@ -114,8 +128,18 @@ pub enum Error {
         #[source]
         source: slipway_store::Error,
     },
+    #[error("{path}: {message}")]
+    Template { path: PathBuf, message: String },
     #[error("the change set of stack {stack} did not finish creating within {secs} s")]
     Timeout { stack: String, secs: u64 },
+    #[error("stack {stack} has no change set named {name}: create it first (CHANGE_SET_REPLACE)")]
+    NoSuchChangeSet { stack: String, name: String },
+    #[error("stack {stack} could not be deleted: {status}{reason}")]
+    DeleteFailed {
+        stack: String,
+        status: String,
+        reason: String,
+    },
 }
 
 /// An SDK error as one line: the service's code and message, or the dispatch failure with
@@ -178,6 +202,36 @@ pub fn classify(stack: &str, status: Option<&str>) -> Result<StackState, Error> 
     }
 }
 
+/// Whether a status is an operation under way (`REVIEW_IN_PROGRESS` is not: a stack made by
+/// a `CREATE` change set rests there until it is executed).
+pub fn is_busy(status: &str) -> bool {
+    status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS"
+}
+
+/// The statuses CodePipeline's `REPLACE_ON_FAILURE` deletes a stack in before creating it
+/// again (the CloudFormation action reference: "if the stack is in a failed state").
+pub const REPLACEABLE: [&str; 5] = [
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "CREATE_FAILED",
+    "DELETE_FAILED",
+    "UPDATE_ROLLBACK_FAILED",
+];
+
+/// Whether `REPLACE_ON_FAILURE` deletes a stack of this status first.
+pub fn replaceable(status: Option<&str>) -> bool {
+    status.is_some_and(|s| REPLACEABLE.contains(&s))
+}
+
+/// Whether a stack's last operation left it as asked (`CREATE_COMPLETE`, `UPDATE_COMPLETE`,
+/// `IMPORT_COMPLETE`), rather than rolled back, failed or deleted.
+pub fn succeeded(status: &str) -> bool {
+    matches!(
+        status,
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE"
+    )
+}
+
 /// One row of a change set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
@@ -213,12 +267,18 @@ pub struct ChangeSetRequest {
     pub capabilities: Vec<String>,
     /// Where a template over [`MAX_TEMPLATE_BODY`] goes.
     pub bucket: String,
+    /// The change set's name (default: `slipway-<epoch ms>`, a new one each time). A change
+    /// set of this name on the stack is deleted first, as CodePipeline's
+    /// `CHANGE_SET_REPLACE` does.
+    pub name: Option<String>,
 }
 
 /// One stack event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub id: String,
+    /// When it happened (epoch milliseconds; 0 when CloudFormation gave no time).
+    pub timestamp_ms: u64,
     pub status: String,
     pub resource_type: String,
     pub logical_id: String,
@@ -232,6 +292,16 @@ pub struct StackInfo {
     pub reason: Option<String>,
     /// Key, value, description.
     pub outputs: Vec<(String, String, Option<String>)>,
+}
+
+/// One stack of [`Aws::list_stacks`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackSummary {
+    pub name: String,
+    pub status: String,
+    /// The last update's time, else the creation's (epoch milliseconds).
+    pub updated_ms: u64,
+    pub reason: Option<String>,
 }
 
 /// What packaging did.
@@ -398,7 +468,9 @@ impl Aws {
 
     /// `sam package`: every local artefact of `template` (relative to `root`) zipped through
     /// `store` (deterministic, so the same code gives the same key), uploaded unless its key
-    /// is in the bucket already, and the template rewritten.
+    /// is in the bucket already, and the template rewritten. A nested stack's or a SAM
+    /// application's local template is packaged in its turn (relative to its own directory)
+    /// and uploaded as JSON; `AWS::Include` files go up as they are.
     pub async fn package(
         &self,
         template: &Value,
@@ -406,27 +478,75 @@ impl Aws {
         store: &slipway_store::Store,
         bucket: &str,
     ) -> Result<Packaged, Error> {
-        let mut out = Packaged::default();
-        let mut placed = Vec::new();
-        for a in package::local_artefacts(template) {
-            let (bytes, ext) = artefact_bytes(&a, root, store)?;
-            let hex = hex::encode(sha2::Sha256::digest(&bytes));
-            let key = package::object_key(self.target.s3_prefix.as_deref(), &hex, ext.as_deref());
-            if self.put_if_absent(bucket, &key, bytes).await? {
-                out.uploaded.push(key.clone());
-            } else {
-                out.skipped.push(key.clone());
-            }
-            placed.push((
-                a,
-                S3Location {
+        self.package_at(template, root, store, bucket, 0).await
+    }
+
+    fn package_at<'a>(
+        &'a self,
+        template: &'a Value,
+        root: &'a Path,
+        store: &'a slipway_store::Store,
+        bucket: &'a str,
+        depth: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Packaged, Error>> + 'a>> {
+        Box::pin(async move {
+            let mut out = Packaged::default();
+            let mut placed = Vec::new();
+            let put = async |out: &mut Packaged, bytes: Vec<u8>, ext: Option<&str>| {
+                let hex = hex::encode(sha2::Sha256::digest(&bytes));
+                let key = package::object_key(self.target.s3_prefix.as_deref(), &hex, ext);
+                if self.put_if_absent(bucket, &key, bytes).await? {
+                    out.uploaded.push(key.clone());
+                } else {
+                    out.skipped.push(key.clone());
+                }
+                Ok::<_, Error>(S3Location {
                     bucket: bucket.to_owned(),
                     key,
-                },
-            ));
-        }
-        out.template = package::rewrite(template, &placed);
-        Ok(out)
+                })
+            };
+            for a in package::local_artefacts(template) {
+                let (bytes, ext) = if a.upload == Upload::Template {
+                    let path = root.join(&a.path);
+                    if depth >= MAX_NESTING {
+                        return Err(Error::Template {
+                            path,
+                            message: format!(
+                                "nested more than {MAX_NESTING} templates deep (does a template name itself?)"
+                            ),
+                        });
+                    }
+                    let child = read_template(&path, a.property)?;
+                    let child_root = path.parent().unwrap_or(root);
+                    let packaged = self
+                        .package_at(&child, child_root, store, bucket, depth + 1)
+                        .await?;
+                    out.uploaded.extend(packaged.uploaded);
+                    out.skipped.extend(packaged.skipped);
+                    let body = serde_json::to_vec_pretty(&packaged.template).unwrap_or_default();
+                    (body, Some("template".to_owned()))
+                } else {
+                    artefact_bytes(&a, root, store)?
+                };
+                let loc = put(&mut out, bytes, ext.as_deref()).await?;
+                placed.push((a, loc));
+            }
+            let mut includes = Vec::new();
+            for l in package::include_locations(template) {
+                let path = root.join(&l);
+                let bytes = std::fs::read(&path).map_err(|source| Error::Read {
+                    what: "AWS::Include Location",
+                    path: path.clone(),
+                    source,
+                })?;
+                let ext = path.extension().and_then(|e| e.to_str()).map(str::to_owned);
+                let loc = put(&mut out, bytes, ext.as_deref()).await?;
+                includes.push((l, loc));
+            }
+            out.template = package::rewrite(template, &placed, &self.target.region);
+            package::rewrite_includes(&mut out.template, &includes);
+            Ok(out)
+        })
     }
 
     /// Uploads unless an object with the key exists; whether it uploaded.
@@ -447,14 +567,16 @@ impl Aws {
         Ok(true)
     }
 
-    /// The stack's status, `None` when there is no such stack.
+    /// The stack's status, `None` when there is no such stack (or only a deleted one, which
+    /// a lookup by stack id still finds).
     pub async fn stack_status(&self, stack: &str) -> Result<Option<String>, Error> {
         match self.cfn.describe_stacks().stack_name(stack).send().await {
             Ok(o) => Ok(o
                 .stacks()
                 .first()
                 .and_then(|s| s.stack_status())
-                .map(|s| s.as_str().to_owned())),
+                .map(|s| s.as_str().to_owned())
+                .filter(|s| s != "DELETE_COMPLETE")),
             Err(e)
                 if e.as_service_error()
                     .and_then(|e| cfn::error::ProvideErrorMetadata::message(e))
@@ -479,12 +601,26 @@ impl Aws {
             StackState::Absent => ChangeSetType::Create,
             StackState::Updatable(_) => ChangeSetType::Update,
         };
-        let name = format!(
-            "slipway-{}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis())
-        );
+        let name = match &req.name {
+            Some(n) => {
+                if status.is_some() && self.find_change_set(&req.stack, n).await?.is_some() {
+                    self.cfn
+                        .delete_change_set()
+                        .stack_name(&req.stack)
+                        .change_set_name(n)
+                        .send()
+                        .await
+                        .map_err(api("DeleteChangeSet"))?;
+                }
+                n.clone()
+            }
+            None => format!(
+                "slipway-{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis())
+            ),
+        };
         let body = serde_json::to_string_pretty(&req.template).unwrap_or_default();
         let mut call = self
             .cfn
@@ -492,7 +628,8 @@ impl Aws {
             .stack_name(&req.stack)
             .change_set_name(&name)
             .change_set_type(kind.clone())
-            .description("Created by slipway deploy");
+            .description("Created by slipway deploy")
+            .set_role_arn(self.target.cfn_role_arn.clone());
         if body.len() > MAX_TEMPLATE_BODY {
             let hex = hex::encode(sha2::Sha256::digest(body.as_bytes()));
             let key = package::object_key(self.target.s3_prefix.as_deref(), &hex, Some("template"));
@@ -578,6 +715,200 @@ impl Aws {
         }
     }
 
+    /// A change set of the stack by name: its status and status reason; `None` when the
+    /// stack has none of that name (AWS answers `ChangeSetNotFound`, moto a `ValidationError`
+    /// saying it does not exist).
+    pub async fn find_change_set(
+        &self,
+        stack: &str,
+        name: &str,
+    ) -> Result<Option<(String, Option<String>)>, Error> {
+        match self
+            .cfn
+            .describe_change_set()
+            .stack_name(stack)
+            .change_set_name(name)
+            .send()
+            .await
+        {
+            Ok(d) => Ok(Some((
+                d.status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                d.status_reason().map(str::to_owned),
+            ))),
+            Err(e)
+                if e.as_service_error().is_some_and(|e| {
+                    e.is_change_set_not_found_exception()
+                        || cfn::error::ProvideErrorMetadata::message(e)
+                            .is_some_and(|m| m.contains("does not exist"))
+                }) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(api("DescribeChangeSet")(e)),
+        }
+    }
+
+    /// Waits while an operation is under way on the stack ([`is_busy`]); its status then,
+    /// `None` when there is no stack.
+    pub async fn settle(
+        &self,
+        stack: &str,
+        poll: Duration,
+        give_up: Duration,
+    ) -> Result<Option<String>, Error> {
+        let started = std::time::Instant::now();
+        loop {
+            let status = self.stack_status(stack).await?;
+            match status.as_deref() {
+                Some(s) if is_busy(s) => {}
+                _ => return Ok(status),
+            }
+            if started.elapsed() > give_up {
+                return Err(Error::Timeout {
+                    stack: stack.to_owned(),
+                    secs: give_up.as_secs(),
+                });
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// Deletes the stack and follows it until it is gone, each new event handed to
+    /// `on_event`; whether there was a stack to delete (a missing stack is no error, as
+    /// CodePipeline's `DELETE_ONLY` treats it).
+    pub async fn delete_and_wait(
+        &self,
+        stack: &str,
+        poll: Duration,
+        give_up: Duration,
+        on_event: &mut (dyn FnMut(&Event) + Send),
+    ) -> Result<bool, Error> {
+        if self.stack_status(stack).await?.is_none() {
+            return Ok(false);
+        }
+        let mut mark = self.newest_event(stack).await?;
+        self.delete_stack(stack).await?;
+        let started = std::time::Instant::now();
+        loop {
+            // A deleted stack has no events to read by name any more.
+            if let Ok(events) = self.events_since(stack, mark.as_deref()).await {
+                for e in &events {
+                    on_event(e);
+                }
+                if let Some(last) = events.last() {
+                    mark = Some(last.id.clone());
+                }
+            }
+            let status = self.stack_status(stack).await?;
+            match status.as_deref() {
+                None | Some("DELETE_COMPLETE") => return Ok(true),
+                Some(s) if is_busy(s) => {}
+                Some(s) => {
+                    let reason = self
+                        .describe(stack)
+                        .await
+                        .ok()
+                        .and_then(|i| i.reason)
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default();
+                    return Err(Error::DeleteFailed {
+                        stack: stack.to_owned(),
+                        status: s.to_owned(),
+                        reason,
+                    });
+                }
+            }
+            if started.elapsed() > give_up {
+                return Err(Error::Timeout {
+                    stack: stack.to_owned(),
+                    secs: give_up.as_secs(),
+                });
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// Executes a created change set (by id or name) and follows the stack to a status no
+    /// longer in progress, each new event handed to `on_event` as it is read.
+    pub async fn execute_and_follow(
+        &self,
+        stack: &str,
+        change_set: &str,
+        poll: Duration,
+        give_up: Duration,
+        on_event: &mut (dyn FnMut(&Event) + Send),
+    ) -> Result<StackInfo, Error> {
+        let mut mark = self.newest_event(stack).await?;
+        let mut drain = async |mark: &mut Option<String>| -> Result<(), Error> {
+            let events = self.events_since(stack, mark.as_deref()).await?;
+            for e in &events {
+                on_event(e);
+            }
+            if let Some(last) = events.last() {
+                *mark = Some(last.id.clone());
+            }
+            Ok(())
+        };
+        if let Err(e) = self.execute_change_set(stack, change_set).await {
+            drain(&mut mark).await?;
+            return Err(e);
+        }
+        let started = std::time::Instant::now();
+        loop {
+            drain(&mut mark).await?;
+            let info = self.describe(stack).await?;
+            if !is_busy(&info.status) {
+                drain(&mut mark).await?;
+                return Ok(info);
+            }
+            if started.elapsed() > give_up {
+                return Err(Error::Timeout {
+                    stack: stack.to_owned(),
+                    secs: give_up.as_secs(),
+                });
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// CodePipeline's `CHANGE_SET_EXECUTE`: the change set named `name` executed and
+    /// followed. One that failed because it held no changes is `Deployed::NoChanges`, the
+    /// stack left as it is (as `sam deploy` treats "no changes"; what CodePipeline itself does
+    /// then is not in its action reference — this follows what the CI tools that wrap
+    /// change sets settled on); one that failed otherwise is [`Error::ChangeSetFailed`].
+    pub async fn execute_named(
+        &self,
+        stack: &str,
+        name: &str,
+        poll: Duration,
+        give_up: Duration,
+        on_event: &mut (dyn FnMut(&Event) + Send),
+    ) -> Result<Deployed, Error> {
+        let Some((status, reason)) = self.find_change_set(stack, name).await? else {
+            return Err(Error::NoSuchChangeSet {
+                stack: stack.to_owned(),
+                name: name.to_owned(),
+            });
+        };
+        if status == "FAILED" {
+            let reason = reason.unwrap_or_else(|| "no reason given".into());
+            if NO_CHANGES.iter().any(|m| reason.contains(m)) {
+                return Ok(Deployed::NoChanges);
+            }
+            return Err(Error::ChangeSetFailed {
+                stack: stack.to_owned(),
+                name: name.to_owned(),
+                reason,
+            });
+        }
+        let info = self
+            .execute_and_follow(stack, name, poll, give_up, on_event)
+            .await?;
+        Ok(Deployed::Finished(info))
+    }
+
     pub async fn execute_change_set(&self, stack: &str, id: &str) -> Result<(), Error> {
         self.cfn
             .execute_change_set()
@@ -634,6 +965,10 @@ impl Aws {
                 }
                 newer.push(Event {
                     id: id.to_owned(),
+                    timestamp_ms: e
+                        .timestamp()
+                        .and_then(|t| u64::try_from(t.to_millis().ok()?).ok())
+                        .unwrap_or(0),
                     status: e
                         .resource_status()
                         .map(|s| s.as_str().to_owned())
@@ -684,10 +1019,49 @@ impl Aws {
         })
     }
 
+    /// The stacks of the account and region, deleted ones left out, in the order
+    /// CloudFormation gives them (newest first).
+    pub async fn list_stacks(&self) -> Result<Vec<StackSummary>, Error> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let o = self
+                .cfn
+                .list_stacks()
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(api("ListStacks"))?;
+            for s in o.stack_summaries() {
+                let status = s
+                    .stack_status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default();
+                if status == "DELETE_COMPLETE" {
+                    continue;
+                }
+                let when = s.last_updated_time().or(s.creation_time());
+                out.push(StackSummary {
+                    name: s.stack_name().unwrap_or_default().to_owned(),
+                    status,
+                    updated_ms: when
+                        .and_then(|t| u64::try_from(t.to_millis().ok()?).ok())
+                        .unwrap_or(0),
+                    reason: s.stack_status_reason().map(str::to_owned),
+                });
+            }
+            match o.next_token() {
+                Some(t) => token = Some(t.to_owned()),
+                None => return Ok(out),
+            }
+        }
+    }
+
     pub async fn delete_stack(&self, stack: &str) -> Result<(), Error> {
         self.cfn
             .delete_stack()
             .stack_name(stack)
+            .set_role_arn(self.target.cfn_role_arn.clone())
             .send()
             .await
             .map_err(api("DeleteStack"))?;
@@ -711,42 +1085,53 @@ impl Aws {
             tags: d.tags.to_vec(),
             capabilities: d.capabilities.to_vec(),
             bucket,
+            name: None,
         };
         let id = match self.create_change_set(&req, d.poll, d.give_up).await? {
             ChangeSet::NoChanges { .. } => return Ok(Deployed::NoChanges),
             ChangeSet::Ready { id, .. } => id,
         };
-        let mut mark = self.newest_event(d.stack).await?;
-        let mut drain = async |mark: &mut Option<String>| -> Result<(), Error> {
-            let events = self.events_since(d.stack, mark.as_deref()).await?;
-            for e in &events {
-                on_event(e);
-            }
-            if let Some(last) = events.last() {
-                *mark = Some(last.id.clone());
-            }
-            Ok(())
+        let info = self
+            .execute_and_follow(d.stack, &id, d.poll, d.give_up, on_event)
+            .await?;
+        Ok(Deployed::Finished(info))
+    }
+
+    /// CodePipeline's `REPLACE_ON_FAILURE`: once no operation is under way, a stack in a
+    /// [`REPLACEABLE`] status is deleted (its events handed to `on_event` too), then the
+    /// stack is deployed as [`Aws::deploy_stack`] does.
+    pub async fn replace_on_failure(
+        &self,
+        d: &StackDeploy<'_>,
+        on_event: &mut (dyn FnMut(&Event) + Send),
+    ) -> Result<Deployed, Error> {
+        let status = self.settle(d.stack, d.poll, d.give_up).await?;
+        if replaceable(status.as_deref()) {
+            self.delete_and_wait(d.stack, d.poll, d.give_up, on_event)
+                .await?;
+        }
+        self.deploy_stack(d, on_event).await
+    }
+
+    /// CodePipeline's `CHANGE_SET_REPLACE`: the stack packaged and a change set named `name`
+    /// created (one of that name deleted first), not executed.
+    pub async fn prepare_change_set(
+        &self,
+        d: &StackDeploy<'_>,
+        name: &str,
+    ) -> Result<ChangeSet, Error> {
+        let bucket = self.bucket(d.resolve_s3).await?;
+        let packaged = self.package(d.template, d.root, d.store, &bucket).await?;
+        let req = ChangeSetRequest {
+            stack: d.stack.to_owned(),
+            template: packaged.template,
+            parameters: d.parameters.to_vec(),
+            tags: d.tags.to_vec(),
+            capabilities: d.capabilities.to_vec(),
+            bucket,
+            name: Some(name.to_owned()),
         };
-        if let Err(e) = self.execute_change_set(d.stack, &id).await {
-            drain(&mut mark).await?;
-            return Err(e);
-        }
-        let started = std::time::Instant::now();
-        loop {
-            drain(&mut mark).await?;
-            let info = self.describe(d.stack).await?;
-            if !info.status.ends_with("_IN_PROGRESS") {
-                drain(&mut mark).await?;
-                return Ok(Deployed::Finished(info));
-            }
-            if started.elapsed() > d.give_up {
-                return Err(Error::Timeout {
-                    stack: d.stack.to_owned(),
-                    secs: d.give_up.as_secs(),
-                });
-            }
-            tokio::time::sleep(d.poll).await;
-        }
+        self.create_change_set(&req, d.poll, d.give_up).await
     }
 
     /// An object's URL as CloudFormation takes `TemplateURL`: the virtual-hosted S3 URL,
@@ -775,6 +1160,34 @@ fn is_404<E>(e: &s3::error::SdkError<E, s3::config::http::HttpResponse>) -> bool
     }
 }
 
+/// A child template (YAML short forms become their `Fn::` maps), named by `property`.
+fn read_template(path: &Path, property: &'static str) -> Result<Value, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        what: property,
+        path: path.to_owned(),
+        source,
+    })?;
+    match slipway_model::syntax::parse_document(
+        &text,
+        slipway_model::syntax::TagMode::CloudFormation,
+    )
+    .into_result()
+    {
+        Ok((node, _)) => Ok(node.to_json()),
+        Err(diags) => Err(Error::Template {
+            path: path.to_owned(),
+            message: diags
+                .iter()
+                .map(|d| match d.line {
+                    Some(l) => format!("line {l}: {}", d.message),
+                    None => d.message.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        }),
+    }
+}
+
 /// The bytes to upload for one artefact and the key's extension.
 fn artefact_bytes(
     a: &LocalArtefact,
@@ -791,8 +1204,10 @@ fn artefact_bytes(
     };
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_owned);
     match a.upload {
-        Upload::File => Ok((read(&path)?, ext)),
-        Upload::Zip => {
+        // A template is packaged by the caller; as it is, should one get here.
+        Upload::File | Upload::Template => Ok((read(&path)?, ext)),
+        Upload::ZipDir if !path.is_dir() => Ok((read(&path)?, ext)),
+        Upload::Zip | Upload::ZipDir => {
             let meta = std::fs::metadata(&path).map_err(|source| Error::Read {
                 what: a.property,
                 path: path.clone(),
@@ -861,6 +1276,42 @@ mod tests {
                 .to_string()
                 .contains("deleted first")
         );
+    }
+
+    #[test]
+    fn replace_on_failure_replaces_failed_stacks_only() {
+        for s in REPLACEABLE {
+            assert!(replaceable(Some(s)), "{s}");
+        }
+        for s in [
+            "CREATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_ROLLBACK_COMPLETE",
+            "REVIEW_IN_PROGRESS",
+            "CREATE_IN_PROGRESS",
+        ] {
+            assert!(!replaceable(Some(s)), "{s}");
+        }
+        assert!(!replaceable(None));
+    }
+
+    #[test]
+    fn review_in_progress_is_at_rest_and_only_completes_succeed() {
+        assert!(is_busy("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"));
+        assert!(is_busy("DELETE_IN_PROGRESS"));
+        assert!(!is_busy("REVIEW_IN_PROGRESS"));
+        assert!(!is_busy("ROLLBACK_COMPLETE"));
+        for ok in ["CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"] {
+            assert!(succeeded(ok));
+        }
+        for bad in [
+            "ROLLBACK_COMPLETE",
+            "UPDATE_ROLLBACK_COMPLETE",
+            "DELETE_COMPLETE",
+            "CREATE_FAILED",
+        ] {
+            assert!(!succeeded(bad), "{bad}");
+        }
     }
 
     #[test]

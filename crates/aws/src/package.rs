@@ -11,15 +11,31 @@
 //! | `AWS::Serverless::LayerVersion` | `ContentUri` | zip | `s3://bucket/key` |
 //! | `AWS::Serverless::Api`, `AWS::Serverless::HttpApi` | `DefinitionUri` | file | `s3://bucket/key` |
 //! | `AWS::Serverless::StateMachine` | `DefinitionUri` | file | `{Bucket, Key}` |
+//! | `AWS::Serverless::Application` | `Location` (a string) | packaged template | `https://s3.REGION.amazonaws.com/bucket/key` |
+//! | `AWS::CloudFormation::Stack` | `TemplateURL` | packaged template | `https://s3.REGION.amazonaws.com/bucket/key` |
 //! | `AWS::Lambda::Function` | `Code` (a string) | zip | `{S3Bucket, S3Key}` |
 //! | `AWS::Lambda::LayerVersion` | `Content` (a string) | zip | `{S3Bucket, S3Key}` |
 //! | `AWS::ApiGateway::RestApi`, `AWS::ApiGatewayV2::Api` | `BodyS3Location` (a string) | file | `{Bucket, Key}` |
 //! | `AWS::StepFunctions::StateMachine` | `DefinitionS3Location` (a string) | file | `{Bucket, Key}` |
+//! | `AWS::AppSync::GraphQLSchema` | `DefinitionS3Location` | file | `s3://bucket/key` |
+//! | `AWS::AppSync::Resolver`, `AWS::AppSync::FunctionConfiguration` | `RequestMappingTemplateS3Location`, `ResponseMappingTemplateS3Location` | file | `s3://bucket/key` |
+//! | `AWS::ElasticBeanstalk::ApplicationVersion` | `SourceBundle` (a string) | a directory zipped, a file as it is | `{S3Bucket, S3Key}` |
+//! | `AWS::CloudFormation::ModuleVersion` | `ModulePackage` | a directory zipped, a file as it is | `s3://bucket/key` |
+//! | `AWS::CloudFormation::ResourceVersion` | `SchemaHandlerPackage` | a directory zipped, a file as it is | `s3://bucket/key` |
+//! | `Fn::Transform` `AWS::Include`, anywhere | `Parameters.Location` | file | `s3://bucket/key` |
+//!
+//! This is SAM CLI's list (`samcli/lib/package/packageable_resources.py` and
+//! `artifact_exporter.py`: `RESOURCES_EXPORT_LIST`, the two nested-stack resources and the
+//! `AWS::Include` handler). A packaged template is the child template read (YAML or JSON),
+//! packaged in its own turn relative to its own directory (so its functions' code goes up
+//! too), and uploaded as JSON under its content's key; SAM CLI names it by the S3 client's
+//! endpoint in path style, as here.
 //!
 //! A value that is already remote (`s3://…`, `https://…`, a map, an intrinsic) is left alone.
-//! Not packaged (as yet): nested stacks' `TemplateURL`, `AWS::Serverless::Application`
-//! `Location`, AppSync schemas, `Globals.Function.CodeUri` (name the path on each function),
-//! container images.
+//! Not packaged (as yet): `AWS::Glue::Job`'s nested `Command.ScriptLocation`,
+//! `AWS::Serverless::GraphQLApi`'s schema and resolver code, the `AWS::ServerlessRepo::Application`
+//! metadata's licence and readme, `Globals.Function.CodeUri` (name the path on each
+//! function), container images.
 
 use serde_json::{Map, Value, json};
 
@@ -31,6 +47,10 @@ pub enum Upload {
     Zip,
     /// The file's bytes as they are (an OpenAPI document, a state machine definition).
     File,
+    /// A directory zipped, a file as it is (SAM CLI's `ResourceZip` without `FORCE_ZIP`).
+    ZipDir,
+    /// A child template, packaged in its turn ([`crate::Aws::package`]) and uploaded as JSON.
+    Template,
 }
 
 /// How the property names the uploaded object afterwards.
@@ -42,6 +62,8 @@ pub enum Form {
     S3BucketKey,
     /// `{Bucket, Key}` (API Gateway's and Step Functions' `…S3Location`).
     BucketKey,
+    /// `https://s3.REGION.amazonaws.com/bucket/key` (a nested stack's template).
+    HttpsUrl,
 }
 
 /// One local path of the template, to upload.
@@ -130,6 +152,66 @@ const RULES: &[Rule] = &[
         upload: Upload::File,
         form: Form::BucketKey,
     },
+    Rule {
+        resource_type: "AWS::CloudFormation::Stack",
+        property: "TemplateURL",
+        upload: Upload::Template,
+        form: Form::HttpsUrl,
+    },
+    Rule {
+        resource_type: "AWS::Serverless::Application",
+        property: "Location",
+        upload: Upload::Template,
+        form: Form::HttpsUrl,
+    },
+    Rule {
+        resource_type: "AWS::AppSync::GraphQLSchema",
+        property: "DefinitionS3Location",
+        upload: Upload::File,
+        form: Form::S3Uri,
+    },
+    Rule {
+        resource_type: "AWS::AppSync::Resolver",
+        property: "RequestMappingTemplateS3Location",
+        upload: Upload::File,
+        form: Form::S3Uri,
+    },
+    Rule {
+        resource_type: "AWS::AppSync::Resolver",
+        property: "ResponseMappingTemplateS3Location",
+        upload: Upload::File,
+        form: Form::S3Uri,
+    },
+    Rule {
+        resource_type: "AWS::AppSync::FunctionConfiguration",
+        property: "RequestMappingTemplateS3Location",
+        upload: Upload::File,
+        form: Form::S3Uri,
+    },
+    Rule {
+        resource_type: "AWS::AppSync::FunctionConfiguration",
+        property: "ResponseMappingTemplateS3Location",
+        upload: Upload::File,
+        form: Form::S3Uri,
+    },
+    Rule {
+        resource_type: "AWS::ElasticBeanstalk::ApplicationVersion",
+        property: "SourceBundle",
+        upload: Upload::ZipDir,
+        form: Form::S3BucketKey,
+    },
+    Rule {
+        resource_type: "AWS::CloudFormation::ModuleVersion",
+        property: "ModulePackage",
+        upload: Upload::ZipDir,
+        form: Form::S3Uri,
+    },
+    Rule {
+        resource_type: "AWS::CloudFormation::ResourceVersion",
+        property: "SchemaHandlerPackage",
+        upload: Upload::ZipDir,
+        form: Form::S3Uri,
+    },
 ];
 
 /// A string that names something already remote.
@@ -179,8 +261,9 @@ pub fn local_artefacts(template: &Value) -> Vec<LocalArtefact> {
     out
 }
 
-/// The template with each artefact's property pointing at its S3 location.
-pub fn rewrite(template: &Value, uploaded: &[(LocalArtefact, S3Location)]) -> Value {
+/// The template with each artefact's property pointing at its S3 location (`region` names
+/// the S3 endpoint of an [`Form::HttpsUrl`]).
+pub fn rewrite(template: &Value, uploaded: &[(LocalArtefact, S3Location)], region: &str) -> Value {
     let mut t = template.clone();
     for (a, loc) in uploaded {
         let Some(r) = t
@@ -200,10 +283,76 @@ pub fn rewrite(template: &Value, uploaded: &[(LocalArtefact, S3Location)]) -> Va
             Form::S3Uri => Value::String(format!("s3://{}/{}", loc.bucket, loc.key)),
             Form::S3BucketKey => json!({"S3Bucket": loc.bucket, "S3Key": loc.key}),
             Form::BucketKey => json!({"Bucket": loc.bucket, "Key": loc.key}),
+            Form::HttpsUrl => Value::String(https_url(region, &loc.bucket, &loc.key)),
         };
         props.insert(a.property.to_owned(), value);
     }
     t
+}
+
+/// An object's path-style HTTPS URL, as SAM CLI writes a nested stack's `TemplateURL`.
+pub fn https_url(region: &str, bucket: &str, key: &str) -> String {
+    format!("https://s3.{region}.amazonaws.com/{bucket}/{key}")
+}
+
+/// Every local `Location` of an `AWS::Include` transform (`{"Fn::Transform": {"Name":
+/// "AWS::Include", "Parameters": {"Location": PATH}}}`), wherever it stands, in document
+/// order, each once.
+pub fn include_locations(template: &Value) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(l) = include_location(m)
+                    && !out.iter().any(|o| o == l)
+                {
+                    out.push(l.to_owned());
+                }
+                for v in m.values() {
+                    walk(v, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(template, &mut out);
+    out
+}
+
+/// The local `Location` of an `AWS::Include` transform at this map.
+fn include_location(m: &Map<String, Value>) -> Option<&str> {
+    let t = m.get("Fn::Transform")?;
+    if t.get("Name").and_then(Value::as_str) != Some("AWS::Include") {
+        return None;
+    }
+    let l = t.pointer("/Parameters/Location")?.as_str()?;
+    (!is_remote(l)).then_some(l)
+}
+
+/// The template with each `AWS::Include` `Location` of `uploaded` (path → location) as
+/// `s3://bucket/key`.
+pub fn rewrite_includes(template: &mut Value, uploaded: &[(String, S3Location)]) {
+    match template {
+        Value::Object(m) => {
+            if let Some(l) = include_location(m)
+                && let Some((_, loc)) = uploaded.iter().find(|(p, _)| p == l)
+            {
+                let uri = Value::String(format!("s3://{}/{}", loc.bucket, loc.key));
+                if let Some(slot) = m
+                    .get_mut("Fn::Transform")
+                    .and_then(|t| t.pointer_mut("/Parameters/Location"))
+                {
+                    *slot = uri;
+                }
+            }
+            for v in m.values_mut() {
+                rewrite_includes(v, uploaded);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|v| rewrite_includes(v, uploaded)),
+        _ => {}
+    }
 }
 
 /// The content-addressed key of an object: `PREFIX/sha256` (and the extension for files,
@@ -247,6 +396,12 @@ mod tests {
                 "Raw": {"Type": "AWS::Lambda::Function", "Properties": {"Code": "raw", "Handler": "a.b"}},
                 "RawS3": {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"S3Bucket": "b", "S3Key": "k"}}},
                 "Rest": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"BodyS3Location": "api.yaml"}},
+                "Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "child/template.yaml"}},
+                "RemoteChild": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "https://s3.amazonaws.com/b/t.yaml"}},
+                "App": {"Type": "AWS::Serverless::Application", "Properties": {"Location": "app/template.yaml"}},
+                "Repo": {"Type": "AWS::Serverless::Application", "Properties": {"Location": {"ApplicationId": "arn:x", "SemanticVersion": "1.0.0"}}},
+                "Schema": {"Type": "AWS::AppSync::GraphQLSchema", "Properties": {"DefinitionS3Location": "schema.graphql"}},
+                "Bundle": {"Type": "AWS::ElasticBeanstalk::ApplicationVersion", "Properties": {"SourceBundle": "app.war"}},
                 "Bucket": {"Type": "AWS::S3::Bucket"}
             }
         })
@@ -264,6 +419,10 @@ mod tests {
             ("Layer", "ContentUri", "layer"),
             ("Raw", "Code", "raw"),
             ("Rest", "BodyS3Location", "api.yaml"),
+            ("Child", "TemplateURL", "child/template.yaml"),
+            ("App", "Location", "app/template.yaml"),
+            ("Schema", "DefinitionS3Location", "schema.graphql"),
+            ("Bundle", "SourceBundle", "app.war"),
         ];
         let mut want: Vec<(String, &str, String)> = want
             .iter()
@@ -290,7 +449,7 @@ mod tests {
                 (a, l)
             })
             .collect();
-        let out = rewrite(&t, &uploaded);
+        let out = rewrite(&t, &uploaded, "eu-west-1");
         let p = |id: &str, prop: &str| out["Resources"][id]["Properties"][prop].clone();
         assert_eq!(p("Fn", "CodeUri"), json!("s3://art/Fn-key"));
         assert_eq!(p("Bare", "CodeUri"), json!("s3://art/Bare-key"));
@@ -303,6 +462,30 @@ mod tests {
             p("Rest", "BodyS3Location"),
             json!({"Bucket": "art", "Key": "Rest-key"})
         );
+        assert_eq!(
+            p("Child", "TemplateURL"),
+            json!("https://s3.eu-west-1.amazonaws.com/art/Child-key")
+        );
+        assert_eq!(
+            p("App", "Location"),
+            json!("https://s3.eu-west-1.amazonaws.com/art/App-key")
+        );
+        assert_eq!(
+            p("Schema", "DefinitionS3Location"),
+            json!("s3://art/Schema-key")
+        );
+        assert_eq!(
+            p("Bundle", "SourceBundle"),
+            json!({"S3Bucket": "art", "S3Key": "Bundle-key"})
+        );
+        assert_eq!(
+            p("RemoteChild", "TemplateURL"),
+            t["Resources"]["RemoteChild"]["Properties"]["TemplateURL"]
+        );
+        assert_eq!(
+            p("Repo", "Location"),
+            t["Resources"]["Repo"]["Properties"]["Location"]
+        );
         // Untouched: remote code, inline code, other properties, the transform.
         assert_eq!(p("Remote", "CodeUri"), json!("s3://b/k"));
         assert_eq!(
@@ -312,6 +495,44 @@ mod tests {
         assert_eq!(p("Fn", "Handler"), json!("app.h"));
         assert_eq!(out["Transform"], t["Transform"]);
         assert!(has_transform(&out));
+    }
+
+    #[test]
+    fn include_transforms_are_found_and_rewritten_anywhere() {
+        let mut t = json!({
+            "Resources": {
+                "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Body": {
+                    "Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "api.yaml"}}}}},
+                "Again": {"Properties": {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "api.yaml"}}}},
+                "Remote": {"Properties": {"Fn::Transform": {"Name": "AWS::Include", "Parameters": {"Location": "s3://b/k"}}}},
+                "Macro": {"Properties": {"Fn::Transform": {"Name": "Other", "Parameters": {"Location": "x"}}}}
+            },
+            "Fn::Transform": [{"Name": "AWS::Include", "Parameters": {"Location": "top.yaml"}}]
+        });
+        let found = include_locations(&t);
+        assert_eq!(found, ["api.yaml"]);
+        let loc = S3Location {
+            bucket: "art".into(),
+            key: "k1.yaml".into(),
+        };
+        rewrite_includes(&mut t, &[("api.yaml".into(), loc)]);
+        let at = |p: &str| t.pointer(p).cloned().unwrap();
+        assert_eq!(
+            at("/Resources/Api/Properties/Body/Fn::Transform/Parameters/Location"),
+            json!("s3://art/k1.yaml")
+        );
+        assert_eq!(
+            at("/Resources/Again/Properties/Fn::Transform/Parameters/Location"),
+            json!("s3://art/k1.yaml")
+        );
+        assert_eq!(
+            at("/Resources/Remote/Properties/Fn::Transform/Parameters/Location"),
+            json!("s3://b/k")
+        );
+        assert_eq!(
+            at("/Resources/Macro/Properties/Fn::Transform/Parameters/Location"),
+            json!("x")
+        );
     }
 
     #[test]

@@ -391,8 +391,8 @@ pub(crate) struct ConnectArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
     /// The target, `ACCOUNT/REGION` (default: `--account`/`--region`, else
-    /// 123456789012/us-east-1); for `deploy` also `aws:ACCOUNT/REGION` or a target's name
-    /// (`slipway targets`).
+    /// 123456789012/us-east-1); for `deploy` and `stack` also `aws:ACCOUNT/REGION` or a
+    /// target's name (`slipway targets`).
     #[arg(long, global = true, value_name = "ACCOUNT/REGION")]
     pub(crate) target: Option<String>,
     /// Region of the target (when no `--target`); default us-east-1.

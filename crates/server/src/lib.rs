@@ -141,6 +141,10 @@ pub struct Config {
     pub gateway_seed: Option<u64>,
     /// Pipelines: where sources are, polling, the webhook secret (`pipelines.rs`).
     pub pipelines: PipelineConfig,
+    /// AWS targets whose stacks the console shows beside the local ones (name, target); the
+    /// CLI gives those of `.slipway/targets.toml`. None by default.
+    #[cfg(feature = "aws")]
+    pub aws_targets: Vec<(String, slipway_aws::Target)>,
 }
 
 impl Config {
@@ -158,6 +162,8 @@ impl Config {
             gateway: None,
             gateway_seed: None,
             pipelines: PipelineConfig::default(),
+            #[cfg(feature = "aws")]
+            aws_targets: Vec::new(),
         }
     }
 }
@@ -240,6 +246,9 @@ pub(crate) struct App {
     pub(crate) pipelines: std::sync::OnceLock<pipelines::Pipelines>,
     /// Becomes `true` at shutdown (the console's held event streams end on it).
     pub(crate) stopped: watch::Receiver<bool>,
+    /// The console's view of AWS targets' stacks.
+    #[cfg(feature = "aws")]
+    pub(crate) aws_stacks: console::aws::AwsStacks,
 }
 
 impl App {
@@ -395,6 +404,8 @@ impl Server {
             endpoint: SocketAddr::new(endpoint_host, addr.port()),
             pipelines: std::sync::OnceLock::new(),
             stopped: stopped.clone(),
+            #[cfg(feature = "aws")]
+            aws_stacks: console::aws::AwsStacks::new(c.aws_targets.clone()),
         });
         let p = pipelines::build(&app, &c.pipelines, tokio::runtime::Handle::current()).map_err(
             |source| ServerError::Artefacts {

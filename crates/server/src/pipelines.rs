@@ -25,7 +25,9 @@
 //!   also written as `OutputFileName` into its output artefact. Targets: `ACCOUNT/REGION`
 //!   as written; a short name (`dev`) is the server's default account in the action's region
 //!   (else the default region), so stacks of two short-named targets need distinct names.
-//!   Every engine call goes through [`App::drive`], the engine's one door.
+//!   Every engine call goes through [`App::drive`], the engine's one door. A target
+//!   `aws:ACCOUNT/REGION` goes to AWS instead, every action mode alike (`deploy_aws`, the
+//!   `aws` feature).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -395,6 +397,24 @@ const REPLACEABLE: [StackStatus; 5] = [
     StackStatus::UpdateRollbackFailed,
 ];
 
+/// What an AWS deploy action's template modes send.
+#[cfg(feature = "aws")]
+struct AwsInput {
+    template: Value,
+    root: PathBuf,
+    parameters: Vec<(String, String)>,
+    capabilities: Vec<String>,
+}
+
+/// How an AWS deploy action's call ended.
+#[cfg(feature = "aws")]
+enum AwsEnded {
+    Deployed(slipway_aws::Deployed),
+    Prepared(slipway_aws::ChangeSet),
+    /// Whether there was a stack to delete.
+    Deleted(bool),
+}
+
 fn engine_err(e: &EngineError) -> String {
     use std::error::Error as _;
     let mut s = e.to_string();
@@ -581,13 +601,31 @@ impl DeployRunner {
             .iter()
             .map(|(k, o)| (k.clone(), o.value.clone()))
             .collect();
+        let outputs = self.output_file(job, &variables)?;
+        Ok(ActionResult {
+            outputs,
+            variables,
+            summary: Some(format!(
+                "stack {stack} in {target}: {}",
+                rec.status.as_str()
+            )),
+            external_execution_id: Some(rec.id),
+        })
+    }
+
+    /// `OutputFileName`: the stack's outputs as JSON in the action's output artefact.
+    fn output_file(
+        &self,
+        job: &Job,
+        variables: &BTreeMap<String, String>,
+    ) -> Result<Vec<Artifact>, String> {
         let mut outputs = Vec::new();
         if let (Some(file), Some(name)) = (
             job.action.configuration.get("OutputFileName"),
             job.action.outputs.first(),
         ) {
             let path = job.work_dir.join("outputs.json");
-            let body = serde_json::to_vec_pretty(&variables).unwrap_or_default();
+            let body = serde_json::to_vec_pretty(variables).unwrap_or_default();
             std::fs::write(&path, body).map_err(|e| format!("cannot write {file}: {e}"))?;
             let blob = self
                 .artefacts
@@ -598,15 +636,7 @@ impl DeployRunner {
                 .map_err(|e| format!("cannot store {file}: {e}"))?;
             outputs.push(artifact(name, &blob.digest));
         }
-        Ok(ActionResult {
-            outputs,
-            variables,
-            summary: Some(format!(
-                "stack {stack} in {target}: {}",
-                rec.status.as_str()
-            )),
-            external_execution_id: Some(rec.id),
-        })
+        Ok(outputs)
     }
 
     fn create_update(
@@ -637,11 +667,24 @@ impl DeployRunner {
 
     /// A deploy action whose target is `aws:ACCOUNT/REGION`: the stack goes to AWS through
     /// `slipway_aws` as `sam deploy` sends it (packaged into the managed artefact bucket
-    /// `slipway-artifacts-ACCOUNT-REGION`, created when missing; a change set executed and
-    /// followed to a terminal status), in the action's region when it names one, assuming the
-    /// action's `RoleArn` as CodePipeline's cross-account actions do. Credentials and the
-    /// endpoint come from the server's environment (the usual AWS chain, `AWS_ENDPOINT_URL`).
-    /// `CREATE_UPDATE` and `REPLACE_ON_FAILURE` only; the other modes are refused.
+    /// `slipway-artifacts-ACCOUNT-REGION`, created when missing), in the action's region when
+    /// it names one, assuming the action's `RoleArn` as CodePipeline's cross-account actions
+    /// do. Credentials and the endpoint come from the server's environment (the usual AWS
+    /// chain, `AWS_ENDPOINT_URL`). Every `ActionMode`, with the local runner's semantics
+    /// (`reference/aws-semantics.md` §5.8), once no operation is under way on the stack:
+    ///
+    /// - `CREATE_UPDATE`: a change set executed and followed to a terminal status.
+    /// - `REPLACE_ON_FAILURE`: the same, after deleting a stack in a failed status.
+    /// - `DELETE_ONLY`: deleted and followed until gone; a missing stack is success.
+    /// - `CHANGE_SET_REPLACE`: the change set `ChangeSetName` created (one of that name deleted
+    ///   first), not executed; an empty one is success ("no changes").
+    /// - `CHANGE_SET_EXECUTE`: the change set `ChangeSetName` executed and followed; an empty
+    ///   one is success.
+    ///
+    /// The stack's outputs are the action's variables and its `OutputFileName`. The action's
+    /// own `roleArn` (the cross-account role) is assumed in every mode; the configuration's
+    /// `RoleArn` is the service role CloudFormation acts as for the change sets and the
+    /// deletion (`ExecuteChangeSet` takes none: the change set carries it).
     #[cfg(feature = "aws")]
     fn deploy_aws(
         &self,
@@ -651,32 +694,167 @@ impl DeployRunner {
         mode: &str,
         stack: &str,
     ) -> Result<ActionResult, String> {
-        if !matches!(mode, "CREATE_UPDATE" | "REPLACE_ON_FAILURE") {
-            return Err(format!(
-                "ActionMode {mode} is not supported for AWS targets yet (CREATE_UPDATE and REPLACE_ON_FAILURE are)"
-            ));
-        }
         let (account, region) = aws
             .split_once('/')
             .ok_or_else(|| format!("target aws:{aws} is not aws:ACCOUNT/REGION"))?;
         let a = &job.action;
+        let c = &a.configuration;
         let target = slipway_aws::Target {
             account: account.to_owned(),
             region: a.region.clone().unwrap_or_else(|| region.to_owned()),
             role_arn: a.role_arn.clone(),
+            cfn_role_arn: c.get("RoleArn").cloned(),
             ..slipway_aws::Target::default()
         };
+        let name = format!("aws:{}/{}", target.account, target.region);
+        let poll = Duration::from_millis(500);
+        // Until the action's own deadline (CodePipeline's timeout for it).
+        let give_up = Duration::from_millis(a.deadline.0.saturating_sub(app.clock.now_ms()))
+            .max(Duration::from_secs(60));
+        let change_set = || {
+            c.get("ChangeSetName")
+                .map(String::as_str)
+                .ok_or("ChangeSetName is required")
+        };
+        let done = |summary: String| ActionResult {
+            summary: Some(summary),
+            ..ActionResult::default()
+        };
+        // What the template modes need; read before any call, so bad input touches nothing.
+        let input = match mode {
+            "CREATE_UPDATE" | "REPLACE_ON_FAILURE" | "CHANGE_SET_REPLACE" => {
+                Some(self.aws_input(app, job, stack)?)
+            }
+            "DELETE_ONLY" | "CHANGE_SET_EXECUTE" => None,
+            other => {
+                return Err(format!(
+                    "ActionMode '{other}' is not one CloudFormation knows"
+                ));
+            }
+        };
+        if mode == "CHANGE_SET_REPLACE" || mode == "CHANGE_SET_EXECUTE" {
+            change_set()?;
+        }
+        let ended = self.rt.block_on(async {
+            let aws = slipway_aws::Aws::connect(&target).await?;
+            let status = aws.settle(stack, poll, give_up).await?;
+            let d = input.as_ref().map(|i| slipway_aws::StackDeploy {
+                stack,
+                template: &i.template,
+                root: &i.root,
+                store: &self.artefacts,
+                resolve_s3: true,
+                parameters: &i.parameters,
+                tags: &[],
+                capabilities: &i.capabilities,
+                poll,
+                give_up,
+            });
+            let mut quiet = |_: &slipway_aws::Event| {};
+            Ok::<_, slipway_aws::Error>(match (mode, &d) {
+                ("CREATE_UPDATE", Some(d)) => {
+                    AwsEnded::Deployed(aws.deploy_stack(d, &mut quiet).await?)
+                }
+                ("REPLACE_ON_FAILURE", Some(d)) => {
+                    AwsEnded::Deployed(aws.replace_on_failure(d, &mut quiet).await?)
+                }
+                ("CHANGE_SET_REPLACE", Some(d)) => {
+                    let cs = change_set().unwrap_or_default();
+                    AwsEnded::Prepared(aws.prepare_change_set(d, cs).await?)
+                }
+                ("CHANGE_SET_EXECUTE", _) => {
+                    let cs = change_set().unwrap_or_default();
+                    AwsEnded::Deployed(
+                        aws.execute_named(stack, cs, poll, give_up, &mut quiet)
+                            .await?,
+                    )
+                }
+                _ => AwsEnded::Deleted(
+                    status.is_some()
+                        && aws
+                            .delete_and_wait(stack, poll, give_up, &mut quiet)
+                            .await?,
+                ),
+            })
+            .map(|e| (e, aws))
+        });
+        let (ended, aws) = ended.map_err(|e| format!("{name}: {e}"))?;
+        let info = match ended {
+            AwsEnded::Deleted(true) => return Ok(done(format!("stack {stack} in {name} deleted"))),
+            AwsEnded::Deleted(false) => {
+                return Ok(done(format!("stack {stack} does not exist in {name}")));
+            }
+            AwsEnded::Prepared(slipway_aws::ChangeSet::NoChanges { id }) => {
+                return Ok(ActionResult {
+                    summary: Some(format!(
+                        "change set {} of stack {stack} in {name}: no changes",
+                        change_set()?
+                    )),
+                    external_execution_id: Some(id),
+                    ..ActionResult::default()
+                });
+            }
+            AwsEnded::Prepared(slipway_aws::ChangeSet::Ready { id, changes, .. }) => {
+                return Ok(ActionResult {
+                    summary: Some(format!(
+                        "change set {} of stack {stack} in {name}: {} change(s)",
+                        change_set()?,
+                        changes.len()
+                    )),
+                    external_execution_id: Some(id),
+                    ..ActionResult::default()
+                });
+            }
+            AwsEnded::Deployed(slipway_aws::Deployed::Finished(info)) => info,
+            // Nothing changed: the stack as it stands gives the outputs.
+            AwsEnded::Deployed(slipway_aws::Deployed::NoChanges) => self
+                .rt
+                .block_on(aws.describe(stack))
+                .map_err(|e| format!("{name}: {e}"))?,
+        };
+        let summary = format!("stack {stack} in {name}: {}", info.status);
+        if !slipway_aws::succeeded(&info.status) {
+            return Err(match info.reason {
+                Some(r) => format!("{summary} ({r})"),
+                None => summary,
+            });
+        }
+        let variables: BTreeMap<String, String> =
+            info.outputs.into_iter().map(|(k, v, _)| (k, v)).collect();
+        Ok(ActionResult {
+            outputs: self.output_file(job, &variables)?,
+            summary: Some(summary),
+            variables,
+            external_execution_id: None,
+        })
+    }
+
+    /// The template as written (its local paths relative to its directory in the unpacked
+    /// artefact, nested templates' too), parameters and capabilities of an AWS deploy action.
+    #[cfg(feature = "aws")]
+    fn aws_input(&self, app: &App, job: &Job, stack: &str) -> Result<AwsInput, String> {
         let req = self.request(app, job, stack)?;
-        let template = parse_document(&req.template, TagMode::CloudFormation)
+        let spec = job
+            .action
+            .configuration
+            .get("TemplatePath")
+            .ok_or("TemplatePath is required to create or update a stack")?;
+        let (text, digest, path) = self.artifact_file(job, spec)?;
+        let template = parse_document(&text, TagMode::CloudFormation)
             .root
             .map(|r| r.to_json())
-            .ok_or("the template cannot be read")?;
+            .ok_or_else(|| format!("{spec} is not a template"))?;
+        let mut root = self.unpacked.join(digest.hex());
+        if let Some(dir) = Path::new(&path).parent() {
+            root.push(dir);
+        }
         let parameters: Vec<(String, String)> = req
             .parameters
             .iter()
             .filter_map(|p| Some((p.key.clone(), p.value.clone()?)))
             .collect();
-        let capabilities: Vec<String> = a
+        let capabilities: Vec<String> = job
+            .action
             .configuration
             .get("Capabilities")
             .map(|c| {
@@ -686,47 +864,12 @@ impl DeployRunner {
                     .collect()
             })
             .unwrap_or_default();
-        let root = req.code_root.unwrap_or_else(|| self.unpacked.clone());
-        let d = slipway_aws::StackDeploy {
-            stack,
-            template: &template,
-            root: &root,
-            store: &self.artefacts,
-            resolve_s3: true,
-            parameters: &parameters,
-            tags: &[],
-            capabilities: &capabilities,
-            poll: Duration::from_millis(500),
-            // Until the action's own deadline (CodePipeline's timeout for it).
-            give_up: Duration::from_millis(a.deadline.0.saturating_sub(app.clock.now_ms()))
-                .max(Duration::from_secs(60)),
-        };
-        let name = format!("aws:{}/{}", target.account, target.region);
-        let ended = self.rt.block_on(async {
-            let aws = slipway_aws::Aws::connect(&target).await?;
-            aws.deploy_stack(&d, &mut |_| {}).await
-        });
-        match ended.map_err(|e| format!("{name}: {e}"))? {
-            slipway_aws::Deployed::NoChanges => Ok(ActionResult {
-                summary: Some(format!("stack {stack} in {name}: no changes")),
-                ..ActionResult::default()
-            }),
-            slipway_aws::Deployed::Finished(info) => {
-                let failed = info.status.contains("ROLLBACK") || info.status.ends_with("_FAILED");
-                let summary = format!("stack {stack} in {name}: {}", info.status);
-                if failed {
-                    return Err(match info.reason {
-                        Some(r) => format!("{summary} ({r})"),
-                        None => summary,
-                    });
-                }
-                Ok(ActionResult {
-                    summary: Some(summary),
-                    variables: info.outputs.into_iter().map(|(k, v, _)| (k, v)).collect(),
-                    ..ActionResult::default()
-                })
-            }
-        }
+        Ok(AwsInput {
+            template,
+            root,
+            parameters,
+            capabilities,
+        })
     }
 
     /// Without the `aws` feature an AWS target is refused with the way to get it.

@@ -540,6 +540,7 @@ pub(crate) fn server(
     };
     let mut config = server_config(&s.connect, s.bind).map_err(CliError::Client)?;
     config.gateway = Some(s.gateway);
+    super::targets::configure_console(&mut config, cwd);
     let rt = runtime()?;
     rt.block_on(async {
         let handle = slipway_server::Server::new(config)

@@ -66,6 +66,7 @@ pub(crate) fn run(
         s3_prefix: a.target.s3_prefix.clone(),
         endpoint_url: a.target.endpoint_url.clone(),
         role_arn: a.target.role_arn.clone(),
+        cfn_role_arn: None,
     };
     let store_dir = s.remote.connect.data_dir.join("artefacts");
     let store = slipway_store::Store::open(&store_dir).map_err(|e| CliError::Io {
@@ -155,6 +156,7 @@ async fn deploy(
         tags: s.tags.clone(),
         capabilities: a.capabilities.clone(),
         bucket,
+        name: None,
     };
     let (id, name, changes) = match aws
         .create_change_set(&req, POLL, CHANGE_SET_TIMEOUT)

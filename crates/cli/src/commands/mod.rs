@@ -11,6 +11,8 @@ pub(crate) mod invoke;
 pub(crate) mod pipeline;
 pub(crate) mod serve;
 pub(crate) mod stack;
+#[cfg(feature = "aws")]
+pub(crate) mod stack_aws;
 pub(crate) mod targets;
 pub(crate) mod up;
 pub(crate) mod validate;

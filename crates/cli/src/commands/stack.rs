@@ -2,7 +2,9 @@
 //! `slipway deployment stop|continue|skip-wait ID`, `slipway rollback FUNCTION [--alias A]`:
 //! one control-API call each (through [`crate::client::Session`]: `--endpoint`, or a server
 //! embedded for the command), printed as tables. An API error (no such stack, an action the
-//! deployment's state does not allow) is printed and exits 1.
+//! deployment's state does not allow) is printed and exits 1. `stack …` with an aws target
+//! (`--target aws:ACCOUNT/REGION` or a named one) reads CloudFormation instead
+//! (`stack_aws.rs`, the `aws` feature) and prints the same tables.
 
 use std::io::Write;
 use std::path::Path;
@@ -53,6 +55,11 @@ pub(crate) fn stack(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Status, CliError> {
+    let resolved = settings::connect(&args.connect, "stack", env, cwd);
+    if let Some(aws) = resolved.settings.as_ref().and_then(|s| s.aws.as_ref()) {
+        err.write_all(render_human(&resolved.diagnostics, &resolved.sources).as_bytes())?;
+        return stack_aws(&args.command, aws, out, err);
+    }
     let mut e2 = Vec::new();
     let status = with_session(
         &args.connect,
@@ -117,6 +124,33 @@ pub(crate) fn stack(
     );
     err.write_all(&e2)?;
     status
+}
+
+/// `stack …` on an aws target: CloudFormation through the SDK when built with the `aws`
+/// feature.
+#[cfg(feature = "aws")]
+fn stack_aws(
+    command: &StackCommand,
+    aws: &crate::commands::targets::AwsTarget,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Status, CliError> {
+    super::stack_aws::run(command, aws, out, err)
+}
+
+#[cfg(not(feature = "aws"))]
+fn stack_aws(
+    _: &StackCommand,
+    aws: &crate::commands::targets::AwsTarget,
+    _: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Status, CliError> {
+    writeln!(
+        err,
+        "error: aws:{}/{} is an aws target, and this slipway was built without AWS support: build it with `cargo build --features slipway-cli/aws`",
+        aws.account, aws.region
+    )?;
+    Ok(Status::Usage)
 }
 
 pub(crate) fn deployments(
@@ -233,7 +267,7 @@ pub(crate) fn rollback(
 }
 
 /// `2026-12-01T20:14:42Z` (UTC) from epoch milliseconds.
-fn iso8601(ms: u64) -> String {
+pub(crate) fn iso8601(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil from days (Howard Hinnant's algorithm), days since 1970-01-01.

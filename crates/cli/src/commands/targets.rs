@@ -206,6 +206,65 @@ pub(crate) fn resolve(cwd: &Path, t: &str) -> Result<TargetRef, String> {
     }
 }
 
+/// The aws targets of `.slipway/targets.toml`, by name, for the console (`slipway server`,
+/// `slipway up`); none when the file is missing or unreadable (the verbs that name a target
+/// report that).
+#[cfg(feature = "aws")]
+pub(crate) fn aws_targets(cwd: &Path) -> Vec<(String, AwsTarget)> {
+    load(cwd)
+        .map(|f| {
+            f.targets
+                .iter()
+                .filter(|(_, e)| e.kind == "aws")
+                .map(|(n, e)| {
+                    (
+                        n.clone(),
+                        AwsTarget {
+                            account: e.account.clone(),
+                            region: e.region.clone(),
+                            profile: e.profile.clone(),
+                            s3_bucket: e.s3_bucket.clone(),
+                            s3_prefix: e.s3_prefix.clone(),
+                            endpoint_url: e.endpoint_url.clone(),
+                            role_arn: e.role_arn.clone(),
+                        },
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The SDK's form of an aws target.
+#[cfg(feature = "aws")]
+impl From<&AwsTarget> for slipway_aws::Target {
+    fn from(t: &AwsTarget) -> Self {
+        slipway_aws::Target {
+            account: t.account.clone(),
+            region: t.region.clone(),
+            profile: t.profile.clone(),
+            s3_bucket: t.s3_bucket.clone(),
+            s3_prefix: t.s3_prefix.clone(),
+            endpoint_url: t.endpoint_url.clone(),
+            role_arn: t.role_arn.clone(),
+            cfn_role_arn: None,
+        }
+    }
+}
+
+/// Hands the project's aws targets to a server's console (a no-op without the `aws` feature).
+pub(crate) fn configure_console(config: &mut slipway_server::Config, cwd: &Path) {
+    #[cfg(feature = "aws")]
+    {
+        config.aws_targets = aws_targets(cwd)
+            .iter()
+            .map(|(n, t)| (n.clone(), slipway_aws::Target::from(t)))
+            .collect();
+    }
+    #[cfg(not(feature = "aws"))]
+    let _ = (config, cwd);
+}
+
 pub(crate) fn run(args: &TargetsArgs, cwd: &Path, out: &mut dyn Write) -> Result<Status, CliError> {
     let mut file = match load(cwd) {
         Ok(f) => f,

@@ -119,6 +119,7 @@ pub(crate) fn run(
             .unwrap_or(slipway_server::DEFAULT_GATEWAY_PORT),
     ));
     config.pipelines.project_dir = Some(dir.clone());
+    super::targets::configure_console(&mut config, &dir);
     if let Some(s) = args.poll_interval {
         config.pipelines.poll_interval = Some(Duration::from_secs_f64(s.max(0.1)));
     }

@@ -67,6 +67,10 @@ pub(crate) const DEPLOY_KEYS: &[&str] = &[
 pub(crate) struct ConnectResolved {
     pub(crate) connect: ConnectSettings,
     pub(crate) target: TargetName,
+    /// `stack …` with an aws target (`aws:ACCOUNT/REGION` or a named one): the verb goes to
+    /// CloudFormation, not to the local engine. (`deploy` keeps its own in
+    /// [`DeploySettings::aws`].)
+    pub(crate) aws: Option<AwsTarget>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -215,6 +219,7 @@ impl ConnectOptions {
                 python: self.python,
             },
             target: TargetName { account, region },
+            aws: None,
         })
     }
 }
@@ -272,9 +277,39 @@ pub(crate) fn connect(
         &mut diags,
         ConnectOptions::from_config,
     );
-    let combined =
+    let mut combined =
         ConnectOptions::from_args(args).combine(ConnectOptions::from_env(env).combine(from_file));
-    let settings = combined.finish(cwd, &mut diags);
+    let aws = match combined.target.as_deref().map(|t| targets::resolve(cwd, t)) {
+        None => None,
+        Some(Err(e)) => {
+            diags.push(Diagnostic::error(Code::ConfigInvalid, e).path("--target"));
+            return finish(None, diags, sources);
+        }
+        Some(Ok(TargetRef::Local(t))) => {
+            combined.target = Some(t);
+            None
+        }
+        Some(Ok(TargetRef::Aws(t))) => {
+            if verb != "stack" {
+                diags.push(
+                    Diagnostic::error(
+                        Code::ConfigInvalid,
+                        format!(
+                            "`slipway {verb}` works on the local engine's deployments; on AWS, CodeDeploy runs them (see `aws deploy list-deployments`)"
+                        ),
+                    )
+                    .path("--target"),
+                );
+                return finish(None, diags, sources);
+            }
+            combined.target = Some(format!("{}/{}", t.account, t.region));
+            Some(t)
+        }
+    };
+    let settings = combined.finish(cwd, &mut diags).map(|mut s| {
+        s.aws = aws;
+        s
+    });
     finish(settings, diags, sources)
 }
 

@@ -11,6 +11,7 @@
 //! | `/console/deployments` | every target's deployments, newest first |
 //! | `/console/deployments/{id}` | traffic over time (SVG), what is still to come, hooks, alarms, outcome; skip-wait, continue, stop, roll back |
 //! | `/console/stacks`, `/console/stacks/{account}/{region}/{stack}` | stacks; resources, outputs, change sets, events |
+//! | `/console/aws/{target}/{stack}` | (the `aws` feature) an AWS target's stack: status, outputs, events (`aws.rs`) |
 //! | `/console/functions`, `/console/functions/{account}/{region}/{name}` | functions; aliases, versions with the runtime's counters, recent log lines |
 //! | `/console/find/{id}` | where an action's external ID (deployment, stack or function ARN) is shown |
 //! | `/console/events?topic=T&since=G` | `text/event-stream`: one `change` event when topic `T` moves past generation `G` |
@@ -50,6 +51,8 @@
 //! browser reconnects at once with `Last-Event-ID` — a long-poll in the event-stream format.
 //! Streams end at shutdown.
 
+#[cfg(feature = "aws")]
+pub(crate) mod aws;
 mod chart;
 pub(crate) mod html;
 mod pipelines;
@@ -499,6 +502,62 @@ fn targets(app: &App) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `aws:ACCOUNT/REGION` targets the stored pipelines' deploy actions name (without the
+/// prefix), each once.
+#[cfg(feature = "aws")]
+fn pipeline_aws_targets(app: &App) -> Vec<String> {
+    fn walk(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(t) = m
+                    .get("target")
+                    .and_then(Value::as_str)
+                    .and_then(|t| t.strip_prefix("aws:"))
+                {
+                    out.insert(t.to_owned());
+                }
+                m.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for (_, d) in app
+        .store
+        .list_docs(Collection::Pipelines, STATE_TARGET)
+        .unwrap_or_default()
+    {
+        walk(&d.value["state"]["pipeline"], &mut out);
+    }
+    out.into_iter().collect()
+}
+
+/// The stacks page's part for AWS targets (`aws.rs`); nothing without the `aws` feature.
+#[cfg(feature = "aws")]
+fn aws_stacks_section(app: &App) -> String {
+    aws::stack_section(&app.aws_stacks, &pipeline_aws_targets(app))
+}
+
+#[cfg(not(feature = "aws"))]
+fn aws_stacks_section(_: &App) -> String {
+    String::new()
+}
+
+#[cfg(feature = "aws")]
+fn aws_stack_page(app: &App, target: &str, stack: &str) -> Result<String, Failure> {
+    aws::stack_page(&app.aws_stacks, &pipeline_aws_targets(app), target, stack)
+}
+
+#[cfg(not(feature = "aws"))]
+fn aws_stack_page(_: &App, _: &str, _: &str) -> Result<String, Failure> {
+    Err((
+        404,
+        "this slipway was built without the AWS target (cargo build --features slipway-cli/aws)"
+            .into(),
+    ))
+}
+
 fn target_path(account: &str, region: &str) -> String {
     format!(
         "/api/v1/targets/{}/{}",
@@ -650,7 +709,17 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                 Section::Stacks,
                 vec![],
                 live(app, "stacks".into(), "/console/stacks?fragment=1".into()),
-                resources::stack_list(&all),
+                resources::stack_list(&all) + &aws_stacks_section(app),
+            )
+        }
+        ["aws", target, stack] => {
+            let body = aws_stack_page(app, target, stack)?;
+            page(
+                format!("AWS stack {stack}"),
+                Section::Stacks,
+                vec![("Stacks".into(), "/console/stacks".into())],
+                None,
+                body,
             )
         }
         ["stacks", account, region, stack] => {
