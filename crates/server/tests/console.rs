@@ -299,6 +299,35 @@ fn pages_render_escape_and_act_through_the_api() {
         "{}",
         f.body
     );
+    assert!(f.body.contains("No invocations in the last hour."));
+    // Three invocations of version 1: its per-minute charts appear, drawn by the server.
+    for _ in 0..3 {
+        let out = request(
+            &r.endpoint(),
+            "POST",
+            "/2015-03-31/functions/hello/invocations?Qualifier=1",
+            &[],
+            "{}",
+        );
+        assert_eq!(out.status, 200, "{}", out.body);
+    }
+    let f = get(&r, "/console/functions/123456789012/us-east-1/hello");
+    for title in [
+        "Version 1: invocations and errors per minute",
+        "Version 1: duration p50 and p99 per minute",
+        "Version 1: cold starts per minute",
+    ] {
+        assert!(
+            f.body.contains(&format!(">{title}</title>")),
+            "{title}: {}",
+            f.body
+        );
+    }
+    assert!(
+        f.body.contains("Invocations: 3</span>") || f.body.contains("Invocations: 2</span>"),
+        "{}",
+        f.body
+    );
 
     // The event stream: a stale generation gets a change at once, with its id.
     let ev = get(

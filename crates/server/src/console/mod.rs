@@ -730,7 +730,7 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                         seg(name)
                     ),
                 ),
-                function_body(app, &f),
+                function_body(app, &t, &f),
             )
         }
         ["find", id] => find(app, id),
@@ -738,16 +738,33 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
     }
 }
 
-fn function_body(app: &App, f: &FunctionRecord) -> String {
-    let mut versions = vec![resources::VersionRow {
-        version: "$LATEST".into(),
-        metrics: app.runtime.metrics(&f.name, &Version::Latest),
-    }];
-    for n in f.versions.versions.keys().rev() {
-        versions.push(resources::VersionRow {
-            version: n.to_string(),
-            metrics: app.runtime.metrics(&f.name, &Version::Published(*n)),
-        });
+/// The runtime location of a function of `target` (`account/region`), from what the server
+/// registered (its partition too); `None` lets the runtime take the one of that name.
+fn location_of(app: &App, target: &str, name: &str) -> Option<slipway_model::function::Location> {
+    app.hooks
+        .registered_versions()
+        .into_iter()
+        .find(|(l, f, _)| f == name && format!("{}/{}", l.account, l.region) == target)
+        .map(|(l, _, _)| l)
+}
+
+fn function_body(app: &App, target: &str, f: &FunctionRecord) -> String {
+    let location = location_of(app, target, &f.name);
+    let row = |version: Version| resources::VersionRow {
+        version: version.to_string(),
+        metrics: app.runtime.metrics_at(location.as_ref(), &f.name, &version),
+        minutes: app
+            .runtime
+            .minutes_at(location.as_ref(), &f.name, &version)
+            .unwrap_or_default(),
+    };
+    let mut versions = vec![row(Version::Latest)];
+    for (i, n) in f.versions.versions.keys().rev().enumerate() {
+        let mut r = row(Version::Published(*n));
+        if i >= resources::VERSIONS {
+            r.minutes.clear();
+        }
+        versions.push(r);
     }
     let aliases: Vec<resources::AliasRow> = f
         .versions
@@ -765,7 +782,7 @@ fn function_body(app: &App, f: &FunctionRecord) -> String {
     }
     logs.sort_by_key(|l| l.timestamp_ms);
     let skip = logs.len().saturating_sub(resources::LOG_LINES);
-    resources::function_page(&versions, &aliases, &logs[skip..])
+    resources::function_page(&versions, &aliases, &logs[skip..], wall_ms())
 }
 
 /// Where an action's external ID is shown: a deployment, a stack ARN, a function ARN.
@@ -891,6 +908,14 @@ fn action(app: &App, segs: &[String], form: &[(String, String)]) -> Result<Strin
             format!("no console action at /console/{}", s.join("/")),
         )),
     }
+}
+
+/// Wall-clock milliseconds: the runtime's per-minute series are in wall-clock minutes, as
+/// log timestamps are (`slipway_runtime::metrics`).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn hash_of(h: impl Hash) -> String {

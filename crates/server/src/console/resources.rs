@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use slipway_runtime::{FunctionMetrics, LogRecord};
+use slipway_runtime::{FunctionMetrics, LogRecord, Minute};
 
-use super::chart::{Series, weight_chart};
+use super::chart::{Line, Series, TimeChart, time_chart, weight_chart};
 use super::html::{action_form, badge, duration, esc, seg, time};
 use crate::api::types::{Deployment, EventList, Stack, StackSummary};
 
@@ -376,6 +376,96 @@ pub(crate) struct VersionRow {
     /// `$LATEST` or the number.
     pub(crate) version: String,
     pub(crate) metrics: Option<FunctionMetrics>,
+    /// The last hour by minute (only minutes with invocations), oldest first.
+    pub(crate) minutes: Vec<Minute>,
+}
+
+/// How many versions get per-minute charts (the newest with invocations in the last hour).
+pub(crate) const CHARTED_VERSIONS: usize = 4;
+
+/// The charts of one version's last hour: invocations and errors, p50 and p99 duration, cold
+/// starts — one point per minute with invocations.
+fn version_charts(out: &mut String, version: &str, minutes: &[Minute], now_ms: u64) {
+    let at = |m: &Minute| m.minute * 60_000;
+    let pts = |f: &dyn Fn(&Minute) -> Option<f64>| -> Vec<(u64, f64)> {
+        minutes
+            .iter()
+            .filter_map(|m| f(m).map(|v| (at(m), v)))
+            .collect()
+    };
+    let invocations = pts(&|m| Some(f64::from(m.invocations)));
+    let errors = pts(&|m| Some(f64::from(m.errors)));
+    let p50 = pts(&|m| m.quantile_ms(0.5));
+    let p99 = pts(&|m| m.quantile_ms(0.99));
+    let cold = pts(&|m| Some(f64::from(m.cold_starts)));
+    let start = (now_ms / 60_000).saturating_sub(59) * 60_000;
+    let end = (now_ms / 60_000) * 60_000;
+    let id = |k: &str| format!("v{}-{k}", version.replace('$', ""));
+    let _ = write!(
+        out,
+        "<section class=\"version-charts\" aria-labelledby=\"{}\"><h3 id=\"{}\">Version {}</h3><div class=\"charts\">",
+        esc(&id("h")),
+        esc(&id("h")),
+        esc(version)
+    );
+    for (key, title, unit, lines) in [
+        (
+            "inv",
+            format!("Version {version}: invocations and errors per minute"),
+            "",
+            vec![
+                Line {
+                    label: "Invocations",
+                    class: "s0",
+                    points: &invocations,
+                },
+                Line {
+                    label: "Errors",
+                    class: "s1",
+                    points: &errors,
+                },
+            ],
+        ),
+        (
+            "dur",
+            format!("Version {version}: duration p50 and p99 per minute"),
+            " ms",
+            vec![
+                Line {
+                    label: "p50",
+                    class: "s0",
+                    points: &p50,
+                },
+                Line {
+                    label: "p99",
+                    class: "s2",
+                    points: &p99,
+                },
+            ],
+        ),
+        (
+            "cold",
+            format!("Version {version}: cold starts per minute"),
+            "",
+            vec![Line {
+                label: "Cold starts",
+                class: "s3",
+                points: &cold,
+            }],
+        ),
+    ] {
+        out.push_str(&time_chart(&TimeChart {
+            id: &id(key),
+            title: &title,
+            unit,
+            start_ms: start,
+            end_ms: end,
+            lines: &lines,
+            threshold: None,
+            marks: &[],
+        }));
+    }
+    out.push_str("</div></section>");
 }
 
 /// One alias: name, primary version, the additional version and its weight (0–1).
@@ -393,6 +483,7 @@ pub(crate) fn function_page(
     versions: &[VersionRow],
     aliases: &[AliasRow],
     logs: &[LogRecord],
+    now_ms: u64,
 ) -> String {
     let mut out = String::with_capacity(8192);
     out.push_str("<section aria-labelledby=\"al-h\"><h2 id=\"al-h\">Aliases</h2>");
@@ -454,6 +545,26 @@ pub(crate) fn function_page(
         }
     }
     out.push_str("</tbody></table></div></section>");
+    out.push_str(
+        "<section aria-labelledby=\"min-h\"><h2 id=\"min-h\">The last hour, by minute</h2>",
+    );
+    let charted: Vec<&VersionRow> = versions
+        .iter()
+        .filter(|v| !v.minutes.is_empty())
+        .take(CHARTED_VERSIONS)
+        .collect();
+    if charted.is_empty() {
+        out.push_str("<p class=\"meta\">No invocations in the last hour.</p>");
+    } else {
+        let _ = write!(
+            out,
+            "<p class=\"meta\">the newest {CHARTED_VERSIONS} versions with invocations; durations are estimated from a √2-step histogram (within a factor of 1.4)</p>"
+        );
+        for v in charted {
+            version_charts(&mut out, &v.version, &v.minutes, now_ms);
+        }
+    }
+    out.push_str("</section>");
     let _ = write!(
         out,
         "<section aria-labelledby=\"log-h\"><h2 id=\"log-h\">Recent log lines</h2><p class=\"meta\">the newest {} of every version, oldest first</p><pre class=\"logs\">",
