@@ -636,7 +636,7 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                     format!("deployment/{id}"),
                     format!("/console/deployments/{}?fragment=1", seg(id)),
                 ),
-                resources::deployment_page(&d),
+                resources::deployment_page(&d, &alarm_views(app, &d)),
             )
         }
         ["stacks"] => {
@@ -783,6 +783,121 @@ fn function_body(app: &App, target: &str, f: &FunctionRecord) -> String {
     logs.sort_by_key(|l| l.timestamp_ms);
     let skip = logs.len().saturating_sub(resources::LOG_LINES);
     resources::function_page(&versions, &aliases, &logs[skip..], wall_ms())
+}
+
+fn state_name(s: slipway_deploy::alarm::AlarmState) -> &'static str {
+    use slipway_deploy::alarm::AlarmState;
+    match s {
+        AlarmState::Ok => "OK",
+        AlarmState::Alarm => "ALARM",
+        AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+    }
+}
+
+/// Periods an alarm chart shows at most (the newest).
+const ALARM_PERIODS: u64 = 240;
+
+/// Each alarm of a deployment with its metric series over the deployment: one datapoint per
+/// period (the alarm's statistic of the samples the server recorded for its metric,
+/// `metrics.rs`), the threshold, and the state changes. The changes are found by evaluating
+/// the alarm ([`slipway_deploy::alarm::evaluate`], what the engine runs each tick) at every
+/// period boundary from the deployment's start: a datapoint only changes when its period
+/// completes, so that is where the engine's own evaluation changes state too.
+fn alarm_views(app: &App, d: &Deployment) -> Vec<resources::AlarmView> {
+    use slipway_deploy::alarm::{self, AlarmSpec, AlarmState};
+    use slipway_engine::Metrics as _;
+    let mut out = Vec::new();
+    for (name, state) in &d.alarms {
+        let spec = app
+            .store
+            .get_doc(
+                Collection::Resources,
+                &d.target,
+                &format!("AWS::CloudWatch::Alarm|{name}"),
+            )
+            .ok()
+            .flatten()
+            .and_then(|doc| doc.value.get("Properties").cloned())
+            .map(|p| AlarmSpec::from_properties(name, &p));
+        let spec = match spec {
+            Some(Ok(s)) => s,
+            other => {
+                out.push(resources::AlarmView {
+                    name: name.clone(),
+                    state: state.clone(),
+                    describe: match other {
+                        Some(Err(e)) => e.to_string(),
+                        _ => "its definition is not in this target's resources".into(),
+                    },
+                    threshold: None,
+                    points: Vec::new(),
+                    changes: Vec::new(),
+                    start_ms: d.created_ms,
+                    end_ms: d.now_ms,
+                });
+                continue;
+            }
+        };
+        let period = (spec.period_s * 1000).max(1);
+        let end = d.completed_ms.unwrap_or(d.now_ms).max(d.created_ms);
+        let first =
+            (d.created_ms / period).max((end / period).saturating_sub(ALARM_PERIODS)) * period;
+        let lookback = period * u64::from(spec.evaluation_periods + alarm::EXTRA_PERIODS);
+        let samples = app.metrics.samples(
+            &d.target,
+            &spec.namespace,
+            &spec.metric_name,
+            &spec.dimensions,
+            first.saturating_sub(lookback),
+            end + 1,
+        );
+        let mut points = Vec::new();
+        let mut lo = first;
+        while lo <= end {
+            let values: Vec<f64> = samples
+                .iter()
+                .filter(|s| s.at_ms >= lo && s.at_ms < lo + period)
+                .map(|s| s.value)
+                .collect();
+            if let Some(v) = spec.statistic.of(&values) {
+                points.push((lo, v));
+            }
+            lo += period;
+        }
+        let mut changes = Vec::new();
+        let mut previous = AlarmState::InsufficientData;
+        let mut at = first + period;
+        while at <= end + period {
+            let upto: Vec<_> = samples.iter().filter(|s| s.at_ms < at).cloned().collect();
+            let e = alarm::evaluate(&spec, &upto, at, previous);
+            if e.state != previous {
+                changes.push((at.min(end), state_name(e.state).to_owned()));
+                previous = e.state;
+            }
+            at += period;
+        }
+        let m = spec.datapoints_to_alarm;
+        out.push(resources::AlarmView {
+            name: name.clone(),
+            state: state.clone(),
+            describe: format!(
+                "{} {} {:?} over {} s, {:?} {} for {m} of {} period(s)",
+                spec.namespace,
+                spec.metric_name,
+                spec.statistic,
+                spec.period_s,
+                spec.comparison,
+                spec.threshold,
+                spec.evaluation_periods
+            ),
+            threshold: Some(spec.threshold),
+            points,
+            changes,
+            start_ms: first,
+            end_ms: end,
+        });
+    }
+    out
 }
 
 /// Where an action's external ID is shown: a deployment, a stack ARN, a function ARN.

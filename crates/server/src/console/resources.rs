@@ -47,8 +47,21 @@ pub(crate) fn deployment_list(deps: &[Deployment]) -> String {
     out
 }
 
+/// One alarm a deployment watches: its state now, what it measures, its datapoints (one per
+/// period), threshold and state changes (`mod.rs`'s `alarm_views`).
+pub(crate) struct AlarmView {
+    pub(crate) name: String,
+    pub(crate) state: String,
+    pub(crate) describe: String,
+    pub(crate) threshold: Option<f64>,
+    pub(crate) points: Vec<(u64, f64)>,
+    pub(crate) changes: Vec<(u64, String)>,
+    pub(crate) start_ms: u64,
+    pub(crate) end_ms: u64,
+}
+
 /// The body of `/console/deployments/{id}`.
-pub(crate) fn deployment_page(d: &Deployment) -> String {
+pub(crate) fn deployment_page(d: &Deployment, alarms: &[AlarmView]) -> String {
     let mut out = String::with_capacity(8192);
     let _ = write!(
         out,
@@ -200,14 +213,43 @@ pub(crate) fn deployment_page(d: &Deployment) -> String {
         out.push_str("</ul>");
     }
     out.push_str("</section><section aria-labelledby=\"alarms-h\"><h2 id=\"alarms-h\">Alarms</h2>");
-    if d.alarms.is_empty() {
+    if alarms.is_empty() {
         out.push_str("<p class=\"meta\">No alarms watch this deployment.</p>");
     } else {
-        out.push_str("<ul class=\"plain\">");
-        for (name, state) in &d.alarms {
-            let _ = write!(out, "<li><code>{}</code> {}</li>", esc(name), badge(state));
+        out.push_str("<div class=\"charts\">");
+        for (i, a) in alarms.iter().enumerate() {
+            let _ = write!(
+                out,
+                "<div class=\"alarm\"><h3><code>{}</code> {}</h3><p class=\"meta\">{}</p>",
+                esc(&a.name),
+                badge(&a.state),
+                esc(&a.describe)
+            );
+            let marks: Vec<(u64, &str)> = a.changes.iter().map(|(t, s)| (*t, s.as_str())).collect();
+            out.push_str(&time_chart(&TimeChart {
+                id: &format!("alarm-{i}"),
+                title: &format!("Alarm {}: datapoints per period", a.name),
+                unit: "",
+                start_ms: a.start_ms,
+                end_ms: a.end_ms,
+                lines: &[Line {
+                    label: "Datapoint",
+                    class: "s0",
+                    points: &a.points,
+                }],
+                threshold: a.threshold,
+                marks: &marks,
+            }));
+            if !a.changes.is_empty() {
+                out.push_str("<ul class=\"plain changes\">");
+                for (t, s) in &a.changes {
+                    let _ = write!(out, "<li>{} → {}</li>", esc(&time(*t)), badge(s));
+                }
+                out.push_str("</ul>");
+            }
+            out.push_str("</div>");
         }
-        out.push_str("</ul>");
+        out.push_str("</div>");
     }
     out.push_str("</section>");
     out
