@@ -133,9 +133,18 @@ stages:
 "#;
 
 const TOPIC: &str = r#"
+Transform: AWS::Serverless-2016-10-31
 Resources:
   Topic:
     Type: AWS::SNS::Topic
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: hello/
+      AutoPublishAlias: live
 Outputs:
   TopicArn:
     Value: !Ref Topic
@@ -174,7 +183,11 @@ fn pipeline_rig(adjust: impl FnOnce(&mut slipway_server::Config)) -> Rig {
     });
     std::fs::create_dir_all(r.project()).unwrap();
     git(&r.project(), &["init", "-q", "-b", "main"]);
-    r.write(&[("slipway.yaml", PIPELINE), ("topic.yaml", TOPIC)]);
+    r.write(&[
+        ("slipway.yaml", PIPELINE),
+        ("topic.yaml", TOPIC),
+        ("hello/app.py", HELLO),
+    ]);
     git(&r.project(), &["add", "-A"]);
     git(&r.project(), &["commit", "-q", "-m", "topic <v1>"]);
     let outcome = slipway_model::pipeline::parse_file(PIPELINE, "slipway.yaml", "app");
@@ -551,6 +564,45 @@ fn a_pipeline_page_shows_the_grid_and_its_approval_acts() {
         "{}",
         page.body
     );
+    // The value stream: the commit, then the stack and version 1 it published in each
+    // target, serving all of alias live's traffic there now.
+    assert!(page.body.contains(&format!(
+        "href=\"/console/pipelines/app/stream?execution={id}\""
+    )));
+    let vs = get(&r, &format!("/console/pipelines/app/stream?execution={id}"));
+    assert_eq!(vs.status, 200, "{}", vs.body);
+    assert!(vs.body.contains("topic &lt;v1&gt;"), "{}", vs.body);
+    for region in ["us-east-1", "eu-west-1"] {
+        assert!(
+            vs.body.contains(&format!(
+                "href=\"/console/functions/111111111111/{region}/hello\">hello</a> version 1"
+            )),
+            "{region}: {}",
+            vs.body
+        );
+    }
+    assert_eq!(
+        vs.body
+            .matches("<code>live</code> <strong>100%</strong>")
+            .count(),
+        2,
+        "{}",
+        vs.body
+    );
+    // The stack and function pages link back to the execution that last deployed them.
+    for page in [
+        "/console/stacks/111111111111/eu-west-1/topic-prod",
+        "/console/functions/111111111111/eu-west-1/hello",
+    ] {
+        let p = get(&r, page);
+        assert!(
+            p.body.contains(&format!(
+                "Last deployed by pipeline <a href=\"/console/pipelines/app/stream?execution={id}\">"
+            )),
+            "{page}: {}",
+            p.body
+        );
+    }
     // Approving again: the executor's 409, as the API answers it.
     let again = post_form(
         &r,

@@ -8,6 +8,7 @@
 //! | --- | --- |
 //! | `/console/pipelines` | every pipeline with its latest execution |
 //! | `/console/pipelines/{name}[?execution=ID]` | stages × actions of one execution (the latest by default), run / stop / retry / approve / reject, history |
+//! | `/console/pipelines/{name}/stream[?execution=ID]` | the value stream of one execution (the latest by default): commit → builds and artefacts → stacks → function versions → the traffic each serves now per target (`stream.rs`) |
 //! | `/console/deployments` | every target's deployments, newest first |
 //! | `/console/deployments/{id}` | traffic over time (SVG), what is still to come, hooks, alarms, outcome; skip-wait, continue, stop, roll back |
 //! | `/console/stacks`, `/console/stacks/{account}/{region}/{stack}` | stacks; resources, outputs, change sets, events |
@@ -54,6 +55,7 @@ mod chart;
 pub(crate) mod html;
 mod pipelines;
 mod resources;
+mod stream;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -607,6 +609,30 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                 pipelines::page(&st, execution, now),
             )
         }
+        ["pipelines", name, "stream"] => {
+            let (view, g) = value_stream(app, name, execution)?;
+            page(
+                format!("Value stream of {name}"),
+                Section::Pipelines,
+                vec![
+                    ("Pipelines".into(), "/console/pipelines".into()),
+                    (
+                        name.to_string(),
+                        format!("/console/pipelines/{}", seg(name)),
+                    ),
+                ],
+                Some(Live {
+                    topic: format!("pipeline/{name}"),
+                    generation: hash_of(Some(g)),
+                    src: format!(
+                        "/console/pipelines/{}/stream?execution={}&fragment=1",
+                        seg(name),
+                        seg(&view.execution)
+                    ),
+                }),
+                stream::page(&view),
+            )
+        }
         ["deployments"] => {
             let deps = all_deployments(app)?;
             page(
@@ -675,7 +701,8 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                         seg(stack)
                     ),
                 ),
-                resources::stack_page(&st, &ev),
+                deployed_by_html(app, &format!("{account}/{region}"), stack)
+                    + &resources::stack_page(&st, &ev),
             )
         }
         ["functions"] => {
@@ -730,7 +757,7 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                         seg(name)
                     ),
                 ),
-                function_body(app, &t, &f),
+                deployed_by_html(app, &t, &f.stack) + &function_body(app, &t, &f),
             )
         }
         ["find", id] => find(app, id),
@@ -898,6 +925,225 @@ fn alarm_views(app: &App, d: &Deployment) -> Vec<resources::AlarmView> {
         });
     }
     out
+}
+
+/// What [`stream::page`] draws for one execution (see `stream.rs` for how the steps are
+/// linked), and the pipeline document's generation.
+fn value_stream(
+    app: &App,
+    name: &str,
+    execution: Option<&str>,
+) -> Result<(stream::StreamView, u64), Failure> {
+    use slipway_model::pipeline::Provider;
+    let (doc, g) = slipway_pipeline::exec::load(app.store.as_ref(), name)
+        .map_err(|e| (500, e.to_string()))?
+        .ok_or_else(|| (404, format!("no pipeline named {name}")))?;
+    let st = doc.state;
+    let x = match execution {
+        Some(id) => st
+            .execution(id)
+            .ok_or_else(|| (404, format!("pipeline {name} has no execution {id}")))?,
+        None => st
+            .executions
+            .last()
+            .ok_or_else(|| (404, format!("pipeline {name} has not run yet")))?,
+    };
+    let now = app.clock.now_ms();
+    let provider = |stage: &str, action: &str| {
+        st.pipeline
+            .stages
+            .iter()
+            .find(|s| s.name == stage)
+            .and_then(|s| s.actions.iter().find(|a| a.name == action))
+            .map(|a| a.action_type_id.provider)
+    };
+    let mut view = stream::StreamView {
+        pipeline: name.to_owned(),
+        execution: x.id.clone(),
+        status: pipelines::exec_status(x.status).to_owned(),
+        started_ms: x.started_at.0,
+        commits: x
+            .source_revisions
+            .iter()
+            .map(|r| {
+                (
+                    r.action_name.clone(),
+                    r.revision_id.clone(),
+                    r.summary.clone(),
+                )
+            })
+            .collect(),
+        builds: Vec::new(),
+        deploys: Vec::new(),
+    };
+    for stage in &x.stages {
+        for a in &stage.actions {
+            let label = format!("{}/{}", stage.name, a.name);
+            let status = pipelines::action_status(a.status).to_owned();
+            let p = provider(&stage.name, &a.name);
+            let result = a.result.as_ref();
+            if p == Some(Provider::CodeBuild) {
+                let outs = result
+                    .map(|r| {
+                        r.outputs
+                            .iter()
+                            .map(|o| (o.name.clone(), o.location.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                view.builds.push((label.clone(), status.clone(), outs));
+            }
+            let Some((account, region, stack_name)) = result
+                .and_then(|r| r.external_execution_id.as_deref())
+                .and_then(stream::stack_of_arn)
+            else {
+                continue;
+            };
+            let from = a.started_at.map_or(x.started_at.0, |t| t.0);
+            let to = a.ended_at.map_or(now, |t| t.0);
+            let target = format!("{account}/{region}");
+            let mut versions = Vec::new();
+            let events: Result<EventList, Failure> = api_get(
+                app,
+                &format!(
+                    "{}/stacks/{}/events",
+                    target_path(&account, &region),
+                    wire::percent_encode(&stack_name, false)
+                ),
+                "",
+            );
+            for e in events.map(|l| l.events).unwrap_or_default() {
+                if e.resource_type != "AWS::Lambda::Version"
+                    || e.timestamp_ms < from
+                    || e.timestamp_ms > to
+                    || e.status != "CREATE_COMPLETE"
+                {
+                    continue;
+                }
+                let Some((function, n)) = e.physical_id.as_deref().and_then(stream::version_of_arn)
+                else {
+                    continue;
+                };
+                if versions
+                    .iter()
+                    .any(|v: &stream::VersionStep| v.function == function && v.version == n)
+                {
+                    continue;
+                }
+                let serving = load_function(app.store.as_ref(), &target, &function)
+                    .ok()
+                    .flatten()
+                    .map(|(f, _)| serving(&f, n))
+                    .unwrap_or_default();
+                versions.push(stream::VersionStep {
+                    function,
+                    version: n,
+                    serving,
+                });
+            }
+            view.deploys.push(stream::DeployStep {
+                action: label,
+                status,
+                account,
+                region,
+                stack: stack_name,
+                versions,
+            });
+        }
+    }
+    Ok((view, g))
+}
+
+/// The newest pipeline execution that deployed stack `name` of `target` (`account/region`):
+/// `(pipeline, execution, revision)`, for "which commit is this" links from stack and function
+/// pages. One read of the pipelines; executions are looked at as JSON, newest first.
+fn deployed_by(app: &App, target: &str, name: &str) -> Option<(String, String, String)> {
+    let (account, region) = target.split_once('/')?;
+    let docs = app
+        .store
+        .list_docs(Collection::Pipelines, STATE_TARGET)
+        .ok()?;
+    let mut best: Option<(u64, String, String, String)> = None;
+    for (key, d) in &docs {
+        let state = &d.value["state"];
+        let pipeline = state["pipeline"]["name"].as_str().unwrap_or(key);
+        for x in state["executions"].as_array().into_iter().flatten().rev() {
+            let started = x["startedAt"].as_u64().unwrap_or(0);
+            if best.as_ref().is_some_and(|b| b.0 >= started) {
+                break;
+            }
+            let hit = x["stages"].as_array().into_iter().flatten().any(|s| {
+                s["actions"].as_array().into_iter().flatten().any(|a| {
+                    a["result"]["externalExecutionId"]
+                        .as_str()
+                        .and_then(stream::stack_of_arn)
+                        .is_some_and(|(a, r, n)| a == account && r == region && n == name)
+                })
+            });
+            if hit {
+                let rev = x["sourceRevisions"][0]["revisionId"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(8)
+                    .collect();
+                best = Some((
+                    started,
+                    pipeline.to_owned(),
+                    x["id"].as_str().unwrap_or("").to_owned(),
+                    rev,
+                ));
+                break;
+            }
+        }
+    }
+    best.map(|(_, p, x, r)| (p, x, r))
+}
+
+/// A paragraph linking to the value stream of the execution that last deployed a stack.
+fn deployed_by_html(app: &App, target: &str, stack: &str) -> String {
+    match deployed_by(app, target, stack) {
+        Some((p, x, rev)) => format!(
+            "<p class=\"meta\">Last deployed by pipeline <a href=\"/console/pipelines/{}/stream?execution={}\">{} (commit <code>{}</code>): its value stream</a></p>",
+            seg(&p),
+            seg(&x),
+            esc(&p),
+            esc(&rev)
+        ),
+        None => String::new(),
+    }
+}
+
+/// Each alias of `f` and the percent of its traffic on version `n`, with its routing in words.
+fn serving(f: &FunctionRecord, n: u32) -> Vec<(String, f64, String)> {
+    f.versions
+        .aliases
+        .values()
+        .map(|a| {
+            let primary = a.function_version.to_string();
+            let (pct, words) = match a.additional {
+                Some((v, w)) => (
+                    if v == n {
+                        w * 100.0
+                    } else if primary == n.to_string() {
+                        (1.0 - w) * 100.0
+                    } else {
+                        0.0
+                    },
+                    format!(
+                        "version {primary} {:.0}%, version {v} {:.0}%",
+                        (1.0 - w) * 100.0,
+                        w * 100.0
+                    ),
+                ),
+                None => (
+                    if primary == n.to_string() { 100.0 } else { 0.0 },
+                    format!("all on version {primary}"),
+                ),
+            };
+            (a.name.clone(), pct, words)
+        })
+        .collect()
 }
 
 /// Where an action's external ID is shown: a deployment, a stack ARN, a function ARN.
