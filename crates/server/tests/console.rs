@@ -276,12 +276,52 @@ fn pages_render_escape_and_act_through_the_api() {
         stack.body
     );
     assert!(!stack.body.contains("<script>alert"));
-    assert!(stack.body.contains("UPDATE_IN_PROGRESS"));
     assert!(
         stack
             .body
             .contains("href=\"/console/functions/123456789012/us-east-1/hello\"")
     );
+
+    // Change sets as diffs, made through the API as `slipway deploy` makes them: one executed
+    // (the topic added; CloudFormation keeps no executed change set), one waiting for review
+    // (its DisplayName changed, no replacement) against the stack's template.
+    let topic = |name: &str| {
+        format!(
+            "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      DisplayName: \"{name}\"\n"
+        )
+    };
+    for (template, hold) in [(topic("first"), false), (topic("<second>"), true)] {
+        let body =
+            serde_json::json!({"template": template, "options": {"noExecuteChangeset": hold}});
+        let out = request(
+            &r.endpoint(),
+            "POST",
+            "/api/v1/targets/123456789012/us-east-1/stacks/cs/deploy",
+            &[("Content-Type", "application/json")],
+            &body.to_string(),
+        );
+        assert!(out.status < 300, "{}", out.body);
+    }
+    let cs = get(&r, "/console/stacks/123456789012/us-east-1/cs");
+    assert!(
+        cs.body.contains("<h2 id=\"cs-h\">Change sets</h2>"),
+        "{}",
+        cs.body
+    );
+    assert!(
+        cs.body.contains(
+            "<tr><th scope=\"row\"><code>DisplayName</code></th><td><del>first</del></td><td><ins>&lt;second&gt;</ins></td></tr>"
+        ),
+        "{}",
+        cs.body
+    );
+    assert!(
+        cs.body
+            .contains("<span class=\"badge\">Modify</span> Topic "),
+        "{}",
+        cs.body
+    );
+    assert!(cs.body.contains("replacement: False"), "{}", cs.body);
 
     // The deployment: chart, schedule to come, buttons; a fragment is only the live region.
     let page = get(&r, &format!("/console/deployments/{id}"));

@@ -52,6 +52,7 @@
 //! Streams end at shutdown.
 
 mod chart;
+mod diff;
 pub(crate) mod html;
 mod pipelines;
 mod resources;
@@ -702,7 +703,11 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                     ),
                 ),
                 deployed_by_html(app, &format!("{account}/{region}"), stack)
-                    + &resources::stack_page(&st, &ev),
+                    + &resources::stack_page(
+                        &st,
+                        &ev,
+                        &change_set_views(app, &format!("{account}/{region}"), stack),
+                    ),
             )
         }
         ["functions"] => {
@@ -1052,6 +1057,101 @@ fn value_stream(
         }
     }
     Ok((view, g))
+}
+
+/// How many change sets a stack page shows as diffs (the newest).
+const CHANGE_SETS: usize = 5;
+
+/// The newest change sets of a stack as diffs (`diff.rs` says what "before" is).
+fn change_set_views(app: &App, target: &str, stack: &str) -> Vec<resources::ChangeSetView> {
+    use slipway_deploy::stack::ExecutionStatus;
+    let Ok(Some(rec)) = app.engine.stack(target, stack) else {
+        return Vec::new();
+    };
+    let mut secrets: Vec<String> = rec
+        .parameters
+        .values()
+        .chain(rec.change_sets.iter().flat_map(|c| c.parameters.values()))
+        .filter(|p| p.no_echo)
+        .map(|p| p.value.clone())
+        .collect();
+    secrets.sort();
+    secrets.dedup();
+    let mut out = Vec::new();
+    let mut executed_before: Option<&Value> = None;
+    let mut befores = Vec::new();
+    for c in &rec.change_sets {
+        let executed = matches!(
+            c.execution_status,
+            ExecutionStatus::ExecuteComplete
+                | ExecutionStatus::ExecuteInProgress
+                | ExecutionStatus::ExecuteFailed
+        );
+        befores.push(if executed {
+            executed_before.unwrap_or(&Value::Null)
+        } else {
+            &rec.template
+        });
+        if executed {
+            executed_before = Some(&c.template);
+        }
+    }
+    for (c, before) in rec.change_sets.iter().zip(befores).rev().take(CHANGE_SETS) {
+        let json_word = |v: Value| v.as_str().unwrap_or("").to_owned();
+        let resources = c
+            .plan
+            .changes
+            .iter()
+            .map(|r| resources::ResourceDiff {
+                action: json_word(serde_json::to_value(r.action).unwrap_or(Value::Null)),
+                logical_id: r.logical_id.clone(),
+                resource_type: r.resource_type.clone(),
+                replacement: r.replacement.map(|x| x.as_str().to_owned()),
+                causes: r
+                    .details
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{}{} ({}, recreation {})",
+                            json_word(
+                                serde_json::to_value(d.target.attribute).unwrap_or(Value::Null)
+                            ),
+                            d.target
+                                .name
+                                .as_deref()
+                                .map(|n| format!(".{n}"))
+                                .unwrap_or_default(),
+                            match &d.causing_entity {
+                                Some(e) => format!(
+                                    "{} {e}",
+                                    json_word(
+                                        serde_json::to_value(d.change_source)
+                                            .unwrap_or(Value::Null)
+                                    )
+                                ),
+                                None => json_word(
+                                    serde_json::to_value(d.change_source).unwrap_or(Value::Null)
+                                ),
+                            },
+                            json_word(
+                                serde_json::to_value(d.target.requires_recreation)
+                                    .unwrap_or(Value::Null)
+                            )
+                        )
+                    })
+                    .collect(),
+                properties: diff::property_changes(before, &c.template, &r.logical_id, &secrets),
+            })
+            .collect();
+        out.push(resources::ChangeSetView {
+            name: c.name.clone(),
+            kind: json_word(serde_json::to_value(c.change_set_type).unwrap_or(Value::Null)),
+            status: json_word(serde_json::to_value(c.execution_status).unwrap_or(Value::Null)),
+            created_ms: c.created_ms,
+            resources,
+        });
+    }
+    out
 }
 
 /// The newest pipeline execution that deployed stack `name` of `target` (`account/region`):

@@ -290,8 +290,117 @@ pub(crate) fn stack_list(targets: &[(String, Vec<StackSummary>)]) -> String {
     out
 }
 
+/// One change set as a diff (`mod.rs`'s `change_set_views`, `diff.rs`).
+pub(crate) struct ChangeSetView {
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) status: String,
+    pub(crate) created_ms: u64,
+    pub(crate) resources: Vec<ResourceDiff>,
+}
+
+pub(crate) struct ResourceDiff {
+    /// `Add`, `Modify`, `Remove`.
+    pub(crate) action: String,
+    pub(crate) logical_id: String,
+    pub(crate) resource_type: String,
+    pub(crate) replacement: Option<String>,
+    /// The plan's details in words: what changed, from where, whether it recreates.
+    pub(crate) causes: Vec<String>,
+    pub(crate) properties: Vec<super::diff::PropertyChange>,
+}
+
+fn change_sets(out: &mut String, sets: &[ChangeSetView]) {
+    out.push_str("<section aria-labelledby=\"cs-h\"><h2 id=\"cs-h\">Change sets</h2>");
+    if sets.is_empty() {
+        out.push_str("<p class=\"meta\">No change sets.</p></section>");
+        return;
+    }
+    let _ = write!(
+        out,
+        "<p class=\"meta\">the newest {}, newest first; values of NoEcho parameters show as ****</p>",
+        sets.len()
+    );
+    for c in sets {
+        let _ = write!(
+            out,
+            "<details class=\"changeset\"{}><summary><code>{}</code> {} {} <span class=\"meta\">{} · {} resource change(s)</span></summary>",
+            if std::ptr::eq(c, &sets[0]) {
+                " open"
+            } else {
+                ""
+            },
+            esc(&c.name),
+            esc(&c.kind),
+            badge(&c.status),
+            esc(&time(c.created_ms)),
+            c.resources.len()
+        );
+        if c.resources.is_empty() {
+            out.push_str("<p class=\"meta\">No resource changes.</p>");
+        }
+        for r in &c.resources {
+            let class = match r.action.as_str() {
+                "Add" => "add",
+                "Remove" => "remove",
+                _ => "modify",
+            };
+            let _ = write!(
+                out,
+                "<div class=\"rdiff {class}\"><h3><span class=\"badge\">{}</span> {} <span class=\"meta\">{}</span>{}</h3>",
+                esc(&r.action),
+                esc(&r.logical_id),
+                esc(&r.resource_type),
+                match r.replacement.as_deref() {
+                    Some("True") => " <span class=\"badge bad\">replacement</span>".to_owned(),
+                    Some("Conditional") => {
+                        " <span class=\"badge run\">conditional replacement</span>".to_owned()
+                    }
+                    Some(other) =>
+                        format!(" <span class=\"meta\">replacement: {}</span>", esc(other)),
+                    None => String::new(),
+                }
+            );
+            if !r.causes.is_empty() {
+                out.push_str("<ul class=\"plain meta\">");
+                for cause in &r.causes {
+                    let _ = write!(out, "<li>{}</li>", esc(cause));
+                }
+                out.push_str("</ul>");
+            }
+            if !r.properties.is_empty() {
+                out.push_str("<div class=\"scroll\"><table class=\"diff\"><thead><tr><th scope=\"col\">Property</th><th scope=\"col\">Before</th><th scope=\"col\">After</th></tr></thead><tbody>");
+                for p in r.properties.iter().take(super::diff::ROWS) {
+                    let cell = |v: &Option<String>, tag: &str| match v {
+                        Some(v) => format!("<{tag}>{}</{tag}>", esc(v)),
+                        None => "<span class=\"meta\">(absent)</span>".to_owned(),
+                    };
+                    let _ = write!(
+                        out,
+                        "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td></tr>",
+                        esc(&p.path),
+                        cell(&p.before, "del"),
+                        cell(&p.after, "ins")
+                    );
+                }
+                if r.properties.len() > super::diff::ROWS {
+                    let _ = write!(
+                        out,
+                        "<tr><td colspan=\"3\" class=\"meta\">and {} more</td></tr>",
+                        r.properties.len() - super::diff::ROWS
+                    );
+                }
+                out.push_str("</tbody></table></div>");
+            }
+            out.push_str("</div>");
+        }
+        out.push_str("</details>");
+    }
+    out.push_str("</section>");
+}
+
 /// The body of `/console/stacks/{account}/{region}/{stack}`.
-pub(crate) fn stack_page(s: &Stack, events: &EventList) -> String {
+pub(crate) fn stack_page(s: &Stack, events: &EventList, sets: &[ChangeSetView]) -> String {
     let mut out = String::with_capacity(8192);
     let _ = write!(
         out,
@@ -348,13 +457,7 @@ pub(crate) fn stack_page(s: &Stack, events: &EventList) -> String {
         out.push_str("</dl>");
     }
     out.push_str("</section>");
-    if !s.change_sets.is_empty() {
-        out.push_str("<section aria-labelledby=\"cs-h\"><h2 id=\"cs-h\">Change sets</h2><ul class=\"plain\">");
-        for c in &s.change_sets {
-            let _ = write!(out, "<li><code>{}</code></li>", esc(c));
-        }
-        out.push_str("</ul></section>");
-    }
+    change_sets(&mut out, sets);
     let _ = write!(
         out,
         "<section aria-labelledby=\"ev-h\"><h2 id=\"ev-h\">Events</h2><p class=\"meta\">{} event(s), newest first</p><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Logical ID</th><th scope=\"col\">Status</th><th scope=\"col\">Reason</th></tr></thead><tbody>",
