@@ -259,7 +259,7 @@ fn pages_render_escape_and_act_through_the_api() {
     let css = get(&r, "/console/assets/console.css");
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     let js = get(&r, "/console/assets/console.js");
-    assert!(js.body.contains("EventSource"));
+    assert!(js.body.contains("BroadcastChannel"));
 
     // User data is escaped everywhere, error messages too.
     let missing = get(&r, "/console/deployments/%3Cscript%3Ex");

@@ -86,6 +86,8 @@ pub(crate) const POLL: Duration = Duration::from_millis(250);
 /// How long an event stream is held when nothing changes.
 pub(crate) const HOLD: Duration = Duration::from_secs(15);
 const MAX_FORM: usize = 64 * 1024;
+/// Topics one event stream request may watch (a browser's tabs share one: `console.js`).
+const MAX_TOPICS: usize = 64;
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
 const HTML: &str = "text/html; charset=utf-8";
@@ -132,7 +134,10 @@ fn error_page(status: u16, title: &str, message: &str) -> HttpResponse {
         "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/console/\">Back to the console</a></p>",
         esc(message)
     );
-    html_response(status, html::page(title, Section::None, &[], None, &body))
+    html_response(
+        status,
+        html::page(title, Section::None, &[], None, &body, ""),
+    )
 }
 
 fn login_page(status: u16, next: &str, wrong: bool) -> HttpResponse {
@@ -151,7 +156,7 @@ fn login_page(status: u16, next: &str, wrong: bool) -> HttpResponse {
     );
     html_response(
         status,
-        html::page("Sign in", Section::None, &[], None, &body),
+        html::page("Sign in", Section::None, &[], None, &body, ""),
     )
 }
 
@@ -293,15 +298,41 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpRespons
         .map(|s| wire::percent_decode(s, false))
         .collect();
     if parts.method == Method::GET && segs.first().map(String::as_str) == Some("events") {
-        let topic = q("topic").unwrap_or("").to_owned();
-        let since = parts
-            .headers
-            .get("last-event-id")
-            .and_then(|v| v.to_str().ok())
-            .or(q("since"))
-            .unwrap_or("")
-            .to_owned();
-        return events(app, topic, since).await;
+        // `topic=T&since=G` pairs, in order; one topic may take its generation from
+        // `Last-Event-ID` (an `EventSource` reconnecting).
+        let topics: Vec<String> = query
+            .iter()
+            .filter(|(k, _)| k == "topic")
+            .map(|(_, v)| v.clone())
+            .take(MAX_TOPICS)
+            .collect();
+        let mut since: Vec<String> = query
+            .iter()
+            .filter(|(k, _)| k == "since")
+            .map(|(_, v)| v.clone())
+            .collect();
+        since.resize(topics.len(), String::new());
+        if topics.len() == 1
+            && let Some(id) = parts
+                .headers
+                .get("last-event-id")
+                .and_then(|v| v.to_str().ok())
+        {
+            since[0] = id.to_owned();
+        }
+        return events(app, topics.into_iter().zip(since).collect()).await;
+    }
+    if parts.method == Method::GET && segs.first().map(String::as_str) == Some("logs") {
+        let after = q("after").unwrap_or("0-0").to_owned();
+        let a = app.clone();
+        return tokio::task::spawn_blocking(move || {
+            let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+            log_tail_answer(&a, &s, &after)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            wire::json(500, "application/json", &json!({"message": e.to_string()}))
+        });
     }
     if is_post {
         let fetch = parts.headers.get("x-slipway-console").is_some();
@@ -358,7 +389,14 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpRespons
                 .collect();
             html_response(
                 200,
-                html::page(&p.title, p.section, &crumbs, p.live.as_ref(), &p.body),
+                html::page(
+                    &p.title,
+                    p.section,
+                    &crumbs,
+                    p.live.as_ref(),
+                    &p.body,
+                    &p.after,
+                ),
             )
         }
         Ok(View::Redirect(to)) => redirect(&to),
@@ -387,6 +425,8 @@ struct PageOut {
     crumbs: Vec<(String, String)>,
     live: Option<Live>,
     body: String,
+    /// After the live region (a fragment leaves it out): the function page's log tail.
+    after: String,
 }
 
 type Failure = (u16, String);
@@ -562,6 +602,7 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
             crumbs,
             live,
             body,
+            after: String::new(),
         }))
     };
     match s.as_slice() {
@@ -764,6 +805,25 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                 ),
                 deployed_by_html(app, &t, &f.stack) + &function_body(app, &t, &f),
             )
+            .map(|v| match v {
+                View::Page(mut p) => {
+                    let logs = function_logs(app, &f);
+                    let skip = logs.len().saturating_sub(resources::LOG_LINES);
+                    p.after = resources::log_tail(
+                        &format!("logs/{account}/{region}/{name}"),
+                        &format!(
+                            "/console/logs/{}/{}/{}",
+                            seg(account),
+                            seg(region),
+                            seg(name)
+                        ),
+                        &cursor_of(&logs),
+                        &logs[skip..],
+                    );
+                    View::Page(p)
+                }
+                other => other,
+            })
         }
         ["find", id] => find(app, id),
         _ => Err((404, format!("no console page at /console/{}", s.join("/")))),
@@ -808,13 +868,84 @@ fn function_body(app: &App, target: &str, f: &FunctionRecord) -> String {
             additional: a.additional,
         })
         .collect();
+    resources::function_page(&versions, &aliases, wall_ms())
+}
+
+/// How many lines one answer of the log tail carries at most (the newest, when more came).
+const TAIL_MAX: usize = 200;
+
+/// Every kept log record of a function (all its versions), oldest first.
+fn function_logs(app: &App, f: &FunctionRecord) -> Vec<slipway_runtime::LogRecord> {
     let mut logs = app.runtime.logs(&f.name, &Version::Latest);
     for n in f.versions.versions.keys().rev().take(resources::VERSIONS) {
         logs.extend(app.runtime.logs(&f.name, &Version::Published(*n)));
     }
     logs.sort_by_key(|l| l.timestamp_ms);
-    let skip = logs.len().saturating_sub(resources::LOG_LINES);
-    resources::function_page(&versions, &aliases, &logs[skip..], wall_ms())
+    logs
+}
+
+/// The tail's cursor after the last of `logs`: `MS-N`, the newest record's timestamp and how
+/// many records carry it (records have no sequence number; within one millisecond the order
+/// is the order kept). Empty logs: `0-0`.
+fn cursor_of(logs: &[slipway_runtime::LogRecord]) -> String {
+    match logs.last() {
+        None => "0-0".into(),
+        Some(l) => {
+            let same = logs
+                .iter()
+                .rev()
+                .take_while(|x| x.timestamp_ms == l.timestamp_ms)
+                .count();
+            format!("{}-{same}", l.timestamp_ms)
+        }
+    }
+}
+
+/// The records after `cursor` (see [`cursor_of`]).
+fn after_cursor<'a>(
+    logs: &'a [slipway_runtime::LogRecord],
+    cursor: &str,
+) -> &'a [slipway_runtime::LogRecord] {
+    let (ms, n) = cursor
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<usize>().ok()?)))
+        .unwrap_or((0, 0));
+    let first_at = logs.partition_point(|l| l.timestamp_ms < ms);
+    let start = if logs.get(first_at).is_some_and(|l| l.timestamp_ms == ms) {
+        first_at + n
+    } else {
+        first_at
+    };
+    &logs[start.min(logs.len())..]
+}
+
+/// `/console/logs/{account}/{region}/{name}?after=CURSOR`: the lines written since, as HTML,
+/// and the new cursor (JSON). At most [`TAIL_MAX`] lines, the newest, with `skipped` saying
+/// how many older ones were left out — the page and this answer stay bounded however much a
+/// function prints.
+fn log_tail_answer(app: &App, segs: &[&str], after: &str) -> HttpResponse {
+    let (account, region, name) = match segs {
+        [_, a, r, n] => (*a, *r, *n),
+        _ => return wire::json(404, "application/json", &json!({"message": "no such log"})),
+    };
+    let t = format!("{account}/{region}");
+    let Ok(Some((f, _))) = load_function(app.store.as_ref(), &t, name) else {
+        return wire::json(
+            404,
+            "application/json",
+            &json!({"message": format!("Function not found: {name} in {t}")}),
+        );
+    };
+    let logs = function_logs(app, &f);
+    let new = after_cursor(&logs, after);
+    let skipped = new.len().saturating_sub(TAIL_MAX);
+    let mut html = String::new();
+    resources::log_lines(&mut html, &new[skipped..]);
+    wire::json(
+        200,
+        "application/json",
+        &json!({"cursor": cursor_of(&logs), "html": html, "skipped": skipped}),
+    )
 }
 
 fn state_name(s: slipway_deploy::alarm::AlarmState) -> &'static str {
@@ -1431,6 +1562,11 @@ pub(crate) fn generation(app: &App, topic: &str) -> String {
                 .map(|s| (s.generation, s.events.len())),
         ),
         ["functions"] => hash_of(docs(Collection::Functions)),
+        ["logs", a, r, n] => load_function(app.store.as_ref(), &format!("{a}/{r}"), n)
+            .ok()
+            .flatten()
+            .map(|(f, _)| cursor_of(&function_logs(app, &f)))
+            .unwrap_or_default(),
         ["function", a, r, n] => {
             let t = format!("{a}/{r}");
             let doc = app
@@ -1439,7 +1575,7 @@ pub(crate) fn generation(app: &App, topic: &str) -> String {
                 .ok()
                 .flatten();
             let generation = doc.as_ref().map(|d| d.generation);
-            // Invocations and log lines move the page too.
+            // Invocations move the page too (log lines move the `logs/…` topic instead).
             let mut activity = Vec::new();
             if let Some(f) =
                 doc.and_then(|d| serde_json::from_value::<FunctionRecord>(d.value).ok())
@@ -1448,10 +1584,7 @@ pub(crate) fn generation(app: &App, topic: &str) -> String {
                 vs.extend(f.versions.versions.keys().map(|n| Version::Published(*n)));
                 for v in vs {
                     let m = app.runtime.metrics(&f.name, &v);
-                    activity.push((
-                        m.map(|m| (m.invocations, m.errors, m.environments)),
-                        app.runtime.logs(&f.name, &v).len(),
-                    ));
+                    activity.push(m.map(|m| (m.invocations, m.errors, m.environments)));
                 }
             }
             hash_of((generation, activity))
@@ -1465,24 +1598,42 @@ fn sse(text: String) -> HttpResponse {
     with_header(r, header::CACHE_CONTROL, "no-store")
 }
 
-/// `/console/events`: one `change` event once `topic` moves past `since` (see the module's
-/// documentation), or a keep-alive comment after [`HOLD`].
-async fn events(app: Arc<App>, topic: String, since: String) -> HttpResponse {
+/// `/console/events`: a `change` event for each watched topic that moved past its
+/// generation (see the module's documentation), as soon as one has, or a keep-alive comment
+/// after [`HOLD`]. With one topic the event carries `id:` (the new generation) for
+/// `Last-Event-ID`.
+async fn events(app: Arc<App>, watch: Vec<(String, String)>) -> HttpResponse {
     let deadline = tokio::time::Instant::now() + HOLD;
     let mut stopped = app.stopped.clone();
     loop {
-        let (a, t) = (app.clone(), topic.clone());
-        let g: String = tokio::task::spawn_blocking(move || generation(&a, &t))
-            .await
-            .unwrap_or_default();
-        if g != since {
-            let data = json!({"topic": topic, "generation": g});
-            return sse(format!(
-                "retry: 300\nid: {g}\nevent: change\ndata: {data}\n\n"
-            ));
+        let (a, w) = (app.clone(), watch.clone());
+        let moved: Vec<(String, String)> = tokio::task::spawn_blocking(move || {
+            w.into_iter()
+                .filter_map(|(t, since)| {
+                    let g = generation(&a, &t);
+                    (g != since).then_some((t, g))
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default();
+        if !moved.is_empty() {
+            let mut text = String::from("retry: 300\n");
+            for (topic, g) in &moved {
+                let data = json!({"topic": topic, "generation": g});
+                if watch.len() == 1 {
+                    text.push_str(&format!("id: {g}\n"));
+                }
+                text.push_str(&format!("event: change\ndata: {data}\n\n"));
+            }
+            return sse(text);
         }
         if tokio::time::Instant::now() >= deadline || *stopped.borrow() {
-            return sse(format!("retry: 300\nid: {since}\n: no change\n\n"));
+            let id = match watch.as_slice() {
+                [(_, since)] => format!("id: {since}\n"),
+                _ => String::new(),
+            };
+            return sse(format!("retry: 300\n{id}: no change\n\n"));
         }
         tokio::select! {
             () = tokio::time::sleep(POLL) => {}

@@ -624,12 +624,7 @@ pub(crate) struct AliasRow {
 pub(crate) const VERSIONS: usize = 50;
 pub(crate) const LOG_LINES: usize = 100;
 
-pub(crate) fn function_page(
-    versions: &[VersionRow],
-    aliases: &[AliasRow],
-    logs: &[LogRecord],
-    now_ms: u64,
-) -> String {
+pub(crate) fn function_page(versions: &[VersionRow], aliases: &[AliasRow], now_ms: u64) -> String {
     let mut out = String::with_capacity(8192);
     out.push_str("<section aria-labelledby=\"al-h\"><h2 id=\"al-h\">Aliases</h2>");
     if aliases.is_empty() {
@@ -710,11 +705,11 @@ pub(crate) fn function_page(
         }
     }
     out.push_str("</section>");
-    let _ = write!(
-        out,
-        "<section aria-labelledby=\"log-h\"><h2 id=\"log-h\">Recent log lines</h2><p class=\"meta\">the newest {} of every version, oldest first</p><pre class=\"logs\">",
-        LOG_LINES
-    );
+    out
+}
+
+/// Log records as the tail shows them: one line each, escaped.
+pub(crate) fn log_lines(out: &mut String, logs: &[LogRecord]) {
     for l in logs {
         let _ = writeln!(
             out,
@@ -724,9 +719,25 @@ pub(crate) fn function_page(
             esc(&l.message)
         );
     }
-    if logs.is_empty() {
-        out.push_str("(no log lines yet)");
-    }
+}
+
+/// The live log tail of a function page, outside the page's live region: the newest lines,
+/// then the script appends what `/console/logs/…?after=CURSOR` answers each time the topic
+/// `logs/…` moves (keeping at most `data-keep` lines).
+pub(crate) fn log_tail(topic: &str, src: &str, cursor: &str, logs: &[LogRecord]) -> String {
+    let mut out = String::with_capacity(256 + logs.len() * 120);
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"log-h\"><h2 id=\"log-h\">Live log tail</h2><p class=\"meta\">every version, oldest first; the newest {LOG_LINES} when the page opened, then new lines as they are written (at most {TAIL_KEEP} kept in the page)</p>\
+         <pre class=\"logs\" id=\"tail\" tabindex=\"0\" aria-label=\"Log lines\" data-topic=\"{}\" data-cursor=\"{}\" data-src=\"{}\" data-keep=\"{TAIL_KEEP}\">",
+        esc(topic),
+        esc(cursor),
+        esc(src)
+    );
+    log_lines(&mut out, logs);
     out.push_str("</pre></section>");
     out
 }
+
+/// The most log lines the page keeps (the script drops the oldest).
+pub(crate) const TAIL_KEEP: usize = 1000;
