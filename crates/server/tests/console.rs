@@ -741,3 +741,112 @@ fn in_chromium_approve_a_pipeline_and_skip_a_canarys_wait() {
         assert!(shots.join(format!("{f}.png")).exists(), "{f}.png");
     }
 }
+
+const ALARMED: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: {code}
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: Canary10Percent5Minutes
+        Alarms:
+          - !Ref Errors
+  Errors:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: hello-errors
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      Dimensions:
+        - Name: FunctionName
+          Value: hello
+"#;
+
+#[test]
+fn in_chromium_an_alarm_rolls_a_canary_back_while_the_page_watches() {
+    assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is missing");
+    let r = Rig::start_with(|c| c.tick_interval = Duration::from_secs(3600));
+    r.write(&[
+        ("v1/app.py", HELLO),
+        (
+            "v2/app.py",
+            "def handler(event, context):\n    raise RuntimeError('v2 is broken')\n",
+        ),
+    ]);
+    r.deploy("app", &ALARMED.replace("{code}", "v1/"));
+    let dep = r
+        .deploy("app", &ALARMED.replace("{code}", "v2/"))
+        .waiting_on
+        .expect("the update waits on a deployment");
+    let tick = || {
+        let _guard = r.rt.enter();
+        r.server.as_ref().unwrap().tick().unwrap();
+    };
+    r.wait_for("10 % on the new version", || {
+        tick();
+        get(&r, &format!("/api/v1/deployments/{dep}"))
+            .body
+            .contains("\"weightPercent\":10.0")
+    });
+    let shots = screenshots();
+    let mut child = Command::new("node")
+        .arg(browser_dir().join("canary.mjs"))
+        .arg(r.endpoint())
+        .arg(&dep)
+        .arg(&shots)
+        .env("CHROMIUM", CHROMIUM)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut log = Vec::new();
+    for line in out.lines() {
+        let line = line.unwrap();
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("browser: {line}");
+        }
+        if line == "ready" {
+            // The new version fails three times; the server samples the errors at a tick, and
+            // a minute later (the injected clock) the period is complete and the alarm fires.
+            for _ in 0..3 {
+                let out = request(
+                    &r.endpoint(),
+                    "POST",
+                    "/2015-03-31/functions/hello/invocations?Qualifier=2",
+                    &[],
+                    "{}",
+                );
+                assert_eq!(out.header("x-amz-function-error"), Some("Unhandled"));
+            }
+            tick();
+            r.clock.advance_ms(60_000);
+            tick();
+        }
+        log.push(line);
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "the browser test failed ({status}):\n{}",
+        log.join("\n")
+    );
+    let d = get(&r, &format!("/api/v1/deployments/{dep}"));
+    assert!(d.body.contains("\"status\":\"Stopped\""), "{}", d.body);
+    for f in ["canary-10", "canary-rolled-back"] {
+        assert!(shots.join(format!("{f}.png")).exists(), "{f}.png");
+    }
+}

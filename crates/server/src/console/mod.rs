@@ -14,7 +14,8 @@
 //! | `/console/stacks`, `/console/stacks/{account}/{region}/{stack}` | stacks; resources, outputs, change sets, events |
 //! | `/console/functions`, `/console/functions/{account}/{region}/{name}` | functions; aliases, versions with the runtime's counters, recent log lines |
 //! | `/console/find/{id}` | where an action's external ID (deployment, stack or function ARN) is shown |
-//! | `/console/events?topic=T&since=G` | `text/event-stream`: one `change` event when topic `T` moves past generation `G` |
+//! | `/console/events?topic=T&since=G…` | `text/event-stream`: a `change` event for each topic `T` that moved past its generation `G` |
+//! | `/console/logs/{account}/{region}/{name}?after=CURSOR` | JSON: the function's log lines written after the cursor, as HTML, and the next cursor |
 //!
 //! Any page with `?fragment=1` answers only its live region (`<div id="live">`), which is what
 //! the script re-fetches. `/` redirects a browser (a `GET` without credentials asking for
@@ -43,13 +44,23 @@
 //! # Live updates
 //!
 //! Each page's live region names a topic (`pipeline/app`, `deployment/ID`, …) and the
-//! generation it was rendered at (a hash of the store generations behind it). The script opens
-//! an `EventSource` on `/console/events`; the server checks the topic's generation every
-//! [`POLL`] on a blocking thread (reading the store never blocks the engine's tasks) and answers
-//! one `change` event as soon as it differs, or a comment after [`HOLD`]. Each answer is a
-//! complete response (the server's bodies are whole), and carries `retry:` and `id:` so the
-//! browser reconnects at once with `Last-Event-ID` — a long-poll in the event-stream format.
-//! Streams end at shutdown.
+//! generation it was rendered at (a hash of the store generations behind it).
+//! `/console/events?topic=T&since=G[&topic=…&since=…]` checks its topics' generations every
+//! [`POLL`] on a blocking thread (reading the store never blocks the engine's tasks) and
+//! answers a `change` event for each topic that moved as soon as one has, or a comment after
+//! [`HOLD`]. Each answer is a complete response (the server's bodies are whole) with `retry:`
+//! (and `id:` when one topic is watched, for `Last-Event-ID`) — a long-poll in the
+//! event-stream format. Streams end at shutdown.
+//!
+//! Browsers allow about six HTTP/1.1 connections per origin, and a held request occupies one,
+//! so the tabs of a browser share a single one (`console.js`): they elect a leader with the
+//! Web Locks API, the leader watches every tab's topics in one request and passes the changes
+//! on a `BroadcastChannel`; when it closes another tab takes the lock.
+//!
+//! The function page's log tail (`logs/{account}/{region}/{name}`) sits outside the live
+//! region: its generation is a cursor after the newest log record (`MS-N`), and the tab
+//! appends `/console/logs/{account}/{region}/{name}?after=CURSOR` (at most [`TAIL_MAX`] lines
+//! an answer, the page keeping at most `resources::TAIL_KEEP`).
 
 mod chart;
 mod diff;
