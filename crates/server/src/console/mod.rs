@@ -10,9 +10,9 @@
 //! | `/console/pipelines/{name}[?execution=ID]` | stages × actions of one execution (the latest by default), run / stop / retry / approve / reject, history |
 //! | `/console/pipelines/{name}/stream[?execution=ID]` | the value stream of one execution (the latest by default): commit → builds and artefacts → stacks → function versions → the traffic each serves now per target (`stream.rs`) |
 //! | `/console/deployments` | every target's deployments, newest first |
-//! | `/console/deployments/{id}` | traffic over time (SVG), what is still to come, hooks, alarms, outcome; skip-wait, continue, stop, roll back |
-//! | `/console/stacks`, `/console/stacks/{account}/{region}/{stack}` | stacks; resources, outputs, change sets, events |
-//! | `/console/functions`, `/console/functions/{account}/{region}/{name}` | functions; aliases, versions with the runtime's counters, recent log lines |
+//! | `/console/deployments/{id}` | traffic over time (SVG), what is still to come, hooks, each alarm's datapoints with its threshold and state changes, outcome; skip-wait, continue, stop, roll back |
+//! | `/console/stacks`, `/console/stacks/{account}/{region}/{stack}` | stacks; the execution that last deployed it, resources, outputs, change sets as diffs (`diff.rs`), events |
+//! | `/console/functions`, `/console/functions/{account}/{region}/{name}` | functions; aliases, versions with the runtime's counters, per-minute charts of the last hour, the live log tail |
 //! | `/console/find/{id}` | where an action's external ID (deployment, stack or function ARN) is shown |
 //! | `/console/events?topic=T&since=G…` | `text/event-stream`: a `change` event for each topic `T` that moved past its generation `G` |
 //! | `/console/logs/{account}/{region}/{name}?after=CURSOR` | JSON: the function's log lines written after the cursor, as HTML, and the next cursor |
