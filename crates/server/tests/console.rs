@@ -2,7 +2,9 @@
 //! the token (login form, `?token=` once, cookie), same-origin actions through the control
 //! API, the event stream; and the end-to-end test in headless Chromium (Debian's
 //! `/usr/bin/chromium`, driven by Playwright from `tests/browser/`): approve a pipeline in the
-//! page and see it go on, skip a canary's wait in the page and see another tab reach 100 %.
+//! page and see it go on, skip a canary's wait in the page and see seven other tabs reach 100 %
+//! over one shared event stream, a log line arrive in the tail; and an alarm roll a canary back
+//! while the deployment page watches.
 
 mod common;
 
