@@ -37,12 +37,27 @@ const context = await chromium.launchPersistentContext(profile, {
   viewport: { width: 1280, height: 900 },
 });
 
+// Event-stream requests in flight across every tab, and the most seen at once.
+const inflight = new Set();
+let maxStreams = 0;
+const isStream = (req) => req.url().includes("/console/events");
+context.on("request", (req) => {
+  if (isStream(req)) { inflight.add(req); maxStreams = Math.max(maxStreams, inflight.size); }
+});
+const ended = (req) => inflight.delete(req);
+context.on("requestfinished", ended);
+context.on("requestfailed", ended);
+
 async function open(path) {
   const page = await context.newPage();
   page.on("console", (m) => {
     if (m.type() === "error") problems.push(`console error on ${page.url()}: ${m.text()}`);
   });
   page.on("pageerror", (e) => problems.push(`uncaught on ${page.url()}: ${e.message}`));
+  // A closed tab's held request may end without an event.
+  page.on("close", () => {
+    for (const r of [...inflight]) if (r.frame().page() === page) inflight.delete(r);
+  });
   page.on("response", (r) => {
     if (r.status() >= 400) problems.push(`${r.request().method()} ${r.url()} answered ${r.status()}`);
   });
@@ -104,9 +119,12 @@ try {
   await pipeline.close();
   await watcher.close();
 
-  step("deployment page: skip the wait in one tab, watch 100 % arrive in another");
+  step("deployment page in eight tabs (more than the six connections a browser allows): skip the wait in one, watch 100 % arrive in all");
+  maxStreams = inflight.size;
   const dep = await open(`/console/deployments/${deployment}`);
   const depWatcher = await open(`/console/deployments/${deployment}`);
+  const more = [];
+  for (let i = 0; i < 6; i++) more.push(await open(`/console/deployments/${deployment}`));
   const weight = (p) => p.locator("dd.weight");
   expect((await weight(dep).textContent()) === "10%", "10 % before");
   expect(await dep.locator("figure.chart svg").isVisible(), "the chart is drawn");
@@ -114,6 +132,14 @@ try {
   await weight(depWatcher).filter({ hasText: "100%" }).waitFor({ timeout: 30000 });
   await weight(dep).filter({ hasText: "100%" }).waitFor();
   await depWatcher.getByText("Succeeded", { exact: true }).first().waitFor();
+  for (const p of more) {
+    await weight(p).filter({ hasText: "100%" }).waitFor({ timeout: 30000 });
+    await notReloaded(p);
+  }
+  // One tab leads and holds the only event-stream request; a change of topics aborts it and
+  // opens the next, so two can overlap for a moment.
+  expect(maxStreams <= 2, `at most two event-stream requests at once across eight tabs (saw ${maxStreams})`);
+  for (const p of more) await p.close();
   await notReloaded(dep);
   await notReloaded(depWatcher);
   await shot(dep, "deployment");
@@ -129,6 +155,16 @@ try {
   await stack.close();
   const fn = await open("/console/functions/123456789012/us-east-1/hello");
   await fn.getByText("hello from <v>").first().waitFor();
+  step("function page: the log tail shows a new invocation's lines without a reload");
+  const invoked = await fetch(`${base}/2015-03-31/functions/hello/invocations`, {
+    method: "POST",
+    body: JSON.stringify({ tail: "<new line>" }),
+  });
+  expect(invoked.status === 200, `the invoke answered 200, got ${invoked.status}`);
+  await fn.locator("#tail").getByText('{"tail": "<new line>"}').waitFor({ timeout: 30000 });
+  await fn.getByRole("heading", { name: "The last hour, by minute" }).waitFor();
+  expect(await fn.locator("figure.chart.small svg").first().isVisible(), "the per-minute charts are drawn");
+  await notReloaded(fn);
   await shot(fn, "function");
   await fn.close();
   for (const p of ["/console/deployments", "/console/stacks", "/console/functions"]) {

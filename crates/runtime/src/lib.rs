@@ -31,12 +31,14 @@ mod groups;
 mod limits;
 mod local;
 pub mod logs;
+pub mod metrics;
 pub mod python;
 mod runtime;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use local::{LocalInvokeError, StderrLogSink, invoke_once};
 pub use logs::{LogRecord, LogSink};
+pub use metrics::Minute;
 pub use python::PythonConfig;
 pub use runtime::{
     FunctionMetrics, MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, Runtime, RuntimeConfig, RuntimeError,

@@ -22,6 +22,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::env::{Environment, Launch, Outcome, SpawnArgs};
 use crate::groups::Groups;
 use crate::logs::{DEFAULT_LOG_CAPACITY, LogRecord, LogSink, Logs, now_ms, rfc3339_ms};
+use crate::metrics::{Minute, Recorder};
 use crate::python::{self, Interpreters, PythonConfig};
 
 /// Synchronous invoke payload limit (6 MB).
@@ -134,6 +135,8 @@ struct Pool {
     permits: Arc<Semaphore>,
     idle: Mutex<Idle>,
     metrics: Mutex<FunctionMetrics>,
+    /// The last hour by minute (`metrics.rs`).
+    minutes: Recorder,
 }
 
 /// The environments of a pool that are not running an invocation, and what the target
@@ -300,6 +303,7 @@ impl Runtime {
             permits: Arc::new(Semaphore::new(cap as usize)),
             idle: Mutex::new(Idle::default()),
             metrics: Mutex::new(FunctionMetrics::default()),
+            minutes: Recorder::default(),
             spec,
         });
         let key = (
@@ -410,6 +414,18 @@ impl Runtime {
     ) -> Option<FunctionMetrics> {
         self.pool_at(location, function, version)
             .map(|p| p.metrics().clone())
+    }
+
+    /// The last hour of one function version by minute ([`crate::metrics`]), oldest first;
+    /// only minutes with invocations.
+    pub fn minutes_at(
+        &self,
+        location: Option<&Location>,
+        function: &str,
+        version: &Version,
+    ) -> Option<Vec<Minute>> {
+        self.pool_at(location, function, version)
+            .map(|p| p.minutes.snapshot(now_ms()))
     }
 
     /// The kept log records of one function version, oldest first.
@@ -855,6 +871,7 @@ impl Runtime {
                             "errorMessage": format!("RequestId: {request_id} Error: {}", error_chain(&error)),
                             "errorType": "Runtime.InvalidEntrypoint",
                         });
+                        pool.minutes.record(now_ms(), None, true, false);
                         return (
                             Bytes::from(body.to_string()),
                             Some(FunctionError::Unhandled),
@@ -883,6 +900,7 @@ impl Runtime {
                 ),
             );
             env.set_log_request(None);
+            pool.minutes.record(now_ms(), None, true, true);
             return (payload, Some(FunctionError::Unhandled), Some(env), None);
         }
         let init_duration = env.init_duration.take();
@@ -962,6 +980,12 @@ impl Runtime {
             m.duration_ms_total += ms;
             m.duration_ms_max = m.duration_ms_max.max(ms);
         }
+        pool.minutes.record(
+            now_ms(),
+            Some(duration.as_secs_f64() * 1000.0),
+            function_error.is_some(),
+            init_duration.is_some(),
+        );
         self.log(
             spec,
             &stream,

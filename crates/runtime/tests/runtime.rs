@@ -225,6 +225,26 @@ async fn python_handler_sees_lambda_context_and_state_survives() {
         metrics.log_flush_timeouts, 0,
         "every line reached the log before END"
     );
+    // The same two invocations by minute (two minutes when they straddle one's end).
+    let minutes = f
+        .runtime
+        .minutes_at(None, "hello", &Version::Latest)
+        .unwrap();
+    let sum = |g: fn(&slipway_runtime::Minute) -> u32| minutes.iter().map(g).sum::<u32>();
+    assert_eq!(
+        (
+            sum(|m| m.invocations),
+            sum(|m| m.cold_starts),
+            sum(|m| m.errors),
+            sum(|m| m.timed)
+        ),
+        (2, 1, 0, 2)
+    );
+    let p99 = minutes.last().unwrap().quantile_ms(0.99).unwrap();
+    assert!(
+        p99 > 0.0 && p99 <= metrics.duration_ms_max * std::f64::consts::SQRT_2 + 1e-9,
+        "{p99}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -411,6 +431,13 @@ async fn crashes_are_exit_errors_and_the_environment_is_replaced() {
     assert_ne!(again, pid, "a fresh environment");
     let m = f.runtime.metrics("crash", &Version::Latest).unwrap();
     assert_eq!((m.errors, m.cold_starts, m.environments), (2, 3, 1));
+    let minutes = f
+        .runtime
+        .minutes_at(None, "crash", &Version::Latest)
+        .unwrap();
+    let errors: u32 = minutes.iter().map(|m| m.errors).sum();
+    let cold: u32 = minutes.iter().map(|m| m.cold_starts).sum();
+    assert_eq!((errors, cold), (2, 3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,9 @@
 //! `cargo bench -p slipway-server --bench console`: server time of the console's pages over a
 //! realistic state — 50 pipelines with 1 000 executions in all (510 of them in `p00`, the
 //! pipeline page measured), 200 deployments of one function (versions 1 → 201, each with its
-//! weight history), and that function with 201 published versions.
+//! weight history), and that function with 201 published versions. Also the value stream of
+//! `p00`'s latest execution (six deploy actions) and the function's stack page (which looks
+//! through every execution for the one that last deployed it).
 //!
 //! The state is written into the SQLite store before the server starts (the documents the
 //! executor and the engine write), then each page is fetched over loopback HTTP; the figure is
@@ -300,6 +302,14 @@ fn main() {
         (
             "function page (201 versions)",
             format!("/console/functions/{}/hello", TARGET),
+        ),
+        (
+            "value stream (p00's latest)",
+            "/console/pipelines/p00/stream".to_owned(),
+        ),
+        (
+            "stack page (scans 1 000 executions)",
+            format!("/console/stacks/{}/app", TARGET),
         ),
     ];
     let runs = if full { 30 } else { 1 };

@@ -2,7 +2,9 @@
 //! the token (login form, `?token=` once, cookie), same-origin actions through the control
 //! API, the event stream; and the end-to-end test in headless Chromium (Debian's
 //! `/usr/bin/chromium`, driven by Playwright from `tests/browser/`): approve a pipeline in the
-//! page and see it go on, skip a canary's wait in the page and see another tab reach 100 %.
+//! page and see it go on, skip a canary's wait in the page and see seven other tabs reach 100 %
+//! over one shared event stream, a log line arrive in the tail; and an alarm roll a canary back
+//! while the deployment page watches.
 
 mod common;
 
@@ -133,9 +135,18 @@ stages:
 "#;
 
 const TOPIC: &str = r#"
+Transform: AWS::Serverless-2016-10-31
 Resources:
   Topic:
     Type: AWS::SNS::Topic
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: hello/
+      AutoPublishAlias: live
 Outputs:
   TopicArn:
     Value: !Ref Topic
@@ -174,7 +185,11 @@ fn pipeline_rig(adjust: impl FnOnce(&mut slipway_server::Config)) -> Rig {
     });
     std::fs::create_dir_all(r.project()).unwrap();
     git(&r.project(), &["init", "-q", "-b", "main"]);
-    r.write(&[("slipway.yaml", PIPELINE), ("topic.yaml", TOPIC)]);
+    r.write(&[
+        ("slipway.yaml", PIPELINE),
+        ("topic.yaml", TOPIC),
+        ("hello/app.py", HELLO),
+    ]);
     git(&r.project(), &["add", "-A"]);
     git(&r.project(), &["commit", "-q", "-m", "topic <v1>"]);
     let outcome = slipway_model::pipeline::parse_file(PIPELINE, "slipway.yaml", "app");
@@ -246,7 +261,7 @@ fn pages_render_escape_and_act_through_the_api() {
     let css = get(&r, "/console/assets/console.css");
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     let js = get(&r, "/console/assets/console.js");
-    assert!(js.body.contains("EventSource"));
+    assert!(js.body.contains("BroadcastChannel"));
 
     // User data is escaped everywhere, error messages too.
     let missing = get(&r, "/console/deployments/%3Cscript%3Ex");
@@ -263,12 +278,52 @@ fn pages_render_escape_and_act_through_the_api() {
         stack.body
     );
     assert!(!stack.body.contains("<script>alert"));
-    assert!(stack.body.contains("UPDATE_IN_PROGRESS"));
     assert!(
         stack
             .body
             .contains("href=\"/console/functions/123456789012/us-east-1/hello\"")
     );
+
+    // Change sets as diffs, made through the API as `slipway deploy` makes them: one executed
+    // (the topic added; CloudFormation keeps no executed change set), one waiting for review
+    // (its DisplayName changed, no replacement) against the stack's template.
+    let topic = |name: &str| {
+        format!(
+            "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      DisplayName: \"{name}\"\n"
+        )
+    };
+    for (template, hold) in [(topic("first"), false), (topic("<second>"), true)] {
+        let body =
+            serde_json::json!({"template": template, "options": {"noExecuteChangeset": hold}});
+        let out = request(
+            &r.endpoint(),
+            "POST",
+            "/api/v1/targets/123456789012/us-east-1/stacks/cs/deploy",
+            &[("Content-Type", "application/json")],
+            &body.to_string(),
+        );
+        assert!(out.status < 300, "{}", out.body);
+    }
+    let cs = get(&r, "/console/stacks/123456789012/us-east-1/cs");
+    assert!(
+        cs.body.contains("<h2 id=\"cs-h\">Change sets</h2>"),
+        "{}",
+        cs.body
+    );
+    assert!(
+        cs.body.contains(
+            "<tr><th scope=\"row\"><code>DisplayName</code></th><td><del>first</del></td><td><ins>&lt;second&gt;</ins></td></tr>"
+        ),
+        "{}",
+        cs.body
+    );
+    assert!(
+        cs.body
+            .contains("<span class=\"badge\">Modify</span> Topic "),
+        "{}",
+        cs.body
+    );
+    assert!(cs.body.contains("replacement: False"), "{}", cs.body);
 
     // The deployment: chart, schedule to come, buttons; a fragment is only the live region.
     let page = get(&r, &format!("/console/deployments/{id}"));
@@ -296,6 +351,35 @@ fn pages_render_escape_and_act_through_the_api() {
     assert!(
         f.body
             .contains("<code>live</code> → version 1 (90%), version 2 (10%)"),
+        "{}",
+        f.body
+    );
+    assert!(f.body.contains("No invocations in the last hour."));
+    // Three invocations of version 1: its per-minute charts appear, drawn by the server.
+    for _ in 0..3 {
+        let out = request(
+            &r.endpoint(),
+            "POST",
+            "/2015-03-31/functions/hello/invocations?Qualifier=1",
+            &[],
+            "{}",
+        );
+        assert_eq!(out.status, 200, "{}", out.body);
+    }
+    let f = get(&r, "/console/functions/123456789012/us-east-1/hello");
+    for title in [
+        "Version 1: invocations and errors per minute",
+        "Version 1: duration p50 and p99 per minute",
+        "Version 1: cold starts per minute",
+    ] {
+        assert!(
+            f.body.contains(&format!(">{title}</title>")),
+            "{title}: {}",
+            f.body
+        );
+    }
+    assert!(
+        f.body.contains("Invocations: 3</span>") || f.body.contains("Invocations: 2</span>"),
         "{}",
         f.body
     );
@@ -522,6 +606,45 @@ fn a_pipeline_page_shows_the_grid_and_its_approval_acts() {
         "{}",
         page.body
     );
+    // The value stream: the commit, then the stack and version 1 it published in each
+    // target, serving all of alias live's traffic there now.
+    assert!(page.body.contains(&format!(
+        "href=\"/console/pipelines/app/stream?execution={id}\""
+    )));
+    let vs = get(&r, &format!("/console/pipelines/app/stream?execution={id}"));
+    assert_eq!(vs.status, 200, "{}", vs.body);
+    assert!(vs.body.contains("topic &lt;v1&gt;"), "{}", vs.body);
+    for region in ["us-east-1", "eu-west-1"] {
+        assert!(
+            vs.body.contains(&format!(
+                "href=\"/console/functions/111111111111/{region}/hello\">hello</a> version 1"
+            )),
+            "{region}: {}",
+            vs.body
+        );
+    }
+    assert_eq!(
+        vs.body
+            .matches("<code>live</code> <strong>100%</strong>")
+            .count(),
+        2,
+        "{}",
+        vs.body
+    );
+    // The stack and function pages link back to the execution that last deployed them.
+    for page in [
+        "/console/stacks/111111111111/eu-west-1/topic-prod",
+        "/console/functions/111111111111/eu-west-1/hello",
+    ] {
+        let p = get(&r, page);
+        assert!(
+            p.body.contains(&format!(
+                "Last deployed by pipeline <a href=\"/console/pipelines/app/stream?execution={id}\">"
+            )),
+            "{page}: {}",
+            p.body
+        );
+    }
     // Approving again: the executor's 409, as the API answers it.
     let again = post_form(
         &r,
@@ -617,6 +740,115 @@ fn in_chromium_approve_a_pipeline_and_skip_a_canarys_wait() {
         "stack",
         "function",
     ] {
+        assert!(shots.join(format!("{f}.png")).exists(), "{f}.png");
+    }
+}
+
+const ALARMED: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: {code}
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: Canary10Percent5Minutes
+        Alarms:
+          - !Ref Errors
+  Errors:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: hello-errors
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      Dimensions:
+        - Name: FunctionName
+          Value: hello
+"#;
+
+#[test]
+fn in_chromium_an_alarm_rolls_a_canary_back_while_the_page_watches() {
+    assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is missing");
+    let r = Rig::start_with(|c| c.tick_interval = Duration::from_secs(3600));
+    r.write(&[
+        ("v1/app.py", HELLO),
+        (
+            "v2/app.py",
+            "def handler(event, context):\n    raise RuntimeError('v2 is broken')\n",
+        ),
+    ]);
+    r.deploy("app", &ALARMED.replace("{code}", "v1/"));
+    let dep = r
+        .deploy("app", &ALARMED.replace("{code}", "v2/"))
+        .waiting_on
+        .expect("the update waits on a deployment");
+    let tick = || {
+        let _guard = r.rt.enter();
+        r.server.as_ref().unwrap().tick().unwrap();
+    };
+    r.wait_for("10 % on the new version", || {
+        tick();
+        get(&r, &format!("/api/v1/deployments/{dep}"))
+            .body
+            .contains("\"weightPercent\":10.0")
+    });
+    let shots = screenshots();
+    let mut child = Command::new("node")
+        .arg(browser_dir().join("canary.mjs"))
+        .arg(r.endpoint())
+        .arg(&dep)
+        .arg(&shots)
+        .env("CHROMIUM", CHROMIUM)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut log = Vec::new();
+    for line in out.lines() {
+        let line = line.unwrap();
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("browser: {line}");
+        }
+        if line == "ready" {
+            // The new version fails three times; the server samples the errors at a tick, and
+            // a minute later (the injected clock) the period is complete and the alarm fires.
+            for _ in 0..3 {
+                let out = request(
+                    &r.endpoint(),
+                    "POST",
+                    "/2015-03-31/functions/hello/invocations?Qualifier=2",
+                    &[],
+                    "{}",
+                );
+                assert_eq!(out.header("x-amz-function-error"), Some("Unhandled"));
+            }
+            tick();
+            r.clock.advance_ms(60_000);
+            tick();
+        }
+        log.push(line);
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "the browser test failed ({status}):\n{}",
+        log.join("\n")
+    );
+    let d = get(&r, &format!("/api/v1/deployments/{dep}"));
+    assert!(d.body.contains("\"status\":\"Stopped\""), "{}", d.body);
+    for f in ["canary-10", "canary-rolled-back"] {
         assert!(shots.join(format!("{f}.png")).exists(), "{f}.png");
     }
 }

@@ -376,6 +376,22 @@ fn a_canary_with_hooks_shifts_real_traffic_and_an_alarm_rolls_a_broken_version_b
     let got = burst(&r, &path, 100, 4);
     assert_eq!(count(&got, "v2"), 100, "{got:?}");
 
+    // The console's deployment page draws the alarm's metric: the period's datapoint (the
+    // failed invocations), the threshold, and the change to ALARM.
+    let page = r.python(&format!(
+        "import urllib.request\nprint(urllib.request.urlopen('{}/console/deployments/{d3}').read().decode())",
+        r.endpoint()
+    ));
+    assert!(
+        page.contains(">Alarm hello-live-errors: datapoints per period</title>"),
+        "{page}"
+    );
+    assert!(page.contains("threshold 1</text>"), "{page}");
+    assert!(page.contains(">ALARM</text>"), "{page}");
+    assert!(
+        page.contains(&format!("Datapoint: {failed}</span>")),
+        "{page}"
+    );
     let metrics = r.python(&format!(
         "import urllib.request\nprint(urllib.request.urlopen('{}/metrics').read().decode())",
         r.endpoint()

@@ -94,6 +94,7 @@ pub(crate) fn page(
     crumbs: &[(&str, String)],
     live: Option<&Live>,
     body: &str,
+    after: &str,
 ) -> String {
     let mut out = String::with_capacity(body.len() + 2048);
     let _ = write!(
@@ -144,6 +145,7 @@ pub(crate) fn page(
         }
         None => out.push_str(body),
     }
+    out.push_str(after);
     out.push_str("</main></body></html>\n");
     out
 }

@@ -8,13 +8,15 @@
 //! | --- | --- |
 //! | `/console/pipelines` | every pipeline with its latest execution |
 //! | `/console/pipelines/{name}[?execution=ID]` | stages × actions of one execution (the latest by default), run / stop / retry / approve / reject, history |
+//! | `/console/pipelines/{name}/stream[?execution=ID]` | the value stream of one execution (the latest by default): commit → builds and artefacts → stacks → function versions → the traffic each serves now per target (`stream.rs`) |
 //! | `/console/deployments` | every target's deployments, newest first |
-//! | `/console/deployments/{id}` | traffic over time (SVG), what is still to come, hooks, alarms, outcome; skip-wait, continue, stop, roll back |
-//! | `/console/stacks`, `/console/stacks/{account}/{region}/{stack}` | stacks; resources, outputs, change sets, events |
+//! | `/console/deployments/{id}` | traffic over time (SVG), what is still to come, hooks, each alarm's datapoints with its threshold and state changes, outcome; skip-wait, continue, stop, roll back |
+//! | `/console/stacks`, `/console/stacks/{account}/{region}/{stack}` | stacks; the execution that last deployed it, resources, outputs, change sets as diffs (`diff.rs`), events |
 //! | `/console/aws/{target}/{stack}` | (the `aws` feature) an AWS target's stack: status, outputs, events (`aws.rs`) |
-//! | `/console/functions`, `/console/functions/{account}/{region}/{name}` | functions; aliases, versions with the runtime's counters, recent log lines |
+//! | `/console/functions`, `/console/functions/{account}/{region}/{name}` | functions; aliases, versions with the runtime's counters, per-minute charts of the last hour, the live log tail |
 //! | `/console/find/{id}` | where an action's external ID (deployment, stack or function ARN) is shown |
-//! | `/console/events?topic=T&since=G` | `text/event-stream`: one `change` event when topic `T` moves past generation `G` |
+//! | `/console/events?topic=T&since=G…` | `text/event-stream`: a `change` event for each topic `T` that moved past its generation `G` |
+//! | `/console/logs/{account}/{region}/{name}?after=CURSOR` | JSON: the function's log lines written after the cursor, as HTML, and the next cursor |
 //!
 //! Any page with `?fragment=1` answers only its live region (`<div id="live">`), which is what
 //! the script re-fetches. `/` redirects a browser (a `GET` without credentials asking for
@@ -43,20 +45,32 @@
 //! # Live updates
 //!
 //! Each page's live region names a topic (`pipeline/app`, `deployment/ID`, …) and the
-//! generation it was rendered at (a hash of the store generations behind it). The script opens
-//! an `EventSource` on `/console/events`; the server checks the topic's generation every
-//! [`POLL`] on a blocking thread (reading the store never blocks the engine's tasks) and answers
-//! one `change` event as soon as it differs, or a comment after [`HOLD`]. Each answer is a
-//! complete response (the server's bodies are whole), and carries `retry:` and `id:` so the
-//! browser reconnects at once with `Last-Event-ID` — a long-poll in the event-stream format.
-//! Streams end at shutdown.
+//! generation it was rendered at (a hash of the store generations behind it).
+//! `/console/events?topic=T&since=G[&topic=…&since=…]` checks its topics' generations every
+//! [`POLL`] on a blocking thread (reading the store never blocks the engine's tasks) and
+//! answers a `change` event for each topic that moved as soon as one has, or a comment after
+//! [`HOLD`]. Each answer is a complete response (the server's bodies are whole) with `retry:`
+//! (and `id:` when one topic is watched, for `Last-Event-ID`) — a long-poll in the
+//! event-stream format. Streams end at shutdown.
+//!
+//! Browsers allow about six HTTP/1.1 connections per origin, and a held request occupies one,
+//! so the tabs of a browser share a single one (`console.js`): they elect a leader with the
+//! Web Locks API, the leader watches every tab's topics in one request and passes the changes
+//! on a `BroadcastChannel`; when it closes another tab takes the lock.
+//!
+//! The function page's log tail (`logs/{account}/{region}/{name}`) sits outside the live
+//! region: its generation is a cursor after the newest log record (`MS-N`), and the tab
+//! appends `/console/logs/{account}/{region}/{name}?after=CURSOR` (at most [`TAIL_MAX`] lines
+//! an answer, the page keeping at most `resources::TAIL_KEEP`).
 
 #[cfg(feature = "aws")]
 pub(crate) mod aws;
 mod chart;
+mod diff;
 pub(crate) mod html;
 mod pipelines;
 mod resources;
+mod stream;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -86,6 +100,8 @@ pub(crate) const POLL: Duration = Duration::from_millis(250);
 /// How long an event stream is held when nothing changes.
 pub(crate) const HOLD: Duration = Duration::from_secs(15);
 const MAX_FORM: usize = 64 * 1024;
+/// Topics one event stream request may watch (a browser's tabs share one: `console.js`).
+const MAX_TOPICS: usize = 64;
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
 const HTML: &str = "text/html; charset=utf-8";
@@ -132,7 +148,10 @@ fn error_page(status: u16, title: &str, message: &str) -> HttpResponse {
         "<p class=\"error\" role=\"alert\">{}</p><p><a href=\"/console/\">Back to the console</a></p>",
         esc(message)
     );
-    html_response(status, html::page(title, Section::None, &[], None, &body))
+    html_response(
+        status,
+        html::page(title, Section::None, &[], None, &body, ""),
+    )
 }
 
 fn login_page(status: u16, next: &str, wrong: bool) -> HttpResponse {
@@ -151,7 +170,7 @@ fn login_page(status: u16, next: &str, wrong: bool) -> HttpResponse {
     );
     html_response(
         status,
-        html::page("Sign in", Section::None, &[], None, &body),
+        html::page("Sign in", Section::None, &[], None, &body, ""),
     )
 }
 
@@ -293,15 +312,41 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpRespons
         .map(|s| wire::percent_decode(s, false))
         .collect();
     if parts.method == Method::GET && segs.first().map(String::as_str) == Some("events") {
-        let topic = q("topic").unwrap_or("").to_owned();
-        let since = parts
-            .headers
-            .get("last-event-id")
-            .and_then(|v| v.to_str().ok())
-            .or(q("since"))
-            .unwrap_or("")
-            .to_owned();
-        return events(app, topic, since).await;
+        // `topic=T&since=G` pairs, in order; one topic may take its generation from
+        // `Last-Event-ID` (an `EventSource` reconnecting).
+        let topics: Vec<String> = query
+            .iter()
+            .filter(|(k, _)| k == "topic")
+            .map(|(_, v)| v.clone())
+            .take(MAX_TOPICS)
+            .collect();
+        let mut since: Vec<String> = query
+            .iter()
+            .filter(|(k, _)| k == "since")
+            .map(|(_, v)| v.clone())
+            .collect();
+        since.resize(topics.len(), String::new());
+        if topics.len() == 1
+            && let Some(id) = parts
+                .headers
+                .get("last-event-id")
+                .and_then(|v| v.to_str().ok())
+        {
+            since[0] = id.to_owned();
+        }
+        return events(app, topics.into_iter().zip(since).collect()).await;
+    }
+    if parts.method == Method::GET && segs.first().map(String::as_str) == Some("logs") {
+        let after = q("after").unwrap_or("0-0").to_owned();
+        let a = app.clone();
+        return tokio::task::spawn_blocking(move || {
+            let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+            log_tail_answer(&a, &s, &after)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            wire::json(500, "application/json", &json!({"message": e.to_string()}))
+        });
     }
     if is_post {
         let fetch = parts.headers.get("x-slipway-console").is_some();
@@ -358,7 +403,14 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpRespons
                 .collect();
             html_response(
                 200,
-                html::page(&p.title, p.section, &crumbs, p.live.as_ref(), &p.body),
+                html::page(
+                    &p.title,
+                    p.section,
+                    &crumbs,
+                    p.live.as_ref(),
+                    &p.body,
+                    &p.after,
+                ),
             )
         }
         Ok(View::Redirect(to)) => redirect(&to),
@@ -387,6 +439,8 @@ struct PageOut {
     crumbs: Vec<(String, String)>,
     live: Option<Live>,
     body: String,
+    /// After the live region (a fragment leaves it out): the function page's log tail.
+    after: String,
 }
 
 type Failure = (u16, String);
@@ -618,6 +672,7 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
             crumbs,
             live,
             body,
+            after: String::new(),
         }))
     };
     match s.as_slice() {
@@ -666,6 +721,30 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                 pipelines::page(&st, execution, now),
             )
         }
+        ["pipelines", name, "stream"] => {
+            let (view, g) = value_stream(app, name, execution)?;
+            page(
+                format!("Value stream of {name}"),
+                Section::Pipelines,
+                vec![
+                    ("Pipelines".into(), "/console/pipelines".into()),
+                    (
+                        name.to_string(),
+                        format!("/console/pipelines/{}", seg(name)),
+                    ),
+                ],
+                Some(Live {
+                    topic: format!("pipeline/{name}"),
+                    generation: hash_of(Some(g)),
+                    src: format!(
+                        "/console/pipelines/{}/stream?execution={}&fragment=1",
+                        seg(name),
+                        seg(&view.execution)
+                    ),
+                }),
+                stream::page(&view),
+            )
+        }
         ["deployments"] => {
             let deps = all_deployments(app)?;
             page(
@@ -695,7 +774,7 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                     format!("deployment/{id}"),
                     format!("/console/deployments/{}?fragment=1", seg(id)),
                 ),
-                resources::deployment_page(&d),
+                resources::deployment_page(&d, &alarm_views(app, &d)),
             )
         }
         ["stacks"] => {
@@ -744,7 +823,12 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                         seg(stack)
                     ),
                 ),
-                resources::stack_page(&st, &ev),
+                deployed_by_html(app, &format!("{account}/{region}"), stack)
+                    + &resources::stack_page(
+                        &st,
+                        &ev,
+                        &change_set_views(app, &format!("{account}/{region}"), stack),
+                    ),
             )
         }
         ["functions"] => {
@@ -799,24 +883,60 @@ fn render(app: &App, segs: &[String], execution: Option<&str>) -> Result<View, F
                         seg(name)
                     ),
                 ),
-                function_body(app, &f),
+                deployed_by_html(app, &t, &f.stack) + &function_body(app, &t, &f),
             )
+            .map(|v| match v {
+                View::Page(mut p) => {
+                    let logs = function_logs(app, &f);
+                    let skip = logs.len().saturating_sub(resources::LOG_LINES);
+                    p.after = resources::log_tail(
+                        &format!("logs/{account}/{region}/{name}"),
+                        &format!(
+                            "/console/logs/{}/{}/{}",
+                            seg(account),
+                            seg(region),
+                            seg(name)
+                        ),
+                        &cursor_of(&logs),
+                        &logs[skip..],
+                    );
+                    View::Page(p)
+                }
+                other => other,
+            })
         }
         ["find", id] => find(app, id),
         _ => Err((404, format!("no console page at /console/{}", s.join("/")))),
     }
 }
 
-fn function_body(app: &App, f: &FunctionRecord) -> String {
-    let mut versions = vec![resources::VersionRow {
-        version: "$LATEST".into(),
-        metrics: app.runtime.metrics(&f.name, &Version::Latest),
-    }];
-    for n in f.versions.versions.keys().rev() {
-        versions.push(resources::VersionRow {
-            version: n.to_string(),
-            metrics: app.runtime.metrics(&f.name, &Version::Published(*n)),
-        });
+/// The runtime location of a function of `target` (`account/region`), from what the server
+/// registered (its partition too); `None` lets the runtime take the one of that name.
+fn location_of(app: &App, target: &str, name: &str) -> Option<slipway_model::function::Location> {
+    app.hooks
+        .registered_versions()
+        .into_iter()
+        .find(|(l, f, _)| f == name && format!("{}/{}", l.account, l.region) == target)
+        .map(|(l, _, _)| l)
+}
+
+fn function_body(app: &App, target: &str, f: &FunctionRecord) -> String {
+    let location = location_of(app, target, &f.name);
+    let row = |version: Version| resources::VersionRow {
+        version: version.to_string(),
+        metrics: app.runtime.metrics_at(location.as_ref(), &f.name, &version),
+        minutes: app
+            .runtime
+            .minutes_at(location.as_ref(), &f.name, &version)
+            .unwrap_or_default(),
+    };
+    let mut versions = vec![row(Version::Latest)];
+    for (i, n) in f.versions.versions.keys().rev().enumerate() {
+        let mut r = row(Version::Published(*n));
+        if i >= resources::VERSIONS {
+            r.minutes.clear();
+        }
+        versions.push(r);
     }
     let aliases: Vec<resources::AliasRow> = f
         .versions
@@ -828,13 +948,513 @@ fn function_body(app: &App, f: &FunctionRecord) -> String {
             additional: a.additional,
         })
         .collect();
+    resources::function_page(&versions, &aliases, wall_ms())
+}
+
+/// How many lines one answer of the log tail carries at most (the newest, when more came).
+const TAIL_MAX: usize = 200;
+
+/// Every kept log record of a function (all its versions), oldest first.
+fn function_logs(app: &App, f: &FunctionRecord) -> Vec<slipway_runtime::LogRecord> {
     let mut logs = app.runtime.logs(&f.name, &Version::Latest);
     for n in f.versions.versions.keys().rev().take(resources::VERSIONS) {
         logs.extend(app.runtime.logs(&f.name, &Version::Published(*n)));
     }
     logs.sort_by_key(|l| l.timestamp_ms);
-    let skip = logs.len().saturating_sub(resources::LOG_LINES);
-    resources::function_page(&versions, &aliases, &logs[skip..])
+    logs
+}
+
+/// The tail's cursor after the last of `logs`: `MS-N`, the newest record's timestamp and how
+/// many records carry it (records have no sequence number; within one millisecond the order
+/// is the order kept). Empty logs: `0-0`.
+fn cursor_of(logs: &[slipway_runtime::LogRecord]) -> String {
+    match logs.last() {
+        None => "0-0".into(),
+        Some(l) => {
+            let same = logs
+                .iter()
+                .rev()
+                .take_while(|x| x.timestamp_ms == l.timestamp_ms)
+                .count();
+            format!("{}-{same}", l.timestamp_ms)
+        }
+    }
+}
+
+/// The records after `cursor` (see [`cursor_of`]).
+fn after_cursor<'a>(
+    logs: &'a [slipway_runtime::LogRecord],
+    cursor: &str,
+) -> &'a [slipway_runtime::LogRecord] {
+    let (ms, n) = cursor
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<usize>().ok()?)))
+        .unwrap_or((0, 0));
+    let first_at = logs.partition_point(|l| l.timestamp_ms < ms);
+    let start = if logs.get(first_at).is_some_and(|l| l.timestamp_ms == ms) {
+        first_at + n
+    } else {
+        first_at
+    };
+    &logs[start.min(logs.len())..]
+}
+
+/// `/console/logs/{account}/{region}/{name}?after=CURSOR`: the lines written since, as HTML,
+/// and the new cursor (JSON). At most [`TAIL_MAX`] lines, the newest, with `skipped` saying
+/// how many older ones were left out — the page and this answer stay bounded however much a
+/// function prints.
+fn log_tail_answer(app: &App, segs: &[&str], after: &str) -> HttpResponse {
+    let (account, region, name) = match segs {
+        [_, a, r, n] => (*a, *r, *n),
+        _ => return wire::json(404, "application/json", &json!({"message": "no such log"})),
+    };
+    let t = format!("{account}/{region}");
+    let Ok(Some((f, _))) = load_function(app.store.as_ref(), &t, name) else {
+        return wire::json(
+            404,
+            "application/json",
+            &json!({"message": format!("Function not found: {name} in {t}")}),
+        );
+    };
+    let logs = function_logs(app, &f);
+    let new = after_cursor(&logs, after);
+    let skipped = new.len().saturating_sub(TAIL_MAX);
+    let mut html = String::new();
+    resources::log_lines(&mut html, &new[skipped..]);
+    wire::json(
+        200,
+        "application/json",
+        &json!({"cursor": cursor_of(&logs), "html": html, "skipped": skipped}),
+    )
+}
+
+fn state_name(s: slipway_deploy::alarm::AlarmState) -> &'static str {
+    use slipway_deploy::alarm::AlarmState;
+    match s {
+        AlarmState::Ok => "OK",
+        AlarmState::Alarm => "ALARM",
+        AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+    }
+}
+
+/// Periods an alarm chart shows at most (the newest).
+const ALARM_PERIODS: u64 = 240;
+
+/// Each alarm of a deployment with its metric series over the deployment: one datapoint per
+/// period (the alarm's statistic of the samples the server recorded for its metric,
+/// `metrics.rs`), the threshold, and the state changes. The changes are found by evaluating
+/// the alarm ([`slipway_deploy::alarm::evaluate`], what the engine runs each tick) at every
+/// period boundary from the deployment's start: a datapoint only changes when its period
+/// completes, so that is where the engine's own evaluation changes state too.
+fn alarm_views(app: &App, d: &Deployment) -> Vec<resources::AlarmView> {
+    use slipway_deploy::alarm::{self, AlarmSpec, AlarmState};
+    use slipway_engine::Metrics as _;
+    let mut out = Vec::new();
+    for (name, state) in &d.alarms {
+        let spec = app
+            .store
+            .get_doc(
+                Collection::Resources,
+                &d.target,
+                &format!("AWS::CloudWatch::Alarm|{name}"),
+            )
+            .ok()
+            .flatten()
+            .and_then(|doc| doc.value.get("Properties").cloned())
+            .map(|p| AlarmSpec::from_properties(name, &p));
+        let spec = match spec {
+            Some(Ok(s)) => s,
+            other => {
+                out.push(resources::AlarmView {
+                    name: name.clone(),
+                    state: state.clone(),
+                    describe: match other {
+                        Some(Err(e)) => e.to_string(),
+                        _ => "its definition is not in this target's resources".into(),
+                    },
+                    threshold: None,
+                    points: Vec::new(),
+                    changes: Vec::new(),
+                    start_ms: d.created_ms,
+                    end_ms: d.now_ms,
+                });
+                continue;
+            }
+        };
+        let period = (spec.period_s * 1000).max(1);
+        let end = d.completed_ms.unwrap_or(d.now_ms).max(d.created_ms);
+        let first =
+            (d.created_ms / period).max((end / period).saturating_sub(ALARM_PERIODS)) * period;
+        let lookback = period * u64::from(spec.evaluation_periods + alarm::EXTRA_PERIODS);
+        let samples = app.metrics.samples(
+            &d.target,
+            &spec.namespace,
+            &spec.metric_name,
+            &spec.dimensions,
+            first.saturating_sub(lookback),
+            end + 1,
+        );
+        let mut points = Vec::new();
+        let mut lo = first;
+        while lo <= end {
+            let values: Vec<f64> = samples
+                .iter()
+                .filter(|s| s.at_ms >= lo && s.at_ms < lo + period)
+                .map(|s| s.value)
+                .collect();
+            if let Some(v) = spec.statistic.of(&values) {
+                points.push((lo, v));
+            }
+            lo += period;
+        }
+        let mut changes = Vec::new();
+        let mut previous = AlarmState::InsufficientData;
+        let mut at = first + period;
+        while at <= end + period {
+            let upto: Vec<_> = samples.iter().filter(|s| s.at_ms < at).cloned().collect();
+            let e = alarm::evaluate(&spec, &upto, at, previous);
+            if e.state != previous {
+                changes.push((at.min(end), state_name(e.state).to_owned()));
+                previous = e.state;
+            }
+            at += period;
+        }
+        let m = spec.datapoints_to_alarm;
+        out.push(resources::AlarmView {
+            name: name.clone(),
+            state: state.clone(),
+            describe: format!(
+                "{} {} {:?} over {} s, {:?} {} for {m} of {} period(s)",
+                spec.namespace,
+                spec.metric_name,
+                spec.statistic,
+                spec.period_s,
+                spec.comparison,
+                spec.threshold,
+                spec.evaluation_periods
+            ),
+            threshold: Some(spec.threshold),
+            points,
+            changes,
+            start_ms: first,
+            end_ms: end,
+        });
+    }
+    out
+}
+
+/// What [`stream::page`] draws for one execution (see `stream.rs` for how the steps are
+/// linked), and the pipeline document's generation.
+fn value_stream(
+    app: &App,
+    name: &str,
+    execution: Option<&str>,
+) -> Result<(stream::StreamView, u64), Failure> {
+    use slipway_model::pipeline::Provider;
+    let (doc, g) = slipway_pipeline::exec::load(app.store.as_ref(), name)
+        .map_err(|e| (500, e.to_string()))?
+        .ok_or_else(|| (404, format!("no pipeline named {name}")))?;
+    let st = doc.state;
+    let x = match execution {
+        Some(id) => st
+            .execution(id)
+            .ok_or_else(|| (404, format!("pipeline {name} has no execution {id}")))?,
+        None => st
+            .executions
+            .last()
+            .ok_or_else(|| (404, format!("pipeline {name} has not run yet")))?,
+    };
+    let now = app.clock.now_ms();
+    let provider = |stage: &str, action: &str| {
+        st.pipeline
+            .stages
+            .iter()
+            .find(|s| s.name == stage)
+            .and_then(|s| s.actions.iter().find(|a| a.name == action))
+            .map(|a| a.action_type_id.provider)
+    };
+    let mut view = stream::StreamView {
+        pipeline: name.to_owned(),
+        execution: x.id.clone(),
+        status: pipelines::exec_status(x.status).to_owned(),
+        started_ms: x.started_at.0,
+        commits: x
+            .source_revisions
+            .iter()
+            .map(|r| {
+                (
+                    r.action_name.clone(),
+                    r.revision_id.clone(),
+                    r.summary.clone(),
+                )
+            })
+            .collect(),
+        builds: Vec::new(),
+        deploys: Vec::new(),
+    };
+    for stage in &x.stages {
+        for a in &stage.actions {
+            let label = format!("{}/{}", stage.name, a.name);
+            let status = pipelines::action_status(a.status).to_owned();
+            let p = provider(&stage.name, &a.name);
+            let result = a.result.as_ref();
+            if p == Some(Provider::CodeBuild) {
+                let outs = result
+                    .map(|r| {
+                        r.outputs
+                            .iter()
+                            .map(|o| (o.name.clone(), o.location.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                view.builds.push((label.clone(), status.clone(), outs));
+            }
+            let Some((account, region, stack_name)) = result
+                .and_then(|r| r.external_execution_id.as_deref())
+                .and_then(stream::stack_of_arn)
+            else {
+                continue;
+            };
+            let from = a.started_at.map_or(x.started_at.0, |t| t.0);
+            let to = a.ended_at.map_or(now, |t| t.0);
+            let target = format!("{account}/{region}");
+            let mut versions = Vec::new();
+            let events: Result<EventList, Failure> = api_get(
+                app,
+                &format!(
+                    "{}/stacks/{}/events",
+                    target_path(&account, &region),
+                    wire::percent_encode(&stack_name, false)
+                ),
+                "",
+            );
+            for e in events.map(|l| l.events).unwrap_or_default() {
+                if e.resource_type != "AWS::Lambda::Version"
+                    || e.timestamp_ms < from
+                    || e.timestamp_ms > to
+                    || e.status != "CREATE_COMPLETE"
+                {
+                    continue;
+                }
+                let Some((function, n)) = e.physical_id.as_deref().and_then(stream::version_of_arn)
+                else {
+                    continue;
+                };
+                if versions
+                    .iter()
+                    .any(|v: &stream::VersionStep| v.function == function && v.version == n)
+                {
+                    continue;
+                }
+                let serving = load_function(app.store.as_ref(), &target, &function)
+                    .ok()
+                    .flatten()
+                    .map(|(f, _)| serving(&f, n))
+                    .unwrap_or_default();
+                versions.push(stream::VersionStep {
+                    function,
+                    version: n,
+                    serving,
+                });
+            }
+            view.deploys.push(stream::DeployStep {
+                action: label,
+                status,
+                account,
+                region,
+                stack: stack_name,
+                versions,
+            });
+        }
+    }
+    Ok((view, g))
+}
+
+/// How many change sets a stack page shows as diffs (the newest).
+const CHANGE_SETS: usize = 5;
+
+/// The newest change sets of a stack as diffs (`diff.rs` says what "before" is).
+fn change_set_views(app: &App, target: &str, stack: &str) -> Vec<resources::ChangeSetView> {
+    use slipway_deploy::stack::ExecutionStatus;
+    let Ok(Some(rec)) = app.engine.stack(target, stack) else {
+        return Vec::new();
+    };
+    let mut secrets: Vec<String> = rec
+        .parameters
+        .values()
+        .chain(rec.change_sets.iter().flat_map(|c| c.parameters.values()))
+        .filter(|p| p.no_echo)
+        .map(|p| p.value.clone())
+        .collect();
+    secrets.sort();
+    secrets.dedup();
+    let mut out = Vec::new();
+    let mut executed_before: Option<&Value> = None;
+    let mut befores = Vec::new();
+    for c in &rec.change_sets {
+        let executed = matches!(
+            c.execution_status,
+            ExecutionStatus::ExecuteComplete
+                | ExecutionStatus::ExecuteInProgress
+                | ExecutionStatus::ExecuteFailed
+        );
+        befores.push(if executed {
+            executed_before.unwrap_or(&Value::Null)
+        } else {
+            &rec.template
+        });
+        if executed {
+            executed_before = Some(&c.template);
+        }
+    }
+    for (c, before) in rec.change_sets.iter().zip(befores).rev().take(CHANGE_SETS) {
+        let json_word = |v: Value| v.as_str().unwrap_or("").to_owned();
+        let resources = c
+            .plan
+            .changes
+            .iter()
+            .map(|r| resources::ResourceDiff {
+                action: json_word(serde_json::to_value(r.action).unwrap_or(Value::Null)),
+                logical_id: r.logical_id.clone(),
+                resource_type: r.resource_type.clone(),
+                replacement: r.replacement.map(|x| x.as_str().to_owned()),
+                causes: r
+                    .details
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{}{} ({}, recreation {})",
+                            json_word(
+                                serde_json::to_value(d.target.attribute).unwrap_or(Value::Null)
+                            ),
+                            d.target
+                                .name
+                                .as_deref()
+                                .map(|n| format!(".{n}"))
+                                .unwrap_or_default(),
+                            match &d.causing_entity {
+                                Some(e) => format!(
+                                    "{} {e}",
+                                    json_word(
+                                        serde_json::to_value(d.change_source)
+                                            .unwrap_or(Value::Null)
+                                    )
+                                ),
+                                None => json_word(
+                                    serde_json::to_value(d.change_source).unwrap_or(Value::Null)
+                                ),
+                            },
+                            json_word(
+                                serde_json::to_value(d.target.requires_recreation)
+                                    .unwrap_or(Value::Null)
+                            )
+                        )
+                    })
+                    .collect(),
+                properties: diff::property_changes(before, &c.template, &r.logical_id, &secrets),
+            })
+            .collect();
+        out.push(resources::ChangeSetView {
+            name: c.name.clone(),
+            kind: json_word(serde_json::to_value(c.change_set_type).unwrap_or(Value::Null)),
+            status: json_word(serde_json::to_value(c.execution_status).unwrap_or(Value::Null)),
+            created_ms: c.created_ms,
+            resources,
+        });
+    }
+    out
+}
+
+/// The newest pipeline execution that deployed stack `name` of `target` (`account/region`):
+/// `(pipeline, execution, revision)`, for "which commit is this" links from stack and function
+/// pages. One read of the pipelines; executions are looked at as JSON, newest first.
+fn deployed_by(app: &App, target: &str, name: &str) -> Option<(String, String, String)> {
+    let (account, region) = target.split_once('/')?;
+    let docs = app
+        .store
+        .list_docs(Collection::Pipelines, STATE_TARGET)
+        .ok()?;
+    let mut best: Option<(u64, String, String, String)> = None;
+    for (key, d) in &docs {
+        let state = &d.value["state"];
+        let pipeline = state["pipeline"]["name"].as_str().unwrap_or(key);
+        for x in state["executions"].as_array().into_iter().flatten().rev() {
+            let started = x["startedAt"].as_u64().unwrap_or(0);
+            if best.as_ref().is_some_and(|b| b.0 >= started) {
+                break;
+            }
+            let hit = x["stages"].as_array().into_iter().flatten().any(|s| {
+                s["actions"].as_array().into_iter().flatten().any(|a| {
+                    a["result"]["externalExecutionId"]
+                        .as_str()
+                        .and_then(stream::stack_of_arn)
+                        .is_some_and(|(a, r, n)| a == account && r == region && n == name)
+                })
+            });
+            if hit {
+                let rev = x["sourceRevisions"][0]["revisionId"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .take(8)
+                    .collect();
+                best = Some((
+                    started,
+                    pipeline.to_owned(),
+                    x["id"].as_str().unwrap_or("").to_owned(),
+                    rev,
+                ));
+                break;
+            }
+        }
+    }
+    best.map(|(_, p, x, r)| (p, x, r))
+}
+
+/// A paragraph linking to the value stream of the execution that last deployed a stack.
+fn deployed_by_html(app: &App, target: &str, stack: &str) -> String {
+    match deployed_by(app, target, stack) {
+        Some((p, x, rev)) => format!(
+            "<p class=\"meta\">Last deployed by pipeline <a href=\"/console/pipelines/{}/stream?execution={}\">{} (commit <code>{}</code>): its value stream</a></p>",
+            seg(&p),
+            seg(&x),
+            esc(&p),
+            esc(&rev)
+        ),
+        None => String::new(),
+    }
+}
+
+/// Each alias of `f` and the percent of its traffic on version `n`, with its routing in words.
+fn serving(f: &FunctionRecord, n: u32) -> Vec<(String, f64, String)> {
+    f.versions
+        .aliases
+        .values()
+        .map(|a| {
+            let primary = a.function_version.to_string();
+            let (pct, words) = match a.additional {
+                Some((v, w)) => (
+                    if v == n {
+                        w * 100.0
+                    } else if primary == n.to_string() {
+                        (1.0 - w) * 100.0
+                    } else {
+                        0.0
+                    },
+                    format!(
+                        "version {primary} {:.0}%, version {v} {:.0}%",
+                        (1.0 - w) * 100.0,
+                        w * 100.0
+                    ),
+                ),
+                None => (
+                    if primary == n.to_string() { 100.0 } else { 0.0 },
+                    format!("all on version {primary}"),
+                ),
+            };
+            (a.name.clone(), pct, words)
+        })
+        .collect()
 }
 
 /// Where an action's external ID is shown: a deployment, a stack ARN, a function ARN.
@@ -962,6 +1582,14 @@ fn action(app: &App, segs: &[String], form: &[(String, String)]) -> Result<Strin
     }
 }
 
+/// Wall-clock milliseconds: the runtime's per-minute series are in wall-clock minutes, as
+/// log timestamps are (`slipway_runtime::metrics`).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 fn hash_of(h: impl Hash) -> String {
     let mut s = DefaultHasher::new();
     h.hash(&mut s);
@@ -1014,6 +1642,11 @@ pub(crate) fn generation(app: &App, topic: &str) -> String {
                 .map(|s| (s.generation, s.events.len())),
         ),
         ["functions"] => hash_of(docs(Collection::Functions)),
+        ["logs", a, r, n] => load_function(app.store.as_ref(), &format!("{a}/{r}"), n)
+            .ok()
+            .flatten()
+            .map(|(f, _)| cursor_of(&function_logs(app, &f)))
+            .unwrap_or_default(),
         ["function", a, r, n] => {
             let t = format!("{a}/{r}");
             let doc = app
@@ -1022,7 +1655,7 @@ pub(crate) fn generation(app: &App, topic: &str) -> String {
                 .ok()
                 .flatten();
             let generation = doc.as_ref().map(|d| d.generation);
-            // Invocations and log lines move the page too.
+            // Invocations move the page too (log lines move the `logs/…` topic instead).
             let mut activity = Vec::new();
             if let Some(f) =
                 doc.and_then(|d| serde_json::from_value::<FunctionRecord>(d.value).ok())
@@ -1031,10 +1664,7 @@ pub(crate) fn generation(app: &App, topic: &str) -> String {
                 vs.extend(f.versions.versions.keys().map(|n| Version::Published(*n)));
                 for v in vs {
                     let m = app.runtime.metrics(&f.name, &v);
-                    activity.push((
-                        m.map(|m| (m.invocations, m.errors, m.environments)),
-                        app.runtime.logs(&f.name, &v).len(),
-                    ));
+                    activity.push(m.map(|m| (m.invocations, m.errors, m.environments)));
                 }
             }
             hash_of((generation, activity))
@@ -1048,24 +1678,42 @@ fn sse(text: String) -> HttpResponse {
     with_header(r, header::CACHE_CONTROL, "no-store")
 }
 
-/// `/console/events`: one `change` event once `topic` moves past `since` (see the module's
-/// documentation), or a keep-alive comment after [`HOLD`].
-async fn events(app: Arc<App>, topic: String, since: String) -> HttpResponse {
+/// `/console/events`: a `change` event for each watched topic that moved past its
+/// generation (see the module's documentation), as soon as one has, or a keep-alive comment
+/// after [`HOLD`]. With one topic the event carries `id:` (the new generation) for
+/// `Last-Event-ID`.
+async fn events(app: Arc<App>, watch: Vec<(String, String)>) -> HttpResponse {
     let deadline = tokio::time::Instant::now() + HOLD;
     let mut stopped = app.stopped.clone();
     loop {
-        let (a, t) = (app.clone(), topic.clone());
-        let g: String = tokio::task::spawn_blocking(move || generation(&a, &t))
-            .await
-            .unwrap_or_default();
-        if g != since {
-            let data = json!({"topic": topic, "generation": g});
-            return sse(format!(
-                "retry: 300\nid: {g}\nevent: change\ndata: {data}\n\n"
-            ));
+        let (a, w) = (app.clone(), watch.clone());
+        let moved: Vec<(String, String)> = tokio::task::spawn_blocking(move || {
+            w.into_iter()
+                .filter_map(|(t, since)| {
+                    let g = generation(&a, &t);
+                    (g != since).then_some((t, g))
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default();
+        if !moved.is_empty() {
+            let mut text = String::from("retry: 300\n");
+            for (topic, g) in &moved {
+                let data = json!({"topic": topic, "generation": g});
+                if watch.len() == 1 {
+                    text.push_str(&format!("id: {g}\n"));
+                }
+                text.push_str(&format!("event: change\ndata: {data}\n\n"));
+            }
+            return sse(text);
         }
         if tokio::time::Instant::now() >= deadline || *stopped.borrow() {
-            return sse(format!("retry: 300\nid: {since}\n: no change\n\n"));
+            let id = match watch.as_slice() {
+                [(_, since)] => format!("id: {since}\n"),
+                _ => String::new(),
+            };
+            return sse(format!("retry: 300\n{id}: no change\n\n"));
         }
         tokio::select! {
             () = tokio::time::sleep(POLL) => {}

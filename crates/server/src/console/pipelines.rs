@@ -16,7 +16,7 @@ use super::html::{action_form, badge, duration, esc, seg, time};
 /// How many executions the history table shows (the newest).
 pub(crate) const HISTORY: usize = 50;
 
-fn exec_status(s: ExecutionStatus) -> &'static str {
+pub(crate) fn exec_status(s: ExecutionStatus) -> &'static str {
     match s {
         ExecutionStatus::InProgress => "InProgress",
         ExecutionStatus::Stopping => "Stopping",
@@ -39,7 +39,7 @@ fn stage_status(s: StageStatus) -> &'static str {
     }
 }
 
-fn action_status(s: ActionStatus) -> &'static str {
+pub(crate) fn action_status(s: ActionStatus) -> &'static str {
     match s {
         ActionStatus::NotStarted => "NotStarted",
         ActionStatus::InProgress => "InProgress",
@@ -233,6 +233,12 @@ fn grid(out: &mut String, s: &PipelineState, x: &Execution, now: u64) {
         esc(&time(x.started_at.0)),
         esc(&took(Some(x.started_at.0), x.ended_at.map(|t| t.0), now)),
         esc(&revision(x))
+    );
+    let _ = write!(
+        out,
+        "<p><a href=\"/console/pipelines/{}/stream?execution={}\">Value stream of this execution</a>: commit → build → stacks → versions → traffic</p>",
+        seg(name),
+        seg(&x.id)
     );
     if let Some(r) = &x.stop_reason {
         let _ = write!(out, "<p class=\"meta\">stop reason: {}</p>", esc(r));

@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use slipway_runtime::{FunctionMetrics, LogRecord};
+use slipway_runtime::{FunctionMetrics, LogRecord, Minute};
 
-use super::chart::{Series, weight_chart};
+use super::chart::{Line, Series, TimeChart, time_chart, weight_chart};
 use super::html::{action_form, badge, duration, esc, seg, time};
 use crate::api::types::{Deployment, EventList, Stack, StackSummary};
 
@@ -47,8 +47,21 @@ pub(crate) fn deployment_list(deps: &[Deployment]) -> String {
     out
 }
 
+/// One alarm a deployment watches: its state now, what it measures, its datapoints (one per
+/// period), threshold and state changes (`mod.rs`'s `alarm_views`).
+pub(crate) struct AlarmView {
+    pub(crate) name: String,
+    pub(crate) state: String,
+    pub(crate) describe: String,
+    pub(crate) threshold: Option<f64>,
+    pub(crate) points: Vec<(u64, f64)>,
+    pub(crate) changes: Vec<(u64, String)>,
+    pub(crate) start_ms: u64,
+    pub(crate) end_ms: u64,
+}
+
 /// The body of `/console/deployments/{id}`.
-pub(crate) fn deployment_page(d: &Deployment) -> String {
+pub(crate) fn deployment_page(d: &Deployment, alarms: &[AlarmView]) -> String {
     let mut out = String::with_capacity(8192);
     let _ = write!(
         out,
@@ -200,14 +213,43 @@ pub(crate) fn deployment_page(d: &Deployment) -> String {
         out.push_str("</ul>");
     }
     out.push_str("</section><section aria-labelledby=\"alarms-h\"><h2 id=\"alarms-h\">Alarms</h2>");
-    if d.alarms.is_empty() {
+    if alarms.is_empty() {
         out.push_str("<p class=\"meta\">No alarms watch this deployment.</p>");
     } else {
-        out.push_str("<ul class=\"plain\">");
-        for (name, state) in &d.alarms {
-            let _ = write!(out, "<li><code>{}</code> {}</li>", esc(name), badge(state));
+        out.push_str("<div class=\"charts\">");
+        for (i, a) in alarms.iter().enumerate() {
+            let _ = write!(
+                out,
+                "<div class=\"alarm\"><h3><code>{}</code> {}</h3><p class=\"meta\">{}</p>",
+                esc(&a.name),
+                badge(&a.state),
+                esc(&a.describe)
+            );
+            let marks: Vec<(u64, &str)> = a.changes.iter().map(|(t, s)| (*t, s.as_str())).collect();
+            out.push_str(&time_chart(&TimeChart {
+                id: &format!("alarm-{i}"),
+                title: &format!("Alarm {}: datapoints per period", a.name),
+                unit: "",
+                start_ms: a.start_ms,
+                end_ms: a.end_ms,
+                lines: &[Line {
+                    label: "Datapoint",
+                    class: "s0",
+                    points: &a.points,
+                }],
+                threshold: a.threshold,
+                marks: &marks,
+            }));
+            if !a.changes.is_empty() {
+                out.push_str("<ul class=\"plain changes\">");
+                for (t, s) in &a.changes {
+                    let _ = write!(out, "<li>{} → {}</li>", esc(&time(*t)), badge(s));
+                }
+                out.push_str("</ul>");
+            }
+            out.push_str("</div>");
         }
-        out.push_str("</ul>");
+        out.push_str("</div>");
     }
     out.push_str("</section>");
     out
@@ -248,8 +290,117 @@ pub(crate) fn stack_list(targets: &[(String, Vec<StackSummary>)]) -> String {
     out
 }
 
+/// One change set as a diff (`mod.rs`'s `change_set_views`, `diff.rs`).
+pub(crate) struct ChangeSetView {
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) status: String,
+    pub(crate) created_ms: u64,
+    pub(crate) resources: Vec<ResourceDiff>,
+}
+
+pub(crate) struct ResourceDiff {
+    /// `Add`, `Modify`, `Remove`.
+    pub(crate) action: String,
+    pub(crate) logical_id: String,
+    pub(crate) resource_type: String,
+    pub(crate) replacement: Option<String>,
+    /// The plan's details in words: what changed, from where, whether it recreates.
+    pub(crate) causes: Vec<String>,
+    pub(crate) properties: Vec<super::diff::PropertyChange>,
+}
+
+fn change_sets(out: &mut String, sets: &[ChangeSetView]) {
+    out.push_str("<section aria-labelledby=\"cs-h\"><h2 id=\"cs-h\">Change sets</h2>");
+    if sets.is_empty() {
+        out.push_str("<p class=\"meta\">No change sets.</p></section>");
+        return;
+    }
+    let _ = write!(
+        out,
+        "<p class=\"meta\">the newest {}, newest first; values of NoEcho parameters show as ****</p>",
+        sets.len()
+    );
+    for c in sets {
+        let _ = write!(
+            out,
+            "<details class=\"changeset\"{}><summary><code>{}</code> {} {} <span class=\"meta\">{} · {} resource change(s)</span></summary>",
+            if std::ptr::eq(c, &sets[0]) {
+                " open"
+            } else {
+                ""
+            },
+            esc(&c.name),
+            esc(&c.kind),
+            badge(&c.status),
+            esc(&time(c.created_ms)),
+            c.resources.len()
+        );
+        if c.resources.is_empty() {
+            out.push_str("<p class=\"meta\">No resource changes.</p>");
+        }
+        for r in &c.resources {
+            let class = match r.action.as_str() {
+                "Add" => "add",
+                "Remove" => "remove",
+                _ => "modify",
+            };
+            let _ = write!(
+                out,
+                "<div class=\"rdiff {class}\"><h3><span class=\"badge\">{}</span> {} <span class=\"meta\">{}</span>{}</h3>",
+                esc(&r.action),
+                esc(&r.logical_id),
+                esc(&r.resource_type),
+                match r.replacement.as_deref() {
+                    Some("True") => " <span class=\"badge bad\">replacement</span>".to_owned(),
+                    Some("Conditional") => {
+                        " <span class=\"badge run\">conditional replacement</span>".to_owned()
+                    }
+                    Some(other) =>
+                        format!(" <span class=\"meta\">replacement: {}</span>", esc(other)),
+                    None => String::new(),
+                }
+            );
+            if !r.causes.is_empty() {
+                out.push_str("<ul class=\"plain meta\">");
+                for cause in &r.causes {
+                    let _ = write!(out, "<li>{}</li>", esc(cause));
+                }
+                out.push_str("</ul>");
+            }
+            if !r.properties.is_empty() {
+                out.push_str("<div class=\"scroll\"><table class=\"diff\"><thead><tr><th scope=\"col\">Property</th><th scope=\"col\">Before</th><th scope=\"col\">After</th></tr></thead><tbody>");
+                for p in r.properties.iter().take(super::diff::ROWS) {
+                    let cell = |v: &Option<String>, tag: &str| match v {
+                        Some(v) => format!("<{tag}>{}</{tag}>", esc(v)),
+                        None => "<span class=\"meta\">(absent)</span>".to_owned(),
+                    };
+                    let _ = write!(
+                        out,
+                        "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td></tr>",
+                        esc(&p.path),
+                        cell(&p.before, "del"),
+                        cell(&p.after, "ins")
+                    );
+                }
+                if r.properties.len() > super::diff::ROWS {
+                    let _ = write!(
+                        out,
+                        "<tr><td colspan=\"3\" class=\"meta\">and {} more</td></tr>",
+                        r.properties.len() - super::diff::ROWS
+                    );
+                }
+                out.push_str("</tbody></table></div>");
+            }
+            out.push_str("</div>");
+        }
+        out.push_str("</details>");
+    }
+    out.push_str("</section>");
+}
+
 /// The body of `/console/stacks/{account}/{region}/{stack}`.
-pub(crate) fn stack_page(s: &Stack, events: &EventList) -> String {
+pub(crate) fn stack_page(s: &Stack, events: &EventList, sets: &[ChangeSetView]) -> String {
     let mut out = String::with_capacity(8192);
     let _ = write!(
         out,
@@ -306,13 +457,7 @@ pub(crate) fn stack_page(s: &Stack, events: &EventList) -> String {
         out.push_str("</dl>");
     }
     out.push_str("</section>");
-    if !s.change_sets.is_empty() {
-        out.push_str("<section aria-labelledby=\"cs-h\"><h2 id=\"cs-h\">Change sets</h2><ul class=\"plain\">");
-        for c in &s.change_sets {
-            let _ = write!(out, "<li><code>{}</code></li>", esc(c));
-        }
-        out.push_str("</ul></section>");
-    }
+    change_sets(&mut out, sets);
     let _ = write!(
         out,
         "<section aria-labelledby=\"ev-h\"><h2 id=\"ev-h\">Events</h2><p class=\"meta\">{} event(s), newest first</p><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Logical ID</th><th scope=\"col\">Status</th><th scope=\"col\">Reason</th></tr></thead><tbody>",
@@ -376,6 +521,96 @@ pub(crate) struct VersionRow {
     /// `$LATEST` or the number.
     pub(crate) version: String,
     pub(crate) metrics: Option<FunctionMetrics>,
+    /// The last hour by minute (only minutes with invocations), oldest first.
+    pub(crate) minutes: Vec<Minute>,
+}
+
+/// How many versions get per-minute charts (the newest with invocations in the last hour).
+pub(crate) const CHARTED_VERSIONS: usize = 4;
+
+/// The charts of one version's last hour: invocations and errors, p50 and p99 duration, cold
+/// starts — one point per minute with invocations.
+fn version_charts(out: &mut String, version: &str, minutes: &[Minute], now_ms: u64) {
+    let at = |m: &Minute| m.minute * 60_000;
+    let pts = |f: &dyn Fn(&Minute) -> Option<f64>| -> Vec<(u64, f64)> {
+        minutes
+            .iter()
+            .filter_map(|m| f(m).map(|v| (at(m), v)))
+            .collect()
+    };
+    let invocations = pts(&|m| Some(f64::from(m.invocations)));
+    let errors = pts(&|m| Some(f64::from(m.errors)));
+    let p50 = pts(&|m| m.quantile_ms(0.5));
+    let p99 = pts(&|m| m.quantile_ms(0.99));
+    let cold = pts(&|m| Some(f64::from(m.cold_starts)));
+    let start = (now_ms / 60_000).saturating_sub(59) * 60_000;
+    let end = (now_ms / 60_000) * 60_000;
+    let id = |k: &str| format!("v{}-{k}", version.replace('$', ""));
+    let _ = write!(
+        out,
+        "<section class=\"version-charts\" aria-labelledby=\"{}\"><h3 id=\"{}\">Version {}</h3><div class=\"charts\">",
+        esc(&id("h")),
+        esc(&id("h")),
+        esc(version)
+    );
+    for (key, title, unit, lines) in [
+        (
+            "inv",
+            format!("Version {version}: invocations and errors per minute"),
+            "",
+            vec![
+                Line {
+                    label: "Invocations",
+                    class: "s0",
+                    points: &invocations,
+                },
+                Line {
+                    label: "Errors",
+                    class: "s1",
+                    points: &errors,
+                },
+            ],
+        ),
+        (
+            "dur",
+            format!("Version {version}: duration p50 and p99 per minute"),
+            " ms",
+            vec![
+                Line {
+                    label: "p50",
+                    class: "s0",
+                    points: &p50,
+                },
+                Line {
+                    label: "p99",
+                    class: "s2",
+                    points: &p99,
+                },
+            ],
+        ),
+        (
+            "cold",
+            format!("Version {version}: cold starts per minute"),
+            "",
+            vec![Line {
+                label: "Cold starts",
+                class: "s3",
+                points: &cold,
+            }],
+        ),
+    ] {
+        out.push_str(&time_chart(&TimeChart {
+            id: &id(key),
+            title: &title,
+            unit,
+            start_ms: start,
+            end_ms: end,
+            lines: &lines,
+            threshold: None,
+            marks: &[],
+        }));
+    }
+    out.push_str("</div></section>");
 }
 
 /// One alias: name, primary version, the additional version and its weight (0–1).
@@ -389,11 +624,7 @@ pub(crate) struct AliasRow {
 pub(crate) const VERSIONS: usize = 50;
 pub(crate) const LOG_LINES: usize = 100;
 
-pub(crate) fn function_page(
-    versions: &[VersionRow],
-    aliases: &[AliasRow],
-    logs: &[LogRecord],
-) -> String {
+pub(crate) fn function_page(versions: &[VersionRow], aliases: &[AliasRow], now_ms: u64) -> String {
     let mut out = String::with_capacity(8192);
     out.push_str("<section aria-labelledby=\"al-h\"><h2 id=\"al-h\">Aliases</h2>");
     if aliases.is_empty() {
@@ -454,11 +685,31 @@ pub(crate) fn function_page(
         }
     }
     out.push_str("</tbody></table></div></section>");
-    let _ = write!(
-        out,
-        "<section aria-labelledby=\"log-h\"><h2 id=\"log-h\">Recent log lines</h2><p class=\"meta\">the newest {} of every version, oldest first</p><pre class=\"logs\">",
-        LOG_LINES
+    out.push_str(
+        "<section aria-labelledby=\"min-h\"><h2 id=\"min-h\">The last hour, by minute</h2>",
     );
+    let charted: Vec<&VersionRow> = versions
+        .iter()
+        .filter(|v| !v.minutes.is_empty())
+        .take(CHARTED_VERSIONS)
+        .collect();
+    if charted.is_empty() {
+        out.push_str("<p class=\"meta\">No invocations in the last hour.</p>");
+    } else {
+        let _ = write!(
+            out,
+            "<p class=\"meta\">the newest {CHARTED_VERSIONS} versions with invocations; durations are estimated from a √2-step histogram (within a factor of 1.4)</p>"
+        );
+        for v in charted {
+            version_charts(&mut out, &v.version, &v.minutes, now_ms);
+        }
+    }
+    out.push_str("</section>");
+    out
+}
+
+/// Log records as the tail shows them: one line each, escaped.
+pub(crate) fn log_lines(out: &mut String, logs: &[LogRecord]) {
     for l in logs {
         let _ = writeln!(
             out,
@@ -468,9 +719,25 @@ pub(crate) fn function_page(
             esc(&l.message)
         );
     }
-    if logs.is_empty() {
-        out.push_str("(no log lines yet)");
-    }
+}
+
+/// The live log tail of a function page, outside the page's live region: the newest lines,
+/// then the script appends what `/console/logs/…?after=CURSOR` answers each time the topic
+/// `logs/…` moves (keeping at most `data-keep` lines).
+pub(crate) fn log_tail(topic: &str, src: &str, cursor: &str, logs: &[LogRecord]) -> String {
+    let mut out = String::with_capacity(256 + logs.len() * 120);
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"log-h\"><h2 id=\"log-h\">Live log tail</h2><p class=\"meta\">every version, oldest first; the newest {LOG_LINES} when the page opened, then new lines as they are written (at most {TAIL_KEEP} kept in the page)</p>\
+         <pre class=\"logs\" id=\"tail\" tabindex=\"0\" aria-label=\"Log lines\" data-topic=\"{}\" data-cursor=\"{}\" data-src=\"{}\" data-keep=\"{TAIL_KEEP}\">",
+        esc(topic),
+        esc(cursor),
+        esc(src)
+    );
+    log_lines(&mut out, logs);
     out.push_str("</pre></section>");
     out
 }
+
+/// The most log lines the page keeps (the script drops the oldest).
+pub(crate) const TAIL_KEEP: usize = 1000;
