@@ -3,7 +3,8 @@
 //! and fires timeouts.
 //!
 //! - **Source**: [`slipway_pipeline::git::GitSource`], repositories relative to
-//!   [`PipelineConfig::project_dir`].
+//!   [`PipelineConfig::project_dir`]; `S3` sources read this server's S3, and an upload to a
+//!   watched key starts the pipeline ([`S3Source`], [`object_uploaded`]).
 //! - **Build / Test** (`CodeBuild`): the input artefact (the `PrimarySource`, else the first)
 //!   is unpacked into the action's workspace; the project's buildspec runs with
 //!   [`slipway_build::run_build`] (`CODEBUILD_INITIATOR=codepipeline/<pipeline>`,
@@ -18,8 +19,8 @@
 //!   Local code paths (`CodeUri`, `ContentUri`, a `Code` string) are rewritten to live under
 //!   that digest, so a new commit is new code for the engine (which keys local code by its
 //!   path) and an unchanged artefact is no change. Parameters: `TemplateConfiguration`'s
-//!   `Parameters`, then `ParameterOverrides` (literals and `Fn::GetParam`; `Fn::GetArtifactAtt`
-//!   is refused: no bucket serves the artefact store yet). Action modes as
+//!   `Parameters`, then `ParameterOverrides` (literals, `Fn::GetParam`, and `Fn::GetArtifactAtt`:
+//!   the artefact placed as an object of this server's S3, see `DeployRunner::artifact_att`). Action modes as
 //!   `reference/aws-semantics.md` §5.8 says; the action waits until the stack operation
 //!   settles (the ticker moves traffic shifts), and its variables are the stack's outputs,
 //!   also written as `OutputFileName` into its output artefact. Targets: `ACCOUNT/REGION`
@@ -646,6 +647,81 @@ impl DeployRunner {
         Ok((text, d, path.to_owned()))
     }
 
+    /// `Fn::GetArtifactAtt [artifact, BucketName | ObjectKey | URL]`: where the artefact store
+    /// keeps an input artefact, as an object of this server's S3.
+    ///
+    /// The bucket is the pipeline's `ArtifactStore.Location` (else `codepipeline-REGION-ACCOUNT`,
+    /// shaped like the bucket CodePipeline creates by default); the key is
+    /// `<pipeline, first 20 characters>/<artefact, first 10>/<16 hex of its sha256>.zip`, as
+    /// CodePipeline writes `pipeline/ArtifactNa/1ABCyZZ.zip` (its last part is random, this one
+    /// is the content's, so the same artefact has the same key). The zip is placed there (a hard
+    /// link to the blob, else a copy) when first asked for, so `aws s3 cp` can read it and a
+    /// template's `Code: {S3Bucket, S3Key}` deploys it (the engine unpacks zip objects). `URL` is
+    /// the path-style URL of the object on this server's S3 endpoint (CodePipeline's is
+    /// `https://s3.REGION.amazonaws.com/bucket/key`). `ObjectKey` is the whole key, which is what
+    /// CloudFormation's `S3Key` needs (the CloudFormation user guide's example shows only the
+    /// file name, `1ABCyZZ.zip`).
+    fn artifact_att(
+        &self,
+        app: &App,
+        job: &Job,
+        artifact: &str,
+        attribute: &str,
+    ) -> Result<String, String> {
+        let a = job
+            .action
+            .inputs
+            .iter()
+            .find(|i| i.name == artifact)
+            .ok_or_else(|| {
+                format!("Fn::GetArtifactAtt: '{artifact}' is not an input artefact of this action")
+            })?;
+        let d = digest_of(a)?;
+        let configured = app
+            .pipelines
+            .get()
+            .and_then(|p| p.executor.state(&job.pipeline).ok())
+            .and_then(|st| st.pipeline.artifact_store.map(|s| s.location))
+            .filter(|l| object_file(&app.data_dir, l, "k").is_some());
+        let region = job
+            .action
+            .region
+            .clone()
+            .unwrap_or_else(|| app.default_region.clone());
+        let bucket =
+            configured.unwrap_or_else(|| format!("codepipeline-{region}-{}", app.default_account));
+        let short = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+        let key = format!(
+            "{}/{}/{}.zip",
+            short(&job.pipeline, 20),
+            short(artifact, 10),
+            &d.hex()[..16]
+        );
+        let file = object_file(&app.data_dir, &bucket, &key).ok_or_else(|| {
+            format!("Fn::GetArtifactAtt: s3://{bucket}/{key} is not a key Slipway can store")
+        })?;
+        if !file.is_file() {
+            let place = || -> std::io::Result<()> {
+                let dir = file.parent().unwrap_or(&app.data_dir);
+                std::fs::create_dir_all(dir)?;
+                let tmp = dir.join(format!(".{}.{}.partial", d.hex(), std::process::id()));
+                let _ = std::fs::remove_file(&tmp);
+                if std::fs::hard_link(self.artefacts.path_of(&d), &tmp).is_err() {
+                    std::fs::copy(self.artefacts.path_of(&d), &tmp)?;
+                }
+                std::fs::rename(&tmp, &file)
+            };
+            place().map_err(|e| {
+                format!("Fn::GetArtifactAtt: cannot place '{artifact}' at s3://{bucket}/{key}: {e}")
+            })?;
+        }
+        Ok(match attribute {
+            "BucketName" => bucket,
+            "ObjectKey" => key,
+            _ => format!("http://{}/{bucket}/{key}", app.endpoint_addr()),
+        })
+    }
+
     fn request(&self, app: &App, job: &Job, stack: &str) -> Result<DeployRequest, String> {
         let c = &job.action.configuration;
         let spec = c
@@ -693,11 +769,10 @@ impl DeployRunner {
                         })?;
                         got.as_str().map_or_else(|| got.to_string(), str::to_owned)
                     }
-                    OverrideValue::ArtifactAtt { artifact, .. } => {
-                        return Err(format!(
-                            "Fn::GetArtifactAtt of '{artifact}': no S3 bucket serves the artefact store yet"
-                        ));
-                    }
+                    OverrideValue::ArtifactAtt {
+                        artifact,
+                        attribute,
+                    } => self.artifact_att(app, job, &artifact, &attribute)?,
                 };
                 params.insert(k, value);
             }
