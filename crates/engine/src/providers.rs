@@ -876,16 +876,61 @@ pub fn save_function(
     Ok(())
 }
 
-fn code_dir(cx: &ProviderCx<'_>, name: &str, props: &Value) -> PathBuf {
+/// Where a function's code is. `Code: {S3Bucket, S3Key}` names an object of the local S3: a
+/// directory there is the code as it stands; a file is a deployment package (a zip, as Lambda
+/// takes from S3), unpacked once per content into `<data>/code/<sha256>/` with the artefact
+/// store's safe extraction (no `..` or absolute paths, no symlinks), so a new package is new
+/// code and a package that is not a zip fails the resource, naming the object.
+fn code_dir(cx: &ProviderCx<'_>, name: &str, props: &Value) -> Result<PathBuf, ProviderError> {
     let code = props.get("Code");
-    match (
-        code.and_then(|c| s(c, "S3Bucket")),
-        code.and_then(|c| s(c, "S3Key")),
-    ) {
-        (Some(LOCAL_CODE_BUCKET), Some(key)) => cx.code_root.unwrap_or(cx.data_dir).join(key),
-        (Some(bucket), Some(key)) => bucket_dir(cx.data_dir, bucket).join(key),
-        _ => cx.data_dir.join("functions").join(name).join("inline"),
+    Ok(
+        match (
+            code.and_then(|c| s(c, "S3Bucket")),
+            code.and_then(|c| s(c, "S3Key")),
+        ) {
+            (Some(LOCAL_CODE_BUCKET), Some(key)) => cx.code_root.unwrap_or(cx.data_dir).join(key),
+            (Some(bucket), Some(key)) => {
+                let p = bucket_dir(cx.data_dir, bucket).join(key);
+                if p.is_file() {
+                    unpack_package(cx.data_dir, &p).map_err(|e| {
+                        invalid(format!(
+                            "Code s3://{bucket}/{key} is not a deployment package Slipway can unpack: {e}"
+                        ))
+                    })?
+                } else {
+                    p
+                }
+            }
+            _ => cx.data_dir.join("functions").join(name).join("inline"),
+        },
+    )
+}
+
+/// Unpacks a zip deployment package (once per content) and returns its directory.
+fn unpack_package(data_dir: &Path, zip: &Path) -> Result<PathBuf, slipway_store::Error> {
+    let store = slipway_store::Store::open(data_dir.join("artefacts"))?;
+    let blob = store.put_file(zip)?;
+    let dir = data_dir.join("code").join(blob.digest.hex());
+    if !dir.is_dir() {
+        let tmp = data_dir.join("code").join(format!(
+            "{}.{}.partial",
+            blob.digest.hex(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&tmp);
+        store.extract_zip(&blob.digest, &tmp)?;
+        if let Err(e) = std::fs::rename(&tmp, &dir) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            if !dir.is_dir() {
+                return Err(slipway_store::Error::Io {
+                    action: "move into place",
+                    path: dir,
+                    source: e,
+                });
+            }
+        }
     }
+    Ok(dir)
 }
 
 fn snapshot(props: &Value) -> Snapshot {
@@ -1026,7 +1071,7 @@ impl ResourceProvider for FunctionProvider {
             stack: cx.stack.to_owned(),
             logical_id: cx.logical_id.to_owned(),
             properties: props.clone(),
-            code_dir: code_dir(cx, &name, props),
+            code_dir: code_dir(cx, &name, props)?,
             versions: FunctionVersions::new(&arn, snapshot(props)),
             version_properties: BTreeMap::new(),
             version_code_dirs: BTreeMap::new(),
@@ -1055,7 +1100,7 @@ impl ResourceProvider for FunctionProvider {
         };
         rec.versions.update_latest(snapshot(new));
         rec.properties = new.clone();
-        rec.code_dir = code_dir(cx, physical_id, new);
+        rec.code_dir = code_dir(cx, physical_id, new)?;
         save_function(cx.store, &t, &rec, Some(g))?;
         if let Some(spec) = rec.spec(cx.target, cx.data_dir, &Version::Latest) {
             cx.notices

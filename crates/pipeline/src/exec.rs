@@ -442,7 +442,7 @@ impl Executor {
                     Some(r) => {
                         let _ = std::fs::remove_dir_all(&job.work_dir);
                         match std::fs::create_dir_all(&job.work_dir) {
-                            Ok(()) => r.run(&job),
+                            Ok(()) => run_caught(r.as_ref(), &job),
                             Err(e) => ActionOutcome::Failed(format!(
                                 "cannot create the action's workspace {}: {e}",
                                 job.work_dir.display()
@@ -478,9 +478,17 @@ impl Executor {
                         message,
                     },
                 };
-                if let Err(e) = me.apply(&name, &event) {
+                match me.apply(&name, &event) {
+                    Ok(_) => {}
                     // Abandoned, superseded or stopped meanwhile: the result is refused.
-                    tracing::info!(pipeline = %name, action = %a.action, error = %e, "action result not applied");
+                    Err(e @ ExecError::Step(_)) => {
+                        tracing::info!(pipeline = %name, action = %a.action, error = %e, "action result not applied");
+                    }
+                    // The store failed: the action stays in progress until the next start
+                    // runs it again (`resume`).
+                    Err(e) => {
+                        tracing::error!(pipeline = %name, action = %a.action, error = %e, "action result could not be stored; the action runs again on the next start");
+                    }
                 }
             });
         if let Err(e) = spawned {
@@ -688,6 +696,27 @@ impl Executor {
                 .wait_timeout_while(g, left.min(Duration::from_millis(200)), |v| *v == seen)
                 .unwrap_or_else(|e| e.into_inner());
             seen = *g;
+        }
+    }
+}
+
+/// Runs an action, turning a panic of its runner into a failure of the action. Without this a
+/// runner that panics (a bug, an unexpected input) ends its worker thread with no result, and
+/// the action shows `InProgress` forever with nothing behind it — one way a deploy could look
+/// stuck before it reached the engine.
+fn run_caught(r: &dyn ActionRunner, job: &Job) -> ActionOutcome {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.run(job))) {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            ActionOutcome::Failed(format!(
+                "Slipway's {} runner panicked: {why}",
+                job.action.action_type_id.provider.as_str()
+            ))
         }
     }
 }

@@ -152,6 +152,23 @@ pub fn git_sources(p: &Pipeline) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The S3 sources of a pipeline's first stage: (action name, `S3Bucket`, `S3ObjectKey`).
+pub fn s3_sources(p: &Pipeline) -> Vec<(String, String, String)> {
+    let Some(first) = p.stages.first() else {
+        return Vec::new();
+    };
+    first
+        .actions
+        .iter()
+        .filter(|a| a.action_type_id.provider == Provider::S3)
+        .filter_map(|a| {
+            let bucket = a.configuration.get("S3Bucket")?;
+            let key = a.configuration.get("S3ObjectKey")?;
+            Some((a.name.clone(), bucket.clone(), key.clone()))
+        })
+        .collect()
+}
+
 /// The source action runner for local git repositories.
 pub struct GitSource {
     /// Repository paths are relative to this directory.
@@ -172,7 +189,9 @@ impl GitSource {
     fn fetch(&self, job: &Job) -> Result<ActionResult, String> {
         let a = &job.action;
         if a.action_type_id.provider == Provider::S3 {
-            return Err("S3 source actions (a zip uploaded to the local S3) are not supported yet; use a git source".into());
+            return Err(
+                "S3 source actions are run by the server's S3 source, not by the git source".into(),
+            );
         }
         let (repository, branch) = source_location(&a.configuration)
             .ok_or("the source action names no repository and branch")?;

@@ -123,3 +123,60 @@ fn each_step_is_stored_before_its_action_runs_and_resume_dispatches_again() {
     );
     assert!(st.locks.iter().all(Option::is_none));
 }
+
+/// Panics in the build.
+struct Panicking;
+
+impl ActionRunner for Panicking {
+    fn run(&self, job: &Job) -> ActionOutcome {
+        if job.action.stage == "Build" {
+            panic!("index out of bounds in the test runner");
+        }
+        ActionOutcome::Succeeded(ActionResult {
+            outputs: job
+                .action
+                .outputs
+                .iter()
+                .map(|n| Artifact {
+                    name: n.clone(),
+                    location: "sha256:00".into(),
+                })
+                .collect(),
+            ..ActionResult::default()
+        })
+    }
+}
+
+#[test]
+fn a_runner_that_panics_fails_its_action_instead_of_leaving_it_in_progress() {
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let runner = Arc::new(Panicking);
+    let tmp = std::env::temp_dir().join(format!("slipway-exec-panic-{}", std::process::id()));
+    let x = Executor::new(
+        store,
+        Runners {
+            source: Some(runner.clone()),
+            build: Some(runner),
+            deploy: None,
+            invoke: None,
+        },
+        Arc::new(|| 1_000_000),
+        tmp,
+    );
+    x.define(pipeline(FILE)).unwrap();
+    let id = x.start("p", Vec::new(), Default::default()).unwrap();
+    let (ok, st) = x
+        .wait_until("p", Duration::from_secs(30), |s| settled(s, &id))
+        .unwrap();
+    assert!(ok, "{st:#?}");
+    let e = st.execution(&id).unwrap();
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    let b = e.action("Build", "Build").unwrap();
+    assert_eq!(b.status, ActionStatus::Failed);
+    assert!(
+        b.error
+            .as_deref()
+            .is_some_and(|m| m.contains("panicked: index out of bounds in the test runner")),
+        "{b:?}"
+    );
+}

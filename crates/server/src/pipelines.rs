@@ -3,7 +3,8 @@
 //! and fires timeouts.
 //!
 //! - **Source**: [`slipway_pipeline::git::GitSource`], repositories relative to
-//!   [`PipelineConfig::project_dir`].
+//!   [`PipelineConfig::project_dir`]; `S3` sources read this server's S3, and an upload to a
+//!   watched key starts the pipeline ([`S3Source`], [`object_uploaded`]).
 //! - **Build / Test** (`CodeBuild`): the input artefact (the `PrimarySource`, else the first)
 //!   is unpacked into the action's workspace; the project's buildspec runs with
 //!   [`slipway_build::run_build`] (`CODEBUILD_INITIATOR=codepipeline/<pipeline>`,
@@ -18,8 +19,8 @@
 //!   Local code paths (`CodeUri`, `ContentUri`, a `Code` string) are rewritten to live under
 //!   that digest, so a new commit is new code for the engine (which keys local code by its
 //!   path) and an unchanged artefact is no change. Parameters: `TemplateConfiguration`'s
-//!   `Parameters`, then `ParameterOverrides` (literals and `Fn::GetParam`; `Fn::GetArtifactAtt`
-//!   is refused: no bucket serves the artefact store yet). Action modes as
+//!   `Parameters`, then `ParameterOverrides` (literals, `Fn::GetParam`, and `Fn::GetArtifactAtt`:
+//!   the artefact placed as an object of this server's S3, see `DeployRunner::artifact_att`). Action modes as
 //!   `reference/aws-semantics.md` §5.8 says; the action waits until the stack operation
 //!   settles (the ticker moves traffic shifts), and its variables are the stack's outputs,
 //!   also written as `OutputFileName` into its output artefact. Targets: `ACCOUNT/REGION`
@@ -37,15 +38,16 @@ use std::time::Duration;
 use serde_json::Value;
 use slipway_build::{BuildOptions, SamBuildOptions, Source, run_build};
 use slipway_deploy::stack::{ChangeSetType, ParameterInput, StackStatus};
+use slipway_engine::providers::bucket_dir;
 use slipway_engine::{DeployRequest, EngineError};
 use slipway_model::pipeline::{
     BuildProject, BuildspecSource, OverrideValue, parse_parameter_overrides, split_artifact_path,
 };
 use slipway_model::syntax::{TagMode, parse_document};
 use slipway_pipeline::exec::{ActionOutcome, ActionRunner, Executor, Job, Runners};
-use slipway_pipeline::git::GitSource;
+use slipway_pipeline::git::{GitSource, s3_sources};
 use slipway_pipeline::trigger::Poller;
-use slipway_pipeline::{ActionResult, Artifact};
+use slipway_pipeline::{ActionResult, Artifact, SourceRevision};
 use slipway_store::{Digest, Store, ZipEntry};
 use tokio::sync::watch;
 
@@ -108,15 +110,22 @@ pub(crate) fn build(
     let deploy = Arc::new(DeployRunner {
         app: Arc::downgrade(app),
         rt,
-        artefacts,
+        artefacts: artefacts.clone(),
         unpacked: data_dir.join("pipelines").join("artefacts"),
         unpacking: Mutex::new(()),
     });
     let clock = app.clock.clone();
+    let sources = Arc::new(SourceRunner {
+        git: source.clone(),
+        s3: S3Source {
+            data_dir: data_dir.clone(),
+            artefacts,
+        },
+    });
     let executor = Executor::new(
         app.store.clone(),
         Runners {
-            source: Some(source.clone()),
+            source: Some(sources),
             build: Some(build),
             deploy: Some(deploy),
             invoke: None,
@@ -170,6 +179,197 @@ fn artifact(name: &str, digest: &Digest) -> Artifact {
     Artifact {
         name: name.to_owned(),
         location: format!("sha256:{}", digest.hex()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources.
+
+/// Source actions: `S3` ones read the local S3's buckets, the others are git sources.
+struct SourceRunner {
+    git: Arc<GitSource>,
+    s3: S3Source,
+}
+
+impl ActionRunner for SourceRunner {
+    fn run(&self, job: &Job) -> ActionOutcome {
+        if job.action.action_type_id.provider == slipway_model::pipeline::Provider::S3 {
+            match self.s3.fetch(job) {
+                Ok(r) => ActionOutcome::Succeeded(r),
+                Err(e) => ActionOutcome::Failed(e),
+            }
+        } else {
+            self.git.run(job)
+        }
+    }
+}
+
+/// The `S3` source action: the zip at `S3Bucket`/`S3ObjectKey` of this server's S3 becomes
+/// the output artefact.
+///
+/// CodePipeline reads a *version* of the object (its source buckets must be versioned) and
+/// exports the source variables `ETag` and `VersionId`. Slipway's S3 keeps no versions, so
+/// the revision is the object's content: an upload puts the bytes into the artefact store at
+/// once ([`object_uploaded`]) and the execution carries their sha256 as its revision, so the
+/// action reads exactly what was uploaded even when the object is overwritten meanwhile.
+/// `VersionId` is that sha256 (the same bytes uploaded twice have the same `VersionId`, unlike
+/// S3's), `ETag` the object's ETag as Slipway's S3 answers it, without the quotes. A manual
+/// start reads the object as it is then.
+///
+/// The object must be a zip the artefact store can unpack safely (no absolute or `..` paths,
+/// no symlinks, within the size limits): anything else fails the action, naming the entry,
+/// before a build sees it. (CodePipeline accepts a single unzipped file too, and says that
+/// downstream actions expecting a zip then fail; Slipway fails at the source instead.)
+struct S3Source {
+    data_dir: PathBuf,
+    artefacts: Arc<Store>,
+}
+
+/// `key`'s file in `bucket`'s directory; keys with empty, `.` or `..` segments have none (the
+/// S3 endpoint refuses to store them).
+fn object_file(data_dir: &Path, bucket: &str, key: &str) -> Option<PathBuf> {
+    if bucket.is_empty() || bucket.contains(['/', '\\']) || bucket.starts_with('.') {
+        return None;
+    }
+    let mut p = bucket_dir(data_dir, bucket);
+    for seg in key.split('/') {
+        if seg.is_empty() || seg == "." || seg == ".." || seg.contains('\\') {
+            return None;
+        }
+        p.push(seg);
+    }
+    Some(p)
+}
+
+impl S3Source {
+    fn fetch(&self, job: &Job) -> Result<ActionResult, String> {
+        let a = &job.action;
+        let bucket = a
+            .configuration
+            .get("S3Bucket")
+            .ok_or("the S3 source has no S3Bucket")?;
+        let key = a
+            .configuration
+            .get("S3ObjectKey")
+            .ok_or("the S3 source has no S3ObjectKey")?;
+        let url = format!("s3://{bucket}/{key}");
+        let digest = match job
+            .source_revisions
+            .iter()
+            .find(|r| r.action_name == a.action)
+        {
+            Some(r) => {
+                let d = r.revision_id.parse::<Digest>().map_err(|_| {
+                    format!(
+                        "the revision '{}' of {url} is not a Slipway S3 version",
+                        r.revision_id
+                    )
+                })?;
+                if !self.artefacts.contains(&d) {
+                    return Err(format!(
+                        "the uploaded version {} of {url} is no longer in the artefact store",
+                        r.revision_id
+                    ));
+                }
+                d
+            }
+            None => {
+                if !bucket_dir(&self.data_dir, bucket).is_dir() {
+                    return Err(format!(
+                        "the bucket '{bucket}' does not exist in the local S3 (create it with `aws s3 mb s3://{bucket}` or a stack)"
+                    ));
+                }
+                let file = object_file(&self.data_dir, bucket, key)
+                    .filter(|f| f.is_file())
+                    .ok_or_else(|| {
+                        format!("{url} does not exist: upload the source zip there first")
+                    })?;
+                self.artefacts
+                    .put_file(&file)
+                    .map_err(|e| format!("cannot store {url}: {e}"))?
+                    .digest
+            }
+        };
+        self.artefacts
+            .check_zip(&digest)
+            .map_err(|e| format!("{url} is not a zip Slipway can use as a source artefact: {e}"))?;
+        let hex = digest.hex();
+        let mut variables = BTreeMap::new();
+        variables.insert("ETag".to_owned(), hex[..32].to_owned());
+        variables.insert("VersionId".to_owned(), hex.clone());
+        Ok(ActionResult {
+            outputs: a
+                .outputs
+                .first()
+                .map(|n| artifact(n, &digest))
+                .into_iter()
+                .collect(),
+            variables,
+            summary: Some(format!("{url} (ETag {})", &hex[..32])),
+            external_execution_id: Some(hex),
+        })
+    }
+}
+
+/// An object was put into `bucket` at `key` (`PutObject`, `CopyObject`): every pipeline whose
+/// S3 source watches that bucket and key starts an execution on the uploaded bytes, which go
+/// into the artefact store first (see [`S3Source`]). Each upload starts one execution, as each
+/// new version does in CodePipeline.
+///
+/// `PollForSourceChanges` does not matter here: with `true` CodePipeline polls, with `false`
+/// real templates pair the source with an EventBridge rule (on CloudTrail's `PutObject`) that
+/// starts the pipeline; import keeps only the pipeline, so Slipway starts on the upload either
+/// way.
+pub(crate) fn object_uploaded(app: &App, bucket: &str, key: &str, file: &Path) {
+    let Some(p) = app.pipelines.get() else {
+        return;
+    };
+    let names = match p.executor.list() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list pipelines for an S3 upload");
+            return;
+        }
+    };
+    let mut stored: Option<Digest> = None;
+    for name in names {
+        let Ok(Some((doc, _))) = p.executor.load(&name) else {
+            continue;
+        };
+        let actions: Vec<String> = s3_sources(&doc.state.pipeline)
+            .into_iter()
+            .filter(|(_, b, k)| b == bucket && k == key)
+            .map(|(a, _, _)| a)
+            .collect();
+        if actions.is_empty() {
+            continue;
+        }
+        let digest = match stored {
+            Some(d) => d,
+            None => match p.source.artefacts.put_file(file) {
+                Ok(blob) => *stored.insert(blob.digest),
+                Err(e) => {
+                    tracing::warn!(error = %e, bucket, key, "cannot store an uploaded source");
+                    return;
+                }
+            },
+        };
+        let revs = actions
+            .into_iter()
+            .map(|action_name| SourceRevision {
+                action_name,
+                revision_id: digest.hex(),
+                summary: Some(format!("s3://{bucket}/{key}")),
+            })
+            .collect();
+        match p.executor.start(&name, revs, BTreeMap::new()) {
+            Ok(id) => {
+                tracing::info!(pipeline = %name, bucket, key, execution = %id, "S3 upload started an execution");
+            }
+            Err(e) => {
+                tracing::warn!(pipeline = %name, error = %e, "an S3 upload could not start the pipeline");
+            }
+        }
     }
 }
 
@@ -467,6 +667,81 @@ impl DeployRunner {
         Ok((text, d, path.to_owned()))
     }
 
+    /// `Fn::GetArtifactAtt [artifact, BucketName | ObjectKey | URL]`: where the artefact store
+    /// keeps an input artefact, as an object of this server's S3.
+    ///
+    /// The bucket is the pipeline's `ArtifactStore.Location` (else `codepipeline-REGION-ACCOUNT`,
+    /// shaped like the bucket CodePipeline creates by default); the key is
+    /// `<pipeline, first 20 characters>/<artefact, first 10>/<16 hex of its sha256>.zip`, as
+    /// CodePipeline writes `pipeline/ArtifactNa/1ABCyZZ.zip` (its last part is random, this one
+    /// is the content's, so the same artefact has the same key). The zip is placed there (a hard
+    /// link to the blob, else a copy) when first asked for, so `aws s3 cp` can read it and a
+    /// template's `Code: {S3Bucket, S3Key}` deploys it (the engine unpacks zip objects). `URL` is
+    /// the path-style URL of the object on this server's S3 endpoint (CodePipeline's is
+    /// `https://s3.REGION.amazonaws.com/bucket/key`). `ObjectKey` is the whole key, which is what
+    /// CloudFormation's `S3Key` needs (the CloudFormation user guide's example shows only the
+    /// file name, `1ABCyZZ.zip`).
+    fn artifact_att(
+        &self,
+        app: &App,
+        job: &Job,
+        artifact: &str,
+        attribute: &str,
+    ) -> Result<String, String> {
+        let a = job
+            .action
+            .inputs
+            .iter()
+            .find(|i| i.name == artifact)
+            .ok_or_else(|| {
+                format!("Fn::GetArtifactAtt: '{artifact}' is not an input artefact of this action")
+            })?;
+        let d = digest_of(a)?;
+        let configured = app
+            .pipelines
+            .get()
+            .and_then(|p| p.executor.state(&job.pipeline).ok())
+            .and_then(|st| st.pipeline.artifact_store.map(|s| s.location))
+            .filter(|l| object_file(&app.data_dir, l, "k").is_some());
+        let region = job
+            .action
+            .region
+            .clone()
+            .unwrap_or_else(|| app.default_region.clone());
+        let bucket =
+            configured.unwrap_or_else(|| format!("codepipeline-{region}-{}", app.default_account));
+        let short = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+        let key = format!(
+            "{}/{}/{}.zip",
+            short(&job.pipeline, 20),
+            short(artifact, 10),
+            &d.hex()[..16]
+        );
+        let file = object_file(&app.data_dir, &bucket, &key).ok_or_else(|| {
+            format!("Fn::GetArtifactAtt: s3://{bucket}/{key} is not a key Slipway can store")
+        })?;
+        if !file.is_file() {
+            let place = || -> std::io::Result<()> {
+                let dir = file.parent().unwrap_or(&app.data_dir);
+                std::fs::create_dir_all(dir)?;
+                let tmp = dir.join(format!(".{}.{}.partial", d.hex(), std::process::id()));
+                let _ = std::fs::remove_file(&tmp);
+                if std::fs::hard_link(self.artefacts.path_of(&d), &tmp).is_err() {
+                    std::fs::copy(self.artefacts.path_of(&d), &tmp)?;
+                }
+                std::fs::rename(&tmp, &file)
+            };
+            place().map_err(|e| {
+                format!("Fn::GetArtifactAtt: cannot place '{artifact}' at s3://{bucket}/{key}: {e}")
+            })?;
+        }
+        Ok(match attribute {
+            "BucketName" => bucket,
+            "ObjectKey" => key,
+            _ => format!("http://{}/{bucket}/{key}", app.endpoint_addr()),
+        })
+    }
+
     fn request(&self, app: &App, job: &Job, stack: &str) -> Result<DeployRequest, String> {
         let c = &job.action.configuration;
         let spec = c
@@ -514,11 +789,10 @@ impl DeployRunner {
                         })?;
                         got.as_str().map_or_else(|| got.to_string(), str::to_owned)
                     }
-                    OverrideValue::ArtifactAtt { artifact, .. } => {
-                        return Err(format!(
-                            "Fn::GetArtifactAtt of '{artifact}': no S3 bucket serves the artefact store yet"
-                        ));
-                    }
+                    OverrideValue::ArtifactAtt {
+                        artifact,
+                        attribute,
+                    } => self.artifact_att(app, job, &artifact, &attribute)?,
                 };
                 params.insert(k, value);
             }

@@ -1,6 +1,8 @@
 //! S3 (REST-XML, path-style `/bucket/key`): `PutObject`, `GetObject`, `HeadObject`,
-//! `DeleteObject`, `CopyObject`, `ListObjectsV2`, plus `ListBuckets` and `HeadBucket`, on the
-//! buckets the engine created — directories under `<data_dir>/s3/`, one file per object.
+//! `DeleteObject`, `CopyObject`, `ListObjectsV2`, plus `ListBuckets`, `HeadBucket` and
+//! `CreateBucket`, on the buckets the engine created or `CreateBucket` made — directories
+//! under `<data_dir>/s3/`, one file per object. A put also starts the pipelines whose S3
+//! source watches that key (`pipelines::object_uploaded`).
 //! Object-created and object-removed events go to the bucket's notification configuration
 //! (`events.rs`); removal events only for keys that existed.
 //!
@@ -75,7 +77,7 @@ fn not_implemented(req: &Req) -> AwsError {
         501,
         "NotImplemented",
         format!(
-            "Slipway does not implement this S3 operation ({} {}): only PutObject, GetObject, HeadObject, DeleteObject, ListObjectsV2, ListBuckets and HeadBucket",
+            "Slipway does not implement this S3 operation ({} {}): only PutObject, GetObject, HeadObject, DeleteObject, CopyObject, ListObjectsV2, ListBuckets, HeadBucket and CreateBucket",
             req.method, req.path
         ),
     )
@@ -101,11 +103,14 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
         };
     }
     let dir = bucket_dir(&app.data_dir, &bucket);
-    if bucket.contains(['/', '\\']) || bucket.starts_with('.') || !dir.is_dir() {
-        return Err(no_such_bucket(&bucket));
-    }
     if SUBRESOURCES.iter().any(|sub| req.query(sub).is_some()) {
         return Err(not_implemented(req));
+    }
+    if key.is_empty() && req.method == Method::PUT {
+        return create_bucket(&bucket, &dir);
+    }
+    if bucket.contains(['/', '\\']) || bucket.starts_with('.') || !dir.is_dir() {
+        return Err(no_such_bucket(&bucket));
     }
     if key.is_empty() {
         return match req.method {
@@ -149,8 +154,61 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
                 request_id: &req.request_id,
             },
         );
+        // A new object (or version of one) is what an S3 source action watches for.
+        if matches!(event, S3Event::Put | S3Event::Copy) {
+            crate::pipelines::object_uploaded(app, &bucket, &key, &file);
+        }
     }
     Ok(resp)
+}
+
+/// `CreateBucket` (`aws s3 mb`): `PUT /bucket`. The body's `CreateBucketConfiguration`
+/// (the region) is not kept: a bucket is a directory of this server. The name must follow
+/// S3's rules for new buckets (3–63 characters: lowercase letters, digits, `-` and `.`,
+/// beginning and ending with a letter or digit, not shaped like an IP address). S3 answers
+/// `BucketAlreadyOwnedByYou` (409) for a bucket the caller owns, outside us-east-1; Slipway
+/// always does.
+fn create_bucket(bucket: &str, dir: &Path) -> Result<HttpResponse, AwsError> {
+    let ok_chars = bucket
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let edges = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ip_like = bucket.split('.').count() == 4
+        && bucket
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if !(3..=63).contains(&bucket.len())
+        || !ok_chars
+        || !edges(bucket.chars().next())
+        || !edges(bucket.chars().last())
+        || bucket.contains("..")
+        || ip_like
+    {
+        let mut e = AwsError::new(
+            Service::S3,
+            400,
+            "InvalidBucketName",
+            "The specified bucket is not valid.",
+        );
+        e.resource = Some(("BucketName", bucket.to_owned()));
+        return Err(e);
+    }
+    if dir.is_dir() {
+        let mut e = AwsError::new(
+            Service::S3,
+            409,
+            "BucketAlreadyOwnedByYou",
+            "Your previous request to create the named bucket succeeded and you already own it.",
+        );
+        e.resource = Some(("BucketName", bucket.to_owned()));
+        return Err(e);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io_error(&e, dir))?;
+    let mut r = wire::response(200, "application/xml", "");
+    if let Ok(v) = HeaderValue::from_str(&format!("/{bucket}")) {
+        r.headers_mut().insert(hyper::header::LOCATION, v);
+    }
+    Ok(r)
 }
 
 /// `CopyObject`: `PUT` with `x-amz-copy-source: /bucket/key` (URL-encoded, optionally

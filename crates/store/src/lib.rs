@@ -320,12 +320,22 @@ impl Store {
         self.put_zip(&entries)
     }
 
-    /// Unpacks an archive from the store into `dest`, which must not exist or be empty.
-    /// Every entry is checked before anything is written.
-    pub fn extract_zip(&self, d: &Digest, dest: &Path) -> Result<Extracted, Error> {
+    /// Checks an archive from the store as [`Store::extract_zip`] would, without writing
+    /// anything: a readable zip, no absolute or `..` paths, no symlinks, within the entry and
+    /// size limits. Returns the number of entries.
+    pub fn check_zip(&self, d: &Digest) -> Result<usize, Error> {
         let bytes = self.get(d)?;
         let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes))
             .map_err(|source| Error::Zip { digest: *d, source })?;
+        Ok(self.plan_zip(d, &mut archive)?.len())
+    }
+
+    /// Pass 1 of an extraction: every name and kind, and the declared sizes, checked.
+    fn plan_zip(
+        &self,
+        d: &Digest,
+        archive: &mut zip::ZipArchive<io::Cursor<Vec<u8>>>,
+    ) -> Result<Vec<(PathBuf, bool, Option<u32>)>, Error> {
         let zip_err = |source| Error::Zip { digest: *d, source };
         if archive.len() > self.limits.max_entries {
             return Err(Error::TooLarge {
@@ -337,7 +347,6 @@ impl Store {
                 ),
             });
         }
-        // Pass 1: every name and kind, and the declared sizes.
         let mut plan: Vec<(PathBuf, bool, Option<u32>)> = Vec::with_capacity(archive.len());
         let mut declared = 0u64;
         for i in 0..archive.len() {
@@ -367,6 +376,17 @@ impl Store {
                 ),
             });
         }
+        Ok(plan)
+    }
+
+    /// Unpacks an archive from the store into `dest`, which must not exist or be empty.
+    /// Every entry is checked before anything is written.
+    pub fn extract_zip(&self, d: &Digest, dest: &Path) -> Result<Extracted, Error> {
+        let bytes = self.get(d)?;
+        let mut archive = zip::ZipArchive::new(io::Cursor::new(bytes))
+            .map_err(|source| Error::Zip { digest: *d, source })?;
+        let zip_err = |source| Error::Zip { digest: *d, source };
+        let plan = self.plan_zip(d, &mut archive)?;
         match fs::read_dir(dest) {
             Ok(mut it) => {
                 if it.next().is_some() {
@@ -607,6 +627,8 @@ mod tests {
         for (what, bytes) in cases {
             let blob = s.put_bytes(bytes).unwrap();
             let dest = t.path().join(format!("out-{what}"));
+            let r = s.check_zip(&blob.digest);
+            assert!(matches!(r, Err(Error::Unsafe { .. })), "{what}: {r:?}");
             let r = s.extract_zip(&blob.digest, &dest);
             assert!(matches!(r, Err(Error::Unsafe { .. })), "{what}: {r:?}");
             assert!(!dest.exists(), "{what}: nothing may be written");
