@@ -45,6 +45,8 @@ pub(crate) struct Launch {
     /// Variables that depend on the runtime (`AWS_EXECUTION_ENV`, `_SLIPWAY_PYTHONPATH`).
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) memory_limit_bytes: Option<u64>,
+    /// The Python `X.Y` whose SDK (`sdk.rs`) goes on the path; `None` for none.
+    pub(crate) sdk: Option<String>,
 }
 
 /// How an invocation ended.
@@ -123,6 +125,8 @@ pub(crate) enum SpawnError {
 pub(crate) struct SpawnArgs<'a> {
     pub(crate) spec: &'a FunctionSpec,
     pub(crate) launch: &'a Launch,
+    /// Appended to the bootstrap's `sys.path` entries, after the layers (`sdk.rs`).
+    pub(crate) sdk_dir: Option<&'a Path>,
     pub(crate) env_id: u64,
     pub(crate) tmp_root: &'a Path,
     pub(crate) groups: &'a Arc<Groups>,
@@ -218,6 +222,7 @@ impl Environment {
         let SpawnArgs {
             spec,
             launch,
+            sdk_dir,
             env_id,
             tmp_root,
             groups,
@@ -234,7 +239,7 @@ impl Environment {
             source,
         })?;
         let log_stream = log_stream_name(spec);
-        let env = process_env(
+        let mut env = process_env(
             spec,
             launch,
             &tmp_dir,
@@ -242,6 +247,13 @@ impl Environment {
             &log_stream,
             extra_env,
         );
+        if let Some(dir) = sdk_dir {
+            let paths = env.entry("_SLIPWAY_PYTHONPATH".to_owned()).or_default();
+            if !paths.is_empty() {
+                paths.push(':');
+            }
+            paths.push_str(&dir.display().to_string());
+        }
 
         let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| SpawnError::Pipe(e.into()))?;

@@ -33,6 +33,7 @@ mod local;
 pub mod logs;
 pub mod python;
 mod runtime;
+pub mod sdk;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use local::{LocalInvokeError, StderrLogSink, invoke_once};
@@ -42,3 +43,4 @@ pub use runtime::{
     FunctionMetrics, MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, Runtime, RuntimeConfig, RuntimeError,
     new_request_id,
 };
+pub use sdk::PythonSdk;

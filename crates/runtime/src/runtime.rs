@@ -23,6 +23,7 @@ use crate::env::{Environment, Launch, Outcome, SpawnArgs};
 use crate::groups::Groups;
 use crate::logs::{DEFAULT_LOG_CAPACITY, LogRecord, LogSink, Logs, now_ms, rfc3339_ms};
 use crate::python::{self, Interpreters, PythonConfig};
+use crate::sdk::{self, PythonSdk};
 
 /// Synchronous invoke payload limit (6 MB).
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -154,6 +155,8 @@ struct Inner {
     pools: Mutex<BTreeMap<Key, Arc<Pool>>>,
     logs: Arc<Logs>,
     next_env: AtomicU64,
+    /// The SDK directory per interpreter (`sdk.rs`), found or installed once per runtime.
+    sdk_dirs: Mutex<BTreeMap<PathBuf, Arc<tokio::sync::OnceCell<Option<PathBuf>>>>>,
 }
 
 /// The function runtime. Cheap to clone (a handle); the gateway and control plane hold it as
@@ -213,6 +216,7 @@ impl Runtime {
                 pools: Mutex::new(BTreeMap::new()),
                 logs,
                 next_env: AtomicU64::new(1),
+                sdk_dirs: Mutex::new(BTreeMap::new()),
             }),
         })
     }
@@ -289,7 +293,13 @@ impl Runtime {
             if !layers.is_empty() {
                 env.insert("_SLIPWAY_PYTHONPATH".to_owned(), layers);
             }
+            let version = self
+                .inner
+                .interpreters
+                .version(runtime)
+                .unwrap_or_else(|| runtime.trim_start_matches("python").to_owned());
             return Ok(Launch {
+                sdk: (config.python.sdk != PythonSdk::Off).then_some(version),
                 program: interpreter,
                 args: vec![self.inner.bootstrap_path.clone()],
                 builtin: true,
@@ -304,6 +314,7 @@ impl Runtime {
                 args: Vec::new(),
                 builtin: false,
                 fast: false,
+                sdk: None,
                 env: BTreeMap::new(),
                 memory_limit_bytes,
             });
@@ -425,9 +436,11 @@ impl Runtime {
             };
             let env_id = self.inner.next_env.fetch_add(1, Ordering::Relaxed);
             let config = &self.inner.config;
+            let sdk_dir = self.sdk_dir(&launch).await;
             let mut env = Environment::spawn(SpawnArgs {
                 spec: &pool.spec,
                 launch: &launch,
+                sdk_dir: sdk_dir.as_deref(),
                 env_id,
                 tmp_root: &self.inner.tmp_root,
                 groups: &self.inner.groups,
@@ -463,6 +476,43 @@ impl Runtime {
             started += 1;
         }
         Ok(started)
+    }
+
+    /// The directory with `boto3` for environments of `launch` (`sdk.rs`): looked up (or
+    /// installed) by the first cold start that needs it, then remembered, failure included.
+    async fn sdk_dir(&self, launch: &Launch) -> Option<PathBuf> {
+        let version = launch.sdk.as_ref()?;
+        let cell = self
+            .inner
+            .sdk_dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(launch.program.clone())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            let sdk = self.inner.config.python.sdk.clone();
+            let (interpreter, version) = (launch.program.clone(), version.clone());
+            let found = tokio::task::spawn_blocking(move || {
+                sdk::ensure(&sdk, &interpreter, &version)
+            })
+            .await;
+            match found {
+                Ok(Ok(dir)) => dir,
+                Ok(Err(error)) => {
+                    tracing::warn!(
+                        error = %error_chain(&error),
+                        "boto3 is not provided to python functions: {}; functions that import it need it in their code or a layer (or set {}=off, or to a directory that holds it)",
+                        error_chain(&error),
+                        sdk::SDK_VAR,
+                    );
+                    None
+                }
+                Err(_) => None,
+            }
+        })
+        .await
+        .clone()
     }
 
     /// Every registered function version, in name order.
@@ -672,9 +722,11 @@ impl Runtime {
             Some(env) => env,
             None => {
                 let env_id = self.inner.next_env.fetch_add(1, Ordering::Relaxed);
+                let sdk_dir = self.sdk_dir(launch).await;
                 let spawned = Environment::spawn(SpawnArgs {
                     spec,
                     launch,
+                    sdk_dir: sdk_dir.as_deref(),
                     env_id,
                     tmp_root: &self.inner.tmp_root,
                     groups: &self.inner.groups,

@@ -12,7 +12,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use slipway_model::function::{FunctionSpec, Location, Version};
 use slipway_model::invoke::{FunctionError, InvokeError, InvokeRequest, InvokeResponse, Invoker};
-use slipway_runtime::{ManualClock, Runtime, RuntimeConfig};
+use slipway_runtime::sdk::BOTO3_VERSION;
+use slipway_runtime::{ManualClock, PythonSdk, Runtime, RuntimeConfig};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -907,4 +908,111 @@ async fn prewarmed_environments_serve_the_first_invoke_warm() {
         .unwrap_err();
     assert!(err.to_string().contains("Runtime"), "{err}");
     assert_eq!(f.runtime.idle_environments("bad", &Version::Latest), 0);
+}
+
+const SDK_HANDLER: &str = "import sys\nimport boto3, botocore\ndef handler(event, context):\n    return {'boto3': boto3.__version__, 'botocore': botocore.__version__, 'file': boto3.__file__, 'path': sys.path}\n";
+
+/// As on Lambda, `boto3` imports with nothing in the function's requirements: the pinned
+/// version, installed once from PyPI into the user's cache (this test downloads it only the
+/// first time it runs on a machine). It comes after the function's own code on `sys.path`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_is_provided_from_the_pypi_cache() {
+    let f = fixture("sdk", |c| c.python.sdk = PythonSdk::pypi());
+    write(&f.code, "app.py", SDK_HANDLER);
+    f.runtime.register(spec("sdk", &f.code, "app.handler"));
+    let response = invoke(&f.runtime, "sdk", json!({})).await;
+    assert!(
+        response.function_error.is_none(),
+        "{}",
+        log_text(&f.runtime, "sdk")
+    );
+    let b = body(&response);
+    assert_eq!(b["boto3"], BOTO3_VERSION);
+    assert_eq!(b["botocore"], BOTO3_VERSION);
+    let cache = slipway_runtime::sdk::default_cache_dir();
+    let file = b["file"].as_str().unwrap();
+    assert!(file.starts_with(&cache.display().to_string()), "{file}");
+    let path: Vec<&str> = b["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(path[0], f.code.display().to_string(), "{path:?}");
+    let sdk_at = path
+        .iter()
+        .position(|p| p.starts_with(&cache.display().to_string()))
+        .unwrap();
+    let stdlib_at = path
+        .iter()
+        .position(|p| p.ends_with("/lib/python3.11"))
+        .unwrap();
+    assert!(sdk_at < stdlib_at, "{path:?}");
+
+    // A function's own boto3 wins over the provided one.
+    let own = f.code.parent().unwrap().join("own");
+    write(&own, "app.py", SDK_HANDLER);
+    write(&own, "boto3/__init__.py", "__version__ = 'own'\n");
+    f.runtime.register(spec("own", &own, "app.handler"));
+    assert_eq!(
+        body(&invoke(&f.runtime, "own", json!({})).await)["boto3"],
+        "own"
+    );
+}
+
+/// An existing directory serves offline machines; `off` provides nothing; an unreachable
+/// index is a warning, and functions that do not import boto3 still run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_can_come_from_a_directory_be_off_or_be_unreachable() {
+    let dir = scratch("sdk-dir");
+    write(&dir, "boto3/__init__.py", "__version__ = 'from dir'\n");
+    write(&dir, "botocore/__init__.py", "__version__ = 'from dir'\n");
+    let d = dir.clone();
+    let f = fixture("sdk-dir", move |c| c.python.sdk = PythonSdk::Dir(d));
+    write(&f.code, "app.py", SDK_HANDLER);
+    f.runtime.register(spec("dir", &f.code, "app.handler"));
+    assert_eq!(
+        body(&invoke(&f.runtime, "dir", json!({})).await)["boto3"],
+        "from dir"
+    );
+
+    const PATH_HANDLER: &str = "import sys\ndef handler(event, context):\n    return sys.path\n";
+    for (name, sdk) in [
+        ("off", PythonSdk::Off),
+        (
+            "unreachable",
+            PythonSdk::Pypi {
+                cache_dir: scratch("sdk-unreachable"),
+                boto3: BOTO3_VERSION.to_owned(),
+                // Nothing listens on the discard port of loopback: pip fails at once.
+                index_url: Some("http://127.0.0.1:9/simple".to_owned()),
+            },
+        ),
+    ] {
+        let cache = match &sdk {
+            PythonSdk::Pypi { cache_dir, .. } => Some(cache_dir.clone()),
+            _ => None,
+        };
+        let f = fixture(name, move |c| c.python.sdk = sdk);
+        write(&f.code, "app.py", PATH_HANDLER);
+        f.runtime.register(spec(name, &f.code, "app.handler"));
+        let response = invoke(&f.runtime, name, json!({})).await;
+        assert!(
+            response.function_error.is_none(),
+            "{}",
+            log_text(&f.runtime, name)
+        );
+        let path = body(&response);
+        let text = path.to_string();
+        assert!(!text.contains("python-sdk"), "{name}: {text}");
+        if let Some(cache) = cache {
+            // Nothing half-installed is left, and the next cold start does not try again.
+            let left: Vec<_> = std::fs::read_dir(&cache)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .filter(|n| !n.to_string_lossy().ends_with(".lock"))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
+    }
 }
