@@ -18,7 +18,8 @@
 //!
 //! Known differences from Lambda that a handler can observe:
 //! - `Decimal` results are encoded as `int`/`float` (awslambdaric emits the decimal text);
-//! - the code directory is not made read-only;
+//! - the code directory is read-only (`EROFS`) only where the system allows a private mount
+//!   namespace (root, or unprivileged user namespaces; `limits.rs`); elsewhere it stays writable;
 //! - `MemorySize` is enforced with `RLIMIT_AS` (plus a headroom, default 64 MB) and a check of the
 //!   peak resident size after each invocation, not a cgroup; a Python `MemoryError` is reported
 //!   as `Runtime.OutOfMemory`.

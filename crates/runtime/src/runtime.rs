@@ -57,6 +57,10 @@ pub struct RuntimeConfig {
     /// rather than the Runtime API (which stays served). On by default; off measures the
     /// Runtime API path.
     pub fast_channel: bool,
+    /// Make each function's code directory read-only to it, as `/var/task` is on Lambda, in a
+    /// private mount namespace where the system allows one (`limits.rs` says what each case
+    /// gives). On by default.
+    pub read_only_code: bool,
 }
 
 impl RuntimeConfig {
@@ -75,6 +79,7 @@ impl RuntimeConfig {
             log_sink: None,
             clock: Arc::new(SystemClock::default()),
             fast_channel: true,
+            read_only_code: true,
         }
     }
 }
@@ -157,6 +162,8 @@ struct Inner {
     next_env: AtomicU64,
     /// The SDK directory per interpreter (`sdk.rs`), found or installed once per runtime.
     sdk_dirs: Mutex<BTreeMap<PathBuf, Arc<tokio::sync::OnceCell<Option<PathBuf>>>>>,
+    /// Still trying to make code directories read-only (`limits::ReadOnlyCode`).
+    read_only_code: std::sync::atomic::AtomicBool,
 }
 
 /// The function runtime. Cheap to clone (a handle); the gateway and control plane hold it as
@@ -205,6 +212,7 @@ impl Runtime {
                 }
             })?;
         }
+        let read_only_code = config.read_only_code;
         let logs = Arc::new(Logs::new(config.log_capacity, config.log_sink.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
@@ -217,6 +225,7 @@ impl Runtime {
                 logs,
                 next_env: AtomicU64::new(1),
                 sdk_dirs: Mutex::new(BTreeMap::new()),
+                read_only_code: std::sync::atomic::AtomicBool::new(read_only_code),
             }),
         })
     }
@@ -441,6 +450,8 @@ impl Runtime {
                 spec: &pool.spec,
                 launch: &launch,
                 sdk_dir: sdk_dir.as_deref(),
+                read_only_code: &self.inner.read_only_code,
+                work_dir: &self.inner.config.work_dir,
                 env_id,
                 tmp_root: &self.inner.tmp_root,
                 groups: &self.inner.groups,
@@ -727,6 +738,8 @@ impl Runtime {
                     spec,
                     launch,
                     sdk_dir: sdk_dir.as_deref(),
+                    read_only_code: &self.inner.read_only_code,
+                    work_dir: &self.inner.config.work_dir,
                     env_id,
                     tmp_root: &self.inner.tmp_root,
                     groups: &self.inner.groups,

@@ -1016,3 +1016,72 @@ async fn the_sdk_can_come_from_a_directory_be_off_or_be_unreachable() {
         }
     }
 }
+
+const WRITE_HANDLER: &str = r#"
+import errno, os
+def handler(event, context):
+    out = {}
+    try:
+        with open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "new.txt"), "w") as f:
+            f.write("x")
+        out["code"] = "written"
+    except OSError as e:
+        out["code"] = [type(e).__name__, e.errno, e.strerror, errno.errorcode.get(e.errno)]
+    path = os.path.join(os.environ["TMPDIR"], "scratch.txt")
+    with open(path, "w") as f:
+        f.write("ok")
+    with open(path) as f:
+        out["tmp"] = f.read()
+    out["uid"] = os.getuid()
+    return out
+"#;
+
+/// As `/var/task` on Lambda, the code directory is read-only to the function (even for root:
+/// a read-only bind mount in a private mount namespace), and `TMPDIR` is writable. Here the
+/// runtime's work directory (with `TMPDIR`) lies inside the code directory, as with
+/// `CodeUri: .` and `.slipway/` in the project: it stays writable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_directory_is_read_only_and_tmp_is_writable() {
+    let root = scratch("readonly");
+    let code = root.join("code");
+    write(&code, "app.py", WRITE_HANDLER);
+    let mut config = RuntimeConfig::new(code.join(".slipway/runtime"));
+    config.python.sdk = PythonSdk::Off;
+    let runtime = Runtime::new(config).unwrap();
+    runtime.register(spec("ro", &code, "app.handler"));
+    let response = invoke(&runtime, "ro", json!({})).await;
+    assert!(
+        response.function_error.is_none(),
+        "{}",
+        log_text(&runtime, "ro")
+    );
+    let b = body(&response);
+    assert_eq!(
+        b["code"],
+        json!(["OSError", 30, "Read-only file system", "EROFS"]),
+        "{b}"
+    );
+    assert_eq!(b["tmp"], "ok");
+    assert_eq!(b["uid"], u64::from(rustix_uid()));
+    assert!(!code.join("new.txt").exists());
+    // Warm invokes run in the same namespace: still read-only.
+    let b = body(&invoke(&runtime, "ro", json!({})).await);
+    assert_eq!(b["code"][1], 30);
+
+    // Off: the code directory is as writable as its permissions say.
+    let mut config = RuntimeConfig::new(root.join("work-rw"));
+    config.python.sdk = PythonSdk::Off;
+    config.read_only_code = false;
+    let runtime = Runtime::new(config).unwrap();
+    runtime.register(spec("rw", &code, "app.handler"));
+    assert_eq!(
+        body(&invoke(&runtime, "rw", json!({})).await)["code"],
+        "written"
+    );
+}
+
+fn rustix_uid() -> u32 {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap()
+}
