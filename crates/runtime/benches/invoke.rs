@@ -37,7 +37,11 @@ fn spec(name: &str, code: &Path, cap: u32) -> FunctionSpec {
     }
 }
 
+/// Invokes made by the whole run (to divide `strace -c -f` counts by).
+static INVOKES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 async fn once(runtime: &Runtime, name: &str) -> Duration {
+    INVOKES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
     let response = runtime
         .invoke(InvokeRequest::new(name, Version::Latest, EVENT))
@@ -303,6 +307,10 @@ async fn run() {
     for (envs, rate) in throughput {
         println!("throughput        {envs} env(s): {rate:9.0} invokes/s");
     }
+    println!(
+        "invokes made      {} (to divide `strace -f -c` counts of this run by)",
+        INVOKES.load(std::sync::atomic::Ordering::Relaxed)
+    );
     match idle_rss {
         Some(kb) => println!("idle environment  RSS {:.1} MB", kb as f64 / 1024.0),
         None => println!("idle environment  RSS unknown"),

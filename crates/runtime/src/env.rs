@@ -519,7 +519,10 @@ impl Environment {
                 biased;
                 event = next_event(fast, events) => match event {
                     Some(ApiEvent::Response { request_id: id, body }) if id == request_id => {
-                        self.wait_flush().await;
+                        // A quiet answer (`r` frame) has no flush marker before it.
+                        if !self.fast.as_mut().is_some_and(FastChannel::take_quiet) {
+                            self.wait_flush().await;
+                        }
                         return Outcome::Response(body);
                     }
                     Some(ApiEvent::Error { request_id: id, error_type, body }) if id == request_id => {
@@ -527,7 +530,9 @@ impl Environment {
                         return Outcome::FunctionError { error_type, body };
                     }
                     Some(ApiEvent::ResponseTooLarge { request_id: id }) if id == request_id => {
-                        self.wait_flush().await;
+                        if !self.fast.as_mut().is_some_and(FastChannel::take_quiet) {
+                            self.wait_flush().await;
+                        }
                         return Outcome::ResponseTooLarge;
                     }
                     Some(_) => {}

@@ -127,7 +127,7 @@ type Key = (Location, String, Version);
 
 struct Pool {
     spec: FunctionSpec,
-    launch: Result<Launch, LaunchError>,
+    launch: Result<Arc<Launch>, LaunchError>,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<Environment>>,
     metrics: Mutex<FunctionMetrics>,
@@ -237,7 +237,7 @@ impl Runtime {
     /// Registers (or replaces) one function version. Environments of a replaced spec finish
     /// their current invocation and are not reused.
     pub fn register(&self, spec: FunctionSpec) {
-        let launch = self.launch_for(&spec);
+        let launch = self.launch_for(&spec).map(Arc::new);
         let cap = spec
             .reserved_concurrency
             .unwrap_or(self.inner.config.default_concurrency);
@@ -424,7 +424,7 @@ impl Runtime {
             .ok_or_else(|| InvokeError::NotFound {
                 function: function.to_owned(),
             })?;
-        let Ok(mut launch) = pool.launch.clone() else {
+        let Ok(mut launch) = pool.launch.as_deref().cloned() else {
             return Err(InvokeError::InvalidRuntime {
                 message: format!("The runtime of {function} cannot be started"),
             });

@@ -1085,3 +1085,51 @@ fn rustix_uid() -> u32 {
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
         .unwrap()
 }
+
+/// A quiet invoke (nothing printed) skips the flush marker on the fast channel; output of a
+/// process the handler started still reaches the log before `END`, and prints after a quiet
+/// invoke are attributed to their own invocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_order_holds_with_quiet_invokes() {
+    let f = fixture("quiet", |c| c.python.sdk = slipway_runtime::PythonSdk::Off);
+    write(
+        &f.code,
+        "app.py",
+        "import subprocess\ndef handler(event, context):\n    if event.get('child'):\n        subprocess.run(['sh', '-c', 'echo from-child-' + event['child']])\n    if event.get('print'):\n        print('printed-' + event['print'])\n    return 'ok'\n",
+    );
+    f.runtime.register(spec("quiet", &f.code, "app.handler"));
+    for event in [
+        json!({}),
+        json!({"child": "1"}),
+        json!({}),
+        json!({"print": "2"}),
+        json!({}),
+        json!({"child": "3"}),
+    ] {
+        let response = invoke(&f.runtime, "quiet", event).await;
+        assert!(response.function_error.is_none());
+    }
+    let logs = f.runtime.logs("quiet", &Version::Latest);
+    for needle in ["from-child-1", "printed-2", "from-child-3"] {
+        let at = logs
+            .iter()
+            .position(|r| r.message == needle)
+            .unwrap_or_else(|| panic!("{needle}: {logs:#?}"));
+        let request = logs[at]
+            .request_id
+            .clone()
+            .expect("attributed to its invocation");
+        let end = logs
+            .iter()
+            .position(|r| r.message == format!("END RequestId: {request}"))
+            .unwrap();
+        assert!(at < end, "{needle} after its END: {logs:#?}");
+    }
+    assert_eq!(
+        f.runtime
+            .metrics("quiet", &Version::Latest)
+            .unwrap()
+            .log_flush_timeouts,
+        0
+    );
+}
