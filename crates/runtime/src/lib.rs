@@ -17,6 +17,9 @@
 //!   by the next invoke on a fresh environment).
 //!
 //! Known differences from Lambda that a handler can observe:
+//! - the context's `function_name`, `log_group_name`, `log_stream_name`, `memory_limit_in_mb`
+//!   and `function_version` are read from the environment once per process (awslambdaric reads
+//!   them at each invoke: a handler rewriting those reserved variables would notice);
 //! - `Decimal` results are encoded as `int`/`float` (awslambdaric emits the decimal text);
 //! - the code directory is read-only (`EROFS`) only where the system allows a private mount
 //!   namespace (root, or unprivileged user namespaces; `limits.rs`); elsewhere it stays writable;
