@@ -53,6 +53,10 @@ pub(crate) fn inherit_fd(command: &mut Command, fd: std::os::fd::RawFd) {
 ///   themselves (`setgroups` denied), so the function keeps its uid, files keep their owners,
 ///   and it gains no privilege outside. The remount keeps the mount's locked flags (`nosuid`,
 ///   `nodev`, `noexec`, atime), which the kernel requires there.
+///   Checked by hand (CI runs as root): the read-only test run as `nobody`, `setpriv
+///   --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOME=/tmp/h
+///   target/debug/deps/runtime-… the_code_directory_is_read_only` (with its scratch directory
+///   writable by that user) passes.
 /// - **Neither** (user namespaces disabled, or a seccomp policy refusing `unshare`/`mount`):
 ///   the code directory stays writable, and one warning says so. Slipway does not chmod the
 ///   code directory instead: it is often the user's own source tree, and for root permissions
