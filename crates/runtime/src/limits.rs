@@ -80,10 +80,14 @@ impl ReadOnlyCode {
     pub(crate) fn new(code_dir: &std::path::Path, writable: &[&std::path::Path]) -> Option<Self> {
         use std::os::unix::ffi::OsStrExt as _;
         let c = |p: &std::path::Path| std::ffi::CString::new(p.as_os_str().as_bytes()).ok();
+        // Absolute and without symlinks: the child has already changed into the code directory
+        // when it mounts, and a relative path would name something else.
+        let code_dir = &std::fs::canonicalize(code_dir).ok()?;
         let writable = writable
             .iter()
+            .filter_map(|w| std::fs::canonicalize(w).ok())
             .filter(|w| w.starts_with(code_dir))
-            .map(|w| c(w))
+            .map(|w| c(&w))
             .collect::<Option<Vec<_>>>()?;
         let mut keep = rustix::mount::MountFlags::empty();
         if let Ok(st) = rustix::fs::statvfs(code_dir) {
