@@ -300,7 +300,7 @@ async fn run() {
     }
     let n = warm.len().max(1) as f64;
     println!(
-        "cpu per warm invoke   platform {:6.1} us   environment process {:6.1} us   (schedstat; robust under load)",
+        "cpu per warm invoke   platform {:6.1} us   environment process {:6.1} us   (schedstat; less load-sensitive than latency, but still moves with load)",
         cpu_platform as f64 / n / 1000.0,
         cpu_env as f64 / n / 1000.0
     );
