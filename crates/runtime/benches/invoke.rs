@@ -37,7 +37,11 @@ fn spec(name: &str, code: &Path, cap: u32) -> FunctionSpec {
     }
 }
 
+/// Invokes made by the whole run (to divide `strace -c -f` counts by).
+static INVOKES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 async fn once(runtime: &Runtime, name: &str) -> Duration {
+    INVOKES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
     let response = runtime
         .invoke(InvokeRequest::new(name, Version::Latest, EVENT))
@@ -45,6 +49,15 @@ async fn once(runtime: &Runtime, name: &str) -> Duration {
         .expect("invoke");
     assert!(response.function_error.is_none(), "{:?}", response.payload);
     started.elapsed()
+}
+
+fn runtime_interpreters(
+    interpreter: &Option<std::path::PathBuf>,
+) -> std::collections::BTreeMap<String, std::path::PathBuf> {
+    interpreter
+        .iter()
+        .map(|p| ("python3.11".to_owned(), p.clone()))
+        .collect()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -73,6 +86,19 @@ fn rss_kb(pid: u64) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU time (ns) used so far by every thread of process `pid` (`self` for this one), from
+/// `/proc/<pid>/task/*/schedstat` (nanosecond resolution, unlike `stat`'s clock ticks).
+fn cpu_ns(pid: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn main() {
@@ -121,6 +147,21 @@ async fn run() {
         runtime.unregister(&name, &Version::Latest);
     }
     cold.sort();
+    // The same with the code directory left writable (no private mount namespace), alternating
+    // runs would be fairer, but these follow at once.
+    let mut writable_config = RuntimeConfig::new(root.join("work-writable"));
+    writable_config.read_only_code = false;
+    writable_config.python.interpreters = runtime_interpreters(&interpreter);
+    let writable = Runtime::new(writable_config).expect("runtime");
+    let mut cold_writable = Vec::new();
+    for i in 0..cold_runs {
+        let name = format!("coldw{i}");
+        writable.register(spec(&name, &code, 1));
+        cold_writable.push(once(&writable, &name).await);
+        writable.unregister(&name, &Version::Latest);
+    }
+    cold_writable.sort();
+    writable.shutdown();
     // What the machine needs to start a bare interpreter, for scale.
     let mut bare = Vec::new();
     for _ in 0..cold_runs {
@@ -144,12 +185,26 @@ async fn run() {
             once(r, "warm").await;
         }
     }
+    let warm_pid = {
+        let response = runtime
+            .invoke(InvokeRequest::new("warm", Version::Latest, EVENT))
+            .await
+            .expect("invoke");
+        let value: serde_json::Value = serde_json::from_slice(&response.payload).expect("json");
+        value["pid"].as_u64().unwrap_or_default().to_string()
+    };
     let mut warm = Vec::with_capacity(warm_runs);
     let mut warm_http = Vec::with_capacity(warm_runs);
+    // CPU spent during the fast-channel rounds by this process (the platform: tokio workers,
+    // the benchmark's own loop) and by the environment's Python process.
+    let (mut cpu_platform, mut cpu_env) = (0u64, 0u64);
     for _ in 0..10 {
+        let (p0, e0) = (cpu_ns("self"), cpu_ns(&warm_pid));
         for _ in 0..warm_runs / 10 {
             warm.push(once(&runtime, "warm").await);
         }
+        cpu_platform += cpu_ns("self") - p0;
+        cpu_env += cpu_ns(&warm_pid) - e0;
         for _ in 0..warm_runs / 10 {
             warm_http.push(once(&http_runtime, "warm").await);
         }
@@ -215,6 +270,10 @@ async fn run() {
         ms(cold[cold.len() - 1])
     );
     println!(
+        "  writable code   p50 {:7.2} ms   (no mount namespace: what read-only costs)",
+        ms(percentile(&cold_writable, 0.5))
+    );
+    println!(
         "bare interpreter  p50 {:7.2} ms   (`python3 -c pass` on this machine now, for scale)",
         ms(percentile(&bare, 0.5))
     );
@@ -239,9 +298,19 @@ async fn run() {
             ms(p50_http.saturating_sub(cost))
         );
     }
+    let n = warm.len().max(1) as f64;
+    println!(
+        "cpu per warm invoke   platform {:6.1} us   environment process {:6.1} us   (schedstat; less load-sensitive than latency, but still moves with load)",
+        cpu_platform as f64 / n / 1000.0,
+        cpu_env as f64 / n / 1000.0
+    );
     for (envs, rate) in throughput {
         println!("throughput        {envs} env(s): {rate:9.0} invokes/s");
     }
+    println!(
+        "invokes made      {} (to divide `strace -f -c` counts of this run by)",
+        INVOKES.load(std::sync::atomic::Ordering::Relaxed)
+    );
     match idle_rss {
         Some(kb) => println!("idle environment  RSS {:.1} MB", kb as f64 / 1024.0),
         None => println!("idle environment  RSS unknown"),

@@ -10,6 +10,7 @@ Differences from awslambdaric that a handler can observe are listed in the runti
 module documentation (`crates/runtime/src/lib.rs`).
 """
 
+import fcntl
 import importlib
 import json
 import logging
@@ -24,6 +25,8 @@ _ERROR_LOG_IDENT = "\u00a0"  # awslambdaric indents stack lines with NO-BREAK SP
 _FLUSH_MARKER = "\x00slipway:flush\x00\n"
 
 _request_id = None
+# Set by every write through sys.stdout/sys.stderr; cleared when a flush marker is written.
+_dirty = True
 
 
 class _Fault(Exception):
@@ -42,11 +45,15 @@ class _Unbuffered:
         return getattr(self._stream, name)
 
     def write(self, text):
+        global _dirty
+        _dirty = True
         n = self._stream.write(text)
         self._stream.flush()
         return n
 
     def writelines(self, lines):
+        global _dirty
+        _dirty = True
         self._stream.writelines(lines)
         self._stream.flush()
 
@@ -55,18 +62,23 @@ class _Api:
     """A keep-alive HTTP/1.1 connection to the Runtime API, on a plain socket (http.client and
     the email parser it imports would cost milliseconds at every cold start)."""
 
+    # No quiet responses over HTTP: every answer follows a flush marker.
+    quiet = None
+
     def __init__(self, address):
         host, _, port = address.rpartition(":")
         self._address = (host, int(port))
         self._host = address
         self._sock = None
         self._buf = bytearray()
+        self._chunk = bytearray(262144)
+        self._view = memoryview(self._chunk)
 
     def _recv(self):
-        chunk = self._sock.recv(262144)
-        if not chunk:
+        got = self._sock.recv_into(self._chunk)
+        if not got:
             raise ConnectionError("the Runtime API closed the connection")
-        self._buf += chunk
+        self._buf += self._view[:got]
 
     def _request(self, method, path, body=b"", headers=()):
         if self._sock is None:
@@ -174,19 +186,34 @@ def _from_dict(cls, values):
 class LambdaContext:
     """The handler's `context`: the attributes of awslambdaric's LambdaContext."""
 
+    # Read from the environment once per process (awslambdaric reads them at every invoke; a
+    # handler that rewrites these reserved variables would see the difference).
+    _from_env = None
+
     def __init__(self, request_id, client_context, identity, deadline_ms, arn, tenant_id):
-        env = os.environ
+        fixed = LambdaContext._from_env
+        if fixed is None:
+            env = os.environ
+            fixed = LambdaContext._from_env = (
+                env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+                env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+                env.get("AWS_LAMBDA_FUNCTION_NAME"),
+                # A string, as on Lambda.
+                env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+                env.get("AWS_LAMBDA_FUNCTION_VERSION"),
+            )
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
-        # A string, as on Lambda.
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        (
+            self.log_group_name,
+            self.log_stream_name,
+            self.function_name,
+            self.memory_limit_in_mb,
+            self.function_version,
+        ) = fixed
         self.invoked_function_arn = arn
         self.tenant_id = tenant_id
         w3c = {}
-        if isinstance(client_context, dict) and "w3c" in client_context:
+        if client_context is not None and isinstance(client_context, dict) and "w3c" in client_context:
             raw = client_context.pop("w3c")
             if isinstance(raw, dict):
                 for key in ("traceparent", "tracestate", "baggage"):
@@ -378,14 +405,33 @@ class _FastApi:
     def __init__(self, fd):
         self._sock = socket.socket(fileno=fd)
         self._buf = bytearray()
+        self._chunk = bytearray(262144)
+        self._view = memoryview(self._chunk)
         self._ready = False
+
+    def quiet(self):
+        """Nothing reached stdout since the last flush marker: no write through sys.stdout or
+        sys.stderr, no process started (`_audit`), and nothing left unread in the pipe by any
+        other writer. The platform then does not wait for a marker."""
+        if _dirty:
+            return False
+        try:
+            return int.from_bytes(fcntl.ioctl(1, 0x541B, b"\0\0\0\0"), sys.byteorder) == 0
+        except Exception:
+            return False
+
+    def respond_quietly(self, request_id, body):
+        # `r`: a response with no flush marker before it (fast.rs).
+        self._send(b"r", request_id, body)
 
     def _take(self, n):
         while len(self._buf) < n:
-            chunk = self._sock.recv(262144)
-            if not chunk:
+            # Into one buffer kept for the process: `recv(262144)` would allocate (mmap) and
+            # shrink (mremap) a 256 KiB object at every call.
+            got = self._sock.recv_into(self._chunk)
+            if not got:
                 raise ConnectionError("the platform closed the fast channel")
-            self._buf += chunk
+            self._buf += self._view[:got]
         data = bytes(self._buf[:n])
         del self._buf[:n]
         return data
@@ -467,7 +513,7 @@ def _handle(api, handler, encoder, headers, body):
         error = _error(str(value), etype.__name__, _user_trace(tb), request_id)
     if error is not None:
         _log_error(error)
-        sys.stdout.write(_FLUSH_MARKER)
+        _flush_marker()
         api.post(
             "/invocation/{}/error".format(request_id),
             encoder.encode(error).encode("utf-8"),
@@ -476,13 +522,34 @@ def _handle(api, handler, encoder, headers, body):
                 ("Lambda-Runtime-Function-Error-Type", error["errorType"]),
             ),
         )
+    elif api.quiet is not None and api.quiet():
+        api.respond_quietly(request_id, result)
     else:
-        sys.stdout.write(_FLUSH_MARKER)
+        _flush_marker()
         api.post(
             "/invocation/{}/response".format(request_id),
             result,
             (("Content-Type", content_type),),
         )
+
+
+# A process started by the handler may write to the log pipe directly: after one, the next
+# answer follows a flush marker again, which orders that output before END as before.
+_SPAWN_EVENTS = frozenset(
+    ("subprocess.Popen", "os.system", "os.posix_spawn", "os.fork", "os.forkpty", "os.spawn", "os.exec", "pty.spawn")
+)
+
+
+def _audit(event, args):
+    global _dirty
+    if event in _SPAWN_EVENTS:
+        _dirty = True
+
+
+def _flush_marker():
+    global _dirty
+    sys.stdout.write(_FLUSH_MARKER)
+    _dirty = False
 
 
 def main():
@@ -495,6 +562,8 @@ def main():
     if pycache:
         sys.pycache_prefix = pycache
     api = _FastApi(int(fast_fd)) if fast_fd else _Api(env["AWS_LAMBDA_RUNTIME_API"])
+    if fast_fd:
+        sys.addaudithook(_audit)
     # sys.path as on Lambda: the task root, then the layers' python directories.
     extra = env.pop("_SLIPWAY_PYTHONPATH", "")
     paths = [env.get("LAMBDA_TASK_ROOT", os.getcwd())]
@@ -521,7 +590,7 @@ def main():
             ),
         )
         sys.exit(1)
-    sys.stdout.write(_FLUSH_MARKER)
+    _flush_marker()
     while True:
         _, headers, body = api.next()
         _handle(api, handler, encoder, headers, body)

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,8 @@ pub(crate) struct Launch {
     /// Variables that depend on the runtime (`AWS_EXECUTION_ENV`, `_SLIPWAY_PYTHONPATH`).
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) memory_limit_bytes: Option<u64>,
+    /// The Python `X.Y` whose SDK (`sdk.rs`) goes on the path; `None` for none.
+    pub(crate) sdk: Option<String>,
 }
 
 /// How an invocation ended.
@@ -125,6 +128,13 @@ pub(crate) enum SpawnError {
 pub(crate) struct SpawnArgs<'a> {
     pub(crate) spec: &'a FunctionSpec,
     pub(crate) launch: &'a Launch,
+    /// Appended to the bootstrap's `sys.path` entries, after the layers (`sdk.rs`).
+    pub(crate) sdk_dir: Option<&'a Path>,
+    /// Make the code directory read-only to the process (`limits::ReadOnlyCode`); cleared
+    /// when the system refuses it, so later spawns do not try again.
+    pub(crate) read_only_code: &'a AtomicBool,
+    /// The runtime's work directory (kept writable when it lies inside the code directory).
+    pub(crate) work_dir: &'a Path,
     pub(crate) env_id: u64,
     pub(crate) tmp_root: &'a Path,
     pub(crate) groups: &'a Arc<Groups>,
@@ -220,6 +230,9 @@ impl Environment {
         let SpawnArgs {
             spec,
             launch,
+            sdk_dir,
+            read_only_code,
+            work_dir,
             env_id,
             tmp_root,
             groups,
@@ -236,7 +249,7 @@ impl Environment {
             source,
         })?;
         let log_stream = log_stream_name(spec);
-        let env = process_env(
+        let mut env = process_env(
             spec,
             launch,
             &tmp_dir,
@@ -244,45 +257,87 @@ impl Environment {
             &log_stream,
             extra_env,
         );
+        if let Some(dir) = sdk_dir {
+            let paths = env.entry("_SLIPWAY_PYTHONPATH".to_owned()).or_default();
+            if !paths.is_empty() {
+                paths.push(':');
+            }
+            paths.push_str(&dir.display().to_string());
+        }
 
         let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| SpawnError::Pipe(e.into()))?;
-        let write_err: OwnedFd = write_end.try_clone().map_err(SpawnError::Pipe)?;
-
-        let mut command = Command::new(&launch.program);
-        command
-            .args(&launch.args)
-            .current_dir(&spec.code_dir)
-            .env_clear()
-            .envs(&env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(write_end))
-            .stderr(Stdio::from(write_err))
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some(limit) = launch.memory_limit_bytes {
-            crate::limits::limit_address_space(&mut command, limit);
-        }
         let channel = if launch.fast {
-            use std::os::fd::AsRawFd as _;
             let (ours, theirs) =
                 std::os::unix::net::UnixStream::pair().map_err(SpawnError::Channel)?;
             ours.set_nonblocking(true).map_err(SpawnError::Channel)?;
-            let fd = theirs.as_raw_fd();
-            command.env(fast::FD_VAR, fd.to_string());
-            crate::limits::inherit_fd(&mut command, fd);
             Some((ours, theirs))
         } else {
             None
         };
+        let build =
+            |read_only: Option<crate::limits::ReadOnlyCode>| -> Result<Command, SpawnError> {
+                let write_out: OwnedFd = write_end.try_clone().map_err(SpawnError::Pipe)?;
+                let write_err: OwnedFd = write_end.try_clone().map_err(SpawnError::Pipe)?;
+                let mut command = Command::new(&launch.program);
+                command
+                    .args(&launch.args)
+                    .current_dir(&spec.code_dir)
+                    .env_clear()
+                    .envs(&env)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::from(write_out))
+                    .stderr(Stdio::from(write_err))
+                    .process_group(0)
+                    .kill_on_drop(true);
+                if let Some(limit) = launch.memory_limit_bytes {
+                    crate::limits::limit_address_space(&mut command, limit);
+                }
+                if let Some((_, theirs)) = &channel {
+                    use std::os::fd::AsRawFd as _;
+                    let fd = theirs.as_raw_fd();
+                    command.env(fast::FD_VAR, fd.to_string());
+                    crate::limits::inherit_fd(&mut command, fd);
+                }
+                if let Some(read_only) = read_only {
+                    crate::limits::read_only_code_dir(&mut command, read_only);
+                }
+                Ok(command)
+            };
+        let read_only = read_only_code
+            .load(Ordering::Relaxed)
+            .then(|| crate::limits::ReadOnlyCode::new(&spec.code_dir, &[tmp_root, work_dir]))
+            .flatten();
+        let tried_read_only = read_only.is_some();
         let started = Instant::now();
-        let child = command.spawn().map_err(|source| SpawnError::Exec {
-            program: launch.program.clone(),
-            source,
-        })?;
+        let spawned = build(read_only)?.spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(first) if tried_read_only => {
+                // The kernel refused the namespace or a mount (`limits.rs`): run with a
+                // writable code directory, and stop trying when that works.
+                let child = build(None)?.spawn().map_err(|source| SpawnError::Exec {
+                    program: launch.program.clone(),
+                    source,
+                })?;
+                if read_only_code.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        error = %first,
+                        "the code directory of functions stays writable: this system refuses a private mount namespace ({first})"
+                    );
+                }
+                child
+            }
+            Err(source) => {
+                return Err(SpawnError::Exec {
+                    program: launch.program.clone(),
+                    source,
+                });
+            }
+        };
         // Close our copies of the write end so the reader sees EOF when the process ends (and of
         // the runtime's end of the fast channel, for the same reason).
-        drop(command);
+        drop(write_end);
         let fast = match channel {
             Some((ours, theirs)) => {
                 drop(theirs);
@@ -486,7 +541,10 @@ impl Environment {
                 biased;
                 event = next_event(fast, events) => match event {
                     Some(ApiEvent::Response { request_id: id, body }) if id == request_id => {
-                        self.wait_flush().await;
+                        // A quiet answer (`r` frame) has no flush marker before it.
+                        if !self.fast.as_mut().is_some_and(FastChannel::take_quiet) {
+                            self.wait_flush().await;
+                        }
                         return Outcome::Response(body);
                     }
                     Some(ApiEvent::Error { request_id: id, error_type, body }) if id == request_id => {
@@ -494,7 +552,9 @@ impl Environment {
                         return Outcome::FunctionError { error_type, body };
                     }
                     Some(ApiEvent::ResponseTooLarge { request_id: id }) if id == request_id => {
-                        self.wait_flush().await;
+                        if !self.fast.as_mut().is_some_and(FastChannel::take_quiet) {
+                            self.wait_flush().await;
+                        }
                         return Outcome::ResponseTooLarge;
                     }
                     Some(_) => {}

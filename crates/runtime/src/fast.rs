@@ -20,6 +20,9 @@
 //! u8 kind | u32 BE aux length | u32 BE body length | aux | body
 //! N  ready (the first /next)                  aux empty, body empty
 //! R  /invocation/{id}/response                aux = request id
+//! r  the same, and nothing was written to stdout/stderr since the last flush marker, so
+//!    none precedes it and the platform does not wait for one (saves a write and a wake-up
+//!    of the log reader per quiet invoke)
 //! E  /invocation/{id}/error                   aux = request id \0 error type
 //! I  /init/error                              aux = error type
 //! ```
@@ -45,6 +48,8 @@ const MAX_AUX_BYTES: usize = 64 * 1024;
 pub(crate) struct FastChannel {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
+    /// The last response read was an `r` frame.
+    quiet: bool,
 }
 
 impl FastChannel {
@@ -53,7 +58,13 @@ impl FastChannel {
         Self {
             reader: BufReader::with_capacity(64 * 1024, r),
             writer: w,
+            quiet: false,
         }
+    }
+
+    /// Whether the last response came without a flush marker before it (an `r` frame).
+    pub(crate) fn take_quiet(&mut self) -> bool {
+        std::mem::take(&mut self.quiet)
     }
 
     /// Hands `invocation` to the runtime.
@@ -67,7 +78,11 @@ impl FastChannel {
     pub(crate) async fn recv(&mut self) -> std::io::Result<ApiEvent> {
         let mut head = [0u8; 9];
         self.reader.read_exact(&mut head).await?;
-        let kind = head[0];
+        let (kind, quiet) = match head[0] {
+            b'r' => (b'R', true),
+            other => (other, false),
+        };
+        self.quiet = quiet;
         let aux_len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
         let body_len = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) as usize;
         if aux_len > MAX_AUX_BYTES {
@@ -190,6 +205,7 @@ mod tests {
 
         let mut out = frame(b'N', b"", b"");
         out.extend(frame(b'R', b"r1", b"\"ok\""));
+        out.extend(frame(b'r', b"r1", b"\"quiet\""));
         out.extend(frame(b'E', b"r2\0Runtime.Boom", b"{}"));
         out.extend(frame(b'I', b"", b"{}"));
         out.extend(frame(b'R', b"r3", &vec![b'x'; MAX_RESPONSE_BYTES + 1]));
@@ -202,6 +218,12 @@ mod tests {
         assert!(
             matches!(ch.recv().await.unwrap(), ApiEvent::Response { request_id, body } if request_id == "r1" && &body[..] == b"\"ok\"")
         );
+        assert!(!ch.take_quiet());
+        assert!(
+            matches!(ch.recv().await.unwrap(), ApiEvent::Response { request_id, body } if request_id == "r1" && &body[..] == b"\"quiet\"")
+        );
+        assert!(ch.take_quiet());
+        assert!(!ch.take_quiet());
         assert!(
             matches!(ch.recv().await.unwrap(), ApiEvent::Error { request_id, error_type: Some(t), .. } if request_id == "r2" && t == "Runtime.Boom")
         );

@@ -17,8 +17,12 @@
 //!   by the next invoke on a fresh environment).
 //!
 //! Known differences from Lambda that a handler can observe:
+//! - the context's `function_name`, `log_group_name`, `log_stream_name`, `memory_limit_in_mb`
+//!   and `function_version` are read from the environment once per process (awslambdaric reads
+//!   them at each invoke: a handler rewriting those reserved variables would notice);
 //! - `Decimal` results are encoded as `int`/`float` (awslambdaric emits the decimal text);
-//! - the code directory is not made read-only;
+//! - the code directory is read-only (`EROFS`) only where the system allows a private mount
+//!   namespace (root, or unprivileged user namespaces; `limits.rs`); elsewhere it stays writable;
 //! - `MemorySize` is enforced with `RLIMIT_AS` (plus a headroom, default 64 MB) and a check of the
 //!   peak resident size after each invocation, not a cgroup; a Python `MemoryError` is reported
 //!   as `Runtime.OutOfMemory`.
@@ -34,6 +38,7 @@ pub mod logs;
 pub mod metrics;
 pub mod python;
 mod runtime;
+pub mod sdk;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use local::{LocalInvokeError, StderrLogSink, invoke_once};
@@ -44,3 +49,4 @@ pub use runtime::{
     FunctionMetrics, MAX_ASYNC_PAYLOAD, MAX_SYNC_PAYLOAD, Runtime, RuntimeConfig, RuntimeError,
     new_request_id,
 };
+pub use sdk::PythonSdk;

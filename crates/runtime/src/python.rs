@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::sdk::PythonSdk;
+
 /// The bootstrap, as shipped inside the binary.
 pub const BOOTSTRAP_PY: &str = include_str!("bootstrap.py");
 
@@ -37,6 +39,9 @@ pub struct PythonConfig {
     /// runtime's own packages (`/var/runtime`): the place for a cached `boto3`/`botocore` so
     /// handlers import them without listing them, as on Lambda.
     pub runtime_paths: Vec<PathBuf>,
+    /// Where `boto3`/`botocore` come from (`sdk.rs`): by default installed once from PyPI into
+    /// the user's cache, or as `SLIPWAY_PYTHON_SDK` says (`off`, or a directory).
+    pub sdk: PythonSdk,
 }
 
 impl Default for PythonConfig {
@@ -45,6 +50,7 @@ impl Default for PythonConfig {
             interpreters: BTreeMap::new(),
             fallback: PathBuf::from("python3"),
             runtime_paths: Vec::new(),
+            sdk: PythonSdk::from_env(),
         }
     }
 }
@@ -113,6 +119,13 @@ impl Interpreters {
         self.lock_resolved()
             .insert(runtime.to_owned(), (candidate.clone(), version));
         Some(candidate)
+    }
+
+    /// The `X.Y` of the interpreter chosen for `runtime`, when it answered the probe.
+    pub(crate) fn version(&self, runtime: &str) -> Option<String> {
+        self.lock_resolved()
+            .get(runtime)
+            .and_then(|(_, v)| v.clone())
     }
 
     fn lock_resolved(
@@ -188,6 +201,7 @@ mod tests {
             interpreters: BTreeMap::new(),
             fallback: PathBuf::from("/nonexistent/python"),
             runtime_paths: Vec::new(),
+            sdk: PythonSdk::Off,
         });
         assert_eq!(none.resolve("python3.99"), None);
     }

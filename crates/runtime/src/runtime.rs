@@ -24,6 +24,7 @@ use crate::groups::Groups;
 use crate::logs::{DEFAULT_LOG_CAPACITY, LogRecord, LogSink, Logs, now_ms, rfc3339_ms};
 use crate::metrics::{Minute, Recorder};
 use crate::python::{self, Interpreters, PythonConfig};
+use crate::sdk::{self, PythonSdk};
 
 /// Synchronous invoke payload limit (6 MB).
 pub const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -64,6 +65,10 @@ pub struct RuntimeConfig {
     /// before it takes another one, as Lambda would (and the longest recent average duration
     /// for which it is held back at all).
     pub target_wait: Duration,
+    /// Make each function's code directory read-only to it, as `/var/task` is on Lambda, in a
+    /// private mount namespace where the system allows one (`limits.rs` says what each case
+    /// gives). On by default.
+    pub read_only_code: bool,
 }
 
 impl RuntimeConfig {
@@ -84,6 +89,7 @@ impl RuntimeConfig {
             fast_channel: true,
             target_concurrency: None,
             target_wait: Duration::from_millis(25),
+            read_only_code: true,
         }
     }
 }
@@ -131,7 +137,7 @@ type Key = (Location, String, Version);
 
 struct Pool {
     spec: FunctionSpec,
-    launch: Result<Launch, LaunchError>,
+    launch: Result<Arc<Launch>, LaunchError>,
     permits: Arc<Semaphore>,
     idle: Mutex<Idle>,
     metrics: Mutex<FunctionMetrics>,
@@ -222,6 +228,10 @@ struct Inner {
     next_env: AtomicU64,
     /// [`RuntimeConfig::target_concurrency`], changeable live; 0 is off.
     target_concurrency: AtomicU32,
+    /// The SDK directory per interpreter (`sdk.rs`), found or installed once per runtime.
+    sdk_dirs: Mutex<BTreeMap<PathBuf, Arc<tokio::sync::OnceCell<Option<PathBuf>>>>>,
+    /// Still trying to make code directories read-only (`limits::ReadOnlyCode`).
+    read_only_code: std::sync::atomic::AtomicBool,
 }
 
 /// The function runtime. Cheap to clone (a handle); the gateway and control plane hold it as
@@ -270,6 +280,7 @@ impl Runtime {
                 }
             })?;
         }
+        let read_only_code = config.read_only_code;
         let logs = Arc::new(Logs::new(config.log_capacity, config.log_sink.clone()));
         let config_target = config.target_concurrency.unwrap_or(0);
         Ok(Self {
@@ -283,6 +294,8 @@ impl Runtime {
                 logs,
                 next_env: AtomicU64::new(1),
                 target_concurrency: AtomicU32::new(config_target),
+                sdk_dirs: Mutex::new(BTreeMap::new()),
+                read_only_code: std::sync::atomic::AtomicBool::new(read_only_code),
             }),
         })
     }
@@ -294,7 +307,7 @@ impl Runtime {
     /// Registers (or replaces) one function version. Environments of a replaced spec finish
     /// their current invocation and are not reused.
     pub fn register(&self, spec: FunctionSpec) {
-        let launch = self.launch_for(&spec);
+        let launch = self.launch_for(&spec).map(Arc::new);
         let cap = spec
             .reserved_concurrency
             .unwrap_or(self.inner.config.default_concurrency);
@@ -360,7 +373,13 @@ impl Runtime {
             if !layers.is_empty() {
                 env.insert("_SLIPWAY_PYTHONPATH".to_owned(), layers);
             }
+            let version = self
+                .inner
+                .interpreters
+                .version(runtime)
+                .unwrap_or_else(|| runtime.trim_start_matches("python").to_owned());
             return Ok(Launch {
+                sdk: (config.python.sdk != PythonSdk::Off).then_some(version),
                 program: interpreter,
                 args: vec![self.inner.bootstrap_path.clone()],
                 builtin: true,
@@ -375,6 +394,7 @@ impl Runtime {
                 args: Vec::new(),
                 builtin: false,
                 fast: false,
+                sdk: None,
                 env: BTreeMap::new(),
                 memory_limit_bytes,
             });
@@ -488,7 +508,7 @@ impl Runtime {
             .ok_or_else(|| InvokeError::NotFound {
                 function: function.to_owned(),
             })?;
-        let Ok(mut launch) = pool.launch.clone() else {
+        let Ok(mut launch) = pool.launch.as_deref().cloned() else {
             return Err(InvokeError::InvalidRuntime {
                 message: format!("The runtime of {function} cannot be started"),
             });
@@ -509,9 +529,13 @@ impl Runtime {
             };
             let env_id = self.inner.next_env.fetch_add(1, Ordering::Relaxed);
             let config = &self.inner.config;
+            let sdk_dir = self.sdk_dir(&launch).await;
             let mut env = Environment::spawn(SpawnArgs {
                 spec: &pool.spec,
                 launch: &launch,
+                sdk_dir: sdk_dir.as_deref(),
+                read_only_code: &self.inner.read_only_code,
+                work_dir: &self.inner.config.work_dir,
                 env_id,
                 tmp_root: &self.inner.tmp_root,
                 groups: &self.inner.groups,
@@ -547,6 +571,43 @@ impl Runtime {
             started += 1;
         }
         Ok(started)
+    }
+
+    /// The directory with `boto3` for environments of `launch` (`sdk.rs`): looked up (or
+    /// installed) by the first cold start that needs it, then remembered, failure included.
+    async fn sdk_dir(&self, launch: &Launch) -> Option<PathBuf> {
+        let version = launch.sdk.as_ref()?;
+        let cell = self
+            .inner
+            .sdk_dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(launch.program.clone())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            let sdk = self.inner.config.python.sdk.clone();
+            let (interpreter, version) = (launch.program.clone(), version.clone());
+            let found = tokio::task::spawn_blocking(move || {
+                sdk::ensure(&sdk, &interpreter, &version)
+            })
+            .await;
+            match found {
+                Ok(Ok(dir)) => dir,
+                Ok(Err(error)) => {
+                    tracing::warn!(
+                        error = %error_chain(&error),
+                        "boto3 is not provided to python functions: {}; functions that import it need it in their code or a layer (or set {}=off, or to a directory that holds it)",
+                        error_chain(&error),
+                        sdk::SDK_VAR,
+                    );
+                    None
+                }
+                Err(_) => None,
+            }
+        })
+        .await
+        .clone()
     }
 
     /// Every registered function version, in name order.
@@ -848,9 +909,13 @@ impl Runtime {
             Some(env) => env,
             None => {
                 let env_id = self.inner.next_env.fetch_add(1, Ordering::Relaxed);
+                let sdk_dir = self.sdk_dir(launch).await;
                 let spawned = Environment::spawn(SpawnArgs {
                     spec,
                     launch,
+                    sdk_dir: sdk_dir.as_deref(),
+                    read_only_code: &self.inner.read_only_code,
+                    work_dir: &self.inner.config.work_dir,
                     env_id,
                     tmp_root: &self.inner.tmp_root,
                     groups: &self.inner.groups,

@@ -12,7 +12,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use slipway_model::function::{FunctionSpec, Location, Version};
 use slipway_model::invoke::{FunctionError, InvokeError, InvokeRequest, InvokeResponse, Invoker};
-use slipway_runtime::{ManualClock, Runtime, RuntimeConfig};
+use slipway_runtime::sdk::BOTO3_VERSION;
+use slipway_runtime::{ManualClock, PythonSdk, Runtime, RuntimeConfig};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -995,4 +996,228 @@ async fn target_concurrency_holds_short_cpu_bound_invokes_back() {
     }
     let m = f.runtime.metrics("waits", &Version::Latest).unwrap();
     assert_eq!(m.cold_starts, 2, "{m:?}");
+}
+
+const SDK_HANDLER: &str = "import sys\nimport boto3, botocore\ndef handler(event, context):\n    return {'boto3': boto3.__version__, 'botocore': botocore.__version__, 'file': boto3.__file__, 'path': sys.path}\n";
+
+/// As on Lambda, `boto3` imports with nothing in the function's requirements: the pinned
+/// version, installed once from PyPI into the user's cache (this test downloads it only the
+/// first time it runs on a machine). It comes after the function's own code on `sys.path`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_is_provided_from_the_pypi_cache() {
+    let f = fixture("sdk", |c| c.python.sdk = PythonSdk::pypi());
+    write(&f.code, "app.py", SDK_HANDLER);
+    f.runtime.register(spec("sdk", &f.code, "app.handler"));
+    let response = invoke(&f.runtime, "sdk", json!({})).await;
+    assert!(
+        response.function_error.is_none(),
+        "{}",
+        log_text(&f.runtime, "sdk")
+    );
+    let b = body(&response);
+    assert_eq!(b["boto3"], BOTO3_VERSION);
+    assert_eq!(b["botocore"], BOTO3_VERSION);
+    let cache = slipway_runtime::sdk::default_cache_dir();
+    let file = b["file"].as_str().unwrap();
+    assert!(file.starts_with(&cache.display().to_string()), "{file}");
+    let path: Vec<&str> = b["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(path[0], f.code.display().to_string(), "{path:?}");
+    let sdk_at = path
+        .iter()
+        .position(|p| p.starts_with(&cache.display().to_string()))
+        .unwrap();
+    let stdlib_at = path
+        .iter()
+        .position(|p| p.ends_with("/lib/python3.11"))
+        .unwrap();
+    assert!(sdk_at < stdlib_at, "{path:?}");
+
+    // A function's own boto3 wins over the provided one.
+    let own = f.code.parent().unwrap().join("own");
+    write(&own, "app.py", SDK_HANDLER);
+    write(&own, "boto3/__init__.py", "__version__ = 'own'\n");
+    f.runtime.register(spec("own", &own, "app.handler"));
+    assert_eq!(
+        body(&invoke(&f.runtime, "own", json!({})).await)["boto3"],
+        "own"
+    );
+}
+
+/// An existing directory serves offline machines; `off` provides nothing; an unreachable
+/// index is a warning, and functions that do not import boto3 still run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_can_come_from_a_directory_be_off_or_be_unreachable() {
+    let dir = scratch("sdk-dir");
+    write(&dir, "boto3/__init__.py", "__version__ = 'from dir'\n");
+    write(&dir, "botocore/__init__.py", "__version__ = 'from dir'\n");
+    let d = dir.clone();
+    let f = fixture("sdk-dir", move |c| c.python.sdk = PythonSdk::Dir(d));
+    write(&f.code, "app.py", SDK_HANDLER);
+    f.runtime.register(spec("dir", &f.code, "app.handler"));
+    assert_eq!(
+        body(&invoke(&f.runtime, "dir", json!({})).await)["boto3"],
+        "from dir"
+    );
+
+    const PATH_HANDLER: &str = "import sys\ndef handler(event, context):\n    return sys.path\n";
+    for (name, sdk) in [
+        ("off", PythonSdk::Off),
+        (
+            "unreachable",
+            PythonSdk::Pypi {
+                cache_dir: scratch("sdk-unreachable"),
+                boto3: BOTO3_VERSION.to_owned(),
+                // Nothing listens on the discard port of loopback: pip fails at once.
+                index_url: Some("http://127.0.0.1:9/simple".to_owned()),
+            },
+        ),
+    ] {
+        let cache = match &sdk {
+            PythonSdk::Pypi { cache_dir, .. } => Some(cache_dir.clone()),
+            _ => None,
+        };
+        let f = fixture(name, move |c| c.python.sdk = sdk);
+        write(&f.code, "app.py", PATH_HANDLER);
+        f.runtime.register(spec(name, &f.code, "app.handler"));
+        let response = invoke(&f.runtime, name, json!({})).await;
+        assert!(
+            response.function_error.is_none(),
+            "{}",
+            log_text(&f.runtime, name)
+        );
+        let path = body(&response);
+        let text = path.to_string();
+        assert!(!text.contains("python-sdk"), "{name}: {text}");
+        if let Some(cache) = cache {
+            // Nothing half-installed is left, and the next cold start does not try again.
+            let left: Vec<_> = std::fs::read_dir(&cache)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .filter(|n| !n.to_string_lossy().ends_with(".lock"))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
+    }
+}
+
+const WRITE_HANDLER: &str = r#"
+import errno, os
+def handler(event, context):
+    out = {}
+    try:
+        with open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "new.txt"), "w") as f:
+            f.write("x")
+        out["code"] = "written"
+    except OSError as e:
+        out["code"] = [type(e).__name__, e.errno, e.strerror, errno.errorcode.get(e.errno)]
+    path = os.path.join(os.environ["TMPDIR"], "scratch.txt")
+    with open(path, "w") as f:
+        f.write("ok")
+    with open(path) as f:
+        out["tmp"] = f.read()
+    out["uid"] = os.getuid()
+    return out
+"#;
+
+/// As `/var/task` on Lambda, the code directory is read-only to the function (even for root:
+/// a read-only bind mount in a private mount namespace), and `TMPDIR` is writable. Here the
+/// runtime's work directory (with `TMPDIR`) lies inside the code directory, as with
+/// `CodeUri: .` and `.slipway/` in the project: it stays writable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_directory_is_read_only_and_tmp_is_writable() {
+    let root = scratch("readonly");
+    let code = root.join("code");
+    write(&code, "app.py", WRITE_HANDLER);
+    let mut config = RuntimeConfig::new(code.join(".slipway/runtime"));
+    config.python.sdk = PythonSdk::Off;
+    let runtime = Runtime::new(config).unwrap();
+    runtime.register(spec("ro", &code, "app.handler"));
+    let response = invoke(&runtime, "ro", json!({})).await;
+    assert!(
+        response.function_error.is_none(),
+        "{}",
+        log_text(&runtime, "ro")
+    );
+    let b = body(&response);
+    assert_eq!(
+        b["code"],
+        json!(["OSError", 30, "Read-only file system", "EROFS"]),
+        "{b}"
+    );
+    assert_eq!(b["tmp"], "ok");
+    assert_eq!(b["uid"], u64::from(rustix_uid()));
+    assert!(!code.join("new.txt").exists());
+    // Warm invokes run in the same namespace: still read-only.
+    let b = body(&invoke(&runtime, "ro", json!({})).await);
+    assert_eq!(b["code"][1], 30);
+
+    // Off: the code directory is as writable as its permissions say.
+    let mut config = RuntimeConfig::new(root.join("work-rw"));
+    config.python.sdk = PythonSdk::Off;
+    config.read_only_code = false;
+    let runtime = Runtime::new(config).unwrap();
+    runtime.register(spec("rw", &code, "app.handler"));
+    assert_eq!(
+        body(&invoke(&runtime, "rw", json!({})).await)["code"],
+        "written"
+    );
+}
+
+fn rustix_uid() -> u32 {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap()
+}
+
+/// A quiet invoke (nothing printed) skips the flush marker on the fast channel; output of a
+/// process the handler started still reaches the log before `END`, and prints after a quiet
+/// invoke are attributed to their own invocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_order_holds_with_quiet_invokes() {
+    let f = fixture("quiet", |c| c.python.sdk = slipway_runtime::PythonSdk::Off);
+    write(
+        &f.code,
+        "app.py",
+        "import subprocess\ndef handler(event, context):\n    if event.get('child'):\n        subprocess.run(['sh', '-c', 'echo from-child-' + event['child']])\n    if event.get('print'):\n        print('printed-' + event['print'])\n    return 'ok'\n",
+    );
+    f.runtime.register(spec("quiet", &f.code, "app.handler"));
+    for event in [
+        json!({}),
+        json!({"child": "1"}),
+        json!({}),
+        json!({"print": "2"}),
+        json!({}),
+        json!({"child": "3"}),
+    ] {
+        let response = invoke(&f.runtime, "quiet", event).await;
+        assert!(response.function_error.is_none());
+    }
+    let logs = f.runtime.logs("quiet", &Version::Latest);
+    for needle in ["from-child-1", "printed-2", "from-child-3"] {
+        let at = logs
+            .iter()
+            .position(|r| r.message == needle)
+            .unwrap_or_else(|| panic!("{needle}: {logs:#?}"));
+        let request = logs[at]
+            .request_id
+            .clone()
+            .expect("attributed to its invocation");
+        let end = logs
+            .iter()
+            .position(|r| r.message == format!("END RequestId: {request}"))
+            .unwrap();
+        assert!(at < end, "{needle} after its END: {logs:#?}");
+    }
+    assert_eq!(
+        f.runtime
+            .metrics("quiet", &Version::Latest)
+            .unwrap()
+            .log_flush_timeouts,
+        0
+    );
 }

@@ -138,6 +138,7 @@ fn start(root: &Path) -> Bench {
             .collect(),
         fallback: python,
         runtime_paths: Vec::new(),
+        ..PythonConfig::default()
     };
     let server = rt.block_on(Server::new(config).start()).expect("server");
     let gateway = server.gateway_addr().expect("gateway");

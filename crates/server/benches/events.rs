@@ -129,6 +129,7 @@ fn main() {
             .collect(),
         fallback: py,
         runtime_paths: Vec::new(),
+        ..PythonConfig::default()
     };
     let server = rt.block_on(Server::new(config).start()).expect("server");
     let addr = server.addr().to_string();

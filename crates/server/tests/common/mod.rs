@@ -63,6 +63,7 @@ impl Rig {
                 .collect(),
             fallback: python,
             runtime_paths: Vec::new(),
+            ..PythonConfig::default()
         };
         adjust(&mut config);
         let server = rt.block_on(Server::new(config.clone()).start()).unwrap();
