@@ -247,6 +247,18 @@ pub(crate) struct App {
 }
 
 impl App {
+    /// The access key ID and secret that sign for this server (what functions and builds
+    /// get): see [`App::secret_of`].
+    pub(crate) fn credentials(&self) -> (String, String) {
+        match &self.token {
+            Some(t) => (t.clone(), t.clone()),
+            None => (
+                DUMMY_ACCESS_KEY_ID.to_owned(),
+                DUMMY_SECRET_ACCESS_KEY.to_owned(),
+            ),
+        }
+    }
+
     /// The SigV4 secret of an access key ID. Without a token: the pair functions get
     /// (`test`/`test`), which any client on loopback may use. With a token: the token is the
     /// access key ID and the secret alike (what functions get then), so a signature proves the
