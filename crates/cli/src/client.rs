@@ -73,7 +73,7 @@ pub(crate) enum ClientError {
     #[error("cannot start the embedded server")]
     Embedded(#[source] slipway_server::ServerError),
     #[error(transparent)]
-    Scale(slipway_engine::clock::BadScale),
+    Scale(slipway_engine::clock::ClockError),
 }
 
 impl ClientError {
@@ -536,7 +536,14 @@ pub(crate) fn server_config(
         };
     }
     if let Some(scale) = c.time_scale {
-        let clock = slipway_engine::ScaledClock::new(scale).map_err(ClientError::Scale)?;
+        // Carries on from the clock a previous scaled run kept in the data directory, so a
+        // restart waits what is left of a wait (`ScaledClock::resume_in`).
+        let clock = slipway_engine::ScaledClock::resume_in(
+            &c.data_dir,
+            scale,
+            Arc::new(slipway_engine::MonotonicWall::new()),
+        )
+        .map_err(ClientError::Scale)?;
         config.clock = Arc::new(clock);
         // Ticks as often in server time as without a scale (1 s), within real-time bounds.
         let every = Duration::from_secs(1).div_f64(scale);

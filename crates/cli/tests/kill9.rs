@@ -300,6 +300,20 @@ fn a_shift_killed_with_sigkill_resumes_at_its_step_after_a_restart() {
     // Restart over the same data directory (x600: what is left takes under a second or so).
     let server = ServerProc::start(p, &data, "600");
     let ep = server.endpoint.clone();
+    // The scaled clock carried on from the killed server's (its anchor in the data directory),
+    // not from the machine's time, which lies behind every time the shift persisted: what is
+    // left of the current step's wait is what gets waited.
+    let anchor: Value =
+        serde_json::from_slice(&std::fs::read(data.join("clock.json")).unwrap()).unwrap();
+    let last_step = dep["weights"]
+        .as_array()
+        .and_then(|w| w.iter().filter_map(|c| c["at_ms"].as_u64()).max())
+        .unwrap();
+    assert!(
+        anchor["virtual_ms"].as_u64().unwrap() >= last_step,
+        "the restarted clock {anchor} is before the persisted step at {last_step}"
+    );
+    assert_eq!(anchor["scale"], 600.0, "{anchor}");
     let orphans: Vec<(i32, i32)> = function_processes(&data)
         .into_iter()
         .filter(|p| leftovers.contains(p))

@@ -61,18 +61,15 @@ impl Engine {
     }
 
     fn find_deployment(&self, id: &str) -> Result<Option<(String, Deployment, u64)>, EngineError> {
-        for (t, k, d) in self.store.list_all_docs(Collection::Deployments)? {
-            if k == id {
-                let dep =
-                    serde_json::from_value(d.value).map_err(|source| EngineError::Corrupt {
-                        what: "deployment",
-                        key: id.to_owned(),
-                        source,
-                    })?;
-                return Ok(Some((t, dep, d.generation)));
-            }
-        }
-        Ok(None)
+        let Some((t, d)) = self.store.find_doc(Collection::Deployments, id)? else {
+            return Ok(None);
+        };
+        let dep = serde_json::from_value(d.value).map_err(|source| EngineError::Corrupt {
+            what: "deployment",
+            key: id.to_owned(),
+            source,
+        })?;
+        Ok(Some((t, dep, d.generation)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -141,12 +138,13 @@ impl Engine {
         };
         let now = self.clock.now_ms();
         let (next, actions) = d.step(event, now)?;
-        self.store.commit(Batch::new().put(
+        self.store.commit(Batch::new().put_live(
             Collection::Deployments,
             &target,
             id,
             Some(g),
             serde_json::to_value(&next).unwrap_or(Value::Null),
+            !next.status.is_terminal(),
         ))?;
         let mut follow = Vec::new();
         for a in actions {
@@ -267,7 +265,8 @@ impl Engine {
     /// Fires what is due at the clock's now: alarm evaluations, then shift steps and hook
     /// timeouts (overdue ones in order), then operations whose deployment ended.
     pub fn tick(&self) -> Result<(), EngineError> {
-        for (target, id, doc) in self.store.list_all_docs(Collection::Deployments)? {
+        // The deployments not ended only (an indexed read), not every one ever made.
+        for (target, id, doc) in self.store.list_live_docs(Collection::Deployments)? {
             let Ok(d) = serde_json::from_value::<Deployment>(doc.value) else {
                 continue;
             };
@@ -338,7 +337,7 @@ impl Engine {
     /// (the crash may have come between the commit and the alias update), and a hook that was
     /// to be invoked is invoked (again: hooks are invoked at least once).
     pub(crate) fn reconcile_deployments(&self) -> Result<(), EngineError> {
-        for (target, _, doc) in self.store.list_all_docs(Collection::Deployments)? {
+        for (target, _, doc) in self.store.list_live_docs(Collection::Deployments)? {
             let Ok(d) = serde_json::from_value::<Deployment>(doc.value) else {
                 continue;
             };

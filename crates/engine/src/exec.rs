@@ -253,12 +253,14 @@ impl Engine {
         let mut batch = Batch::new().stack(self.stack_write(l)?);
         let has_op = op.is_some();
         if let Some((o, g)) = &op {
-            batch = batch.put(
+            // Live until done: what a tick and a restart look at.
+            batch = batch.put_live(
                 Collection::Journal,
                 &o.target,
                 &o.id,
                 **g,
                 serde_json::to_value(o).unwrap_or(Value::Null),
+                o.phase != OpPhase::Done,
             );
         }
         batch.writes.extend(extra);
@@ -810,7 +812,7 @@ impl Engine {
     pub fn resume(&self) -> Result<Vec<OperationReport>, EngineError> {
         self.reconcile_deployments()?;
         let mut out = Vec::new();
-        for (target, id, doc) in self.store.list_all_docs(Collection::Journal)? {
+        for (target, id, doc) in self.store.list_live_docs(Collection::Journal)? {
             let Ok(op) = serde_json::from_value::<Operation>(doc.value) else {
                 continue;
             };
@@ -824,9 +826,10 @@ impl Engine {
 
     /// Operations waiting on a deployment that has ended move on.
     pub(crate) fn wake_waiting(&self) -> Result<(), EngineError> {
-        for (target, id, doc) in self.store.list_all_docs(Collection::Journal)? {
-            // Most entries wait for nothing (finished operations keep their plan and template):
-            // look before deserialising the whole entry, on every tick.
+        // Only the entries not done (an indexed read): finished operations keep their plan and
+        // template, and this runs on every tick.
+        for (target, id, doc) in self.store.list_live_docs(Collection::Journal)? {
+            // Most live entries wait for nothing: look before deserialising the whole entry.
             if doc
                 .value
                 .get("waiting")
@@ -1404,6 +1407,7 @@ impl Engine {
                 key: id.clone(),
                 expected: None,
                 doc: serde_json::to_value(&*d).unwrap_or(Value::Null),
+                live: !d.status.is_terminal(),
             };
             self.commit_with(l, Some((op, g)), vec![put])?;
             self.deployment_event(&id, slipway_deploy::traffic::Event::Start)?;

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
+pub use clock::{Anchor, Clock, ClockError, ManualClock, MonotonicWall, ScaledClock, SystemClock};
 pub use exec::{DeployRequest, Desired, OpPhase, Operation, OperationReport, OutputSpec};
 pub use providers::{Notice, ResourceProvider, Target};
 use slipway_deploy::alarm::Sample;

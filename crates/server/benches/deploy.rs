@@ -11,7 +11,11 @@
 //!    in under load), in alternating rounds, and the ratio. Target: ≥ 95 %. The server ticks
 //!    ten times in every window (its ticker runs whatever is deploying), so the windows differ
 //!    only in the shift. For scale, a window with the first step's 10 % split held still shows
-//!    what serving two versions costs by itself.
+//!    what serving two versions costs by itself. On a noisy machine the figure to read is the
+//!    median of the per-round ratios (each round's steady and shifting windows are next to
+//!    each other in time), printed with every round's ratio and the pooled one; the CPU time
+//!    of the process per successful request, steady and shifting, says what the shift costs
+//!    whatever the machine's load.
 //!
 //! Without `--bench` (`cargo test --all-targets`) it runs a quick smoke pass and prints nothing.
 #![allow(
@@ -178,6 +182,8 @@ struct Load {
     ok: u64,
     bad: u64,
     elapsed: Duration,
+    /// CPU time of this whole process (server, clients and ticks) over the window.
+    cpu: Duration,
 }
 
 impl Load {
@@ -185,11 +191,41 @@ impl Load {
         self.ok += other.ok;
         self.bad += other.bad;
         self.elapsed += other.elapsed;
+        self.cpu += other.cpu;
     }
 
     /// Successful requests per second.
     fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Process CPU time per successful request, in µs.
+    fn cpu_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.ok.max(1) as f64
+    }
+}
+
+/// User + system CPU time of this process so far (`/proc/self/stat`, in clock ticks of
+/// 10 ms: a 2 s window on two cores holds a few hundred).
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 
@@ -222,6 +258,7 @@ async fn load(addr: SocketAddr, path: &str, clients: usize, window: Duration) ->
         ok: ok.load(Ordering::Relaxed),
         bad: bad.load(Ordering::Relaxed),
         elapsed,
+        cpu: Duration::ZERO,
     }
 }
 
@@ -240,6 +277,7 @@ fn ticking(
     let server = b.server.as_ref().expect("server");
     let (addr, path, clock) = (b.gateway, path.to_owned(), b.clock.clone());
     b.rt.block_on(async {
+        let cpu = process_cpu();
         let measuring = tokio::spawn(async move { load(addr, &path, clients, window).await });
         for _ in 0..ticks {
             tokio::time::sleep(window / (ticks + 1)).await;
@@ -248,7 +286,9 @@ fn ticking(
             }
             server.tick().expect("tick");
         }
-        measuring.await.expect("load")
+        let mut l = measuring.await.expect("load");
+        l.cpu = process_cpu().saturating_sub(cpu);
+        l
     })
 }
 
@@ -283,7 +323,7 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (runs, rounds, window, clients) = if full {
-        (7, 5, Duration::from_secs(2), 4)
+        (7, 7, Duration::from_secs(2), 4)
     } else {
         (1, 1, Duration::from_millis(200), 2)
     };
@@ -343,9 +383,12 @@ fn main() {
     b.rt.block_on(load(addr, &path, clients, window / 4)); // warm-up
     let steps: u32 = 10;
     let (mut steady, mut split, mut shifting) = (Load::default(), Load::default(), Load::default());
+    // Per round: (steady, shifting), each round's two windows next to each other in time.
+    let mut pairs: Vec<(Load, Load)> = Vec::new();
     let mut statuses = Vec::new();
     for round in 1..=rounds {
-        steady.add(ticking(&b, &path, clients, window, steps, true));
+        let st = ticking(&b, &path, clients, window, steps, true);
+        steady.add(st);
         let dir = format!("f0-{round}");
         write(&b.project.join(&dir), &format!("f0 v{round}"));
         code[0] = dir;
@@ -363,7 +406,9 @@ fn main() {
         // the ticks find nothing due), no tables swapped.
         split.add(ticking(&b, &path, clients, window, steps, false));
         // Ten steps inside the window: each moves the alias and swaps a new route table in.
-        shifting.add(ticking(&b, &path, clients, window, steps, true));
+        let sh = ticking(&b, &path, clients, window, steps, true);
+        shifting.add(sh);
+        pairs.push((st, sh));
         let rec = server.engine().stack(TARGET, "bench").ok().flatten();
         statuses.push(rec.map_or("?", |s| s.status.as_str()));
     }
@@ -389,9 +434,26 @@ fn main() {
             shifting.bad,
             statuses.join(", ")
         );
+        let ratios: Vec<f64> = pairs
+            .iter()
+            .map(|(st, sh)| 100.0 * sh.rate() / st.rate())
+            .collect();
         println!(
-            "ratio            shifting/steady = {:.1} % (target >= 95 %)",
-            100.0 * shifting.rate() / steady.rate()
+            "ratio            shifting/steady: median of {rounds} rounds {:.1} % (target >= 95 %); pooled {:.1} %; rounds {}",
+            median(ratios.clone()),
+            100.0 * shifting.rate() / steady.rate(),
+            ratios
+                .iter()
+                .map(|r| format!("{r:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "cpu per request  steady {:.0} µs, shifting {:.0} µs (process CPU time / successful requests; median per round: {:.0} µs, {:.0} µs)",
+            steady.cpu_us(),
+            shifting.cpu_us(),
+            median(pairs.iter().map(|p| p.0.cpu_us()).collect()),
+            median(pairs.iter().map(|p| p.1.cpu_us()).collect()),
         );
         println!(
             "for scale        a 10 % split held still: {:.0} requests/s ({} not 200); shifting/held = {:.1} %",

@@ -68,6 +68,7 @@ mod pipelines;
 mod prom;
 mod routes;
 mod s3;
+mod sigv4;
 mod sns;
 mod sqs;
 mod wire;
@@ -105,7 +106,8 @@ pub const DEFAULT_GATEWAY_PORT: u16 = 3000;
 /// The target requests without an ARN land in, unless configured: the CLI's default account
 /// with the request's region.
 pub const DEFAULT_ACCOUNT: &str = "123456789012";
-/// The credentials functions get (and that any client may use on loopback).
+/// The credentials functions get without a token (and that any client may sign with on
+/// loopback; a signature with another key or a wrong secret is refused).
 pub const DUMMY_ACCESS_KEY_ID: &str = "test";
 pub const DUMMY_SECRET_ACCESS_KEY: &str = "test";
 
@@ -117,7 +119,9 @@ pub struct Config {
     /// `127.0.0.1:8040` by default; port 0 picks a free one (tests).
     pub bind: SocketAddr,
     /// Required when `bind` is not a loopback address; then every request must carry it as
-    /// `Authorization: Bearer TOKEN` or as the access key ID of its SigV4 signature.
+    /// `Authorization: Bearer TOKEN`, or be SigV4-signed with the token as both the access key
+    /// ID and the secret (what functions then get). Signatures are verified either way
+    /// (`sigv4.rs`).
     pub token: Option<String>,
     /// The engine's clock ([`SystemClock`] by default; a `ManualClock` in tests and rehearsals).
     pub clock: Arc<dyn Clock>,
@@ -252,6 +256,34 @@ pub(crate) struct App {
 }
 
 impl App {
+    /// The access key ID and secret that sign for this server (what functions and builds
+    /// get): see [`App::secret_of`].
+    pub(crate) fn credentials(&self) -> (String, String) {
+        match &self.token {
+            Some(t) => (t.clone(), t.clone()),
+            None => (
+                DUMMY_ACCESS_KEY_ID.to_owned(),
+                DUMMY_SECRET_ACCESS_KEY.to_owned(),
+            ),
+        }
+    }
+
+    /// The SigV4 secret of an access key ID. Without a token: the pair functions get
+    /// (`test`/`test`), which any client on loopback may use. With a token: the token is the
+    /// access key ID and the secret alike (what functions get then), so a signature proves the
+    /// request came from a token holder and was not altered; the access key ID travels in the
+    /// clear, as an Authorization header's `Credential=` always does, so the token is no more
+    /// secret than before on an untrusted network (use TLS in front). Any other access key ID
+    /// is refused, as AWS refuses an unknown one.
+    pub(crate) fn secret_of(&self, access_key_id: &str) -> Option<String> {
+        match self.token.as_deref() {
+            Some(t) => (access_key_id == t).then(|| t.to_owned()),
+            None => {
+                (access_key_id == DUMMY_ACCESS_KEY_ID).then(|| DUMMY_SECRET_ACCESS_KEY.to_owned())
+            }
+        }
+    }
+
     /// Runs `f` as the engine's only driver (blocking: call from a blocking thread).
     pub(crate) fn drive<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
         let _one = self.drive.lock().unwrap_or_else(|e| e.into_inner());
@@ -348,17 +380,22 @@ impl Server {
         } else {
             addr.ip()
         };
-        let access_key = c
-            .token
-            .clone()
-            .unwrap_or_else(|| DUMMY_ACCESS_KEY_ID.to_owned());
+        // With a token, the token is both the access key ID and the secret (see
+        // `App::secret_of`); without, the dummy pair.
+        let (access_key, secret_key) = match &c.token {
+            Some(t) => (t.clone(), t.clone()),
+            None => (
+                DUMMY_ACCESS_KEY_ID.to_owned(),
+                DUMMY_SECRET_ACCESS_KEY.to_owned(),
+            ),
+        };
         rc.extra_env = [
             (
                 "AWS_ENDPOINT_URL",
                 format!("http://{}", SocketAddr::new(endpoint_host, addr.port())),
             ),
             ("AWS_ACCESS_KEY_ID", access_key),
-            ("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET_ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", secret_key),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -689,6 +726,72 @@ impl Req {
 
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
+/// The machine's time, for SigV4's 15-minute window (never the engine's clock, which
+/// `--time-scale` may run fast).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A failed SigV4 check in the shape each service answers it. Lambda (REST-JSON) answers 403
+/// `InvalidSignatureException` / `UnrecognizedClientException`; CodeDeploy (JSON 1.1) the
+/// same codes with 400, as JSON 1.1 services answer client errors; the query services
+/// (CloudFormation, SNS) and SQS 403 `SignatureDoesNotMatch` / `InvalidClientTokenId`; S3 403
+/// `SignatureDoesNotMatch` / `InvalidAccessKeyId` / `RequestTimeTooSkewed`, and `AccessDenied`
+/// "Request has expired" for a presigned URL past its time.
+fn signature_error(service: Service, e: &sigv4::SigError) -> AwsError {
+    use sigv4::SigError;
+    const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
+    const BAD_KEY: &str = "The security token included in the request is invalid.";
+    let (json, status) = match service {
+        Service::Lambda => (true, 403),
+        Service::CodeDeploy => (true, 400),
+        Service::CloudFormation | Service::Sns | Service::Sqs | Service::S3 => (false, 403),
+    };
+    let (code, message): (&str, String) = match (e, service) {
+        (SigError::UnknownKey, Service::S3) => (
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.".into(),
+        ),
+        (SigError::UnknownKey, _) if json => ("UnrecognizedClientException", BAD_KEY.into()),
+        (SigError::UnknownKey, _) => ("InvalidClientTokenId", BAD_KEY.into()),
+        (SigError::Skewed { .. }, Service::S3) => (
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.".into(),
+        ),
+        (SigError::Skewed { amz_date }, _) => (
+            if json {
+                "InvalidSignatureException"
+            } else {
+                "SignatureDoesNotMatch"
+            },
+            format!(
+                "Signature expired: {amz_date} is now earlier or later than 15 minutes from the current time."
+            ),
+        ),
+        (SigError::Expired, Service::S3) => ("AccessDenied", "Request has expired".into()),
+        (SigError::Expired, _) => (
+            if json {
+                "InvalidSignatureException"
+            } else {
+                "SignatureDoesNotMatch"
+            },
+            "Signature expired: the presigned request is past X-Amz-Expires.".into(),
+        ),
+        (SigError::Malformed(m), Service::S3) => ("AuthorizationQueryParametersError", m.clone()),
+        (SigError::Malformed(m), _) => ("IncompleteSignatureException", m.clone()),
+        (SigError::Mismatch, _) if json => ("InvalidSignatureException", MISMATCH.into()),
+        (SigError::Mismatch, _) => ("SignatureDoesNotMatch", MISMATCH.into()),
+    };
+    let status = match e {
+        SigError::Malformed(_) if service == Service::S3 => 400,
+        SigError::Malformed(_) => 400,
+        _ => status,
+    };
+    AwsError::new(service, status, code, message)
+}
+
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
     if console::wants(&req) {
         return console::handle(app, req).await;
@@ -746,10 +849,14 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
         _ => Service::S3,
     };
     let head = parts.method == Method::HEAD;
+    let signed = auth.starts_with("AWS4-HMAC-SHA256")
+        || query
+            .iter()
+            .any(|(k, _)| k == "X-Amz-Signature" || k == "X-Amz-Algorithm");
     if let Some(token) = app.token.as_deref() {
+        // A signed request is let through here and verified below, once its body is read.
         let bearer = auth.strip_prefix("Bearer ") == Some(token);
-        let sigv4 = scope.as_ref().is_some_and(|s| s.0 == token);
-        if !bearer && !sigv4 {
+        if !bearer && !signed {
             let code = match service {
                 Service::S3 => "AccessDenied",
                 Service::CloudFormation | Service::CodeDeploy => "AccessDeniedException",
@@ -781,6 +888,23 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
                 .into_response(head, &request_id);
         }
     };
+    if signed {
+        let sreq = sigv4::Request {
+            method: parts.method.as_str(),
+            raw_path: parts.uri.path(),
+            raw_query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            body: &body,
+        };
+        let checked = match sigv4::claim(&sreq) {
+            Some(Ok(claim)) => sigv4::verify(&sreq, &claim, |k| app.secret_of(k), wall_ms()),
+            Some(Err(e)) => Err(e),
+            None => Ok(()),
+        };
+        if let Err(e) = checked {
+            return signature_error(service, &e).into_response(head, &request_id);
+        }
+    }
     let req = Req {
         method: parts.method,
         path,

@@ -104,6 +104,7 @@ pub(crate) fn build(
         data_dir: data_dir.clone(),
         artefacts: artefacts.clone(),
         endpoint,
+        credentials: app.credentials(),
         account: app.default_account.clone(),
         region: app.default_region.clone(),
     });
@@ -380,6 +381,8 @@ struct BuildRunner {
     data_dir: PathBuf,
     artefacts: Arc<Store>,
     endpoint: String,
+    /// The access key ID and secret that sign for this server (`App::credentials`).
+    credentials: (String, String),
     account: String,
     region: String,
 }
@@ -424,25 +427,42 @@ impl BuildRunner {
         };
         let mut opts = BuildOptions::new(project.name.clone(), Source::Dir(src), &self.data_dir);
         opts.buildspec = spec;
-        opts.project_env = project
-            .environment_variables
-            .iter()
-            .map(|v| slipway_build::EnvOverride {
-                name: v.name.clone(),
-                value: v.value.clone(),
-                kind: match v.type_ {
-                    slipway_model::pipeline::EnvVarType::Plaintext => {
-                        slipway_build::EnvKind::Plaintext
-                    }
-                    slipway_model::pipeline::EnvVarType::ParameterStore => {
-                        slipway_build::EnvKind::ParameterStore
-                    }
-                    slipway_model::pipeline::EnvVarType::SecretsManager => {
-                        slipway_build::EnvKind::SecretsManager
-                    }
-                },
-            })
-            .collect();
+        // The buildspec's `aws …` and boto3 reach this server (`AWS_ENDPOINT_URL`), which
+        // verifies signatures: they sign with its credentials, as functions do, unless the
+        // project or the action sets their own.
+        let (key, secret) = self.credentials.clone();
+        opts.project_env = [
+            ("AWS_ACCESS_KEY_ID", key),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+        ]
+        .into_iter()
+        .map(|(name, value)| slipway_build::EnvOverride {
+            name: name.to_owned(),
+            value,
+            kind: slipway_build::EnvKind::Plaintext,
+        })
+        .collect();
+        opts.project_env
+            .extend(
+                project
+                    .environment_variables
+                    .iter()
+                    .map(|v| slipway_build::EnvOverride {
+                        name: v.name.clone(),
+                        value: v.value.clone(),
+                        kind: match v.type_ {
+                            slipway_model::pipeline::EnvVarType::Plaintext => {
+                                slipway_build::EnvKind::Plaintext
+                            }
+                            slipway_model::pipeline::EnvVarType::ParameterStore => {
+                                slipway_build::EnvKind::ParameterStore
+                            }
+                            slipway_model::pipeline::EnvVarType::SecretsManager => {
+                                slipway_build::EnvKind::SecretsManager
+                            }
+                        },
+                    }),
+            );
         if let Some(j) = a.configuration.get("EnvironmentVariables") {
             opts.env_overrides = slipway_build::EnvOverride::parse_json(j)?;
         }

@@ -21,7 +21,8 @@
 //!
 //! A request is routed by the service in its SigV4 credential scope
 //! (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`), which every botocore client sends; an
-//! unsigned request falls back to its shape (target header, form action, Lambda path).
+//! unsigned request falls back to its shape (target header, form action, Lambda path). The
+//! signature itself is verified before any service sees the request (`sigv4.rs`).
 
 use bytes::Bytes;
 use http_body_util::Full;

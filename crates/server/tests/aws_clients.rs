@@ -530,3 +530,85 @@ print("ok")
         "ALARM_ACTIVE"
     );
 }
+
+/// SigV4 is verified: boto3 and the AWS CLI with the right secret get in (header-signed, and a
+/// presigned S3 URL fetched by plain HTTP); a wrong secret, an unknown access key ID, a
+/// tampered or expired presigned URL and a clock 16 minutes off get each service's error.
+#[test]
+fn signatures_are_verified_with_each_services_error_shape() {
+    let r = app_rig();
+    let script = r#"
+import datetime, boto3, urllib.request, urllib.error
+from unittest import mock
+from botocore.exceptions import ClientError
+
+def client(service, secret="test", key="test"):
+    return boto3.client(service, aws_access_key_id=key, aws_secret_access_key=secret)
+
+s3 = client("s3")
+s3.put_object(Bucket="source-bucket", Key="dir/a b+c.txt", Body=b"hi")
+assert s3.get_object(Bucket="source-bucket", Key="dir/a b+c.txt")["Body"].read() == b"hi"
+assert client("lambda").get_function(FunctionName="hello")["Configuration"]["FunctionName"] == "hello"
+assert client("cloudformation").describe_stacks(StackName="app")["Stacks"][0]["StackName"] == "app"
+
+def fails(call, status, code):
+    try:
+        call()
+    except ClientError as e:
+        got = (e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"])
+        assert got == (status, code), (got, e.response)
+        return
+    raise SystemExit(f"expected {code}")
+
+fails(lambda: client("lambda", "wrong").get_function(FunctionName="hello"), 403, "InvalidSignatureException")
+fails(lambda: client("lambda", key="nobody").get_function(FunctionName="hello"), 403, "UnrecognizedClientException")
+fails(lambda: client("codedeploy").get_deployment(deploymentId="d-AAAAAAAAA"), 400, "DeploymentDoesNotExistException")
+fails(lambda: client("codedeploy", "wrong").get_deployment(deploymentId="d-AAAAAAAAA"), 400, "InvalidSignatureException")
+fails(lambda: client("cloudformation", "wrong").describe_stacks(), 403, "SignatureDoesNotMatch")
+fails(lambda: client("cloudformation", key="nobody").describe_stacks(), 403, "InvalidClientTokenId")
+fails(lambda: client("s3", "wrong").get_object(Bucket="source-bucket", Key="dir/a b+c.txt"), 403, "SignatureDoesNotMatch")
+fails(lambda: client("s3", key="nobody").list_objects_v2(Bucket="source-bucket"), 403, "InvalidAccessKeyId")
+fails(lambda: client("sns", "wrong").list_topics(), 403, "SignatureDoesNotMatch")
+fails(lambda: client("sqs", "wrong").list_queues(), 403, "SignatureDoesNotMatch")
+
+# A request signed 16 minutes in the past.
+past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=16)
+with mock.patch("botocore.auth.get_current_datetime", return_value=past.replace(tzinfo=None)):
+    fails(lambda: client("s3").list_objects_v2(Bucket="source-bucket"), 403, "RequestTimeTooSkewed")
+    fails(lambda: client("lambda").get_function(FunctionName="hello"), 403, "InvalidSignatureException")
+
+# Presigned (SigV4's query form; boto3 presigns S3 with SigV2 unless told): good, tampered,
+# expired.
+from botocore.config import Config
+s3 = boto3.client("s3", aws_access_key_id="test", aws_secret_access_key="test", config=Config(signature_version="s3v4"))
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "source-bucket", "Key": "dir/a b+c.txt"}, ExpiresIn=300)
+assert "X-Amz-Signature=" in url, url
+assert urllib.request.urlopen(url).read() == b"hi"
+def http_error(u):
+    try:
+        urllib.request.urlopen(u)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    raise SystemExit("expected an HTTP error")
+code, body = http_error(url.replace("X-Amz-Expires=300", "X-Amz-Expires=301"))
+assert code == 403 and "<Code>SignatureDoesNotMatch</Code>" in body, body
+old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
+with mock.patch("botocore.auth.get_current_datetime", return_value=old.replace(tzinfo=None)):
+    stale = s3.generate_presigned_url("get_object", Params={"Bucket": "source-bucket", "Key": "dir/a b+c.txt"}, ExpiresIn=60)
+code, body = http_error(stale)
+assert code == 403 and "<Code>AccessDenied</Code>" in body and "Request has expired" in body, body
+print("ok")
+"#;
+    assert_eq!(r.python(script).trim(), "ok");
+
+    // The AWS CLI, good secret and bad.
+    let out = r.aws_json(&["lambda", "get-function", "--function-name", "hello"]);
+    assert_eq!(out["Configuration"]["FunctionName"], "hello");
+    let mut bad = r.command(&r.venv.join("bin/aws"));
+    bad.env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .args(["cloudformation", "describe-stacks"]);
+    let out = bad.output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SignatureDoesNotMatch"), "{err}");
+}

@@ -32,8 +32,15 @@ fn with_a_token_only_clients_that_carry_it_get_in() {
     let script = r#"
 import boto3
 from botocore.exceptions import ClientError
-ok = boto3.client("cloudformation", aws_access_key_id="s3cret", aws_secret_access_key="x")
+ok = boto3.client("cloudformation", aws_access_key_id="s3cret", aws_secret_access_key="s3cret")
 assert ok.describe_stacks()["Stacks"] == []
+# The token as the access key ID but a wrong secret: the signature does not verify.
+wrong = boto3.client("cloudformation", aws_access_key_id="s3cret", aws_secret_access_key="x")
+try:
+    wrong.describe_stacks()
+    raise SystemExit("expected SignatureDoesNotMatch")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "SignatureDoesNotMatch", e.response
 bad = boto3.client("cloudformation")
 try:
     bad.describe_stacks()

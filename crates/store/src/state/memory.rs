@@ -15,6 +15,8 @@ struct State {
     targets: BTreeMap<String, TargetRow>,
     stacks: BTreeMap<(String, String), StackDoc>,
     docs: BTreeMap<(Collection, String, String), Versioned<Value>>,
+    /// The keys of `docs` put live.
+    live: std::collections::BTreeSet<(Collection, String, String)>,
 }
 
 #[derive(Default)]
@@ -100,11 +102,17 @@ impl StateStore for MemoryStore {
                     key,
                     expected,
                     doc,
+                    live,
                 } => {
                     let k = (collection, target, key);
                     let found = s.docs.get(&k).map(|d| d.generation);
                     check(collection.as_str(), k.2.clone(), expected, found)?;
                     let generation = found.map_or(1, |g| g + 1);
+                    if live {
+                        s.live.insert(k.clone());
+                    } else {
+                        s.live.remove(&k);
+                    }
                     s.docs.insert(
                         k,
                         Versioned {
@@ -124,6 +132,7 @@ impl StateStore for MemoryStore {
                     let found = s.docs.get(&k).map(|d| d.generation);
                     check(collection.as_str(), k.2.clone(), Some(expected), found)?;
                     s.docs.remove(&k);
+                    s.live.remove(&k);
                     out.push(0);
                 }
             }
@@ -192,5 +201,30 @@ impl StateStore for MemoryStore {
             .filter(|((c, _, _), _)| *c == collection)
             .map(|((_, t, k), v)| (t.clone(), k.clone(), v.clone()))
             .collect())
+    }
+
+    fn list_live_docs(
+        &self,
+        collection: Collection,
+    ) -> Result<Vec<(String, String, Versioned<Value>)>, StateError> {
+        let s = self.lock();
+        Ok(s.live
+            .iter()
+            .filter(|(c, _, _)| *c == collection)
+            .filter_map(|k| s.docs.get(k).map(|v| (k.1.clone(), k.2.clone(), v.clone())))
+            .collect())
+    }
+
+    fn find_doc(
+        &self,
+        collection: Collection,
+        key: &str,
+    ) -> Result<Option<(String, Versioned<Value>)>, StateError> {
+        Ok(self
+            .lock()
+            .docs
+            .iter()
+            .find(|((c, _, k), _)| *c == collection && k == key)
+            .map(|((_, t, _), v)| (t.clone(), v.clone())))
     }
 }

@@ -23,9 +23,11 @@
 //! stack_resources(target, stack, logical_id, doc)     resources, in deployment order (seq)
 //! change_sets(target, stack, name, doc)
 //! stack_events(target, stack, seq, doc)               append-only, oldest first
-//! documents(collection, target, key, generation, doc) functions (versions and aliases),
+//! documents(collection, target, key, generation, doc, live)
+//!                                                     functions (versions and aliases),
 //!                                                     deployments, the executor's journal,
-//!                                                     provider-managed resources
+//!                                                     provider-managed resources; `live`
+//!                                                     (partial index) marks what is in progress
 //! ```
 //!
 //! The database runs in WAL mode with `synchronous=FULL`: a commit that returned is on disk.
@@ -146,6 +148,10 @@ pub enum Write {
         key: String,
         expected: Option<u64>,
         doc: Value,
+        /// The document is live: still in progress, one of the few a tick or a restart must
+        /// look at ([`StateStore::list_live_docs`]). The writer decides (the store does not
+        /// read documents); a put replaces the flag with what it says.
+        live: bool,
     },
     Delete {
         collection: Collection,
@@ -171,13 +177,27 @@ impl Batch {
         self
     }
 
+    /// Puts a document that is not live (see [`Batch::put_live`]).
     pub fn put(
+        self,
+        collection: Collection,
+        target: &str,
+        key: &str,
+        expected: Option<u64>,
+        doc: Value,
+    ) -> Batch {
+        self.put_live(collection, target, key, expected, doc, false)
+    }
+
+    /// Puts a document, live or not (`Write::Put::live`).
+    pub fn put_live(
         mut self,
         collection: Collection,
         target: &str,
         key: &str,
         expected: Option<u64>,
         doc: Value,
+        live: bool,
     ) -> Batch {
         self.writes.push(Write::Put {
             collection,
@@ -185,6 +205,7 @@ impl Batch {
             key: key.to_owned(),
             expected,
             doc,
+            live,
         });
         self
     }
@@ -301,11 +322,27 @@ pub trait StateStore: Send + Sync {
         target: &str,
     ) -> Result<Vec<(String, Versioned<Value>)>, StateError>;
 
-    /// `(target, key, document)` across every target (what a restart scans), sorted.
+    /// `(target, key, document)` across every target, sorted.
     fn list_all_docs(
         &self,
         collection: Collection,
     ) -> Result<Vec<(String, String, Versioned<Value>)>, StateError>;
+
+    /// `(target, key, document)` of the live documents only (`Write::Put::live`), across every
+    /// target, sorted: what the engine's tick and a restart scan. Indexed, so its cost follows
+    /// the number of live documents, not the collection's history.
+    fn list_live_docs(
+        &self,
+        collection: Collection,
+    ) -> Result<Vec<(String, String, Versioned<Value>)>, StateError>;
+
+    /// A document by key in whichever target holds it (the first target in order when several
+    /// do): deployment IDs are unique across targets. Indexed by key.
+    fn find_doc(
+        &self,
+        collection: Collection,
+        key: &str,
+    ) -> Result<Option<(String, Versioned<Value>)>, StateError>;
 }
 
 /// The current time in milliseconds since the epoch, for `applied_ms` columns only.

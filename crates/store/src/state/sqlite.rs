@@ -15,10 +15,11 @@ use super::{
 };
 
 /// `(version, name, SQL)`, applied in order. Never edit an applied migration: add one.
-pub const MIGRATIONS: &[(u32, &str, &str)] = &[(
-    1,
-    "initial",
-    "CREATE TABLE targets (
+pub const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        "CREATE TABLE targets (
         name TEXT PRIMARY KEY,
         account TEXT NOT NULL,
         region TEXT NOT NULL
@@ -61,7 +62,24 @@ pub const MIGRATIONS: &[(u32, &str, &str)] = &[(
         doc TEXT NOT NULL,
         PRIMARY KEY (collection, target, key)
     );",
-)];
+    ),
+    // What a tick and a restart scan: the documents still in progress, through a partial index,
+    // instead of every deployment and journal entry ever written; and a document by key across
+    // targets (a deployment by ID). Documents already stored are marked as the engine marks
+    // them: a journal entry whose phase is not `Done`, a deployment whose status is not one of
+    // the terminal three.
+    (
+        2,
+        "live documents",
+        "ALTER TABLE documents ADD COLUMN live INTEGER NOT NULL DEFAULT 0;
+        UPDATE documents SET live = 1
+         WHERE (collection = 'journal' AND json_extract(doc, '$.phase') IS NOT 'Done')
+            OR (collection = 'deployments'
+                AND json_extract(doc, '$.status') NOT IN ('Succeeded', 'Failed', 'Stopped'));
+        CREATE INDEX documents_live ON documents (collection, target, key) WHERE live = 1;
+        CREATE INDEX documents_by_key ON documents (collection, key);",
+    ),
+];
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -268,21 +286,23 @@ fn apply(tx: &Transaction<'_>, w: Write) -> Result<u64, StateError> {
             key,
             expected,
             doc,
+            live,
         } => {
             let found = doc_generation(tx, collection, &target, &key)?;
             conflict(collection.as_str(), key.clone(), expected, found)?;
             let generation = found.map_or(1, |g| g + 1);
             tx.execute(
-                "INSERT INTO documents (collection, target, key, generation, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO documents (collection, target, key, generation, doc, live)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(collection, target, key) DO UPDATE SET
-                 generation = excluded.generation, doc = excluded.doc",
+                 generation = excluded.generation, doc = excluded.doc, live = excluded.live",
                 params![
                     collection.as_str(),
                     target,
                     key,
                     generation as i64,
-                    doc.to_string()
+                    doc.to_string(),
+                    i64::from(live)
                 ],
             )
             .map_err(sql("writing a document"))?;
@@ -419,9 +439,13 @@ impl StateStore for SqliteStore {
         target: &str,
     ) -> Result<Vec<(String, Versioned<Value>)>, StateError> {
         Ok(self
-            .list_all_docs(collection)?
+            .query_docs(
+                collection,
+                "SELECT target, key, generation, doc FROM documents
+                 WHERE collection = ?1 AND target = ?2 ORDER BY key",
+                Some(target),
+            )?
             .into_iter()
-            .filter(|(t, _, _)| t == target)
             .map(|(_, k, v)| (k, v))
             .collect())
     }
@@ -430,23 +454,68 @@ impl StateStore for SqliteStore {
         &self,
         collection: Collection,
     ) -> Result<Vec<(String, String, Versioned<Value>)>, StateError> {
+        self.query_docs(
+            collection,
+            "SELECT target, key, generation, doc FROM documents WHERE collection = ?1
+             ORDER BY target, key",
+            None,
+        )
+    }
+
+    fn list_live_docs(
+        &self,
+        collection: Collection,
+    ) -> Result<Vec<(String, String, Versioned<Value>)>, StateError> {
+        self.query_docs(
+            collection,
+            "SELECT target, key, generation, doc FROM documents
+             WHERE collection = ?1 AND live = 1 ORDER BY target, key",
+            None,
+        )
+    }
+
+    fn find_doc(
+        &self,
+        collection: Collection,
+        key: &str,
+    ) -> Result<Option<(String, Versioned<Value>)>, StateError> {
+        Ok(self
+            .query_docs(
+                collection,
+                "SELECT target, key, generation, doc FROM documents
+                 WHERE collection = ?1 AND key = ?2 ORDER BY target LIMIT 1",
+                Some(key),
+            )?
+            .into_iter()
+            .next()
+            .map(|(t, _, v)| (t, v)))
+    }
+}
+
+impl SqliteStore {
+    /// Runs `query` (selecting `target, key, generation, doc`, with the collection as `?1` and
+    /// `arg`, when given, as `?2`) and parses each document.
+    fn query_docs(
+        &self,
+        collection: Collection,
+        query: &str,
+        arg: Option<&str>,
+    ) -> Result<Vec<(String, String, Versioned<Value>)>, StateError> {
         let conn = self.lock();
-        let mut st = conn
-            .prepare(
-                "SELECT target, key, generation, doc FROM documents WHERE collection = ?1
-                 ORDER BY target, key",
-            )
-            .map_err(sql("listing documents"))?;
-        let rows = st
-            .query_map(params![collection.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .map_err(sql("listing documents"))?;
+        let mut st = conn.prepare(query).map_err(sql("listing documents"))?;
+        let map = |r: &rusqlite::Row<'_>| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        };
+        let rows = match arg {
+            Some(a) => st.query_map(params![collection.as_str(), a], map),
+            None => st.query_map(params![collection.as_str()], map),
+        }
+        .map_err(sql("listing documents"))?;
         let mut out = Vec::new();
         for row in rows {
             let (t, k, g, text) = row.map_err(sql("listing documents"))?;

@@ -235,3 +235,128 @@ fn corrupt_documents_are_reported_with_their_key() {
     assert!(matches!(e, StateError::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("'f'"), "{e}");
 }
+
+#[test]
+fn live_documents_are_listed_apart_and_documents_found_by_key() {
+    both(|s| {
+        let other = "222222222222/eu-west-1";
+        s.commit(
+            Batch::new()
+                .put_live(Collection::Deployments, T, "d-1", None, json!(1), true)
+                .put_live(Collection::Deployments, T, "d-2", None, json!(2), false)
+                .put_live(Collection::Deployments, other, "d-3", None, json!(3), true)
+                .put_live(Collection::Journal, T, "op-1", None, json!(4), true),
+        )
+        .unwrap();
+        let live = |s: &dyn StateStore| -> Vec<(String, String)> {
+            s.list_live_docs(Collection::Deployments)
+                .unwrap()
+                .into_iter()
+                .map(|(t, k, _)| (t, k))
+                .collect()
+        };
+        assert_eq!(
+            live(s),
+            [
+                (T.to_owned(), "d-1".to_owned()),
+                (other.into(), "d-3".into())
+            ]
+        );
+        // A put says again whether the document is live; a delete drops it.
+        s.commit(
+            Batch::new()
+                .put(Collection::Deployments, T, "d-1", Some(1), json!(10))
+                .delete(Collection::Deployments, other, "d-3", 1),
+        )
+        .unwrap();
+        assert!(live(s).is_empty());
+        s.commit(Batch::new().put_live(
+            Collection::Deployments,
+            T,
+            "d-2",
+            Some(1),
+            json!(20),
+            true,
+        ))
+        .unwrap();
+        assert_eq!(live(s), [(T.to_owned(), "d-2".to_owned())]);
+        assert_eq!(s.list_live_docs(Collection::Journal).unwrap().len(), 1);
+        // A failed batch changes no flag either.
+        assert!(
+            s.commit(
+                Batch::new()
+                    .put(Collection::Deployments, T, "d-2", Some(2), json!(21))
+                    .put(Collection::Deployments, T, "d-9", Some(7), json!(0)),
+            )
+            .is_err()
+        );
+        assert_eq!(live(s), [(T.to_owned(), "d-2".to_owned())]);
+
+        let (t, v) = s.find_doc(Collection::Deployments, "d-1").unwrap().unwrap();
+        assert_eq!(
+            (t.as_str(), v.value.clone(), v.generation),
+            (T, json!(10), 2)
+        );
+        assert!(
+            s.find_doc(Collection::Deployments, "d-3")
+                .unwrap()
+                .is_none()
+        );
+        assert!(s.find_doc(Collection::Journal, "d-1").unwrap().is_none());
+    });
+}
+
+#[test]
+fn migrating_from_version_1_marks_the_documents_still_in_progress_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        // A database as the first schema left it.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+             applied_ms INTEGER NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 'initial', 0);",
+        )
+        .unwrap();
+        conn.execute_batch(MIGRATIONS[0].2).unwrap();
+        let docs = [
+            (
+                "journal",
+                "op-done",
+                json!({"phase": "Done", "waiting": null}),
+            ),
+            ("journal", "op-pending", json!({"phase": "Pending"})),
+            (
+                "journal",
+                "op-main",
+                json!({"phase": {"Main": {"next": 2}}, "waiting": "d-2"}),
+            ),
+            ("deployments", "d-1", json!({"status": "Succeeded"})),
+            ("deployments", "d-2", json!({"status": "InProgress"})),
+            ("deployments", "d-3", json!({"status": "Stopped"})),
+            ("deployments", "d-4", json!({"status": "Created"})),
+            ("functions", "f", json!({"status": "InProgress"})),
+        ];
+        for (c, k, d) in docs {
+            conn.execute(
+                "INSERT INTO documents (collection, target, key, generation, doc)
+                 VALUES (?1, ?2, ?3, 1, ?4)",
+                rusqlite::params![c, T, k, d.to_string()],
+            )
+            .unwrap();
+        }
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
+    let keys = |c| -> Vec<String> {
+        s.list_live_docs(c)
+            .unwrap()
+            .into_iter()
+            .map(|(_, k, _)| k)
+            .collect()
+    };
+    assert_eq!(keys(Collection::Journal), ["op-main", "op-pending"]);
+    assert_eq!(keys(Collection::Deployments), ["d-2", "d-4"]);
+    assert!(keys(Collection::Functions).is_empty());
+}
