@@ -60,8 +60,10 @@ mod api_pipelines;
 pub use api_pipelines::ROUTES as PIPELINE_ROUTES;
 mod cloudformation;
 mod codedeploy;
+mod codepipeline;
 mod console;
 mod events;
+mod invoke_action;
 mod lambda;
 mod metrics;
 mod pipelines;
@@ -712,6 +714,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
     let service = match scope.as_ref().map(|s| s.2.as_str()) {
         Some("lambda") => Service::Lambda,
         Some("codedeploy") => Service::CodeDeploy,
+        Some("codepipeline") => Service::CodePipeline,
         Some("cloudformation") => Service::CloudFormation,
         Some("s3") => Service::S3,
         Some("sns") => Service::Sns,
@@ -728,6 +731,12 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
         {
             Service::CodeDeploy
         }
+        _ if target_header
+            .as_deref()
+            .is_some_and(|t| t.starts_with(wire::CODEPIPELINE_TARGET)) =>
+        {
+            Service::CodePipeline
+        }
         _ if path.starts_with("/2015-03-31/") => Service::Lambda,
         _ if path == "/" && (is_form || query.iter().any(|(k, _)| k == "Action")) => {
             Service::CloudFormation
@@ -741,7 +750,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
         if !bearer && !sigv4 {
             let code = match service {
                 Service::S3 => "AccessDenied",
-                Service::CloudFormation | Service::CodeDeploy => "AccessDeniedException",
+                Service::CloudFormation | Service::CodeDeploy | Service::CodePipeline => {
+                    "AccessDeniedException"
+                }
                 Service::Lambda => "AccessDeniedException",
                 Service::Sns => "AuthorizationError",
                 Service::Sqs => "AccessDenied",
@@ -785,6 +796,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
             None => blocking(&app, req, service, lambda::handle).await,
         },
         Service::CodeDeploy => blocking(&app, req, service, codedeploy::handle).await,
+        Service::CodePipeline => blocking(&app, req, service, codepipeline::handle).await,
         Service::CloudFormation => blocking(&app, req, service, cloudformation::handle).await,
         Service::S3 => blocking(&app, req, service, s3::handle).await,
         Service::Sns => blocking(&app, req, service, sns::handle).await,

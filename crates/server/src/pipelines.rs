@@ -26,6 +26,8 @@
 //!   as written; a short name (`dev`) is the server's default account in the action's region
 //!   (else the default region), so stacks of two short-named targets need distinct names.
 //!   Every engine call goes through [`App::drive`], the engine's one door.
+//! - **Invoke** (`Lambda`): `invoke_action.rs` — the function runs as a CodePipeline job and
+//!   reports on the CodePipeline endpoint (`codepipeline.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +44,7 @@ use slipway_model::pipeline::{
 use slipway_model::syntax::{TagMode, parse_document};
 use slipway_pipeline::exec::{ActionOutcome, ActionRunner, Executor, Job, Runners};
 use slipway_pipeline::git::GitSource;
+use slipway_pipeline::jobs::JobBoard;
 use slipway_pipeline::trigger::Poller;
 use slipway_pipeline::{ActionResult, Artifact};
 use slipway_store::{Digest, Store, ZipEntry};
@@ -74,6 +77,8 @@ impl Default for PipelineConfig {
 /// The server's pipeline part.
 pub struct Pipelines {
     pub executor: Arc<Executor>,
+    /// CodePipeline jobs of Lambda invoke actions (`invoke_action.rs`, `codepipeline.rs`).
+    pub jobs: Arc<JobBoard>,
     pub source: Arc<GitSource>,
     pub poller: Option<Poller>,
     pub(crate) webhook_secret: Option<String>,
@@ -103,6 +108,17 @@ pub(crate) fn build(
         account: app.default_account.clone(),
         region: app.default_region.clone(),
     });
+    let clock = app.clock.clone();
+    let jobs = JobBoard::new(app.store.clone(), {
+        let clock = clock.clone();
+        Arc::new(move || clock.now_ms())
+    });
+    let invoke = Arc::new(crate::invoke_action::InvokeRunner {
+        app: Arc::downgrade(app),
+        rt: rt.clone(),
+        artefacts: artefacts.clone(),
+        jobs: jobs.clone(),
+    });
     let deploy = Arc::new(DeployRunner {
         app: Arc::downgrade(app),
         rt,
@@ -110,20 +126,20 @@ pub(crate) fn build(
         unpacked: data_dir.join("pipelines").join("artefacts"),
         unpacking: Mutex::new(()),
     });
-    let clock = app.clock.clone();
     let executor = Executor::new(
         app.store.clone(),
         Runners {
             source: Some(source.clone()),
             build: Some(build),
             deploy: Some(deploy),
-            invoke: None,
+            invoke: Some(invoke),
         },
         Arc::new(move || clock.now_ms()),
         data_dir.join("pipelines").join("work"),
     );
     Ok(Pipelines {
         executor,
+        jobs,
         source,
         poller: config.poll_interval.map(Poller::new),
         webhook_secret: config.webhook_secret.clone(),
