@@ -56,6 +56,7 @@
 
 pub mod api;
 mod api_pipelines;
+mod approvals;
 /// The pipeline routes of the control API (`/api/v1/pipelines…`).
 pub use api_pipelines::ROUTES as PIPELINE_ROUTES;
 mod cloudformation;

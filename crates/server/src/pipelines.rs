@@ -119,6 +119,7 @@ pub(crate) fn build(
         artefacts: artefacts.clone(),
         jobs: jobs.clone(),
     });
+    let notify = crate::approvals::notifier(Arc::downgrade(app), rt.clone());
     let deploy = Arc::new(DeployRunner {
         app: Arc::downgrade(app),
         rt,
@@ -137,6 +138,7 @@ pub(crate) fn build(
         Arc::new(move || clock.now_ms()),
         data_dir.join("pipelines").join("work"),
     );
+    executor.on_approval(notify);
     Ok(Pipelines {
         executor,
         jobs,

@@ -1,7 +1,8 @@
 //! Lambda invoke actions end to end: real Python functions get CodePipeline's job event, read
 //! their input artefact from the local S3 endpoint, and report with boto3's `codepipeline`
 //! client (`PutJobSuccessResult` with a continuation and output variables,
-//! `PutJobFailureResult`); a later action uses the variables; a restart mid-wait resumes.
+//! `PutJobFailureResult`); a later action uses the variables; a restart mid-wait resumes. And
+//! manual approvals with a `NotificationArn`, whose message reaches an SQS subscriber.
 
 mod common;
 
@@ -298,4 +299,96 @@ except cp.exceptions.InvalidJobStateException as e:
 "#
     ));
     assert_eq!(out.trim(), "refused");
+}
+
+const TOPIC: &str = r#"
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Approvals:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: approvals
+  Reviews:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: reviews
+  ToQueue:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Approvals
+      Protocol: sqs
+      Endpoint: !GetAtt Reviews.Arn
+"#;
+
+const APPROVAL: &str = r#"
+name: app
+source:
+  git: {branch: main, repository: .}
+stages:
+  - name: Approve
+    approval:
+      message: Check staging first
+      link: https://example.com/changes
+      notify: arn:aws:sns:us-east-1:123456789012:approvals
+"#;
+
+#[test]
+fn an_approval_with_a_notification_arn_publishes_codepipelines_message_to_sns() {
+    let mut rig = start("fail");
+    let report = rig.deploy("topic", TOPIC);
+    assert_eq!(report.status, StackStatus::CreateComplete, "{report:?}");
+    let outcome = slipway_model::pipeline::parse_file(APPROVAL, "slipway.yaml", "app");
+    assert!(!outcome.has_errors(), "{:?}", outcome.diagnostics);
+    exec(&rig)
+        .define(outcome.pipelines.into_iter().next().unwrap())
+        .unwrap();
+    let id = exec(&rig)
+        .start("app", Vec::new(), Default::default())
+        .unwrap();
+    let st = wait(&rig, "the approval", |s| settled(s, &id));
+    let a = st.execution(&id).unwrap().stages[1].actions[0].clone();
+    let token = a.token.unwrap();
+    let receive = r#"
+import boto3
+sqs = boto3.client("sqs")
+url = sqs.get_queue_url(QueueName="reviews")["QueueUrl"]
+got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+for m in got:
+    print(m["Body"])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+"#;
+    let out = rig.python(receive);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(
+        doc["Subject"],
+        "APPROVAL NEEDED: AWS CodePipeline app for action Approval"
+    );
+    assert_eq!(
+        doc["TopicArn"],
+        "arn:aws:sns:us-east-1:123456789012:approvals"
+    );
+    let m: serde_json::Value = serde_json::from_str(doc["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(m["region"], "us-east-1");
+    let console = format!("{}/console/pipelines/app", rig.endpoint());
+    assert_eq!(m["consoleLink"], console.as_str());
+    let ap = &m["approval"];
+    assert_eq!(ap["pipelineName"], "app");
+    assert_eq!(ap["stageName"], "Approve");
+    assert_eq!(ap["actionName"], "Approval");
+    assert_eq!(ap["token"], token.as_str());
+    assert_eq!(ap["customData"], "Check staging first");
+    assert_eq!(ap["externalEntityLink"], "https://example.com/changes");
+    assert_eq!(
+        ap["approvalReviewLink"],
+        format!("{console}/Approve/Approval/approve/{token}").as_str()
+    );
+    // Seven days after the start, to the minute: START_MS + 7 d = 2026-09-28T14:13:20Z.
+    assert_eq!(ap["expires"], "2026-09-28T14:13Z");
+
+    // A restart leaves the approval waiting and does not notify again.
+    rig.restart();
+    let out = rig.python(receive);
+    assert_eq!(out.trim(), "", "no second notification");
 }
