@@ -42,6 +42,7 @@ use slipway_model::pipeline::{
     BuildProject, BuildspecSource, OverrideValue, parse_parameter_overrides, split_artifact_path,
 };
 use slipway_model::syntax::{TagMode, parse_document};
+use slipway_model::template::capabilities;
 use slipway_pipeline::exec::{ActionOutcome, ActionRunner, Executor, Job, Runners};
 use slipway_pipeline::git::GitSource;
 use slipway_pipeline::jobs::JobBoard;
@@ -465,7 +466,13 @@ impl DeployRunner {
         Ok((text, d, path.to_owned()))
     }
 
-    fn request(&self, app: &App, job: &Job, stack: &str) -> Result<DeployRequest, String> {
+    fn request(
+        &self,
+        app: &App,
+        job: &Job,
+        stack: &str,
+        op: capabilities::Operation,
+    ) -> Result<DeployRequest, String> {
         let c = &job.action.configuration;
         let spec = c
             .get("TemplatePath")
@@ -476,6 +483,23 @@ impl DeployRunner {
             .root
             .map(|r| r.to_json())
             .ok_or_else(|| format!("{spec} is not a template"))?;
+        // The action's `Capabilities` acknowledge what CloudFormation asks for.
+        let given: Vec<String> = c
+            .get("Capabilities")
+            .map(|v| {
+                v.split(',')
+                    .map(|x| x.trim().to_owned())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let missing = capabilities::missing(&capabilities::required(&template, op), &given);
+        if !missing.is_empty() {
+            return Err(format!(
+                "{} (Service: AmazonCloudFormation; Status Code: 400; Error Code: InsufficientCapabilitiesException)",
+                capabilities::message(&missing)
+            ));
+        }
         let template_dir = Path::new(&path)
             .parent()
             .map(|p| p.to_string_lossy().into_owned())
@@ -634,7 +658,8 @@ impl DeployRunner {
         target: &str,
         stack: &str,
     ) -> Result<ActionResult, String> {
-        let req = self.request(app, job, stack)?;
+        // CodePipeline's CREATE_UPDATE and REPLACE_ON_FAILURE call CreateStack/UpdateStack.
+        let req = self.request(app, job, stack, capabilities::Operation::Direct)?;
         match app.drive(|e| e.deploy(&req)) {
             Ok(_) | Err(EngineError::NoChanges { .. }) => self.finished(app, job, target, stack),
             Err(e) => Err(engine_err(&e)),
@@ -684,7 +709,8 @@ impl DeployRunner {
             role_arn: a.role_arn.clone(),
             ..slipway_aws::Target::default()
         };
-        let req = self.request(app, job, stack)?;
+        // AWS itself checks the capabilities of the change set `deploy_stack` makes.
+        let req = self.request(app, job, stack, capabilities::Operation::ChangeSet)?;
         let template = parse_document(&req.template, TagMode::CloudFormation)
             .root
             .map(|r| r.to_json())
@@ -817,7 +843,7 @@ impl DeployRunner {
                     Some(r) if r.status != StackStatus::ReviewInProgress => ChangeSetType::Update,
                     Some(_) | None => ChangeSetType::Create,
                 };
-                let req = self.request(app, job, stack)?;
+                let req = self.request(app, job, stack, capabilities::Operation::ChangeSet)?;
                 let cs = app
                     .drive(|e| e.create_change_set(&req, name, kind))
                     .map_err(|e| engine_err(&e))?;

@@ -2,7 +2,8 @@
 //! their input artefact from the local S3 endpoint, and report with boto3's `codepipeline`
 //! client (`PutJobSuccessResult` with a continuation and output variables,
 //! `PutJobFailureResult`); a later action uses the variables; a restart mid-wait resumes. And
-//! manual approvals with a `NotificationArn`, whose message reaches an SQS subscriber.
+//! manual approvals with a `NotificationArn`, whose message reaches an SQS subscriber; and the
+//! CloudFormation deploy action's `Capabilities`.
 
 mod common;
 
@@ -391,4 +392,81 @@ for m in got:
     rig.restart();
     let out = rig.python(receive);
     assert_eq!(out.trim(), "", "no second notification");
+}
+
+const SAM: &str = r#"
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fns/
+      Handler: echo.handler
+      Runtime: python3.11
+"#;
+
+const CAPS: &str = r#"
+name: app
+source:
+  git: {branch: main, repository: .}
+stages:
+  - name: Deploy
+    actions:
+      - {name: Direct, deploy: {stack: direct, template: template.yaml, capabilities: [CAPABILITY_IAM]}}
+      - {name: NoIam, deploy: {stack: noiam, template: template.yaml, capabilities: [CAPABILITY_AUTO_EXPAND]}}
+      - {name: Reviewed, deploy: {stack: reviewed, template: template.yaml, capabilities: [CAPABILITY_IAM], review: true}}
+      - {name: Both, deploy: {stack: both, template: template.yaml, capabilities: [CAPABILITY_IAM, CAPABILITY_AUTO_EXPAND]}}
+"#;
+
+#[test]
+fn deploy_actions_need_the_capabilities_cloudformation_asks_for() {
+    let rig = start("fail");
+    rig.write(&[("template.yaml", SAM)]);
+    let p = rig.project();
+    git(&p, &["add", "-A"]);
+    git(&p, &["commit", "-q", "-m", "template"]);
+    let outcome = slipway_model::pipeline::parse_file(CAPS, "slipway.yaml", "app");
+    assert!(!outcome.has_errors(), "{:?}", outcome.diagnostics);
+    exec(&rig)
+        .define(outcome.pipelines.into_iter().next().unwrap())
+        .unwrap();
+    let id = exec(&rig)
+        .start("app", Vec::new(), Default::default())
+        .unwrap();
+    let st = wait(&rig, "the deploys", |s| settled(s, &id));
+    let x = st.execution(&id).unwrap();
+    let action = |n: &str| x.action("Deploy", n).unwrap();
+    // CreateStack/UpdateStack from a template with a transform needs CAPABILITY_AUTO_EXPAND…
+    let e = action("Direct").error.as_deref().unwrap_or_default();
+    assert!(
+        e.starts_with("Requires capabilities : [CAPABILITY_AUTO_EXPAND]")
+            && e.contains("InsufficientCapabilitiesException"),
+        "{e}"
+    );
+    // …the function's generated role needs CAPABILITY_IAM…
+    let e = action("NoIam").error.as_deref().unwrap_or_default();
+    assert!(
+        e.starts_with("Requires capabilities : [CAPABILITY_IAM]"),
+        "{e}"
+    );
+    // …and a change set, reviewed before it runs, needs no CAPABILITY_AUTO_EXPAND.
+    assert_eq!(
+        action("Reviewed-ChangeSet").status,
+        slipway_pipeline::ActionStatus::Succeeded,
+        "{x:#?}"
+    );
+    assert_eq!(
+        action("Both").status,
+        slipway_pipeline::ActionStatus::Succeeded,
+        "{x:#?}"
+    );
+    for (stack, made) in [("direct", false), ("noiam", false), ("both", true)] {
+        let exists = rig
+            .engine
+            .stack(common::TARGET, stack)
+            .unwrap()
+            .is_some_and(|r| r.exists());
+        assert_eq!(exists, made, "{stack}");
+    }
 }
