@@ -470,3 +470,75 @@ fn deploy_actions_need_the_capabilities_cloudformation_asks_for() {
         assert_eq!(exists, made, "{stack}");
     }
 }
+
+const IMPORTED: &str = r#"
+Parameters:
+  Mode: {Type: String, Default: continue}
+Resources:
+  Pipeline:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: app
+      RoleArn: arn:aws:iam::123456789012:role/pipeline
+      ArtifactStore: {Type: S3, Location: artefacts}
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Source
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: CodeCommit, Version: "1"}
+              Configuration: {RepositoryName: ".", BranchName: main}
+              OutputArtifacts: [{Name: SourceOutput}]
+        - Name: Check
+          Actions:
+            - Name: Smoke
+              ActionTypeId: {Category: Invoke, Owner: AWS, Provider: Lambda, Version: "1"}
+              Configuration:
+                FunctionName: checker
+                UserParameters: !Sub '{"mode": "${Mode}"}'
+              InputArtifacts: [{Name: SourceOutput}]
+              OutputArtifacts: [{Name: SmokeOutput}]
+              Namespace: SmokeVariables
+            - Name: Echo
+              ActionTypeId: {Category: Invoke, Owner: AWS, Provider: Lambda, Version: "1"}
+              Configuration:
+                FunctionName: arn:aws:lambda:us-east-1:123456789012:function:echo
+                UserParameters: "files=#{SmokeVariables.Files}"
+              Namespace: EchoVariables
+              RunOrder: 2
+"#;
+
+#[test]
+fn an_imported_codepipeline_template_runs_its_lambda_invoke_actions() {
+    let rig = start("fail");
+    let resolved = slipway_model::template::resolve(
+        IMPORTED,
+        &slipway_model::template::Options {
+            file: "pipeline.yaml".into(),
+            stack_name: "pipeline".into(),
+            ..Default::default()
+        },
+    );
+    let template = resolved
+        .template
+        .unwrap_or_else(|| panic!("{:?}", resolved.diagnostics));
+    let outcome = slipway_model::pipeline::import(
+        &template,
+        &slipway_model::pipeline::ImportOptions {
+            file: "pipeline.yaml".into(),
+            logical_id: None,
+        },
+    );
+    assert!(!outcome.has_errors(), "{:?}", outcome.diagnostics);
+    exec(&rig)
+        .define(outcome.pipelines.into_iter().next().unwrap())
+        .unwrap();
+    let id = exec(&rig)
+        .start("app", Vec::new(), Default::default())
+        .unwrap();
+    let st = wait(&rig, "the execution", |s| settled(s, &id));
+    let x = st.execution(&id).unwrap();
+    assert_eq!(x.status, ExecutionStatus::Succeeded, "{x:#?}");
+    assert_eq!(x.namespaces["SmokeVariables"]["Token"], "step-2");
+    assert_eq!(x.namespaces["EchoVariables"]["Got"], "files=3");
+    assert!(x.artifacts.contains_key("SmokeOutput"));
+}
