@@ -14,7 +14,8 @@
 //!
 //! [`Client`] is cheap to clone (a deploy executes a change set on one task while it polls
 //! events on another). Each request is one HTTP/1.1 connection (`hyper::client::conn`), which
-//! is all a loopback control API needs; no TLS.
+//! is all a loopback control API needs; no TLS. The synchronous pipeline verbs use the same
+//! client through [`Client::blocking_raw`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -233,6 +234,46 @@ impl Client {
         let bytes = resp.into_body().collect().await.map_err(http)?.to_bytes();
         driver.abort();
         Ok((status, bytes))
+    }
+
+    /// A request whose answer is read as JSON whatever its status (`Null` when it is not
+    /// JSON): for the pipelines API, whose errors are `{"code","message"}`.
+    pub(crate) async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<(u16, serde_json::Value), ClientError> {
+        let body = body.map(|b| b.to_string().into_bytes());
+        let fut = self.send(method.clone(), path, body);
+        let (status, bytes) =
+            tokio::time::timeout(timeout, fut)
+                .await
+                .map_err(|_| ClientError::Timeout {
+                    method,
+                    path: path.to_owned(),
+                })??;
+        let v = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Ok((status.as_u16(), v))
+    }
+
+    /// [`Client::raw`] from synchronous code (the pipeline verbs), on a runtime of its own.
+    pub(crate) fn blocking_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<(u16, serde_json::Value), ClientError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| ClientError::Connect {
+                endpoint: self.endpoint.clone(),
+                source,
+            })?;
+        rt.block_on(self.raw(method, path, body, timeout))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {

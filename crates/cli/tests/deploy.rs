@@ -795,3 +795,43 @@ fn a_deployed_api_answers_on_the_servers_gateway() {
     assert_eq!(body, "hello from /hello");
     server.stop();
 }
+
+#[test]
+fn capabilities_given_to_a_local_deploy_are_checked_as_cloudformation_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    write(
+        p,
+        &[(
+            "template.yaml",
+            "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: deployer\n      AssumeRolePolicyDocument: {}\n",
+        )],
+    );
+    let r = slipway(
+        p,
+        &[
+            "deploy",
+            "--stack-name",
+            "iam",
+            "--capabilities",
+            "CAPABILITY_IAM",
+        ],
+    );
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("Requires capabilities : [CAPABILITY_NAMED_IAM]"),
+        "{all}"
+    );
+    let r = slipway(
+        p,
+        &[
+            "deploy",
+            "--stack-name",
+            "iam",
+            "--capabilities",
+            "CAPABILITY_NAMED_IAM",
+        ],
+    );
+    ok(&r);
+}

@@ -133,6 +133,11 @@ pub struct Runners {
     pub invoke: Option<Arc<dyn ActionRunner>>,
 }
 
+/// Told when a manual approval starts waiting (the first dispatch of an attempt, not a
+/// restart's): the pipeline's name and the action, token and deadline included. The server
+/// publishes CodePipeline's approval notification to the action's `NotificationArn`.
+pub type ApprovalNotifier = Arc<dyn Fn(&str, &StartAction) + Send + Sync>;
+
 /// The time, in milliseconds since the epoch (the server's injectable clock).
 pub type NowFn = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -182,6 +187,7 @@ pub struct Executor {
     changes: (Mutex<u64>, Condvar),
     /// Set by [`Executor::shutdown`]: no action starts, no result is recorded.
     stopping: AtomicBool,
+    notifier: std::sync::OnceLock<ApprovalNotifier>,
 }
 
 impl Executor {
@@ -201,7 +207,13 @@ impl Executor {
             running: Mutex::new(BTreeMap::new()),
             changes: (Mutex::new(0), Condvar::new()),
             stopping: AtomicBool::new(false),
+            notifier: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets what is told when a manual approval starts waiting (once; later calls are ignored).
+    pub fn on_approval(&self, f: ApprovalNotifier) {
+        let _ = self.notifier.set(f);
     }
 
     fn lock(&self, name: &str) -> Arc<Mutex<()>> {
@@ -338,14 +350,20 @@ impl Executor {
             }
         }
         self.commit(name, &doc, Some(g))?;
-        self.carry_out(name, &doc.state, &cmds);
+        self.carry_out(name, &doc.state, &cmds, false);
         Ok(cmds)
     }
 
-    fn carry_out(self: &Arc<Self>, name: &str, state: &PipelineState, cmds: &[Command]) {
+    fn carry_out(
+        self: &Arc<Self>,
+        name: &str,
+        state: &PipelineState,
+        cmds: &[Command],
+        resumed: bool,
+    ) {
         for c in cmds {
             match c {
-                Command::StartAction(a) => self.dispatch(name, state, a),
+                Command::StartAction(a) => self.dispatch(name, state, a, resumed),
                 Command::AbandonAction {
                     execution_id,
                     stage,
@@ -396,13 +414,25 @@ impl Executor {
         }
     }
 
-    fn dispatch(self: &Arc<Self>, name: &str, state: &PipelineState, a: &StartAction) {
+    fn dispatch(
+        self: &Arc<Self>,
+        name: &str,
+        state: &PipelineState,
+        a: &StartAction,
+        resumed: bool,
+    ) {
         if self.stopping.load(Ordering::SeqCst) {
             return;
         }
         let category = a.action_type_id.category;
         let runner = match (category, a.action_type_id.provider) {
-            (Category::Approval, _) | (_, Provider::Manual) => return,
+            (Category::Approval, _) | (_, Provider::Manual) => {
+                // An approval waits for a person; a restart does not notify again.
+                if !resumed && let Some(f) = self.notifier.get() {
+                    f(name, a);
+                }
+                return;
+            }
             (Category::Source, _) => self.runners.source.clone(),
             (Category::Build | Category::Test, _) => self.runners.build.clone(),
             (Category::Deploy, _) => self.runners.deploy.clone(),
@@ -666,7 +696,7 @@ impl Executor {
                 .iter()
                 .filter(|c| matches!(c, Command::StartAction(_)))
                 .count();
-            self.carry_out(&name, &doc.state, &cmds);
+            self.carry_out(&name, &doc.state, &cmds, true);
         }
         Ok(n)
     }

@@ -45,11 +45,13 @@
 //!
 //! The I/O half lives in modules of its own, so the machine stays pure: [`exec`] (the
 //! executor: persist each step in the state store, then run its commands through
-//! [`exec::ActionRunner`]s), [`git`] (local git repositories as sources) and [`trigger`]
+//! [`exec::ActionRunner`]s), [`git`] (local git repositories as sources), [`jobs`]
+//! (CodePipeline jobs: how a Lambda invoke action waits for `PutJob*Result`) and [`trigger`]
 //! (branch polling, GitHub webhooks with HMAC signatures).
 
 pub mod exec;
 pub mod git;
+pub mod jobs;
 pub mod trigger;
 
 use std::collections::BTreeMap;

@@ -1,15 +1,19 @@
 //! Commit → live, printed by `cargo bench -p slipway-server --bench up`.
 //!
-//! A hello app in a real git repository, the pipeline `slipway up` makes for it (git source →
-//! SAM-style build → deploy to `dev`), the real server (SQLite, the system clock, real
-//! processes). Each round edits the handler, commits, lets the poller see the commit, runs the
-//! pipeline, and invokes the function through the Lambda Invoke endpoint until it answers with
-//! the new version. The gateway is not wired into the server on this branch, so "live" is the
-//! new code answering a Lambda `Invoke`, not an HTTP request through an API stage.
+//! A hello app in a real git repository (one function behind an API whose stage is `dev`,
+//! `AutoPublishAlias: live`), the pipeline `slipway up` makes for it (git source → SAM-style
+//! build → deploy to the `dev` target, with the capabilities `sam deploy` needs), the real
+//! server (SQLite, the system clock, real processes, the gateway on its own port). Each round
+//! edits the handler, commits, lets the poller see the commit, runs the pipeline, and sends
+//! `GET /hello` to the gateway's `dev` stage URL until it answers with the new version.
 //!
-//! Printed: the median of each step and of the whole (target < 3 s on a 2-core machine), after
-//! one warm-up round. The poll interval of `slipway up` (2 s by default) comes on top: the
-//! poll here is called as soon as the commit exists, as a git hook would.
+//! Steps printed (medians after one warm-up round; target < 3 s in all on a 2-core machine):
+//! commit (writing the file and `git commit`), detect (one poll), source, build and deploy
+//! (the actions' own durations), executor (the rest of the pipeline's time: persisting steps,
+//! dispatch), shift (from the pipeline's end until the gateway serves the new alias target —
+//! its route table rebuilt), first answer (from then until the new version answers through
+//! the gateway). The poll interval of `slipway up` (2 s by default) comes on top: the poll
+//! here is called as soon as the commit exists, as a git hook would.
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 use std::io::{Read as _, Write as _};
@@ -25,6 +29,10 @@ use slipway_server::{Config, PipelineConfig, Server};
 
 const TEMPLATE: &str = r#"Transform: AWS::Serverless-2016-10-31
 Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: dev
   Hello:
     Type: AWS::Serverless::Function
     Properties:
@@ -32,9 +40,17 @@ Resources:
       CodeUri: src/
       Handler: app.handler
       Runtime: python3.11
+      AutoPublishAlias: live
+      Events:
+        Get:
+          Type: Api
+          Properties:
+            RestApiId: !Ref Api
+            Path: /hello
+            Method: get
 "#;
 
-const PIPELINE: &str = "name: bench\nsource:\n  git: main\nstages:\n  - name: Build\n    build: sam\n  - name: Dev\n    deploy: {stack: bench-dev, template: template.yaml, target: dev}\n";
+const PIPELINE: &str = "name: bench\nsource:\n  git: main\nstages:\n  - name: Build\n    build: sam\n  - name: Dev\n    deploy: {stack: bench-dev, template: template.yaml, target: dev, capabilities: [CAPABILITY_IAM, CAPABILITY_AUTO_EXPAND]}\n";
 
 fn git(dir: &Path, args: &[&str]) {
     let ok = Command::new("git")
@@ -52,11 +68,12 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(ok);
 }
 
-fn invoke(addr: &str) -> String {
+/// `GET path` on the gateway; the body.
+fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "POST /2015-03-31/functions/bench-hello/invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();
@@ -90,13 +107,15 @@ fn main() {
         .unwrap();
     let mut config = Config::new(project.join(".slipway"));
     config.bind = "127.0.0.1:0".parse().unwrap();
+    config.gateway = Some("127.0.0.1:0".parse().unwrap());
     config.pipelines = PipelineConfig {
         project_dir: Some(project.clone()),
         poll_interval: None,
         webhook_secret: None,
     };
     let server = rt.block_on(Server::new(config).start()).unwrap();
-    let addr = server.addr().to_string();
+    let gateway = server.gateway_addr().unwrap().to_string();
+    let target = server.target_of(Some("dev"), None);
     let p = server.pipelines();
     let pipeline = slipway_model::pipeline::parse_file(PIPELINE, "slipway.yaml", "bench")
         .pipelines
@@ -110,7 +129,8 @@ fn main() {
         "build",
         "deploy",
         "executor",
-        "first invoke",
+        "shift",
+        "first answer",
     ];
     let mut steps: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut totals = Vec::new();
@@ -120,7 +140,9 @@ fn main() {
         let t0 = Instant::now();
         std::fs::write(
             project.join("src/app.py"),
-            format!("def handler(event, context):\n    return '{version}'\n"),
+            format!(
+                "def handler(event, context):\n    return {{'statusCode': 200, 'body': '{version}'}}\n"
+            ),
         )
         .unwrap();
         git(&project, &["add", "-A"]);
@@ -138,8 +160,20 @@ fn main() {
         let x = st.execution(&id).unwrap();
         assert!(done && x.status == ExecutionStatus::Succeeded, "{x:#?}");
         let t_pipeline = t0.elapsed();
-        let want = format!("\"{version}\"");
-        while invoke(&addr) != want {}
+        rt.block_on(server.gateway_settled());
+        let t_shift = t0.elapsed();
+        let urls = server.api_urls(&target, "bench-dev");
+        let stage = urls
+            .iter()
+            .find(|u| u.stage == "dev")
+            .expect("the dev stage");
+        let path = format!(
+            "{}hello",
+            stage
+                .path_url
+                .trim_start_matches(&format!("http://{gateway}"))
+        );
+        while get(&gateway, &path) != version {}
         let t_live = t0.elapsed();
 
         let took = |si: usize| {
@@ -158,7 +192,8 @@ fn main() {
             actions[1],
             actions[2],
             (pipeline_ms - actions.iter().sum::<f64>()).max(0.0),
-            (t_live - t_pipeline).as_secs_f64() * 1000.0,
+            (t_shift - t_pipeline).as_secs_f64() * 1000.0,
+            (t_live - t_shift).as_secs_f64() * 1000.0,
         ];
         if round == 0 {
             continue; // warm-up: first stack create, first interpreter start
@@ -169,7 +204,7 @@ fn main() {
         totals.push(t_live.as_secs_f64() * 1000.0);
     }
     println!(
-        "commit → new version answering Lambda Invoke on dev ({} rounds after a warm-up)",
+        "commit → new version answering GET /hello on the gateway's dev stage ({} rounds after a warm-up)",
         rounds - 1
     );
     for (n, v) in names.iter().zip(steps) {

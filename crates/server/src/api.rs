@@ -602,6 +602,24 @@ fn deploy(app: &App, req: &ApiReq) -> Result<HttpResponse, ApiError> {
     let input: DeployInput = req.json()?;
     let target = req.target();
     let stack = req.cap("stack").to_owned();
+    if let Some(given) = &input.options.capabilities {
+        // The deploy is a change set: CAPABILITY_AUTO_EXPAND is not needed, IAM is.
+        let parsed = slipway_model::syntax::parse_document(
+            &input.template,
+            slipway_model::syntax::TagMode::CloudFormation,
+        );
+        if let Some(t) = parsed.root.map(|r| r.to_json()) {
+            use slipway_model::template::capabilities as caps;
+            let missing = caps::missing(&caps::required(&t, caps::Operation::ChangeSet), given);
+            if !missing.is_empty() {
+                return Err(ApiError::new(
+                    400,
+                    "InsufficientCapabilitiesException",
+                    caps::message(&missing),
+                ));
+            }
+        }
+    }
     let dreq = DeployRequest {
         target: target.clone(),
         stack_name: stack.clone(),

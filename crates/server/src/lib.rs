@@ -56,12 +56,15 @@
 
 pub mod api;
 mod api_pipelines;
+mod approvals;
 /// The pipeline routes of the control API (`/api/v1/pipelines…`).
 pub use api_pipelines::ROUTES as PIPELINE_ROUTES;
 mod cloudformation;
 mod codedeploy;
+mod codepipeline;
 mod console;
 mod events;
+mod invoke_action;
 mod lambda;
 mod metrics;
 mod pipelines;
@@ -735,7 +738,7 @@ fn wall_ms() -> u64 {
 }
 
 /// A failed SigV4 check in the shape each service answers it. Lambda (REST-JSON) answers 403
-/// `InvalidSignatureException` / `UnrecognizedClientException`; CodeDeploy (JSON 1.1) the
+/// `InvalidSignatureException` / `UnrecognizedClientException`; CodeDeploy and CodePipeline (JSON 1.1) the
 /// same codes with 400, as JSON 1.1 services answer client errors; the query services
 /// (CloudFormation, SNS) and SQS 403 `SignatureDoesNotMatch` / `InvalidClientTokenId`; S3 403
 /// `SignatureDoesNotMatch` / `InvalidAccessKeyId` / `RequestTimeTooSkewed`, and `AccessDenied`
@@ -746,7 +749,7 @@ fn signature_error(service: Service, e: &sigv4::SigError) -> AwsError {
     const BAD_KEY: &str = "The security token included in the request is invalid.";
     let (json, status) = match service {
         Service::Lambda => (true, 403),
-        Service::CodeDeploy => (true, 400),
+        Service::CodeDeploy | Service::CodePipeline => (true, 400),
         Service::CloudFormation | Service::Sns | Service::Sqs | Service::S3 => (false, 403),
     };
     let (code, message): (&str, String) = match (e, service) {
@@ -826,6 +829,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
     let service = match scope.as_ref().map(|s| s.2.as_str()) {
         Some("lambda") => Service::Lambda,
         Some("codedeploy") => Service::CodeDeploy,
+        Some("codepipeline") => Service::CodePipeline,
         Some("cloudformation") => Service::CloudFormation,
         Some("s3") => Service::S3,
         Some("sns") => Service::Sns,
@@ -841,6 +845,12 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
             .is_some_and(|t| t.starts_with(wire::CODEDEPLOY_TARGET)) =>
         {
             Service::CodeDeploy
+        }
+        _ if target_header
+            .as_deref()
+            .is_some_and(|t| t.starts_with(wire::CODEPIPELINE_TARGET)) =>
+        {
+            Service::CodePipeline
         }
         _ if path.starts_with("/2015-03-31/") => Service::Lambda,
         _ if path == "/" && (is_form || query.iter().any(|(k, _)| k == "Action")) => {
@@ -859,7 +869,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
         if !bearer && !signed {
             let code = match service {
                 Service::S3 => "AccessDenied",
-                Service::CloudFormation | Service::CodeDeploy => "AccessDeniedException",
+                Service::CloudFormation | Service::CodeDeploy | Service::CodePipeline => {
+                    "AccessDeniedException"
+                }
                 Service::Lambda => "AccessDeniedException",
                 Service::Sns => "AuthorizationError",
                 Service::Sqs => "AccessDenied",
@@ -920,6 +932,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> HttpResponse {
             None => blocking(&app, req, service, lambda::handle).await,
         },
         Service::CodeDeploy => blocking(&app, req, service, codedeploy::handle).await,
+        Service::CodePipeline => blocking(&app, req, service, codepipeline::handle).await,
         Service::CloudFormation => blocking(&app, req, service, cloudformation::handle).await,
         Service::S3 => blocking(&app, req, service, s3::handle).await,
         Service::Sns => blocking(&app, req, service, sns::handle).await,

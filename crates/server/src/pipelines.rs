@@ -29,6 +29,8 @@
 //!   Every engine call goes through [`App::drive`], the engine's one door. A target
 //!   `aws:ACCOUNT/REGION` goes to AWS instead, every action mode alike (`deploy_aws`, the
 //!   `aws` feature).
+//! - **Invoke** (`Lambda`): `invoke_action.rs` — the function runs as a CodePipeline job and
+//!   reports on the CodePipeline endpoint (`codepipeline.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,8 +46,10 @@ use slipway_model::pipeline::{
     BuildProject, BuildspecSource, OverrideValue, parse_parameter_overrides, split_artifact_path,
 };
 use slipway_model::syntax::{TagMode, parse_document};
+use slipway_model::template::capabilities;
 use slipway_pipeline::exec::{ActionOutcome, ActionRunner, Executor, Job, Runners};
 use slipway_pipeline::git::{GitSource, s3_sources};
+use slipway_pipeline::jobs::JobBoard;
 use slipway_pipeline::trigger::Poller;
 use slipway_pipeline::{ActionResult, Artifact, SourceRevision};
 use slipway_store::{Digest, Store, ZipEntry};
@@ -78,6 +82,8 @@ impl Default for PipelineConfig {
 /// The server's pipeline part.
 pub struct Pipelines {
     pub executor: Arc<Executor>,
+    /// CodePipeline jobs of Lambda invoke actions (`invoke_action.rs`, `codepipeline.rs`).
+    pub jobs: Arc<JobBoard>,
     pub source: Arc<GitSource>,
     pub poller: Option<Poller>,
     pub(crate) webhook_secret: Option<String>,
@@ -108,6 +114,18 @@ pub(crate) fn build(
         account: app.default_account.clone(),
         region: app.default_region.clone(),
     });
+    let clock = app.clock.clone();
+    let jobs = JobBoard::new(app.store.clone(), {
+        let clock = clock.clone();
+        Arc::new(move || clock.now_ms())
+    });
+    let invoke = Arc::new(crate::invoke_action::InvokeRunner {
+        app: Arc::downgrade(app),
+        rt: rt.clone(),
+        artefacts: artefacts.clone(),
+        jobs: jobs.clone(),
+    });
+    let notify = crate::approvals::notifier(Arc::downgrade(app), rt.clone());
     let deploy = Arc::new(DeployRunner {
         app: Arc::downgrade(app),
         rt,
@@ -115,7 +133,6 @@ pub(crate) fn build(
         unpacked: data_dir.join("pipelines").join("artefacts"),
         unpacking: Mutex::new(()),
     });
-    let clock = app.clock.clone();
     let sources = Arc::new(SourceRunner {
         git: source.clone(),
         s3: S3Source {
@@ -129,13 +146,15 @@ pub(crate) fn build(
             source: Some(sources),
             build: Some(build),
             deploy: Some(deploy),
-            invoke: None,
+            invoke: Some(invoke),
         },
         Arc::new(move || clock.now_ms()),
         data_dir.join("pipelines").join("work"),
     );
+    executor.on_approval(notify);
     Ok(Pipelines {
         executor,
+        jobs,
         source,
         poller: config.poll_interval.map(Poller::new),
         webhook_secret: config.webhook_secret.clone(),
@@ -762,7 +781,13 @@ impl DeployRunner {
         })
     }
 
-    fn request(&self, app: &App, job: &Job, stack: &str) -> Result<DeployRequest, String> {
+    fn request(
+        &self,
+        app: &App,
+        job: &Job,
+        stack: &str,
+        op: capabilities::Operation,
+    ) -> Result<DeployRequest, String> {
         let c = &job.action.configuration;
         let spec = c
             .get("TemplatePath")
@@ -773,6 +798,23 @@ impl DeployRunner {
             .root
             .map(|r| r.to_json())
             .ok_or_else(|| format!("{spec} is not a template"))?;
+        // The action's `Capabilities` acknowledge what CloudFormation asks for.
+        let given: Vec<String> = c
+            .get("Capabilities")
+            .map(|v| {
+                v.split(',')
+                    .map(|x| x.trim().to_owned())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let missing = capabilities::missing(&capabilities::required(&template, op), &given);
+        if !missing.is_empty() {
+            return Err(format!(
+                "{} (Service: AmazonCloudFormation; Status Code: 400; Error Code: InsufficientCapabilitiesException)",
+                capabilities::message(&missing)
+            ));
+        }
         let template_dir = Path::new(&path)
             .parent()
             .map(|p| p.to_string_lossy().into_owned())
@@ -940,7 +982,8 @@ impl DeployRunner {
         target: &str,
         stack: &str,
     ) -> Result<ActionResult, String> {
-        let req = self.request(app, job, stack)?;
+        // CodePipeline's CREATE_UPDATE and REPLACE_ON_FAILURE call CreateStack/UpdateStack.
+        let req = self.request(app, job, stack, capabilities::Operation::Direct)?;
         match app.drive(|e| e.deploy(&req)) {
             Ok(_) | Err(EngineError::NoChanges { .. }) => self.finished(app, job, target, stack),
             Err(e) => Err(engine_err(&e)),
@@ -1127,7 +1170,7 @@ impl DeployRunner {
     /// artefact, nested templates' too), parameters and capabilities of an AWS deploy action.
     #[cfg(feature = "aws")]
     fn aws_input(&self, app: &App, job: &Job, stack: &str) -> Result<AwsInput, String> {
-        let req = self.request(app, job, stack)?;
+        let req = self.request(app, job, stack, capabilities::Operation::ChangeSet)?;
         let spec = job
             .action
             .configuration
@@ -1236,7 +1279,7 @@ impl DeployRunner {
                     Some(r) if r.status != StackStatus::ReviewInProgress => ChangeSetType::Update,
                     Some(_) | None => ChangeSetType::Create,
                 };
-                let req = self.request(app, job, stack)?;
+                let req = self.request(app, job, stack, capabilities::Operation::ChangeSet)?;
                 let cs = app
                     .drive(|e| e.create_change_set(&req, name, kind))
                     .map_err(|e| engine_err(&e))?;

@@ -9,7 +9,8 @@
 //! - Lambda is REST-JSON: the operation is the method and path under `/2015-03-31/functions`;
 //!   errors carry `x-amzn-ErrorType` and a `{"Type":"User","message":…}` body.
 //! - CodeDeploy is JSON 1.1: `POST /` with `X-Amz-Target: CodeDeploy_20141006.<Operation>`;
-//!   errors are `{"__type":…,"message":…}` with status 400.
+//!   errors are `{"__type":…,"message":…}` with status 400. CodePipeline
+//!   (`CodePipeline_20150709.<Operation>`) is the same protocol.
 //! - CloudFormation is the query protocol: a form body `Action=…&Version=2010-05-15&…`, XML
 //!   answers, errors as `<ErrorResponse><Error><Type>Sender</Type><Code>…`.
 //! - S3 is REST-XML, path-style (`/bucket/key`: botocore addresses an IP endpoint that way),
@@ -48,6 +49,8 @@ pub(crate) const X_AMZ_REQUEST_ID: &str = "x-amz-request-id";
 pub(crate) const LAMBDA_FUNCTIONS: &str = "/2015-03-31/functions";
 /// `X-Amz-Target` prefix of CodeDeploy (JSON 1.1).
 pub(crate) const CODEDEPLOY_TARGET: &str = "CodeDeploy_20141006.";
+/// `X-Amz-Target` prefix of CodePipeline (JSON 1.1).
+pub(crate) const CODEPIPELINE_TARGET: &str = "CodePipeline_20150709.";
 pub(crate) const CFN_XMLNS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
 pub(crate) const S3_XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 pub(crate) const JSON_1_1: &str = "application/x-amz-json-1.1";
@@ -64,6 +67,8 @@ pub(crate) const X_AMZN_QUERY_ERROR: &str = "x-amzn-query-error";
 pub(crate) enum Service {
     Lambda,
     CodeDeploy,
+    /// JSON 1.1 (`codepipeline.rs`): the job worker's operations.
+    CodePipeline,
     CloudFormation,
     S3,
     /// Query protocol, XML answers (`sns.rs`).
@@ -107,6 +112,10 @@ impl AwsError {
         Self::new(Service::CodeDeploy, 400, code, message)
     }
 
+    pub(crate) fn codepipeline(code: &str, message: impl Into<String>) -> Self {
+        Self::new(Service::CodePipeline, 400, code, message)
+    }
+
     pub(crate) fn cfn_validation(message: impl Into<String>) -> Self {
         Self::new(Service::CloudFormation, 400, "ValidationError", message)
     }
@@ -116,9 +125,11 @@ impl AwsError {
         tracing::error!(%detail, "internal error");
         let code = match service {
             Service::Lambda => "ServiceException",
-            Service::CodeDeploy | Service::CloudFormation | Service::Sns | Service::Sqs => {
-                "InternalFailure"
-            }
+            Service::CodeDeploy
+            | Service::CodePipeline
+            | Service::CloudFormation
+            | Service::Sns
+            | Service::Sqs => "InternalFailure",
             Service::S3 => "InternalError",
         };
         Self::new(service, 500, code, "An internal error occurred.")
@@ -131,7 +142,7 @@ impl AwsError {
                 "application/json",
                 serde_json::json!({"Type": "User", "message": self.message}).to_string(),
             ),
-            Service::CodeDeploy => (
+            Service::CodeDeploy | Service::CodePipeline => (
                 JSON_1_1,
                 serde_json::json!({"__type": self.code, "message": self.message}).to_string(),
             ),
@@ -406,6 +417,77 @@ pub(crate) struct DeploymentInfo {
 pub(crate) struct ErrorInformation {
     pub(crate) code: String,
     pub(crate) message: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// CodePipeline (JSON 1.1, `CodePipeline_20150709.<Operation>`), as
+// `codepipeline/2015-07-09/service-2.json` names the members: what a job worker (a Lambda
+// invoke action's function) calls.
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PutJobSuccessResultInput {
+    #[serde(default)]
+    pub(crate) job_id: Option<String>,
+    #[serde(default)]
+    pub(crate) continuation_token: Option<String>,
+    #[serde(default)]
+    pub(crate) execution_details: Option<ExecutionDetails>,
+    /// (`currentRevision`, which matters to custom source actions only, is accepted and not
+    /// read.)
+    #[serde(default)]
+    pub(crate) output_variables: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExecutionDetails {
+    #[serde(default)]
+    pub(crate) summary: Option<String>,
+    /// (`percentComplete` is accepted and not read.)
+    #[serde(default)]
+    pub(crate) external_execution_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PutJobFailureResultInput {
+    #[serde(default)]
+    pub(crate) job_id: Option<String>,
+    #[serde(default)]
+    pub(crate) failure_details: Option<FailureDetails>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FailureDetails {
+    #[serde(default, rename = "type")]
+    pub(crate) type_: Option<String>,
+    #[serde(default)]
+    pub(crate) message: Option<String>,
+    #[serde(default)]
+    pub(crate) external_execution_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GetJobDetailsInput {
+    #[serde(default)]
+    pub(crate) job_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GetJobDetailsOutput {
+    pub(crate) job_details: JobDetails,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JobDetails {
+    pub(crate) id: String,
+    pub(crate) data: serde_json::Value,
+    pub(crate) account_id: String,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -81,7 +81,10 @@ pub(crate) fn run(
         tags: s.tags.iter().cloned().collect(),
         code_root: Some(code_root.display().to_string()),
         change_set_name: None,
-        options: DeployOptions::default(),
+        options: DeployOptions {
+            capabilities: s.capabilities.clone(),
+            ..DeployOptions::default()
+        },
     };
     let rt = runtime()?;
     rt.block_on(async {

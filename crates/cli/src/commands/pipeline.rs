@@ -15,8 +15,7 @@
 //! then a table of the execution's stages and actions.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,17 +265,24 @@ impl Ctx {
         let Place::Remote { endpoint, token } = &self.place else {
             return Err(PipelineError::Usage("no server".into()));
         };
-        let url = format!("{endpoint}/api/v1/pipelines{path}");
-        let (status, text) =
-            http(method, &url, token.as_deref(), body).map_err(|message| PipelineError::Http {
-                url: url.clone(),
-                message,
-            })?;
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let api_path = format!("/api/v1/pipelines{path}");
+        let url = format!("{endpoint}{api_path}");
+        let (status, v) = http(
+            method,
+            endpoint,
+            &api_path,
+            token.as_deref(),
+            body,
+            Duration::from_secs(600),
+        )
+        .map_err(|message| PipelineError::Http {
+            url: url.clone(),
+            message,
+        })?;
         if !(200..300).contains(&status) {
             let message = v["message"]
                 .as_str()
-                .map_or_else(|| format!("HTTP {status}: {text}"), str::to_owned);
+                .map_or_else(|| format!("HTTP {status}: {v}"), str::to_owned);
             return Err(PipelineError::Http { url, message });
         }
         Ok(v)
@@ -600,51 +606,45 @@ pub(crate) fn running_server(data_dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(data_dir.join(SERVER_FILE)).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
     let endpoint = v["endpoint"].as_str()?.to_owned();
-    let (status, _) = http("GET", &format!("{endpoint}/api/v1/pipelines"), None, None).ok()?;
+    let (status, _) = http(
+        "GET",
+        &endpoint,
+        "/api/v1/pipelines",
+        None,
+        None,
+        Duration::from_secs(2),
+    )
+    .ok()?;
     (status == 200).then_some(endpoint)
 }
 
-use crate::client::SERVER_FILE;
+use crate::client::{Client, SERVER_FILE};
 
-/// A minimal HTTP/1.1 client for the loopback REST API: one request per connection.
+/// One request to a server's pipelines API with the control API's client: (status, JSON).
 fn http(
     method: &str,
-    url: &str,
+    endpoint: &str,
+    path: &str,
     token: Option<&str>,
     body: Option<&Value>,
-) -> Result<(u16, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("only http:// endpoints are supported")?;
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or("no address")?;
-    let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    timeout: Duration,
+) -> Result<(u16, Value), String> {
+    let client = Client::new(endpoint, token).map_err(|e| e.to_string())?;
+    let method = hyper::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    client
+        .blocking_raw(method, path, body, timeout)
+        .map_err(|e| error_chain(&e))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
     }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&buf);
-    let status = text
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .ok_or("not an HTTP response")?;
-    let body = text.split_once("\r\n\r\n").map_or("", |x| x.1).to_owned();
-    Ok((status, body))
+    s
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -97,7 +97,8 @@ pub(crate) struct AwsDeployArgs {
     #[arg(long)]
     pub(crate) resolve_s3: bool,
     /// CloudFormation capabilities to acknowledge (CAPABILITY_IAM, CAPABILITY_NAMED_IAM,
-    /// CAPABILITY_AUTO_EXPAND); none by default, as `sam deploy`.
+    /// CAPABILITY_AUTO_EXPAND); none by default, as `sam deploy`. A local deploy given some
+    /// checks them as CreateChangeSet does; given none, it checks nothing.
     #[arg(long, num_args = 1.., value_name = "CAPABILITY")]
     pub(crate) capabilities: Vec<String>,
     /// A profile of ~/.aws/config for an aws target.

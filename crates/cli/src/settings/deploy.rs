@@ -327,6 +327,9 @@ pub(crate) struct DeploySettings {
     pub(crate) fail_on_empty_changeset: bool,
     /// Set when the target is an aws one: the deploy goes to AWS, not to the local engine.
     pub(crate) aws: Option<AwsDeploy>,
+    /// `--capabilities` / samconfig's `capabilities`, when given: a local deploy checks them
+    /// as CloudFormation's CreateChangeSet does.
+    pub(crate) capabilities: Option<Vec<String>>,
 }
 
 /// An aws target and the upload/IAM options of a deploy to it.
@@ -468,6 +471,7 @@ impl DeployOptions {
     }
 
     fn finish(mut self, cwd: &Path, diags: &mut Vec<Diagnostic>) -> Option<DeploySettings> {
+        let capabilities = self.aws.capabilities.clone();
         let aws = match self
             .connect
             .target
@@ -531,6 +535,7 @@ impl DeployOptions {
             dry_run: self.dry_run.unwrap_or(false),
             fail_on_empty_changeset: self.fail_on_empty_changeset.unwrap_or(true),
             aws,
+            capabilities,
         })
     }
 }

@@ -290,7 +290,10 @@ impl Provider {
             Self::CodeBuild => 8 * 60,
             Self::CloudFormation => 3 * 24 * 60,
             Self::Manual => 7 * 24 * 60,
-            Self::Lambda => 20,
+            // CodePipeline's quotas page: "AWS Lambda invoke action: 24 hours"; each job the
+            // function does not answer within 20 minutes times out on its own
+            // (`slipway_pipeline::jobs`).
+            Self::Lambda => 24 * 60,
         }
     }
 

@@ -22,6 +22,7 @@
 //! resolved → deployed). References to resources stay in CloudFormation syntax; the deploy
 //! engine evaluates them again with physical IDs ([`eval::PhysicalValues`]).
 
+pub mod capabilities;
 pub mod eval;
 mod graph;
 pub mod hash;

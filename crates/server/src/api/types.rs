@@ -149,6 +149,11 @@ pub struct DeployOptions {
     /// Plan only: nothing is stored.
     #[serde(default)]
     pub dry_run: bool,
+    /// The capabilities acknowledged (`CAPABILITY_IAM`, `CAPABILITY_NAMED_IAM`,
+    /// `CAPABILITY_AUTO_EXPAND`), checked as `CreateChangeSet` checks them. Absent: not
+    /// checked (Slipway's own leniency for local deploys that name none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
