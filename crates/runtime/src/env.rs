@@ -4,8 +4,9 @@
 //! the function's log.
 //!
 //! Memory: `RLIMIT_AS` is set in the child before `exec` to `MemorySize` plus a headroom (the
-//! interpreter's own mappings), and after each invocation the peak resident size (`VmHWM`) is
-//! compared with `MemorySize`; either way the invoke fails with `Runtime.OutOfMemory` and the
+//! interpreter's own mappings), and after each invocation the peak resident size (`VmHWM`; the
+//! built-in bootstrap reports it with its answer on the fast channel, other runtimes' is read
+//! from `/proc/PID/status`) is compared with `MemorySize`; either way the invoke fails with `Runtime.OutOfMemory` and the
 //! environment is replaced.
 
 use std::collections::BTreeMap;
@@ -410,6 +411,10 @@ impl Environment {
     /// Peak resident set size of the process, in bytes (`VmHWM`).
     pub(crate) fn max_memory_bytes(&self) -> Option<u64> {
         use std::os::unix::fs::FileExt as _;
+        // The built-in bootstrap reports it with its answer (`fast.rs`): no procfs read.
+        if let Some(bytes) = self.fast.as_ref().and_then(FastChannel::peak_bytes) {
+            return Some(bytes);
+        }
         // One pread on the descriptor opened at spawn (procfs regenerates the text at offset
         // 0): no path lookup, open or close per invocation.
         let file = self.status.as_ref()?;

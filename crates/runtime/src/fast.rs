@@ -27,6 +27,14 @@
 //! I  /init/error                              aux = error type
 //! ```
 //!
+//! `R`, `r` and `E` may end their aux with one more field, `\0` and the process's peak resident
+//! size in KiB (`getrusage(RUSAGE_SELF).ru_maxrss`, the kernel's `hiwater_rss`, which is what
+//! `VmHWM` in `/proc/PID/status` shows). The platform then takes REPORT's `Max Memory Used`
+//! from it instead of generating and parsing `/proc/PID/status` after every invocation, which
+//! cost more CPU than anything else the platform did per warm invoke. The handler runs in that
+//! process and could make the bootstrap under-report; that only mislabels its own REPORT line,
+//! since the memory limit is enforced by the kernel (`limits.rs`), not by this figure.
+//!
 //! The same rules as the Runtime API apply: a body over [`MAX_RESPONSE_BYTES`] is read and
 //! dropped and the invocation ends as `ResponseTooLarge`; an answer for another request ID is
 //! ignored (the HTTP server refuses it with 400); anything else unreadable ends the environment.
@@ -50,6 +58,9 @@ pub(crate) struct FastChannel {
     writer: OwnedWriteHalf,
     /// The last response read was an `r` frame.
     quiet: bool,
+    /// The peak resident size the last answer reported, in KiB (cleared when an invocation is
+    /// sent, so a timed-out or crashed invocation never shows an older figure).
+    peak_kib: Option<u64>,
 }
 
 impl FastChannel {
@@ -59,6 +70,7 @@ impl FastChannel {
             reader: BufReader::with_capacity(64 * 1024, r),
             writer: w,
             quiet: false,
+            peak_kib: None,
         }
     }
 
@@ -67,8 +79,14 @@ impl FastChannel {
         std::mem::take(&mut self.quiet)
     }
 
+    /// The peak resident size, in bytes, the answer to the current invocation reported.
+    pub(crate) fn peak_bytes(&self) -> Option<u64> {
+        self.peak_kib.map(|kib| kib * 1024)
+    }
+
     /// Hands `invocation` to the runtime.
     pub(crate) async fn send(&mut self, invocation: &Invocation) -> std::io::Result<()> {
+        self.peak_kib = None;
         let frame = encode_invocation(invocation);
         self.writer.write_all(&frame).await
     }
@@ -91,6 +109,14 @@ impl FastChannel {
         let mut aux = vec![0u8; aux_len];
         self.reader.read_exact(&mut aux).await?;
         let aux = String::from_utf8(aux).map_err(|_| invalid("a frame header not in UTF-8"))?;
+        // The optional peak-memory field after the kind's own fields (one for `R`, two for `E`).
+        let (aux, peak) = match kind {
+            b'R' => split_peak(&aux, 1),
+            b'E' => split_peak(&aux, 2),
+            _ => (aux.as_str(), None),
+        };
+        self.peak_kib = peak;
+        let aux = aux.to_owned();
         if body_len > MAX_RESPONSE_BYTES {
             let mut rest = (&mut self.reader).take(body_len as u64);
             tokio::io::copy(&mut rest, &mut tokio::io::sink()).await?;
@@ -129,6 +155,17 @@ impl FastChannel {
             _ => Err(invalid("an unknown frame kind")),
         }
     }
+}
+
+/// `aux` without its trailing peak-memory field, when it has one more `\0`-separated field than
+/// the kind's `fields`, and that figure.
+fn split_peak(aux: &str, fields: usize) -> (&str, Option<u64>) {
+    if aux.matches('\0').count() == fields {
+        if let Some((rest, peak)) = aux.rsplit_once('\0') {
+            return (rest, peak.parse().ok());
+        }
+    }
+    (aux, None)
 }
 
 fn invalid(what: &str) -> std::io::Error {
@@ -207,6 +244,8 @@ mod tests {
         out.extend(frame(b'R', b"r1", b"\"ok\""));
         out.extend(frame(b'r', b"r1", b"\"quiet\""));
         out.extend(frame(b'E', b"r2\0Runtime.Boom", b"{}"));
+        out.extend(frame(b'R', b"r4\x0012345", b"\"peak\""));
+        out.extend(frame(b'E', b"r5\0Runtime.Boom\x00678", b"{}"));
         out.extend(frame(b'I', b"", b"{}"));
         out.extend(frame(b'R', b"r3", &vec![b'x'; MAX_RESPONSE_BYTES + 1]));
         out.extend(frame(b'Z', b"", b""));
@@ -227,6 +266,15 @@ mod tests {
         assert!(
             matches!(ch.recv().await.unwrap(), ApiEvent::Error { request_id, error_type: Some(t), .. } if request_id == "r2" && t == "Runtime.Boom")
         );
+        assert_eq!(ch.peak_bytes(), None);
+        assert!(
+            matches!(ch.recv().await.unwrap(), ApiEvent::Response { request_id, body } if request_id == "r4" && &body[..] == b"\"peak\"")
+        );
+        assert_eq!(ch.peak_bytes(), Some(12345 * 1024));
+        assert!(
+            matches!(ch.recv().await.unwrap(), ApiEvent::Error { request_id, error_type: Some(t), .. } if request_id == "r5" && t == "Runtime.Boom")
+        );
+        assert_eq!(ch.peak_bytes(), Some(678 * 1024));
         assert!(matches!(
             ch.recv().await.unwrap(),
             ApiEvent::InitError {
