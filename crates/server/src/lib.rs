@@ -256,6 +256,8 @@ pub(crate) struct App {
     /// The console's view of AWS targets' stacks.
     #[cfg(feature = "aws")]
     pub(crate) aws_stacks: console::aws::AwsStacks,
+    /// The console's "last deployed by" answers, until a pipeline changes.
+    pub(crate) deployed_by: console::DeployedBy,
 }
 
 impl App {
@@ -446,6 +448,7 @@ impl Server {
             stopped: stopped.clone(),
             #[cfg(feature = "aws")]
             aws_stacks: console::aws::AwsStacks::new(c.aws_targets.clone()),
+            deployed_by: console::DeployedBy::default(),
         });
         let p = pipelines::build(&app, &c.pipelines, tokio::runtime::Handle::current()).map_err(
             |source| ServerError::Artefacts {

@@ -72,8 +72,9 @@ mod pipelines;
 mod resources;
 mod stream;
 
+use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -1365,50 +1366,83 @@ fn change_set_views(app: &App, target: &str, stack: &str) -> Vec<resources::Chan
     out
 }
 
+/// Stack `(account, region, name)` → `(started, pipeline, execution, revision)` of the newest
+/// execution that deployed it.
+type DeployedMap = BTreeMap<(String, String, String), (u64, String, String, String)>;
+
+/// [`deployed_by`]'s answers for every stack at once, kept until a pipeline document changes
+/// (checked by generation, without reading the documents): the stack and function pages would
+/// otherwise read every pipeline's whole history on each render.
+#[derive(Default)]
+pub(crate) struct DeployedBy(Mutex<Option<Generations>>);
+
+/// The pipeline documents' generations a [`DeployedMap`] was built from, and the map.
+type Generations = (Vec<(String, u64)>, Arc<DeployedMap>);
+
 /// The newest pipeline execution that deployed stack `name` of `target` (`account/region`):
 /// `(pipeline, execution, revision)`, for "which commit is this" links from stack and function
-/// pages. One read of the pipelines; executions are looked at as JSON, newest first.
+/// pages.
 fn deployed_by(app: &App, target: &str, name: &str) -> Option<(String, String, String)> {
     let (account, region) = target.split_once('/')?;
+    let generations = app
+        .store
+        .doc_generations(Collection::Pipelines, STATE_TARGET)
+        .ok()?;
+    let map = {
+        let mut cached = app.deployed_by.0.lock().unwrap_or_else(|e| e.into_inner());
+        match cached.as_ref() {
+            Some((g, map)) if *g == generations => map.clone(),
+            _ => {
+                let map = Arc::new(deployed_map(app)?);
+                *cached = Some((generations, map.clone()));
+                map
+            }
+        }
+    };
+    map.get(&(account.to_owned(), region.to_owned(), name.to_owned()))
+        .map(|(_, p, x, r)| (p.clone(), x.clone(), r.clone()))
+}
+
+/// One read of the pipelines: every stack a deploy action produced, with the newest execution
+/// that did (executions are looked at as JSON).
+fn deployed_map(app: &App) -> Option<DeployedMap> {
     let docs = app
         .store
         .list_docs(Collection::Pipelines, STATE_TARGET)
         .ok()?;
-    let mut best: Option<(u64, String, String, String)> = None;
+    let mut map = DeployedMap::new();
     for (key, d) in &docs {
         let state = &d.value["state"];
         let pipeline = state["pipeline"]["name"].as_str().unwrap_or(key);
-        for x in state["executions"].as_array().into_iter().flatten().rev() {
+        for x in state["executions"].as_array().into_iter().flatten() {
             let started = x["startedAt"].as_u64().unwrap_or(0);
-            if best.as_ref().is_some_and(|b| b.0 >= started) {
-                break;
-            }
-            let hit = x["stages"].as_array().into_iter().flatten().any(|s| {
-                s["actions"].as_array().into_iter().flatten().any(|a| {
+            let stacks = x["stages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s["actions"].as_array().into_iter().flatten())
+                .filter_map(|a| {
                     a["result"]["externalExecutionId"]
                         .as_str()
                         .and_then(stream::stack_of_arn)
-                        .is_some_and(|(a, r, n)| a == account && r == region && n == name)
-                })
-            });
-            if hit {
+                });
+            for (a, r, n) in stacks {
+                let k = (a, r, n);
+                if map.get(&k).is_some_and(|b| b.0 >= started) {
+                    continue;
+                }
                 let rev = x["sourceRevisions"][0]["revisionId"]
                     .as_str()
                     .unwrap_or("")
                     .chars()
                     .take(8)
                     .collect();
-                best = Some((
-                    started,
-                    pipeline.to_owned(),
-                    x["id"].as_str().unwrap_or("").to_owned(),
-                    rev,
-                ));
-                break;
+                let id = x["id"].as_str().unwrap_or("").to_owned();
+                map.insert(k, (started, pipeline.to_owned(), id, rev));
             }
         }
     }
-    best.map(|(_, p, x, r)| (p, x, r))
+    Some(map)
 }
 
 /// A paragraph linking to the value stream of the execution that last deployed a stack.

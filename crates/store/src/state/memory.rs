@@ -190,6 +190,20 @@ impl StateStore for MemoryStore {
             .collect())
     }
 
+    fn doc_generations(
+        &self,
+        collection: Collection,
+        target: &str,
+    ) -> Result<Vec<(String, u64)>, StateError> {
+        Ok(self
+            .lock()
+            .docs
+            .iter()
+            .filter(|((c, t, _), _)| *c == collection && t == target)
+            .map(|((_, _, k), v)| (k.clone(), v.generation))
+            .collect())
+    }
+
     fn list_all_docs(
         &self,
         collection: Collection,

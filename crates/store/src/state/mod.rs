@@ -322,6 +322,15 @@ pub trait StateStore: Send + Sync {
         target: &str,
     ) -> Result<Vec<(String, Versioned<Value>)>, StateError>;
 
+    /// `(key, generation)` of one target's documents, sorted by key, without reading the
+    /// documents themselves: a cheap test of whether anything in the collection changed, for
+    /// readers that keep something derived from it.
+    fn doc_generations(
+        &self,
+        collection: Collection,
+        target: &str,
+    ) -> Result<Vec<(String, u64)>, StateError>;
+
     /// `(target, key, document)` across every target, sorted.
     fn list_all_docs(
         &self,

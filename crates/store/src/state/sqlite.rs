@@ -450,6 +450,27 @@ impl StateStore for SqliteStore {
             .collect())
     }
 
+    fn doc_generations(
+        &self,
+        collection: Collection,
+        target: &str,
+    ) -> Result<Vec<(String, u64)>, StateError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare(
+                "SELECT key, generation FROM documents
+                 WHERE collection = ?1 AND target = ?2 ORDER BY key",
+            )
+            .map_err(sql("listing document generations"))?;
+        let rows = st
+            .query_map(params![collection.as_str(), target], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(sql("listing document generations"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("listing document generations"))
+    }
+
     fn list_all_docs(
         &self,
         collection: Collection,

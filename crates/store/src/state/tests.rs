@@ -360,3 +360,40 @@ fn migrating_from_version_1_marks_the_documents_still_in_progress_live() {
     assert_eq!(keys(Collection::Deployments), ["d-2", "d-4"]);
     assert!(keys(Collection::Functions).is_empty());
 }
+
+#[test]
+fn document_generations_are_listed_without_the_documents() {
+    both(|s| {
+        s.commit(
+            Batch::new()
+                .put(
+                    Collection::Pipelines,
+                    T,
+                    "b",
+                    None,
+                    json!({"big": [1, 2, 3]}),
+                )
+                .put(Collection::Pipelines, T, "a", None, json!(1))
+                .put(
+                    Collection::Pipelines,
+                    "222222222222/eu-west-1",
+                    "c",
+                    None,
+                    json!(2),
+                )
+                .put(Collection::Functions, T, "f", None, json!(3)),
+        )
+        .unwrap();
+        s.commit(Batch::new().put(Collection::Pipelines, T, "b", Some(1), json!(4)))
+            .unwrap();
+        assert_eq!(
+            s.doc_generations(Collection::Pipelines, T).unwrap(),
+            [("a".to_owned(), 1), ("b".to_owned(), 2)]
+        );
+        assert!(
+            s.doc_generations(Collection::Journal, T)
+                .unwrap()
+                .is_empty()
+        );
+    });
+}
