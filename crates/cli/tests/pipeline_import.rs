@@ -225,6 +225,46 @@ fn a_bad_template_prints_every_diagnostic_with_its_position_and_defines_nothing(
     let list = slipway(dir, &["pipeline", "list"]);
     assert!(list.stdout.trim().is_empty(), "{}", list.stdout);
 
+    // --logical-id naming nothing: a diagnostic; --name renames the one pipeline.
+    write(dir, &[("ci.yaml", &example())]);
+    let r = slipway(
+        dir,
+        &[
+            "pipeline",
+            "import",
+            "ci.yaml",
+            "--logical-id",
+            "Nope",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("the template has no AWS::CodePipeline::Pipeline named 'Nope'"),
+        "{}",
+        r.stdout
+    );
+    let r = slipway(
+        dir,
+        &[
+            "pipeline",
+            "import",
+            "ci.yaml",
+            "--logical-id",
+            "Pipeline",
+            "--name",
+            "orders-copy",
+            "--dry-run",
+        ],
+    );
+    ok(&r);
+    assert!(
+        r.stdout.contains("pipeline orders-copy: would be created"),
+        "{}",
+        r.stdout
+    );
+
     // Unreadable template: a usage error.
     let r = slipway(dir, &["pipeline", "import", "missing.yaml"]);
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
