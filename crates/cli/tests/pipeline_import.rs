@@ -387,7 +387,7 @@ fn an_imported_codecommit_pipeline_runs_from_the_local_repository_against_a_serv
         run.stdout
     );
 
-    // Re-import with another parameter value: the buildspec changed, the structure did not.
+    // Re-import with another parameter value: the buildspec changed, so version 2.
     let again = slipway(
         &dir,
         &[
@@ -402,7 +402,9 @@ fn an_imported_codecommit_pipeline_runs_from_the_local_repository_against_a_serv
     );
     ok(&again);
     assert!(
-        again.stdout.contains("pipeline gitpipe: updated"),
+        again
+            .stdout
+            .contains("pipeline gitpipe: updated (version 1 → 2)"),
         "{}",
         again.stdout
     );

@@ -9,13 +9,18 @@
 //! diagnostic of both steps is returned, with its position and property path, and, when there
 //! is any error, nothing is defined: all or nothing, for every pipeline of the template.
 //!
-//! Defining an existing pipeline is CodePipeline's `UpdatePipeline`: the definition is
-//! replaced and, when its structure changed, its version goes up by one
-//! ([`slipway_pipeline::exec::Executor::define`]). As CodePipeline's user guide says of editing
-//! a pipeline, an update does not start an execution (the next trigger, or `pipeline run`,
-//! does). Slipway's choice, not documented AWS behaviour: an execution still in progress when
-//! the structure changes is stopped (its stage positions index the old stages) — CodePipeline
-//! does not document what happens to it beyond refusing to retry a stage of an older version.
+//! Defining an existing pipeline is CodePipeline's `UpdatePipeline` (looked up: the API
+//! reference, "Updating the pipeline increases the version number of the pipeline by 1"): the
+//! definition is replaced and its version goes up by one when anything in it changed
+//! ([`slipway_pipeline::exec::Executor::define`] compares the whole definition, configuration
+//! included; re-importing an unchanged template is no new version).
+//! The user guide's "Edit a pipeline" page: editing does not rerun the latest revision — the
+//! next source change (or `pipeline run`) starts the edited pipeline; so an import starts
+//! nothing. What happens to an execution in progress is not documented beyond
+//! `StageNotRetryableException` ("the pipeline structure … might have changed while actions
+//! awaited retry"); Slipway's choice (`Executor::define`) is to stop an execution still in
+//! progress when the structure changes, since its stage positions index the old stages —
+//! it does not keep running on the old definition.
 
 use std::collections::BTreeMap;
 
