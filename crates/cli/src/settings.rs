@@ -329,7 +329,7 @@ fn default_template(cwd: &Path, diags: &mut Vec<Diagnostic>) -> Option<PathBuf> 
 
 /// One `--parameter-overrides` token: `K=V`, several `K=V K2=V2` in one string (as SAM and
 /// samconfig write them), or `K=a value with spaces` that the shell kept together.
-fn override_token(token: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn override_token(token: &str) -> Result<Vec<(String, String)>, String> {
     match parse_overrides(token) {
         Ok(pairs) => Ok(pairs),
         Err(e) => match token.split_once('=') {

@@ -3,6 +3,7 @@
 //! | method and path | what |
 //! | --- | --- |
 //! | `GET /api/v1/pipelines` | `{"pipelines": [{name, version, latest}]}` |
+//! | `POST /api/v1/pipelines` | import a CloudFormation template's CodePipeline pipelines (`pipeline_import.rs`): 200 with what was defined, 422 with every diagnostic and nothing defined |
 //! | `GET /api/v1/pipelines/{name}` | the pipeline's state: definition, executions (history), locks, transitions |
 //! | `POST /api/v1/pipelines/{name}/executions` | start; body `{"variables": {…}}` (optional) → 201 `{"executionId"}` |
 //! | `GET /api/v1/pipelines/{name}/executions/{id}` | one execution |
@@ -37,6 +38,7 @@ pub(crate) const PREFIX: &str = "/api/v1/pipelines";
 /// equal to this list and `api::routes`); keep it in step with the `match` in [`route`].
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/pipelines"),
+    ("POST", "/api/v1/pipelines"),
     ("GET", "/api/v1/pipelines/{name}"),
     ("POST", "/api/v1/pipelines/{name}/executions"),
     ("GET", "/api/v1/pipelines/{name}/executions/{executionId}"),
@@ -209,6 +211,25 @@ pub(crate) fn route(
                 .collect();
             ok(json!({ "pipelines": items }))
         }),
+        (&Method::POST, []) => {
+            let req: crate::ImportRequest = match body(bytes) {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            return match app.import_pipelines(&req, crate::pipeline_import::no_files()) {
+                Ok(report) => {
+                    let status = if report.valid { 200 } else { 422 };
+                    let mut v = serde_json::to_value(&report).unwrap_or_default();
+                    if !report.valid {
+                        v["code"] = json!("InvalidTemplate");
+                        v["message"] = json!("the template has errors: nothing was defined");
+                    }
+                    wire::json(status, JSON, &v)
+                }
+                Err(crate::ImportError::Exec(e)) => exec_error(&e),
+                Err(e) => error(400, "BadRequest", e.to_string()),
+            };
+        }
         (&Method::GET, [name]) => x
             .state(name)
             .map(|s| ok(serde_json::to_value(&s).unwrap_or_default())),

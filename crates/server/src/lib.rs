@@ -67,6 +67,7 @@ mod events;
 mod invoke_action;
 mod lambda;
 mod metrics;
+mod pipeline_import;
 mod pipelines;
 mod prom;
 mod routes;
@@ -96,6 +97,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use api_pipelines::{X_GITHUB_EVENT, X_HUB_SIGNATURE_256};
+pub use pipeline_import::{
+    ImportAction, ImportError, ImportReport, ImportRequest, ImportedPipeline,
+};
 pub use pipelines::{PipelineConfig, Pipelines};
 pub use wiring::{NoRoutes, RouteSink, ServerHooks};
 
@@ -585,6 +589,17 @@ impl ServerHandle {
     }
 
     /// Pipelines: the executor (define, start, approve, state) and the source poller.
+    /// `slipway pipeline import`: resolves a template, imports its CodePipeline pipelines and
+    /// (unless `dry_run`) defines them; the same work as `POST /api/v1/pipelines`, with the
+    /// files beside the template readable through `files`. Blocking.
+    pub fn import_pipelines(
+        &self,
+        req: &ImportRequest,
+        files: &dyn slipway_model::template::FileSource,
+    ) -> Result<ImportReport, ImportError> {
+        self.app.import_pipelines(req, files)
+    }
+
     pub fn pipelines(&self) -> &Pipelines {
         // Always set by `Server::start`.
         self.app

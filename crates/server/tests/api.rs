@@ -553,3 +553,101 @@ fn every_pipeline_route_is_routed() {
         assert!(status < 500, "{method} {path}: {status} {v}");
     }
 }
+
+/// `POST /api/v1/pipelines` (what `slipway pipeline import` calls): `Fn::ImportValue` is
+/// answered by a live stack of the target, `Fn::If` drops a stage, the server's token is
+/// required, a bad template is a 422 with positioned diagnostics and defines nothing.
+#[test]
+fn a_template_is_imported_with_exports_of_the_target_behind_the_token() {
+    let r = Rig::start_with(|c| c.token = Some("s3cret".into()));
+    let tok = Some("s3cret");
+    let shared = "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: shared-art\nOutputs:\n  Art:\n    Value: !Ref Bucket\n    Export:\n      Name: shared-artefacts\n";
+    let body = json!({"template": shared, "codeRoot": r.project().display().to_string()});
+    let (s, out) = call(
+        &r.endpoint(),
+        "POST",
+        &format!("{T}/stacks/shared/deploy"),
+        Some(&body),
+        tok,
+    );
+    assert_eq!(s, 200, "{out}");
+    let pipeline = r#"
+Parameters:
+  WithCheck: {Type: String, Default: "no"}
+Conditions:
+  Check: !Equals [!Ref WithCheck, "yes"]
+Resources:
+  Pipe:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: shared
+      RoleArn: arn:aws:iam::123456789012:role/pipeline
+      ArtifactStore: {Type: S3, Location: !ImportValue shared-artefacts}
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Src
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: "1"}
+              Configuration: {S3Bucket: src, S3ObjectKey: app.zip}
+              OutputArtifacts: [{Name: Src}]
+        - !If
+          - Check
+          - Name: Check
+            Actions:
+              - Name: Approve
+                ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: "1"}
+          - !Ref AWS::NoValue
+        - Name: Gate
+          Actions:
+            - Name: Approve
+              ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: "1"}
+"#;
+    let req = json!({"template": pipeline, "file": "pipeline.yaml"});
+    let (s, _) = call(&r.endpoint(), "POST", "/api/v1/pipelines", Some(&req), None);
+    assert_eq!(s, 401);
+    let (s, out) = call(&r.endpoint(), "POST", "/api/v1/pipelines", Some(&req), tok);
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["target"], "123456789012/us-east-1");
+    let p = &out["pipelines"][0];
+    assert_eq!(p["action"], "created", "{out}");
+    assert_eq!(p["pipeline"]["artifactStore"]["location"], "shared-art");
+    let stages: Vec<&str> = p["pipeline"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["Source", "Gate"]);
+
+    // The condition true: a new stage, so UpdatePipeline's next version.
+    let req = json!({"template": pipeline, "file": "pipeline.yaml",
+        "parameterOverrides": [["WithCheck", "yes"]]});
+    let (s, out) = call(&r.endpoint(), "POST", "/api/v1/pipelines", Some(&req), tok);
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["pipelines"][0]["action"], "updated", "{out}");
+    assert_eq!(out["pipelines"][0]["previousVersion"], 1);
+    assert_eq!(out["pipelines"][0]["pipeline"]["version"], 2);
+
+    // An export that does not exist: 422, the diagnostic's position, nothing changed.
+    let broken = pipeline.replace("shared-artefacts", "no-such-export");
+    let req = json!({"template": broken, "file": "pipeline.yaml"});
+    let (s, out) = call(&r.endpoint(), "POST", "/api/v1/pipelines", Some(&req), tok);
+    assert_eq!(s, 422, "{out}");
+    assert_eq!(out["code"], "InvalidTemplate");
+    assert_eq!(out["valid"], false);
+    let d = &out["diagnostics"][0];
+    assert_eq!(
+        (d["file"].as_str(), d["line"].as_u64()),
+        (Some("pipeline.yaml"), Some(12)),
+        "{out}"
+    );
+    assert!(
+        out["rendered"]
+            .as_str()
+            .unwrap()
+            .contains("--> pipeline.yaml:12:"),
+        "{out}"
+    );
+    let (_, st) = call(&r.endpoint(), "GET", "/api/v1/pipelines/shared", None, tok);
+    assert_eq!(st["pipeline"]["version"], 2);
+}

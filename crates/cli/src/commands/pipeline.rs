@@ -1,4 +1,4 @@
-//! `slipway pipeline list|show|run|status|history|approve|reject|retry|stop`.
+//! `slipway pipeline list|show|run|status|history|approve|reject|retry|stop|import`.
 //!
 //! Where a verb works (settings: flag > environment > the running server > embedded):
 //!
@@ -29,6 +29,7 @@ use slipway_pipeline::{
     ActionStatus, ApprovalDecision, Execution, ExecutionStatus, PipelineState, RetryMode, StopMode,
     git,
 };
+use slipway_server::{ImportAction, ImportError, ImportRequest, ImportedPipeline};
 use slipway_store::state::sqlite::SqliteStore;
 
 use super::Status;
@@ -73,6 +74,33 @@ pub(crate) enum PipelineVerb {
     Retry(RetryArgs),
     /// Stop an execution.
     Stop(StopArgs),
+    /// Define (or update) the `AWS::CodePipeline::Pipeline`s of a CloudFormation template.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The CloudFormation template (YAML or JSON) declaring the pipeline(s).
+    pub(crate) template: PathBuf,
+    /// Parameter values: `Key=Value` pairs (or `ParameterKey=K,ParameterValue=V`).
+    #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+    pub(crate) parameter_overrides: Vec<String>,
+    /// Import only this `AWS::CodePipeline::Pipeline` (default: every one of the template).
+    #[arg(long, value_name = "ID")]
+    pub(crate) logical_id: Option<String>,
+    /// Define the pipeline under this name instead of its `Name` property (one pipeline only).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// `AWS::StackName` while resolving (default: the template file's stem).
+    #[arg(long)]
+    pub(crate) stack_name: Option<String>,
+    /// The target whose stacks' exports answer `Fn::ImportValue` (`ACCOUNT/REGION` or a
+    /// short name such as `dev`; default: the server's default target).
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// Resolve, check and print the pipeline(s); define nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +220,7 @@ pub(crate) fn run(
         place,
         data_dir,
         project,
+        cwd: cwd.to_owned(),
     };
     ctx.verb(&args.verb, out)
 }
@@ -200,6 +229,7 @@ struct Ctx {
     place: Place,
     data_dir: PathBuf,
     project: PathBuf,
+    cwd: PathBuf,
 }
 
 impl Ctx {
@@ -290,6 +320,7 @@ impl Ctx {
 
     fn verb(&self, verb: &PipelineVerb, out: &mut dyn Write) -> Result<Status, PipelineError> {
         match verb {
+            PipelineVerb::Import(a) => self.import(a, out),
             PipelineVerb::List => {
                 for n in self.names()? {
                     let st = self.state(&n)?;
@@ -480,6 +511,119 @@ impl Ctx {
         }
     }
 
+    /// `pipeline import`: the server resolves the template and defines its pipelines (embedded:
+    /// a platform started on the data directory for the while, as `run` does).
+    fn import(&self, a: &ImportArgs, out: &mut dyn Write) -> Result<Status, PipelineError> {
+        let path = self.cwd.join(&a.template);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            PipelineError::Usage(format!("cannot read the template {}: {e}", path.display()))
+        })?;
+        let mut overrides = Vec::new();
+        for t in &a.parameter_overrides {
+            overrides.extend(
+                crate::settings::override_token(t)
+                    .map_err(|e| PipelineError::Usage(format!("--parameter-overrides: {e}")))?,
+            );
+        }
+        let file = a.template.display().to_string();
+        let req = ImportRequest {
+            template: text,
+            file: Some(file.clone()),
+            parameter_overrides: overrides,
+            logical_id: a.logical_id.clone(),
+            name: a.name.clone(),
+            stack_name: a.stack_name.clone(),
+            target: a.target.clone(),
+            dry_run: a.dry_run,
+        };
+        let report = match &self.place {
+            Place::Remote { endpoint, token } => {
+                let url = format!("{endpoint}{PREFIX}");
+                let body = serde_json::to_value(&req).map_err(|e| PipelineError::Http {
+                    url: url.clone(),
+                    message: e.to_string(),
+                })?;
+                let (status, v) = http(
+                    "POST",
+                    endpoint,
+                    PREFIX,
+                    token.as_deref(),
+                    Some(&body),
+                    Duration::from_secs(600),
+                )
+                .map_err(|message| PipelineError::Http {
+                    url: url.clone(),
+                    message,
+                })?;
+                if status != 200 && status != 422 {
+                    let message = v["message"]
+                        .as_str()
+                        .map_or_else(|| format!("HTTP {status}: {v}"), str::to_owned);
+                    return Err(PipelineError::Http { url, message });
+                }
+                serde_json::from_value::<Report>(v).map_err(|e| PipelineError::Http {
+                    url,
+                    message: format!("unexpected answer: {e}"),
+                })?
+            }
+            Place::Embedded => {
+                let files = super::DirFiles(
+                    path.parent()
+                        .map_or_else(|| self.cwd.clone(), Path::to_owned),
+                );
+                let r = self.embedded(|server| server.import_pipelines(&req, &files))?;
+                let r = r.map_err(|e| match e {
+                    ImportError::Exec(e) => PipelineError::Exec(e),
+                    e @ ImportError::NameNeedsOne(_) => PipelineError::Usage(e.to_string()),
+                })?;
+                Report {
+                    valid: r.valid,
+                    target: r.target,
+                    rendered: r.rendered,
+                    pipelines: r.pipelines,
+                }
+            }
+        };
+        out.write_all(report.rendered.as_bytes())?;
+        if !report.valid {
+            writeln!(out, "{file}: invalid — nothing was defined")?;
+            return Ok(Status::Invalid);
+        }
+        let project = match self.place {
+            Place::Embedded => Some(self.project.as_path()),
+            Place::Remote { .. } => None,
+        };
+        for ip in &report.pipelines {
+            summary(ip, &report.target, project, out)?;
+        }
+        if a.dry_run {
+            writeln!(out, "dry run: nothing was defined")?;
+        }
+        Ok(Status::Success)
+    }
+
+    /// Starts the platform on the data directory (no polling), does `f`, stops it.
+    fn embedded<R>(
+        &self,
+        f: impl FnOnce(&slipway_server::ServerHandle) -> R,
+    ) -> Result<R, PipelineError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(PipelineError::Tokio)?;
+        let mut config = slipway_server::Config::new(&self.data_dir);
+        config.bind = "127.0.0.1:0".parse().unwrap_or(config.bind);
+        config.pipelines.project_dir = Some(self.project.clone());
+        config.pipelines.poll_interval = None;
+        let server = rt.block_on(slipway_server::Server::new(config).start())?;
+        let result = {
+            let _in = rt.enter();
+            f(&server)
+        };
+        rt.block_on(server.shutdown())?;
+        Ok(result)
+    }
+
     /// Does `f` where the verbs act, then follows the execution it names until it rests.
     fn act(
         &self,
@@ -502,26 +646,102 @@ impl Ctx {
                     std::thread::sleep(Duration::from_millis(200));
                 }
             }
-            Place::Embedded => {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(PipelineError::Tokio)?;
-                let mut config = slipway_server::Config::new(&self.data_dir);
-                config.bind = "127.0.0.1:0".parse().unwrap_or(config.bind);
-                config.pipelines.project_dir = Some(self.project.clone());
-                config.pipelines.poll_interval = None;
-                let server = rt.block_on(slipway_server::Server::new(config).start())?;
-                let result = {
-                    let _in = rt.enter();
+            Place::Embedded => self
+                .embedded(|server| {
                     let e = server.pipelines().executor.clone();
                     f(Act::Local(&e)).and_then(|id| follow(&e, name, &id, out))
-                };
-                rt.block_on(server.shutdown())?;
-                result
-            }
+                })
+                .and_then(|r| r),
         }
     }
+}
+
+/// `POST /api/v1/pipelines`'s answer, as far as the CLI reads it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    valid: bool,
+    target: String,
+    rendered: String,
+    #[serde(default)]
+    pipelines: Vec<ImportedPipeline>,
+}
+
+const PREFIX: &str = "/api/v1/pipelines";
+
+/// What `import` did to one pipeline, its stages and actions, and where its sources come from.
+fn summary(
+    ip: &ImportedPipeline,
+    target: &str,
+    project: Option<&Path>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let p = &ip.pipeline;
+    let what = match (ip.action, ip.previous_version) {
+        (ImportAction::Created, _) => format!("created (version {})", p.version),
+        (ImportAction::Updated, Some(v)) if v != p.version => {
+            format!("updated (version {v} → {})", p.version)
+        }
+        (ImportAction::Updated, _) => format!("updated (version {}, same structure)", p.version),
+        (ImportAction::Unchanged, _) => format!("unchanged (version {})", p.version),
+        (ImportAction::WouldCreate, _) => "would be created".to_owned(),
+        (ImportAction::WouldUpdate, Some(v)) => format!("would update version {v}"),
+        (ImportAction::WouldUpdate, None) => "would be updated".to_owned(),
+    };
+    let actions: usize = p.stages.iter().map(|s| s.actions.len()).sum();
+    writeln!(
+        out,
+        "pipeline {}: {what} — {} stages, {actions} actions; Fn::ImportValue from target {target}",
+        p.name,
+        p.stages.len()
+    )?;
+    show(p, out)?;
+    let repos = match project {
+        Some(d) => format!("relative to the project directory {}", d.display()),
+        None => "relative to the server's project directory".to_owned(),
+    };
+    for (action, repo, branch) in git::git_sources(p) {
+        writeln!(
+            out,
+            "  source {action}: repository '{repo}' branch '{branch}' → the local git repository at '{repo}' {repos}"
+        )?;
+    }
+    for (action, bucket, key) in git::s3_sources(p) {
+        writeln!(
+            out,
+            "  source {action}: s3://{bucket}/{key} on this server's S3 — an upload there starts the pipeline"
+        )?;
+    }
+    if p.triggers.is_empty() {
+        writeln!(
+            out,
+            "  triggers: none declared — a new commit on a git source's branch (polled) or an S3 upload starts it"
+        )?;
+    }
+    for t in &p.triggers {
+        let branches: Vec<String> = t
+            .push
+            .iter()
+            .filter_map(|f| f.branches.as_ref())
+            .flat_map(|b| b.includes.iter().cloned())
+            .collect();
+        writeln!(
+            out,
+            "  trigger on {}: push to {}{}",
+            t.source_action_name,
+            if branches.is_empty() {
+                "any branch".to_owned()
+            } else {
+                branches.join(", ")
+            },
+            if t.pull_request.is_empty() {
+                ""
+            } else {
+                " (pull-request filters are kept but no pull-request events arrive locally)"
+            }
+        )?;
+    }
+    Ok(())
 }
 
 enum Act<'a> {

@@ -1,0 +1,415 @@
+//! `slipway pipeline import`: the real binary importing CloudFormation templates'
+//! `AWS::CodePipeline::Pipeline`s, embedded and against a running `slipway server`.
+
+mod common;
+
+use std::path::Path;
+
+use common::server::ServerProc;
+use common::{Run, git, slipway, write};
+
+fn example() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/codepipeline/pipeline.yaml"),
+    )
+    .unwrap()
+}
+
+fn ok(r: &Run) {
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+/// A template with four problems: one the resolver finds (a parameter without a value)
+/// and, once that is given, two the importer finds.
+const BAD: &str = r#"Parameters:
+  Env:
+    Type: String
+Resources:
+  Pipe:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: !Sub "bad-${Env}"
+      RoleArn: arn:aws:iam::123456789012:role/pipeline
+      ArtifactStore: {Type: S3, Location: artefacts}
+      Stages:
+        - Name: Source
+          Blockers: []
+          Actions:
+            - Name: Src
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: "1"}
+              Configuration: {S3Bucket: b, S3ObjectKey: k.zip}
+              OutputArtifacts: [{Name: Src}]
+        - Name: Build
+          Actions:
+            - Name: Jenkins
+              ActionTypeId: {Category: Build, Owner: AWS, Provider: Jenkins, Version: "1"}
+              InputArtifacts: [{Name: Src}]
+"#;
+
+#[test]
+fn import_defines_the_example_with_overrides_then_reimport_updates_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, &[("ci/pipeline.yaml", &example())]);
+
+    // --dry-run: the LoadTests stage is there (RunLoadTests=true), nothing is defined.
+    let dry = slipway(
+        dir,
+        &[
+            "pipeline",
+            "import",
+            "ci/pipeline.yaml",
+            "--parameter-overrides",
+            "RunLoadTests=true",
+            "MarkerDir=/tmp/markers",
+            "--dry-run",
+        ],
+    );
+    ok(&dry);
+    assert!(
+        dry.stdout
+            .contains("pipeline orders: would be created — 6 stages, 8 actions"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("dry run: nothing was defined"));
+    assert!(
+        !dir.join(".slipway/state.db").exists() || {
+            let list = slipway(dir, &["pipeline", "list"]);
+            list.stdout.trim().is_empty()
+        }
+    );
+
+    let first = slipway(
+        dir,
+        &[
+            "pipeline",
+            "import",
+            "ci/pipeline.yaml",
+            "--parameter-overrides",
+            "MarkerDir=/tmp/markers",
+        ],
+    );
+    ok(&first);
+    assert!(
+        first
+            .stdout
+            .contains("pipeline orders: created (version 1) — 5 stages, 7 actions"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first
+            .stdout
+            .contains("source Source: s3://orders-source/orders/source.zip on this server's S3"),
+        "{}",
+        first.stdout
+    );
+
+    let show = slipway(dir, &["pipeline", "show", "orders"]);
+    ok(&show);
+    assert!(
+        show.stdout.contains("orders (version 1, SUPERSEDED mode)"),
+        "{}",
+        show.stdout
+    );
+    assert!(show.stdout.contains("Lint [Test CodeBuild, run order 2]"));
+    assert!(!show.stdout.contains("LoadTests"));
+
+    // The same template again: nothing changes.
+    let again = slipway(
+        dir,
+        &[
+            "pipeline",
+            "import",
+            "ci/pipeline.yaml",
+            "--parameter-overrides",
+            "MarkerDir=/tmp/markers",
+        ],
+    );
+    ok(&again);
+    assert!(
+        again
+            .stdout
+            .contains("pipeline orders: unchanged (version 1)"),
+        "{}",
+        again.stdout
+    );
+
+    // Without the Lint action the structure changed: UpdatePipeline, version 2.
+    let update = slipway(
+        dir,
+        &[
+            "pipeline",
+            "import",
+            "ci/pipeline.yaml",
+            "--parameter-overrides",
+            "MarkerDir=/tmp/markers",
+            "RunLint=false",
+        ],
+    );
+    ok(&update);
+    assert!(
+        update
+            .stdout
+            .contains("pipeline orders: updated (version 1 → 2) — 5 stages, 6 actions"),
+        "{}",
+        update.stdout
+    );
+    let show = slipway(dir, &["pipeline", "show", "orders"]);
+    assert!(show.stdout.contains("orders (version 2, SUPERSEDED mode)"));
+    assert!(!show.stdout.contains("Lint"), "{}", show.stdout);
+
+    // `pipeline run` on the imported pipeline: no zip was uploaded, so its S3 source fails.
+    let run = slipway(dir, &["pipeline", "run", "orders"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Source/Source Failed"),
+        "{}",
+        run.stdout
+    );
+    let history = slipway(dir, &["pipeline", "history", "orders"]);
+    assert_eq!(history.stdout.lines().count(), 1, "{}", history.stdout);
+}
+
+#[test]
+fn a_bad_template_prints_every_diagnostic_with_its_position_and_defines_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, &[("bad.yaml", BAD)]);
+
+    let r = slipway(dir, &["pipeline", "import", "bad.yaml"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("parameter 'Env' has no value"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("--> bad.yaml:2:3"), "{}", r.stdout);
+    assert!(r.stdout.contains("bad.yaml: invalid — nothing was defined"));
+
+    // With the parameter given, the importer's diagnostics: both, with positions and paths.
+    let r = slipway(
+        dir,
+        &[
+            "pipeline",
+            "import",
+            "bad.yaml",
+            "--parameter-overrides",
+            "Env=x",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("'Blockers' is not supported by Slipway's pipelines"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("--> bad.yaml:13:11"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("at Resources.Pipe.Properties.Stages.0.Blockers")
+    );
+    assert!(
+        r.stdout
+            .contains("action type Build/AWS/Jenkins/1 is not supported"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("--> bad.yaml:22:15"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("at Resources.Pipe.Properties.Stages.1.Actions.0.ActionTypeId")
+    );
+    let list = slipway(dir, &["pipeline", "list"]);
+    assert!(list.stdout.trim().is_empty(), "{}", list.stdout);
+
+    // --logical-id naming nothing: a diagnostic; --name renames the one pipeline.
+    write(dir, &[("ci.yaml", &example())]);
+    let r = slipway(
+        dir,
+        &[
+            "pipeline",
+            "import",
+            "ci.yaml",
+            "--logical-id",
+            "Nope",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("the template has no AWS::CodePipeline::Pipeline named 'Nope'"),
+        "{}",
+        r.stdout
+    );
+    let r = slipway(
+        dir,
+        &[
+            "pipeline",
+            "import",
+            "ci.yaml",
+            "--logical-id",
+            "Pipeline",
+            "--name",
+            "orders-copy",
+            "--dry-run",
+        ],
+    );
+    ok(&r);
+    assert!(
+        r.stdout.contains("pipeline orders-copy: would be created"),
+        "{}",
+        r.stdout
+    );
+
+    // Unreadable template: a usage error.
+    let r = slipway(dir, &["pipeline", "import", "missing.yaml"]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("missing.yaml"), "{}", r.stderr);
+}
+
+/// A CodePipeline template whose CodeCommit source maps to the project's own git repository
+/// (`RepositoryName: .`), with a CodeBuild build whose buildspec is inline.
+const GIT_PIPELINE: &str = r#"Parameters:
+  Greeting:
+    Type: String
+    Default: hello
+Resources:
+  Checks:
+    Type: AWS::CodeBuild::Project
+    Properties:
+      Name: checks
+      ServiceRole: arn:aws:iam::123456789012:role/codebuild
+      Artifacts: {Type: CODEPIPELINE}
+      Environment: {Type: LINUX_CONTAINER, ComputeType: BUILD_GENERAL1_SMALL, Image: aws/codebuild/standard:7.0}
+      Source:
+        Type: CODEPIPELINE
+        BuildSpec: !Sub |
+          version: 0.2
+          phases:
+            build:
+              commands:
+                - test -f app.txt
+                - echo "${Greeting} from the build"
+  Pipe:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: gitpipe
+      RoleArn: arn:aws:iam::123456789012:role/pipeline
+      ArtifactStore: {Type: S3, Location: artefacts}
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Repo
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: CodeCommit, Version: "1"}
+              Configuration: {RepositoryName: ".", BranchName: trunk, PollForSourceChanges: "false"}
+              OutputArtifacts: [{Name: Src}]
+        - Name: Build
+          Actions:
+            - Name: Checks
+              ActionTypeId: {Category: Build, Owner: AWS, Provider: CodeBuild, Version: "1"}
+              Configuration: {ProjectName: !Ref Checks}
+              InputArtifacts: [{Name: Src}]
+"#;
+
+#[test]
+fn an_imported_codecommit_pipeline_runs_from_the_local_repository_against_a_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    write(
+        &dir,
+        &[
+            ("pipeline.yaml", GIT_PIPELINE),
+            ("app.txt", "v1\n"),
+            (".gitignore", ".slipway/\ndata/\n"),
+        ],
+    );
+    git(&dir, &["init", "-q", "-b", "trunk"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "v1"]);
+    let data = dir.join("data");
+    let server = ServerProc::start(&dir, &data, "1");
+    let ep = server.endpoint.clone();
+
+    // A bad template through the API: 422, every diagnostic printed, nothing defined.
+    write(&dir, &[("bad.yaml", BAD)]);
+    let bad = slipway(
+        &dir,
+        &[
+            "pipeline",
+            "--endpoint",
+            &ep,
+            "import",
+            "bad.yaml",
+            "--parameter-overrides",
+            "Env=x",
+        ],
+    );
+    assert_eq!(bad.code, 1, "{}\n{}", bad.stdout, bad.stderr);
+    assert!(bad.stdout.contains("--> bad.yaml:13:11"), "{}", bad.stdout);
+    assert!(bad.stdout.contains("--> bad.yaml:22:15"), "{}", bad.stdout);
+
+    let imp = slipway(
+        &dir,
+        &["pipeline", "--endpoint", &ep, "import", "pipeline.yaml"],
+    );
+    ok(&imp);
+    assert!(
+        imp.stdout
+            .contains("pipeline gitpipe: created (version 1) — 2 stages, 2 actions"),
+        "{}",
+        imp.stdout
+    );
+    assert!(
+        imp.stdout.contains(
+            "source Repo: repository '.' branch 'trunk' → the local git repository at '.' relative to the server's project directory"
+        ),
+        "{}",
+        imp.stdout
+    );
+    let list = slipway(&dir, &["pipeline", "--endpoint", &ep, "list"]);
+    assert_eq!(list.stdout.lines().count(), 1, "{}", list.stdout);
+
+    let run = slipway(&dir, &["pipeline", "--endpoint", &ep, "run", "gitpipe"]);
+    ok(&run);
+    assert!(
+        run.stdout.contains("Source/Repo Succeeded"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Build/Checks Succeeded"),
+        "{}",
+        run.stdout
+    );
+
+    // Re-import with another parameter value: the buildspec changed, so version 2.
+    let again = slipway(
+        &dir,
+        &[
+            "pipeline",
+            "--endpoint",
+            &ep,
+            "import",
+            "pipeline.yaml",
+            "--parameter-overrides",
+            "Greeting=hi",
+        ],
+    );
+    ok(&again);
+    assert!(
+        again
+            .stdout
+            .contains("pipeline gitpipe: updated (version 1 → 2)"),
+        "{}",
+        again.stdout
+    );
+    let history = slipway(&dir, &["pipeline", "--endpoint", &ep, "history", "gitpipe"]);
+    assert_eq!(history.stdout.lines().count(), 1, "{}", history.stdout);
+    assert!(history.stdout.contains("Succeeded"), "{}", history.stdout);
+    server.stop();
+}
