@@ -41,8 +41,14 @@ const context = await chromium.launchPersistentContext(profile, {
 const inflight = new Set();
 let maxStreams = 0;
 const isStream = (req) => req.url().includes("/console/events");
+// The tabs that sent one: with a leader tab, only the leader does.
+const streamTabs = new Set();
 context.on("request", (req) => {
-  if (isStream(req)) { inflight.add(req); maxStreams = Math.max(maxStreams, inflight.size); }
+  if (isStream(req)) {
+    inflight.add(req);
+    maxStreams = Math.max(maxStreams, inflight.size);
+    streamTabs.add(req.frame().page());
+  }
 });
 const ended = (req) => inflight.delete(req);
 context.on("requestfinished", ended);
@@ -121,6 +127,7 @@ try {
 
   step("deployment page in eight tabs (more than the six connections a browser allows): skip the wait in one, watch 100 % arrive in all");
   maxStreams = inflight.size;
+  streamTabs.clear();
   const dep = await open(`/console/deployments/${deployment}`);
   const depWatcher = await open(`/console/deployments/${deployment}`);
   const more = [];
@@ -136,9 +143,12 @@ try {
     await weight(p).filter({ hasText: "100%" }).waitFor({ timeout: 30000 });
     await notReloaded(p);
   }
-  // One tab leads and holds the only event-stream request; a change of topics aborts it and
-  // opens the next, so two can overlap for a moment.
-  expect(maxStreams <= 2, `at most two event-stream requests at once across eight tabs (saw ${maxStreams})`);
+  // One tab leads and holds the only event-stream request; a change of topics (each new tab)
+  // aborts it and opens the next. Playwright reports an aborted request's end later than the
+  // next request's start, so the count in flight it sees can exceed what the browser holds on
+  // a loaded machine: the property checked is that one tab alone asks, and the count is shown.
+  expect(streamTabs.size === 1, `one tab of eight sends the event-stream requests (saw ${streamTabs.size}; at most ${maxStreams} in flight as Playwright reports them)`);
+  expect(maxStreams < 6, `fewer event-stream requests in flight than the browser's six connections (saw ${maxStreams})`);
   for (const p of more) await p.close();
   await notReloaded(dep);
   await notReloaded(depWatcher);
