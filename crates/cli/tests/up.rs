@@ -61,17 +61,14 @@ struct Up {
 
 impl Up {
     fn start(dir: &Path) -> Up {
+        Up::start_with(dir, &["--poll-interval", "0.2"])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Up {
         let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
             .current_dir(dir)
-            .args([
-                "up",
-                "--port",
-                "0",
-                "--gateway-port",
-                "0",
-                "--poll-interval",
-                "0.2",
-            ])
+            .args(["up", "--port", "0", "--gateway-port", "0"])
+            .args(extra)
             .env_remove("SLIPWAY_DATA_DIR")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -185,6 +182,49 @@ fn up_delivers_every_commit_and_takes_approvals_from_another_terminal() {
         "{}",
         history.stdout
     );
+}
+
+/// `--git-hook`: with polling an hour apart, a commit still starts the pipeline at once — the
+/// post-commit hook Slipway wrote runs `slipway pipeline poll`, which finds the running server;
+/// a hook of the user's own is left alone.
+#[test]
+fn up_with_git_hooks_starts_a_commit_at_once_and_keeps_the_users_own_hooks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hooked");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pipeline = "name: hooked\nsource:\n  git: main\nstages:\n  - name: Build\n    build: sam\n  - name: Dev\n    deploy: {stack: hooked-dev, template: template.yaml, target: dev}\n";
+    write(
+        &dir,
+        &[
+            ("template.yaml", TEMPLATE),
+            ("slipway.yaml", pipeline),
+            (".gitignore", ".slipway/\n"),
+        ],
+    );
+    git(&dir, &["init", "-q", "-b", "main"]);
+    let own = "#!/bin/sh\necho mine\n";
+    write(&dir, &[(".git/hooks/post-merge", own)]);
+    commit(&dir, "v1");
+
+    let mut up = Up::start_with(&dir, &["--poll-interval", "3600", "--git-hook"]);
+    up.wait_for("git hooks       post-commit, post-rewrite → slipway pipeline poll");
+    up.wait_for("Dev/Deploy Succeeded");
+    assert_eq!(
+        std::fs::read_to_string(dir.join(".git/hooks/post-merge")).unwrap(),
+        own
+    );
+    let hook = std::fs::read_to_string(dir.join(".git/hooks/post-commit")).unwrap();
+    assert!(hook.contains("pipeline poll --project"), "{hook}");
+
+    // The next poll is an hour away: only the hook can start this one.
+    commit(&dir, "v2");
+    up.wait_for("app v2");
+    up.wait_for("Dev/Deploy Succeeded");
+
+    // Without new commits, asking again starts nothing.
+    let poll = slipway(&dir, &["pipeline", "poll"]);
+    assert_eq!(poll.code, 0, "{}\n{}", poll.stdout, poll.stderr);
+    assert_eq!(poll.stdout.trim(), "no new commit");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | `GET /api/v1/pipelines` | `{"pipelines": [{name, version, latest}]}` |
 //! | `POST /api/v1/pipelines` | import a CloudFormation template's CodePipeline pipelines (`pipeline_import.rs`): 200 with what was defined, 422 with every diagnostic and nothing defined |
+//! | `POST /api/v1/pipelines:poll` | look at every git source's branch now (the git hooks of `slipway up --git-hook`) → `{"started": [id…]}` |
 //! | `GET /api/v1/pipelines/{name}` | the pipeline's state: definition, executions (history), locks, transitions |
 //! | `POST /api/v1/pipelines/{name}/executions` | start; body `{"variables": {…}}` (optional) → 201 `{"executionId"}` |
 //! | `GET /api/v1/pipelines/{name}/executions/{id}` | one execution |
@@ -39,6 +40,7 @@ pub(crate) const PREFIX: &str = "/api/v1/pipelines";
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/pipelines"),
     ("POST", "/api/v1/pipelines"),
+    ("POST", "/api/v1/pipelines:poll"),
     ("GET", "/api/v1/pipelines/{name}"),
     ("POST", "/api/v1/pipelines/{name}/executions"),
     ("GET", "/api/v1/pipelines/{name}/executions/{executionId}"),
@@ -290,6 +292,14 @@ pub(crate) fn route(
             };
             x.decide(name, &b.stage, &b.action, decision)
                 .map(|id| ok(json!({ "executionId": id })))
+        }
+        // A git hook's `slipway pipeline poll`: every git source looked at now. (`:` cannot be
+        // in a pipeline name, so this never shadows one.)
+        (&Method::POST, [":poll"]) => {
+            return match p.poll_now() {
+                Ok(started) => wire::json(200, JSON, &json!({ "started": started })),
+                Err(e) => error(500, "PollFailed", e.to_string()),
+            };
         }
         (&Method::POST, [name, "webhook"]) => {
             return webhook(p, name, bytes, signature, event);

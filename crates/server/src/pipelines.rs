@@ -87,6 +87,22 @@ pub struct Pipelines {
     pub source: Arc<GitSource>,
     pub poller: Option<Poller>,
     pub(crate) webhook_secret: Option<String>,
+    /// One look at the git sources at a time: the loop's, and `POST /api/v1/pipelines:poll`'s
+    /// (a git hook's), which would otherwise both start the same new commit.
+    polling: Mutex<()>,
+}
+
+impl Pipelines {
+    /// Looks at every git source's branch now, whether or not polling is on (what a git hook's
+    /// `slipway pipeline poll` asks for); the IDs of the executions started.
+    pub(crate) fn poll_now(&self) -> Result<Vec<String>, slipway_pipeline::trigger::PollError> {
+        let _one = self.polling.lock().unwrap_or_else(|e| e.into_inner());
+        let once = Poller::new(Duration::ZERO);
+        self.poller
+            .as_ref()
+            .unwrap_or(&once)
+            .poll(&self.executor, &self.source)
+    }
 }
 
 pub(crate) fn build(
@@ -158,6 +174,7 @@ pub(crate) fn build(
         source,
         poller: config.poll_interval.map(Poller::new),
         webhook_secret: config.webhook_secret.clone(),
+        polling: Mutex::new(()),
     })
 }
 
@@ -178,7 +195,7 @@ pub(crate) async fn pipeline_loop(app: Arc<App>, mut stopped: watch::Receiver<bo
             }
             if let Some(poller) = &p.poller
                 && poller.due(a.clock.now_ms())
-                && let Err(e) = poller.poll(&p.executor, &p.source)
+                && let Err(e) = p.poll_now()
             {
                 tracing::warn!(error = %e, "polling sources failed");
             }

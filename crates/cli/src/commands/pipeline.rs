@@ -76,6 +76,9 @@ pub(crate) enum PipelineVerb {
     Stop(StopArgs),
     /// Define (or update) the `AWS::CodePipeline::Pipeline`s of a CloudFormation template.
     Import(ImportArgs),
+    /// Tell the running server to look at every git source's branch now (what the git hooks
+    /// of `slipway up --git-hook` run after a commit, merge or rewrite).
+    Poll,
 }
 
 #[derive(Debug, Args)]
@@ -321,6 +324,28 @@ impl Ctx {
     fn verb(&self, verb: &PipelineVerb, out: &mut dyn Write) -> Result<Status, PipelineError> {
         match verb {
             PipelineVerb::Import(a) => self.import(a, out),
+            PipelineVerb::Poll => {
+                if matches!(self.place, Place::Embedded) {
+                    return Err(PipelineError::Usage(format!(
+                        "no running Slipway server for {} (`slipway up`, or --endpoint): nothing to tell",
+                        self.project.display()
+                    )));
+                }
+                let v = self.http("POST", ":poll", None)?;
+                let started: Vec<&str> = v["started"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                if started.is_empty() {
+                    writeln!(out, "no new commit")?;
+                }
+                for id in started {
+                    writeln!(out, "started execution {id}")?;
+                }
+                Ok(Status::Success)
+            }
             PipelineVerb::List => {
                 for n in self.names()? {
                     let st = self.state(&n)?;

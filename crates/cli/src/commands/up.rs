@@ -52,6 +52,51 @@ pub(crate) struct UpArgs {
     /// `POST /api/v1/pipelines/NAME/webhook`).
     #[arg(long, value_name = "SECRET")]
     pub(crate) webhook_secret: Option<String>,
+    /// Install git hooks (post-commit, post-merge, post-rewrite) that tell this server about a
+    /// new commit at once (`slipway pipeline poll`), instead of at the next poll. A hook of the
+    /// same name that Slipway did not write is left alone.
+    #[arg(long)]
+    pub(crate) git_hook: bool,
+}
+
+/// The first line after the shebang of the hooks Slipway writes: how it knows its own.
+const HOOK_MARK: &str = "# slipway: tells `slipway up` about a new commit (slipway up --git-hook)";
+/// The hooks that mean "the branch may have moved".
+const HOOKS: [&str; 3] = ["post-commit", "post-merge", "post-rewrite"];
+
+/// Writes the git hooks of `--git-hook` into the repository at `dir` (its hooks directory as
+/// git resolves it: `core.hooksPath`, worktrees). Returns the hooks written and a line for each
+/// one left alone. The hook runs in the background and never fails the git command.
+pub(crate) fn install_git_hooks(dir: &Path) -> std::io::Result<(Vec<&'static str>, Vec<String>)> {
+    let hooks = git::git(dir, &["rev-parse", "--git-path", "hooks"])
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let hooks = dir.join(hooks.trim());
+    std::fs::create_dir_all(&hooks)?;
+    let exe = std::env::current_exe()?;
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
+    let script = format!(
+        "#!/bin/sh\n{HOOK_MARK}\n{} pipeline poll --project {} >/dev/null 2>&1 &\nexit 0\n",
+        quote(&exe),
+        quote(dir)
+    );
+    let (mut written, mut kept) = (Vec::new(), Vec::new());
+    for name in HOOKS {
+        let path = hooks.join(name);
+        if let Ok(existing) = std::fs::read_to_string(&path)
+            && !existing.contains(HOOK_MARK)
+        {
+            kept.push(format!(
+                "{} exists and is not Slipway's: left alone (add `slipway pipeline poll &` to it)",
+                path.display()
+            ));
+            continue;
+        }
+        std::fs::write(&path, &script)?;
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        written.push(name);
+    }
+    Ok((written, kept))
 }
 
 pub(crate) fn run(
@@ -143,6 +188,22 @@ pub(crate) fn run(
     };
     // Where other `slipway` processes find this server (`slipway pipeline approve …`).
     crate::client::announce(&data_dir, &url);
+    let hooks = if args.git_hook {
+        match install_git_hooks(&dir) {
+            Ok((written, kept)) => {
+                for k in kept {
+                    writeln!(err, "note: {k}")?;
+                }
+                written
+            }
+            Err(e) => {
+                writeln!(err, "warning: the git hooks could not be written: {e}")?;
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
 
     writeln!(out, "Slipway is up for {}", dir.display())?;
     writeln!(out, "  control plane   {url}")?;
@@ -163,6 +224,13 @@ pub(crate) fn run(
         "  pipeline        {name} (version {version}): {}",
         stages.join(" → ")
     )?;
+    if !hooks.is_empty() {
+        writeln!(
+            out,
+            "  git hooks       {} → slipway pipeline poll (a commit starts at once)",
+            hooks.join(", ")
+        )?;
+    }
     match poll {
         Some(p) => writeln!(
             out,
