@@ -21,9 +21,12 @@
 //! metadata, so a later `GetObject`/`HeadObject`/`ListObjectsV2` reports the content's
 //! single-part ETag, not the `-N` form `CompleteMultipartUpload` answered.
 //!
-//! Not implemented (answered `NotImplemented` by `s3.rs`): `UploadPartCopy`,
-//! `ListMultipartUploads`. Uploads are never expired (S3 keeps them until aborted or a
-//! lifecycle rule removes them, too).
+//! Not implemented (answered `NotImplemented`): `UploadPartCopy`, `ListMultipartUploads`;
+//! per-part checksums (`x-amz-checksum-*`) are neither checked nor returned. A part is one
+//! request body, so it is bounded by the endpoint's 64 MiB body limit (S3 allows 5 GiB; the
+//! AWS CLI's default part is 8 MB). Uploads are never expired (S3 keeps them until aborted or
+//! a lifecycle rule removes them, too). A server killed in the middle of a completion leaves
+//! that upload's claimed directory (`<id>.completing.<request>`) behind, unused.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
