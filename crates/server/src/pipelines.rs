@@ -1374,7 +1374,22 @@ fn relocate_code(template: &mut Value, prefix: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::relocate_code;
+    use super::{artifact_key, relocate_code};
+
+    #[test]
+    fn artefact_keys_truncate_as_codepipeline_does() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            artifact_key("a-pipeline-name-longer-than-twenty", "BuildOutput", hex),
+            "a-pipeline-name-long/BuildOutpu/0123456789abcdef.zip"
+        );
+        assert_eq!(artifact_key("p", "Src", hex), "p/Src/0123456789abcdef.zip");
+        // Characters, not bytes.
+        assert_eq!(
+            artifact_key("p", "ÄÄÄÄÄÄÄÄÄÄÄÄ", hex),
+            "p/ÄÄÄÄÄÄÄÄÄÄ/0123456789abcdef.zip"
+        );
+    }
 
     #[test]
     fn code_paths_move_under_the_artefact() {
