@@ -49,6 +49,8 @@ use crate::schedule::{iso8601_ms, iso8601_s};
 pub enum S3Event {
     Put,
     Copy,
+    /// `CompleteMultipartUpload` assembled the object.
+    CompleteMultipartUpload,
     Delete,
 }
 
@@ -58,6 +60,7 @@ impl S3Event {
         match self {
             S3Event::Put => "ObjectCreated:Put",
             S3Event::Copy => "ObjectCreated:Copy",
+            S3Event::CompleteMultipartUpload => "ObjectCreated:CompleteMultipartUpload",
             S3Event::Delete => "ObjectRemoved:Delete",
         }
     }
@@ -68,7 +71,8 @@ impl S3Event {
 }
 
 /// The event types a bucket notification may name ("Supported event types for SQS, SNS, and
-/// Lambda"). Slipway emits the object-created (`Put`, `Copy`) and object-removed (`Delete`)
+/// Lambda"). Slipway emits the object-created (`Put`, `Copy`, `CompleteMultipartUpload`) and
+/// object-removed (`Delete`)
 /// ones; the others are accepted and never fire locally (no lifecycle, replication, restore).
 pub const S3_EVENT_TYPES: &[&str] = &[
     "s3:TestEvent",
@@ -476,6 +480,13 @@ mod tests {
             ("s3:ObjectCreated:Put", Put, true),
             ("s3:ObjectCreated:Put", Copy, false),
             ("s3:ObjectCreated:Copy", Copy, true),
+            ("s3:ObjectCreated:*", CompleteMultipartUpload, true),
+            ("s3:ObjectCreated:Put", CompleteMultipartUpload, false),
+            (
+                "s3:ObjectCreated:CompleteMultipartUpload",
+                CompleteMultipartUpload,
+                true,
+            ),
             ("s3:ObjectRemoved:*", Delete, true),
             ("s3:ObjectRemoved:Delete", Delete, true),
             ("s3:ObjectRemoved:*", Put, false),

@@ -22,14 +22,15 @@
 //! `outputVariables` as its variables (under the action's namespace) and the output artefacts
 //! the function uploaded; a failure fails the action with its `failureDetails.message`.
 //!
-//! Artefacts: each input artefact is placed, as the zip the artefact store holds, in the local
-//! S3 bucket `codepipeline-REGION-ACCOUNT` (CodePipeline's default artefact bucket is named
-//! `codepipeline-REGION-…`), at `PIPELINE/ARTIFACT/DIGEST7` — so the function reads it with
-//! boto3's `s3.get_object` through `AWS_ENDPOINT_URL`. Each output artefact gets a key of the
-//! same form, fixed per action attempt; the function must `put_object` a zip there before it
+//! Artefacts: each input artefact is placed, as the zip the artefact store holds, in the
+//! pipeline's artefact bucket at its key — the scheme `Fn::GetArtifactAtt` uses
+//! ([`crate::pipelines::artifact_bucket`], [`crate::pipelines::artifact_key`]:
+//! `ArtifactStore.Location` else `codepipeline-REGION-ACCOUNT`,
+//! `PIPELINE20/ARTIFACT10/HEX16.zip`) — so the function reads it with boto3's `s3.get_object`
+//! through `AWS_ENDPOINT_URL`. Each output artefact gets a key of the same form whose last
+//! part is fixed per action attempt; the function must `put_object` a zip there before it
 //! reports success (as on AWS: "If you specify output artifacts for the action, they must be
-//! uploaded to the S3 bucket as part of the function implementation"). Key parts are
-//! truncated to 20 characters as CodePipeline does.
+//! uploaded to the S3 bucket as part of the function implementation").
 //!
 //! Known differences: the function is invoked synchronously on the action's thread (to know
 //! whether its invocation finished, which decides what a restart does — see the jobs module);
@@ -48,6 +49,7 @@ use slipway_pipeline::{ActionResult, Artifact};
 use slipway_store::{Digest, Store};
 
 use crate::App;
+use crate::pipelines::{artifact_bucket, artifact_key, place_artifact};
 
 pub(crate) struct InvokeRunner {
     pub(crate) app: Weak<App>,
@@ -70,15 +72,9 @@ impl ActionRunner for InvokeRunner {
     }
 }
 
-/// CodePipeline truncates each part of an artefact's object key.
-fn key_part(s: &str) -> String {
-    s.chars().take(20).collect()
-}
-
-fn short_hash(s: &str) -> String {
-    let h = sha2::Sha256::digest(s.as_bytes());
-    // Seven characters, as CodePipeline's artefact keys end (`…/MyAppBuild/xK2dEXa`).
-    hex::encode(h)[..7].to_owned()
+/// The hex sha256 of `s`.
+fn hash_hex(s: &str) -> String {
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
 
 impl InvokeRunner {
@@ -90,8 +86,8 @@ impl InvokeRunner {
             .ok_or("the Lambda invoke action needs FunctionName")?
             .clone();
         let target = app.target_of(a.target.as_deref(), a.region.as_deref());
-        let (account, region) = target.split_once('/').unwrap_or((&target, ""));
-        let bucket = format!("codepipeline-{region}-{account}");
+        let account = target.split_once('/').map_or(target.as_str(), |(a, _)| a);
+        let bucket = artifact_bucket(app, &job.pipeline, a.region.as_deref());
         let bucket_path = bucket_dir(&app.data_dir, &bucket);
         std::fs::create_dir_all(&bucket_path)
             .map_err(|e| format!("cannot create {}: {e}", bucket_path.display()))?;
@@ -105,13 +101,8 @@ impl InvokeRunner {
             .outputs
             .iter()
             .map(|name| {
-                let key = format!(
-                    "{}/{}/{}",
-                    key_part(&job.pipeline),
-                    key_part(name),
-                    short_hash(&format!("{attempt_key}|{name}"))
-                );
-                (name.clone(), key)
+                let hex = hash_hex(&format!("{attempt_key}|{name}"));
+                (name.clone(), artifact_key(&job.pipeline, name, &hex))
             })
             .collect();
         let location = |name: &str, key: &str| {
@@ -284,26 +275,9 @@ impl InvokeRunner {
             .location
             .parse()
             .map_err(|_| format!("artefact '{}' has no store location", a.name))?;
-        let key = format!(
-            "{}/{}/{}",
-            key_part(pipeline),
-            key_part(&a.name),
-            &d.hex()[..7]
-        );
-        let file = bucket_dir(&app.data_dir, bucket).join(&key);
-        if !file.is_file() {
-            let bytes = self
-                .artefacts
-                .get(&d)
-                .map_err(|e| format!("cannot read artefact '{}': {e}", a.name))?;
-            let dir = file.parent().unwrap_or(&file);
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            let tmp = file.with_extension("partial");
-            std::fs::write(&tmp, bytes)
-                .and_then(|()| std::fs::rename(&tmp, &file))
-                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        }
+        let key = artifact_key(pipeline, &a.name, &d.hex());
+        place_artifact(app, &self.artefacts, bucket, &key, &d)
+            .map_err(|e| format!("input artefact '{}': {e}", a.name))?;
         Ok((a.name.clone(), key))
     }
 
@@ -316,12 +290,14 @@ impl InvokeRunner {
         key: &str,
     ) -> Result<Artifact, String> {
         let file = bucket_dir(&app.data_dir, bucket).join(key);
-        let bytes = std::fs::read(&file).map_err(|_| {
-            format!("the function did not upload output artefact '{name}' to s3://{bucket}/{key}")
-        })?;
+        if !file.is_file() {
+            return Err(format!(
+                "the function did not upload output artefact '{name}' to s3://{bucket}/{key}"
+            ));
+        }
         let blob = self
             .artefacts
-            .put_bytes(&bytes)
+            .put_file(&file)
             .map_err(|e| format!("cannot store output artefact '{name}': {e}"))?;
         Ok(Artifact {
             name: name.to_owned(),

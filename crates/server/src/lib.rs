@@ -72,6 +72,7 @@ mod pipelines;
 mod prom;
 mod routes;
 mod s3;
+mod s3_multipart;
 mod sigv4;
 mod sns;
 mod sqs;

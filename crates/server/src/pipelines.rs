@@ -411,6 +411,72 @@ pub(crate) fn object_uploaded(app: &App, bucket: &str, key: &str, file: &Path) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Artefacts as S3 objects: one scheme for `Fn::GetArtifactAtt` (deploy actions) and the
+// artefacts an invoke action's function reads and writes.
+
+/// The bucket that holds `pipeline`'s artefacts as objects of this server's S3: the
+/// pipeline's `ArtifactStore.Location`, else `codepipeline-REGION-ACCOUNT` (shaped like the
+/// bucket CodePipeline creates by default, `codepipeline-us-east-1-123456789012`) for the
+/// action's region (else the server's default region) and the server's default account — the
+/// pipeline's own account, as on AWS, where the artefact bucket belongs to the pipeline's
+/// account even when an action runs in another one.
+pub(crate) fn artifact_bucket(app: &App, pipeline: &str, region: Option<&str>) -> String {
+    let configured = app
+        .pipelines
+        .get()
+        .and_then(|p| p.executor.state(pipeline).ok())
+        .and_then(|st| st.pipeline.artifact_store.map(|s| s.location))
+        .filter(|l| object_file(&app.data_dir, l, "k").is_some());
+    configured.unwrap_or_else(|| {
+        let region = region.unwrap_or(&app.default_region);
+        format!("codepipeline-{region}-{}", app.default_account)
+    })
+}
+
+/// An artefact's key: `<pipeline, first 20 characters>/<artefact, first 10>/<16 of hex>.zip`,
+/// as CodePipeline writes `MyPipeline/ArtifactNa/1ABCyZZ.zip`. Its last part is random on AWS;
+/// here it is the first 16 characters of `hex` — the content's sha256 for an artefact that
+/// exists (so the same artefact has the same key), a hash naming the action attempt for an
+/// output a function must upload.
+pub(crate) fn artifact_key(pipeline: &str, artifact: &str, hex: &str) -> String {
+    let short = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+    format!(
+        "{}/{}/{}.zip",
+        short(pipeline, 20),
+        short(artifact, 10),
+        short(hex, 16)
+    )
+}
+
+/// Puts the artefact store's zip `d` at `s3://bucket/key` unless an object is there already:
+/// a hard link to the blob (else a copy), made aside and renamed into place, so a reader never
+/// sees half a zip. The bucket is created if needed.
+pub(crate) fn place_artifact(
+    app: &App,
+    artefacts: &Store,
+    bucket: &str,
+    key: &str,
+    d: &Digest,
+) -> Result<PathBuf, String> {
+    let file = object_file(&app.data_dir, bucket, key)
+        .ok_or_else(|| format!("s3://{bucket}/{key} is not a key Slipway can store"))?;
+    if !file.is_file() {
+        let place = || -> std::io::Result<()> {
+            let dir = file.parent().unwrap_or(&app.data_dir);
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join(format!(".{}.{}.partial", d.hex(), std::process::id()));
+            let _ = std::fs::remove_file(&tmp);
+            if std::fs::hard_link(artefacts.path_of(d), &tmp).is_err() {
+                std::fs::copy(artefacts.path_of(d), &tmp)?;
+            }
+            std::fs::rename(&tmp, &file)
+        };
+        place().map_err(|e| format!("cannot place the artefact at s3://{bucket}/{key}: {e}"))?;
+    }
+    Ok(file)
+}
+
+// ---------------------------------------------------------------------------------------------
 // CodeBuild.
 
 struct BuildRunner {
@@ -726,13 +792,10 @@ impl DeployRunner {
     /// `Fn::GetArtifactAtt [artifact, BucketName | ObjectKey | URL]`: where the artefact store
     /// keeps an input artefact, as an object of this server's S3.
     ///
-    /// The bucket is the pipeline's `ArtifactStore.Location` (else `codepipeline-REGION-ACCOUNT`,
-    /// shaped like the bucket CodePipeline creates by default); the key is
-    /// `<pipeline, first 20 characters>/<artefact, first 10>/<16 hex of its sha256>.zip`, as
-    /// CodePipeline writes `pipeline/ArtifactNa/1ABCyZZ.zip` (its last part is random, this one
-    /// is the content's, so the same artefact has the same key). The zip is placed there (a hard
-    /// link to the blob, else a copy) when first asked for, so `aws s3 cp` can read it and a
-    /// template's `Code: {S3Bucket, S3Key}` deploys it (the engine unpacks zip objects). `URL` is
+    /// The bucket and key are [`artifact_bucket`] and [`artifact_key`] (the same place the
+    /// invoke action gives its function), and the zip is placed there by [`place_artifact`]
+    /// when first asked for, so `aws s3 cp` can read it and a template's
+    /// `Code: {S3Bucket, S3Key}` deploys it (the engine unpacks zip objects). `URL` is
     /// the path-style URL of the object on this server's S3 endpoint (CodePipeline's is
     /// `https://s3.REGION.amazonaws.com/bucket/key`). `ObjectKey` is the whole key, which is what
     /// CloudFormation's `S3Key` needs (the CloudFormation user guide's example shows only the
@@ -753,44 +816,10 @@ impl DeployRunner {
                 format!("Fn::GetArtifactAtt: '{artifact}' is not an input artefact of this action")
             })?;
         let d = digest_of(a)?;
-        let configured = app
-            .pipelines
-            .get()
-            .and_then(|p| p.executor.state(&job.pipeline).ok())
-            .and_then(|st| st.pipeline.artifact_store.map(|s| s.location))
-            .filter(|l| object_file(&app.data_dir, l, "k").is_some());
-        let region = job
-            .action
-            .region
-            .clone()
-            .unwrap_or_else(|| app.default_region.clone());
-        let bucket =
-            configured.unwrap_or_else(|| format!("codepipeline-{region}-{}", app.default_account));
-        let short = |s: &str, n: usize| s.chars().take(n).collect::<String>();
-        let key = format!(
-            "{}/{}/{}.zip",
-            short(&job.pipeline, 20),
-            short(artifact, 10),
-            &d.hex()[..16]
-        );
-        let file = object_file(&app.data_dir, &bucket, &key).ok_or_else(|| {
-            format!("Fn::GetArtifactAtt: s3://{bucket}/{key} is not a key Slipway can store")
-        })?;
-        if !file.is_file() {
-            let place = || -> std::io::Result<()> {
-                let dir = file.parent().unwrap_or(&app.data_dir);
-                std::fs::create_dir_all(dir)?;
-                let tmp = dir.join(format!(".{}.{}.partial", d.hex(), std::process::id()));
-                let _ = std::fs::remove_file(&tmp);
-                if std::fs::hard_link(self.artefacts.path_of(&d), &tmp).is_err() {
-                    std::fs::copy(self.artefacts.path_of(&d), &tmp)?;
-                }
-                std::fs::rename(&tmp, &file)
-            };
-            place().map_err(|e| {
-                format!("Fn::GetArtifactAtt: cannot place '{artifact}' at s3://{bucket}/{key}: {e}")
-            })?;
-        }
+        let bucket = artifact_bucket(app, &job.pipeline, job.action.region.as_deref());
+        let key = artifact_key(&job.pipeline, artifact, &d.hex());
+        place_artifact(app, &self.artefacts, &bucket, &key, &d)
+            .map_err(|e| format!("Fn::GetArtifactAtt: {e}"))?;
         Ok(match attribute {
             "BucketName" => bucket,
             "ObjectKey" => key,
@@ -1362,7 +1391,22 @@ fn relocate_code(template: &mut Value, prefix: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::relocate_code;
+    use super::{artifact_key, relocate_code};
+
+    #[test]
+    fn artefact_keys_truncate_as_codepipeline_does() {
+        let hex = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            artifact_key("a-pipeline-name-longer-than-twenty", "BuildOutput", hex),
+            "a-pipeline-name-long/BuildOutpu/0123456789abcdef.zip"
+        );
+        assert_eq!(artifact_key("p", "Src", hex), "p/Src/0123456789abcdef.zip");
+        // Characters, not bytes.
+        assert_eq!(
+            artifact_key("p", "ÄÄÄÄÄÄÄÄÄÄÄÄ", hex),
+            "p/ÄÄÄÄÄÄÄÄÄÄ/0123456789abcdef.zip"
+        );
+    }
 
     #[test]
     fn code_paths_move_under_the_artefact() {

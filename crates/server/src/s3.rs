@@ -1,10 +1,14 @@
 //! S3 (REST-XML, path-style `/bucket/key`): `PutObject`, `GetObject`, `HeadObject`,
 //! `DeleteObject`, `CopyObject`, `ListObjectsV2`, plus `ListBuckets`, `HeadBucket` and
 //! `CreateBucket`, on the buckets the engine created or `CreateBucket` made — directories
-//! under `<data_dir>/s3/`, one file per object. A put also starts the pipelines whose S3
-//! source watches that key (`pipelines::object_uploaded`).
+//! under `<data_dir>/s3/`, one file per object — and multipart uploads (`s3_multipart.rs`).
+//! A put, copy or completed multipart upload also starts the pipelines whose S3 source
+//! watches that key (`pipelines::object_uploaded`).
 //! Object-created and object-removed events go to the bucket's notification configuration
 //! (`events.rs`); removal events only for keys that existed.
+//!
+//! `GetObject` answers a single `Range: bytes=…` with 206 (the AWS CLI downloads big objects
+//! in ranges).
 //!
 //! Known differences: the `ETag` is the first 128 bits of the content's sha256 (not its MD5);
 //! no user metadata or content type is kept (objects answer `binary/octet-stream`); keys whose
@@ -20,7 +24,7 @@ use slipway_engine::providers::bucket_dir;
 use slipway_deploy::events::S3Event;
 
 use crate::wire::{self, AwsError, HttpResponse, S3_XMLNS, Service, Xml};
-use crate::{App, Req, events};
+use crate::{App, Req, events, s3_multipart};
 
 fn no_such_bucket(bucket: &str) -> AwsError {
     let mut e = AwsError::new(
@@ -70,14 +74,14 @@ const SUBRESOURCES: &[&str] = &[
     "delete",
 ];
 
-/// Everything else S3 has (multipart uploads, ACLs, versioning, …) is refused loudly.
+/// Everything else S3 has (ACLs, versioning, …) is refused loudly.
 fn not_implemented(req: &Req) -> AwsError {
     AwsError::new(
         Service::S3,
         501,
         "NotImplemented",
         format!(
-            "Slipway does not implement this S3 operation ({} {}): only PutObject, GetObject, HeadObject, DeleteObject, CopyObject, ListObjectsV2, ListBuckets, HeadBucket and CreateBucket",
+            "Slipway does not implement this S3 operation ({} {}): only PutObject, GetObject, HeadObject, DeleteObject, CopyObject, ListObjectsV2, ListBuckets, HeadBucket, CreateBucket and the multipart upload operations (CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload, ListParts)",
             req.method, req.path
         ),
     )
@@ -103,6 +107,28 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
         };
     }
     let dir = bucket_dir(&app.data_dir, &bucket);
+    if !key.is_empty() && s3_multipart::is_multipart(req) {
+        if bucket.contains(['/', '\\']) || bucket.starts_with('.') || !dir.is_dir() {
+            return Err(no_such_bucket(&bucket));
+        }
+        let file = object_path(&dir, &key)?;
+        return match s3_multipart::handle(app, req, &bucket, &key, &file)? {
+            s3_multipart::Done::Response(r) => Ok(r),
+            s3_multipart::Done::Completed(r, size, etag) => {
+                created(
+                    app,
+                    req,
+                    &bucket,
+                    &key,
+                    &file,
+                    S3Event::CompleteMultipartUpload,
+                    size,
+                    &etag,
+                );
+                Ok(r)
+            }
+        };
+    }
     if SUBRESOURCES.iter().any(|sub| req.query(sub).is_some()) {
         return Err(not_implemented(req));
     }
@@ -127,8 +153,8 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
             (copy_object(app, req, &file)?, Some(S3Event::Copy))
         }
         Method::PUT => (put_object(app, req, &file)?, Some(S3Event::Put)),
-        Method::GET => return get_object(&file, &key, false),
-        Method::HEAD => return get_object(&file, &key, true),
+        Method::GET => return get_object(req, &file, &key, false),
+        Method::HEAD => return get_object(req, &file, &key, true),
         Method::DELETE => {
             let existed = file.is_file();
             let r = delete_object(&dir, &file)?;
@@ -143,23 +169,39 @@ pub(crate) fn handle(app: &App, req: &Req) -> Result<HttpResponse, AwsError> {
             Ok(b) => (b.len() as u64, etag(&b)),
             Err(_) => (0, String::new()),
         };
-        events::s3_object_event(
-            app,
-            &events::ObjectEvent {
-                event,
-                bucket: &bucket,
-                key: &key,
-                size,
-                etag: &etag,
-                request_id: &req.request_id,
-            },
-        );
-        // A new object (or version of one) is what an S3 source action watches for.
-        if matches!(event, S3Event::Put | S3Event::Copy) {
-            crate::pipelines::object_uploaded(app, &bucket, &key, &file);
-        }
+        created(app, req, &bucket, &key, &file, event, size, &etag);
     }
     Ok(resp)
+}
+
+/// The object `key` was created (or removed, for `S3Event::Delete`): its notifications, and
+/// for a new object the pipelines whose S3 source watches it.
+#[allow(clippy::too_many_arguments)]
+fn created(
+    app: &App,
+    req: &Req,
+    bucket: &str,
+    key: &str,
+    file: &Path,
+    event: S3Event,
+    size: u64,
+    etag: &str,
+) {
+    events::s3_object_event(
+        app,
+        &events::ObjectEvent {
+            event,
+            bucket,
+            key,
+            size,
+            etag,
+            request_id: &req.request_id,
+        },
+    );
+    // A new object (or version of one) is what an S3 source action watches for.
+    if event != S3Event::Delete {
+        crate::pipelines::object_uploaded(app, bucket, key, file);
+    }
 }
 
 /// `CreateBucket` (`aws s3 mb`): `PUT /bucket`. The body's `CreateBucketConfiguration`
@@ -311,7 +353,7 @@ fn put_object(app: &App, req: &Req, file: &Path) -> Result<HttpResponse, AwsErro
 /// `Content-Encoding: aws-chunked` bodies (`x-amz-content-sha256: STREAMING-…`) carry the
 /// object in `SIZE[;chunk-signature=…]\r\nDATA\r\n` frames, ended by a zero-size one (and
 /// trailers); anything else is the object itself.
-fn decode_aws_chunked(req: &Req) -> Vec<u8> {
+pub(crate) fn decode_aws_chunked(req: &Req) -> Vec<u8> {
     let streaming = req
         .header("x-amz-content-sha256")
         .is_some_and(|v| v.starts_with("STREAMING-"));
@@ -343,27 +385,80 @@ fn decode_aws_chunked(req: &Req) -> Vec<u8> {
     out
 }
 
-fn get_object(file: &Path, key: &str, head: bool) -> Result<HttpResponse, AwsError> {
+/// A `Range: bytes=…` header's one range over `len` bytes, as `start..end`: `Ok(None)` for
+/// no header, or one S3 ignores (several ranges, another unit, not parsable — S3 then
+/// answers the whole object); `Err` for a range past the end (416 `InvalidRange`).
+fn byte_range(req: &Req, len: u64) -> Result<Option<std::ops::Range<u64>>, ()> {
+    let Some(spec) = req
+        .header("range")
+        .and_then(|r| r.trim().strip_prefix("bytes="))
+    else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let range = match (a.parse::<u64>(), b.parse::<u64>()) {
+        // `bytes=-N`: the last N bytes.
+        _ if a.is_empty() => match b.parse::<u64>() {
+            Ok(0) => return Err(()),
+            Ok(n) => len.saturating_sub(n)..len,
+            Err(_) => return Ok(None),
+        },
+        (Ok(start), _) if b.is_empty() => start..len,
+        (Ok(start), Ok(end)) if start <= end => start..(end + 1).min(len),
+        _ => return Ok(None),
+    };
+    if range.start >= len {
+        return Err(());
+    }
+    Ok(Some(range))
+}
+
+fn get_object(req: &Req, file: &Path, key: &str, head: bool) -> Result<HttpResponse, AwsError> {
     let meta = match std::fs::metadata(file) {
         Ok(m) if m.is_file() => m,
         _ => return Err(no_such_key(key)),
     };
-    let bytes = std::fs::read(file).map_err(|e| io_error(&e, file))?;
+    let mut bytes = std::fs::read(file).map_err(|e| io_error(&e, file))?;
     let tag = etag(&bytes);
+    let total = bytes.len() as u64;
+    // `aws s3 cp` downloads objects above its multipart threshold in ranges.
+    let range = byte_range(req, total).map_err(|()| {
+        let mut e = AwsError::new(
+            Service::S3,
+            416,
+            "InvalidRange",
+            "The requested range is not satisfiable",
+        );
+        e.resource = Some(("ActualObjectSize", total.to_string()));
+        e
+    })?;
+    if let Some(r) = &range {
+        bytes = bytes[r.start as usize..r.end as usize].to_vec();
+    }
     let len = bytes.len();
     let mut r = wire::response(
-        200,
+        if range.is_some() { 206 } else { 200 },
         "binary/octet-stream",
         if head { Vec::new() } else { bytes },
     );
     let h = r.headers_mut();
+    let content_range = range.map(|r| format!("bytes {}-{}/{total}", r.start, r.end - 1));
     for (k, v) in [
-        ("etag", tag),
-        ("last-modified", wire::http_date(modified_ms(&meta))),
-        ("accept-ranges", "bytes".to_owned()),
-        ("content-length", len.to_string()),
+        ("etag", Some(tag)),
+        ("last-modified", Some(wire::http_date(modified_ms(&meta)))),
+        ("accept-ranges", Some("bytes".to_owned())),
+        ("content-length", Some(len.to_string())),
+        ("content-range", content_range),
     ] {
-        if let Ok(v) = HeaderValue::from_str(&v) {
+        if let Some(v) = v
+            && let Ok(v) = HeaderValue::from_str(&v)
+        {
             h.insert(k, v);
         }
     }
