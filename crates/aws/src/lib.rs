@@ -202,6 +202,24 @@ pub fn classify(stack: &str, status: Option<&str>) -> Result<StackState, Error> 
     }
 }
 
+/// One turn of a polling loop that follows a stack on AWS: [`Error::Timeout`] once `give_up`
+/// has passed since `started`, else a pause of `poll` before the next look.
+async fn pause_or_give_up(
+    stack: &str,
+    started: std::time::Instant,
+    poll: Duration,
+    give_up: Duration,
+) -> Result<(), Error> {
+    if started.elapsed() > give_up {
+        return Err(Error::Timeout {
+            stack: stack.to_owned(),
+            secs: give_up.as_secs(),
+        });
+    }
+    tokio::time::sleep(poll).await;
+    Ok(())
+}
+
 /// Whether a status is an operation under way (`REVIEW_IN_PROGRESS` is not: a stack made by
 /// a `CREATE` change set rests there until it is executed).
 pub fn is_busy(status: &str) -> bool {
@@ -705,13 +723,7 @@ impl Aws {
                 }
                 _ => {}
             }
-            if started.elapsed() > give_up {
-                return Err(Error::Timeout {
-                    stack: req.stack.clone(),
-                    secs: give_up.as_secs(),
-                });
-            }
-            tokio::time::sleep(poll).await;
+            pause_or_give_up(&req.stack, started, poll, give_up).await?;
         }
     }
 
@@ -765,13 +777,7 @@ impl Aws {
                 Some(s) if is_busy(s) => {}
                 _ => return Ok(status),
             }
-            if started.elapsed() > give_up {
-                return Err(Error::Timeout {
-                    stack: stack.to_owned(),
-                    secs: give_up.as_secs(),
-                });
-            }
-            tokio::time::sleep(poll).await;
+            pause_or_give_up(stack, started, poll, give_up).await?;
         }
     }
 
@@ -820,13 +826,7 @@ impl Aws {
                     });
                 }
             }
-            if started.elapsed() > give_up {
-                return Err(Error::Timeout {
-                    stack: stack.to_owned(),
-                    secs: give_up.as_secs(),
-                });
-            }
-            tokio::time::sleep(poll).await;
+            pause_or_give_up(stack, started, poll, give_up).await?;
         }
     }
 
@@ -863,13 +863,7 @@ impl Aws {
                 drain(&mut mark).await?;
                 return Ok(info);
             }
-            if started.elapsed() > give_up {
-                return Err(Error::Timeout {
-                    stack: stack.to_owned(),
-                    secs: give_up.as_secs(),
-                });
-            }
-            tokio::time::sleep(poll).await;
+            pause_or_give_up(stack, started, poll, give_up).await?;
         }
     }
 
