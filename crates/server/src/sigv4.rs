@@ -24,7 +24,7 @@
 //! credentials it hands to functions, and the token's when a token is configured.
 
 use sha2::{Digest, Sha256};
-use slipway_pipeline::trigger::hmac_sha256;
+use slipway_pipeline::trigger::{constant_time_eq, hmac_sha256};
 
 use crate::wire::{percent_decode, percent_encode};
 
@@ -339,15 +339,8 @@ pub(crate) fn verify(
         });
     }
     let want = signature(req, claim, &secret);
-    // Compare without stopping at the first difference.
-    let got = claim.signature.as_bytes();
-    let same = want.len() == got.len()
-        && want
-            .bytes()
-            .zip(got.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
+    // Compared without stopping at the first difference (the webhook's comparison).
+    if constant_time_eq(want.as_bytes(), claim.signature.as_bytes()) {
         Ok(())
     } else {
         Err(SigError::Mismatch)
