@@ -6,6 +6,7 @@
 //! its own beyond what callers hand it: no async runtime, no sockets, no processes.
 
 pub mod buildspec;
+pub mod civil;
 pub mod diag;
 pub mod function;
 pub mod invoke;

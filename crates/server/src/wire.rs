@@ -30,6 +30,7 @@ use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
+use slipway_model::civil::civil_from_days;
 use std::collections::BTreeMap;
 
 pub(crate) type HttpResponse = Response<Full<Bytes>>;
@@ -801,19 +802,6 @@ pub(crate) fn credential_scope(authorization: &str) -> Option<(String, String, S
     let region = parts.next()?.to_owned();
     let service = parts.next()?.to_owned();
     Some((akid, region, service))
-}
-
-/// `(year, month, day)` of days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 fn split_time(epoch_ms: u64) -> ((i64, u32, u32), i64, i64, i64, u64, i64) {
