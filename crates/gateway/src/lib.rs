@@ -18,7 +18,7 @@
 //! ```text
 //! let template = slipway_model::template::resolve(&text, &options).template?;  // report diagnostics
 //! let mut rc = slipway_runtime::RuntimeConfig::new(project_dir.join(".slipway/runtime"));
-//! rc.log_sink = Some(Arc::new(slipway_runtime::StderrLogSink));
+//! rc.log_sink = Some(Arc::new(slipway_runtime::StderrLogSink::default()));
 //! let runtime = slipway_runtime::Runtime::new(rc)?;
 //! let mut serve = slipway_gateway::ServeOptions::new(&template_dir);  // CodeUri is relative to it
 //! serve.addr = SocketAddr::new(host, port);                            // --host, -p

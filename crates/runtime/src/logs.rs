@@ -31,6 +31,9 @@ pub struct LogRecord {
 /// Receives every log record as it is written.
 pub trait LogSink: Send + Sync + 'static {
     fn record(&self, record: &LogRecord);
+
+    /// Writes out whatever the sink still holds (`Runtime::shutdown` calls it).
+    fn flush(&self) {}
 }
 
 /// How many records are kept per function version.
@@ -66,6 +69,12 @@ impl Logs {
             ring.pop_front();
         }
         ring.push_back(record);
+    }
+
+    pub(crate) fn flush(&self) {
+        if let Some(sink) = &self.sink {
+            sink.flush();
+        }
     }
 
     pub(crate) fn snapshot(&self, function: &str, version: &Version) -> Vec<LogRecord> {

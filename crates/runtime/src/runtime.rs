@@ -192,6 +192,17 @@ impl Profile {
         }
     }
 
+    /// Whether an invocation that ends with `running` of its function's invocations running
+    /// (itself counted) teaches the profile. Those that ran beside at most `target` of their
+    /// own do: the many environments of a spill compete for the cores, which makes a CPU-bound
+    /// handler look like one that waits. A spill teaches it too while it has no answer yet or
+    /// says "do not wait" — else a function under load from its first invocations on (16
+    /// connections at once after `slipway serve --warm 2`) would spill for ever, since no
+    /// invocation would ever run with few enough beside it to teach otherwise.
+    fn learns_from(profile: Option<&Profile>, target: u32, running: u32, wait: Duration) -> bool {
+        target == 0 || running <= target || !profile.is_some_and(|p| p.worth_waiting(wait))
+    }
+
     /// Short and CPU-bound: another environment would compete for the same cores, and a
     /// busy one comes back soon.
     fn worth_waiting(&self, target_wait: Duration) -> bool {
@@ -651,6 +662,7 @@ impl Runtime {
             idle.envs.clear();
             idle.waiters.clear();
         }
+        self.inner.logs.flush();
     }
 
     fn log(&self, spec: &FunctionSpec, stream: &str, request_id: &str, message: String) {
@@ -856,11 +868,13 @@ impl Runtime {
     fn give_back(&self, pool: &Pool, env: Option<Environment>, used: Option<Used>) {
         let mut idle = pool.idle();
         let target = self.inner.target_concurrency.load(Ordering::Relaxed);
-        // The profile learns from invocations that ran beside at most `target` of their own
-        // (this one counted): the many environments of a spill compete for the cores, which
-        // makes a CPU-bound handler look like one that waits.
         if let Some(used) = used
-            && (target == 0 || idle.running <= target)
+            && Profile::learns_from(
+                idle.profile.as_ref(),
+                target,
+                idle.running,
+                self.inner.config.target_wait,
+            )
         {
             idle.profile = Some(Profile::update(idle.profile, used.duration, used.cpu));
         }
@@ -1220,6 +1234,26 @@ fn new_trace_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_profile_learns_from_a_spill_only_until_it_holds_invokes_back() {
+        let wait = Duration::from_millis(25);
+        let holds = Profile {
+            duration_us: 500.0,
+            cpu_share: 0.9,
+        };
+        let spills = Profile {
+            duration_us: 500.0,
+            cpu_share: 0.2,
+        };
+        // Off, or few enough beside it: always.
+        assert!(Profile::learns_from(Some(&holds), 0, 16, wait));
+        assert!(Profile::learns_from(Some(&holds), 2, 2, wait));
+        // Sixteen on two: only while the profile is missing or lets invokes spill.
+        assert!(Profile::learns_from(None, 2, 16, wait));
+        assert!(Profile::learns_from(Some(&spills), 2, 16, wait));
+        assert!(!Profile::learns_from(Some(&holds), 2, 16, wait));
+    }
 
     #[test]
     fn request_ids_are_uuid_v4() {

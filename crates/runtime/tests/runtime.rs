@@ -751,7 +751,7 @@ async fn invoke_once_is_what_the_cli_calls() {
         "def handler(e, c):\n    return {'got': e}\n",
     );
     let mut config = RuntimeConfig::new(root.join("work"));
-    config.log_sink = Some(Arc::new(slipway_runtime::StderrLogSink));
+    config.log_sink = Some(Arc::new(slipway_runtime::StderrLogSink::default()));
     let response = slipway_runtime::invoke_once(
         config,
         spec("once", &code, "app.handler"),

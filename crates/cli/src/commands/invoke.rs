@@ -167,7 +167,7 @@ pub(crate) fn run(
     }
 
     let mut config = RuntimeConfig::new(scratch.path().join("runtime"));
-    config.log_sink = Some(Arc::new(StderrLogSink));
+    config.log_sink = Some(Arc::new(StderrLogSink::default()));
     if let Some(python) = &s.python {
         config.python = PythonConfig {
             fallback: python.clone(),

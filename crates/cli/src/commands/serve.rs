@@ -84,7 +84,7 @@ pub(crate) fn run(
         .map_or_else(|| cwd.to_owned(), Path::to_owned);
 
     let mut config = RuntimeConfig::new(cwd.join(&s.data_dir).join("runtime"));
-    config.log_sink = Some(Arc::new(StderrLogSink));
+    config.log_sink = Some(Arc::new(StderrLogSink::batched()));
     config.target_concurrency = (s.target_concurrency > 0).then_some(s.target_concurrency);
     if let Some(python) = &s.python {
         config.python = PythonConfig {
