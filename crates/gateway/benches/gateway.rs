@@ -72,6 +72,10 @@ const APP: &str = "import json\n\ndef handler(event, context):\n    return {'sta
 
 const MAX_REQUESTS: usize = 200_000;
 
+/// The allocator of the `slipway` binary (crates/cli/src/main.rs), so that the figures are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Noop;
 
 impl Invoker for Noop {

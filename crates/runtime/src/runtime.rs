@@ -778,9 +778,22 @@ impl Runtime {
             }
         };
         let request_id = new_request_id();
-        Ok(self
-            .run(&pool, &launch, &request, client_context, request_id, permit)
-            .await)
+        // On a task of its own: a caller that goes away (a client that hangs up, a gateway
+        // timeout) does not cancel the invocation — on Lambda it runs to its end — and the
+        // pool's books (`running`, the environment) are settled by `run` whatever the caller
+        // does. Dropped halfway, the environment would be lost mid-invocation and its
+        // `running` count never given back, so that the target concurrency held every later
+        // invoke back for its whole wait.
+        let runtime = self.clone();
+        tokio::spawn(async move {
+            runtime
+                .run(&pool, &launch, &request, client_context, request_id, permit)
+                .await
+        })
+        .await
+        .map_err(|e| InvokeError::Service {
+            message: format!("the invocation failed: {e}"),
+        })
     }
 
     /// Runs one invocation on an idle or new environment.

@@ -998,6 +998,48 @@ async fn target_concurrency_holds_short_cpu_bound_invokes_back() {
     assert_eq!(m.cold_starts, 2, "{m:?}");
 }
 
+/// A caller that goes away mid-invocation (a client hanging up on the gateway) does not cancel
+/// it: the invocation runs to its end as on Lambda, its environment goes back to the pool and
+/// the concurrency it held is given back — else the target concurrency would count it running
+/// for ever and hold every later invoke back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_whose_caller_went_away_still_ends_and_frees_its_environment() {
+    let f = fixture("abandoned", |c| c.target_concurrency = Some(1));
+    write(
+        &f.code,
+        "app.py",
+        "import socket\ndef handler(event, context):\n    s = socket.create_connection(('127.0.0.1', event['port']))\n    s.recv(1)\n    return 'done'\n",
+    );
+    f.runtime.register(spec("slow", &f.code, "app.handler"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let runtime = f.runtime.clone();
+    let caller =
+        tokio::spawn(async move { invoke(&runtime, "slow", json!({ "port": port })).await });
+    let (mut conn, _) = tokio::time::timeout(Duration::from_secs(30), listener.accept())
+        .await
+        .expect("the invocation runs")
+        .unwrap();
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
+    use tokio::io::AsyncWriteExt;
+    conn.write_all(b"x").await.unwrap();
+    // The invocation ends on its own; wait for the books to say so.
+    let ended = async {
+        loop {
+            let m = f.runtime.metrics("slow", &Version::Latest).unwrap();
+            if m.concurrent == 0 && f.runtime.idle_environments("slow", &Version::Latest) == 1 {
+                return m;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let m = tokio::time::timeout(Duration::from_secs(30), ended)
+        .await
+        .expect("the abandoned invocation ended and gave its environment back");
+    assert_eq!((m.invocations, m.cold_starts, m.errors), (1, 1, 0), "{m:?}");
+}
+
 const SDK_HANDLER: &str = "import sys\nimport boto3, botocore\ndef handler(event, context):\n    return {'boto3': boto3.__version__, 'botocore': botocore.__version__, 'file': boto3.__file__, 'path': sys.path}\n";
 
 /// As on Lambda, `boto3` imports with nothing in the function's requirements: the pinned
