@@ -19,8 +19,8 @@ fn ok(r: &Run) {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
-/// A template with four problems: one the resolver finds (a parameter without a value)
-/// and, once that is given, two the importer finds.
+/// A template with three problems: one the resolver finds (a parameter without a value)
+/// and two the importer finds; the pipeline's `Name` uses the parameter.
 const BAD: &str = r#"Parameters:
   Env:
     Type: String
@@ -251,6 +251,24 @@ fn a_bad_template_prints_every_diagnostic_with_its_position_and_defines_nothing(
     );
     assert!(r.stdout.contains("--> bad.yaml:2:3"), "{}", r.stdout);
     assert!(r.stdout.contains("bad.yaml: invalid — nothing was defined"));
+    // All at once: the importer's own problems come in the same answer as the resolver's,
+    // and nothing that only follows from the missing value (the Name built from it).
+    for (what, at) in [
+        (
+            "'Blockers' is not supported by Slipway's pipelines",
+            "--> bad.yaml:13:11",
+        ),
+        (
+            "action type Build/AWS/Jenkins/1 is not supported",
+            "--> bad.yaml:22:15",
+        ),
+    ] {
+        assert!(r.stdout.contains(what), "{what}: {}", r.stdout);
+        assert!(r.stdout.contains(at), "{at}: {}", r.stdout);
+    }
+    assert!(!r.stdout.contains("--> bad.yaml:8:"), "{}", r.stdout);
+    let errors = r.stdout.lines().filter(|l| l.starts_with("error")).count();
+    assert_eq!(errors, 3, "{}", r.stdout);
 
     // With the parameter given, the importer's diagnostics: both, with positions and paths.
     let r = slipway(

@@ -8,6 +8,12 @@
 //! `target` deploys). Then [`slipway_model::pipeline::import`] reads the pipelines. Every
 //! diagnostic of both steps is returned, with its position and property path, and, when there
 //! is any error, nothing is defined: all or nothing, for every pipeline of the template.
+//! Both steps report in one pass: when resolution fails (a parameter without a value, an
+//! export that does not exist), the importer still reads what resolution made of the
+//! template ([`slipway_model::template::resolve_despite_errors`]) and its own diagnostics —
+//! unsupported providers and properties — come in the same answer, less the ones that are
+//! only consequences of the resolution errors
+//! ([`slipway_model::pipeline::import_unresolved`]).
 //!
 //! Defining an existing pipeline is CodePipeline's `UpdatePipeline` (looked up: the API
 //! reference, "Updating the pipeline increases the version number of the pipeline by 1"): the
@@ -39,8 +45,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use slipway_model::diag::{Diagnostic, Sources, render_human};
-use slipway_model::pipeline::{ImportOptions, Pipeline, import};
-use slipway_model::template::{FileSource, NoFiles, Options, resolve};
+use slipway_model::pipeline::{ImportOptions, Pipeline, import, import_unresolved};
+use slipway_model::template::{FileSource, NoFiles, Options, resolve_despite_errors};
 
 use crate::App;
 
@@ -158,21 +164,26 @@ impl App {
             files,
             ..Options::default()
         };
-        let resolved = resolve(&req.template, &opts);
-        let mut diagnostics = resolved.diagnostics;
+        let (template, mut diagnostics) = resolve_despite_errors(&req.template, &opts);
+        let import_opts = ImportOptions {
+            file: file.clone(),
+            logical_id: req.logical_id.clone(),
+        };
         let mut pipelines = Vec::new();
-        if let Some(t) = &resolved.template
-            && !diagnostics.iter().any(Diagnostic::is_error)
-        {
-            let outcome = import(
-                t,
-                &ImportOptions {
-                    file: file.clone(),
-                    logical_id: req.logical_id.clone(),
-                },
-            );
-            diagnostics.extend(outcome.diagnostics);
-            pipelines = outcome.pipelines;
+        match &template {
+            Some(t) if !diagnostics.iter().any(Diagnostic::is_error) => {
+                let outcome = import(t, &import_opts);
+                diagnostics.extend(outcome.diagnostics);
+                pipelines = outcome.pipelines;
+            }
+            // Resolution failed: the importer's own problems are reported in the same answer
+            // (not its complaints about the resolver's stand-ins); nothing is defined.
+            Some(t) => {
+                let own = import_unresolved(&req.template, t, &diagnostics, &import_opts);
+                diagnostics.extend(own);
+                diagnostics.sort_by_key(|d| (d.line.is_none(), d.line, d.col));
+            }
+            None => {}
         }
         let valid = !diagnostics.iter().any(Diagnostic::is_error);
         let mut sources = Sources::default();
