@@ -546,3 +546,68 @@ fn rested(ep: &str) -> serde_json::Value {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Embedded (no server), the execution that creating a pipeline starts is followed until it
+/// rests — here at a manual approval — before the platform stops, so nothing is left
+/// half-run: `pipeline approve`, embedded too, carries it on to the end from the stored
+/// state. The git source ran from the branch head.
+#[test]
+fn an_embedded_import_runs_the_new_pipeline_until_it_waits_for_approval_then_approve_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let gated = GIT_PIPELINE.replace("Name: gitpipe", "Name: gated").replace(
+        "        - Name: Build\n",
+        "        - Name: Gate\n          Actions:\n            - Name: Approve\n              ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: \"1\"}\n        - Name: Build\n",
+    );
+    write(
+        &dir,
+        &[
+            ("pipeline.yaml", &gated),
+            ("app.txt", "v1\n"),
+            (".gitignore", ".slipway/\n"),
+        ],
+    );
+    git(&dir, &["init", "-q", "-b", "trunk"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "first commit"]);
+
+    let imp = slipway(&dir, &["pipeline", "import", "pipeline.yaml"]);
+    ok(&imp);
+    assert!(
+        imp.stdout
+            .contains("pipeline gated: created (version 1) — 3 stages, 3 actions"),
+        "{}",
+        imp.stdout
+    );
+    assert!(
+        imp.stdout.contains("Source/Repo Succeeded"),
+        "{}",
+        imp.stdout
+    );
+    assert!(
+        imp.stdout.contains(
+            "Gate/Approve InProgress — waiting for approval: slipway pipeline approve gated --stage Gate"
+        ),
+        "{}",
+        imp.stdout
+    );
+    assert!(!imp.stdout.contains("Build/Checks"), "{}", imp.stdout);
+    let status = slipway(&dir, &["pipeline", "status", "gated"]);
+    assert!(
+        status.stdout.contains("InProgress") && status.stdout.contains("first commit"),
+        "{}",
+        status.stdout
+    );
+
+    let approve = slipway(&dir, &["pipeline", "approve", "gated", "--stage", "Gate"]);
+    ok(&approve);
+    assert!(
+        approve.stdout.contains("Build/Checks Succeeded"),
+        "{}",
+        approve.stdout
+    );
+    let history = slipway(&dir, &["pipeline", "history", "gated"]);
+    assert_eq!(history.stdout.lines().count(), 1, "{}", history.stdout);
+    assert!(history.stdout.contains("Succeeded"), "{}", history.stdout);
+}
