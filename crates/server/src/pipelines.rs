@@ -4,7 +4,9 @@
 //!
 //! - **Source**: [`slipway_pipeline::git::GitSource`], repositories relative to
 //!   [`PipelineConfig::project_dir`]; `S3` sources read this server's S3, and an upload to a
-//!   watched key starts the pipeline ([`S3Source`], [`object_uploaded`]).
+//!   watched key starts the pipeline ([`S3Source`], [`object_uploaded`]). A start by hand or
+//!   by creating a pipeline ([`Pipelines::start_execution`]) reads every source's current
+//!   revision first and carries it, as a trigger's.
 //! - **Build / Test** (`CodeBuild`): the input artefact (the `PrimarySource`, else the first)
 //!   is unpacked into the action's workspace; the project's buildspec runs with
 //!   [`slipway_build::run_build`] (`CODEBUILD_INITIATOR=codepipeline/<pipeline>`,
@@ -318,8 +320,10 @@ impl ActionRunner for SourceRunner {
 /// once ([`object_uploaded`]) and the execution carries their sha256 as its revision, so the
 /// action reads exactly what was uploaded even when the object is overwritten meanwhile.
 /// `VersionId` is that sha256 (the same bytes uploaded twice have the same `VersionId`, unlike
-/// S3's), `ETag` the object's ETag as Slipway's S3 answers it, without the quotes. A manual
-/// start reads the object as it is then.
+/// S3's), `ETag` the object's ETag as Slipway's S3 answers it, without the quotes. A start
+/// by hand (or by creating the pipeline) stores the object as it is then and carries that
+/// ([`Pipelines::start_execution`]); only an execution with no revision for the action (the
+/// object was missing at the start) looks for it again when the action runs.
 ///
 /// The object must be a zip the artefact store can unpack safely (no absolute or `..` paths,
 /// no symlinks, within the size limits): anything else fails the action, naming the entry,
