@@ -19,8 +19,8 @@ fn ok(r: &Run) {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
 
-/// A template with four problems: one the resolver finds (a parameter without a value)
-/// and, once that is given, two the importer finds.
+/// A template with three problems: one the resolver finds (a parameter without a value)
+/// and two the importer finds; the pipeline's `Name` uses the parameter.
 const BAD: &str = r#"Parameters:
   Env:
     Type: String
@@ -105,6 +105,59 @@ fn import_defines_the_example_with_overrides_then_reimport_updates_it() {
         "{}",
         first.stdout
     );
+    // Creating it started it once, as CreatePipeline does, and the embedded import followed
+    // that execution until it rested: no zip was ever uploaded, so its source failed (as the
+    // first execution of such a pipeline fails on AWS) — the import itself succeeded.
+    assert!(
+        first.stdout.contains("  started execution "),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("Source/Source Failed"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first
+            .stdout
+            .contains("s3://orders-source/orders/source.zip"),
+        "{}",
+        first.stdout
+    );
+    let history = slipway(dir, &["pipeline", "history", "orders"]);
+    assert_eq!(history.stdout.lines().count(), 1, "{}", history.stdout);
+    assert!(history.stdout.contains("Failed"), "{}", history.stdout);
+
+    // --no-start defines only.
+    let quiet = slipway(
+        dir,
+        &[
+            "pipeline",
+            "import",
+            "ci/pipeline.yaml",
+            "--parameter-overrides",
+            "MarkerDir=/tmp/markers",
+            "--name",
+            "orders-quiet",
+            "--no-start",
+        ],
+    );
+    ok(&quiet);
+    assert!(
+        quiet
+            .stdout
+            .contains("pipeline orders-quiet: created (version 1)"),
+        "{}",
+        quiet.stdout
+    );
+    assert!(
+        !quiet.stdout.contains("started execution"),
+        "{}",
+        quiet.stdout
+    );
+    let history = slipway(dir, &["pipeline", "history", "orders-quiet"]);
+    assert!(history.stdout.trim().is_empty(), "{}", history.stdout);
 
     let show = slipway(dir, &["pipeline", "show", "orders"]);
     ok(&show);
@@ -135,6 +188,11 @@ fn import_defines_the_example_with_overrides_then_reimport_updates_it() {
         "{}",
         again.stdout
     );
+    assert!(
+        !again.stdout.contains("started execution"),
+        "{}",
+        again.stdout
+    );
 
     // Without the Lint action the structure changed: UpdatePipeline, version 2.
     let update = slipway(
@@ -156,6 +214,12 @@ fn import_defines_the_example_with_overrides_then_reimport_updates_it() {
         "{}",
         update.stdout
     );
+    // UpdatePipeline starts nothing.
+    assert!(
+        !update.stdout.contains("started execution"),
+        "{}",
+        update.stdout
+    );
     let show = slipway(dir, &["pipeline", "show", "orders"]);
     assert!(show.stdout.contains("orders (version 2, SUPERSEDED mode)"));
     assert!(!show.stdout.contains("Lint"), "{}", show.stdout);
@@ -169,7 +233,7 @@ fn import_defines_the_example_with_overrides_then_reimport_updates_it() {
         run.stdout
     );
     let history = slipway(dir, &["pipeline", "history", "orders"]);
-    assert_eq!(history.stdout.lines().count(), 1, "{}", history.stdout);
+    assert_eq!(history.stdout.lines().count(), 2, "{}", history.stdout);
 }
 
 #[test]
@@ -187,6 +251,24 @@ fn a_bad_template_prints_every_diagnostic_with_its_position_and_defines_nothing(
     );
     assert!(r.stdout.contains("--> bad.yaml:2:3"), "{}", r.stdout);
     assert!(r.stdout.contains("bad.yaml: invalid — nothing was defined"));
+    // All at once: the importer's own problems come in the same answer as the resolver's,
+    // and nothing that only follows from the missing value (the Name built from it).
+    for (what, at) in [
+        (
+            "'Blockers' is not supported by Slipway's pipelines",
+            "--> bad.yaml:13:11",
+        ),
+        (
+            "action type Build/AWS/Jenkins/1 is not supported",
+            "--> bad.yaml:22:15",
+        ),
+    ] {
+        assert!(r.stdout.contains(what), "{what}: {}", r.stdout);
+        assert!(r.stdout.contains(at), "{at}: {}", r.stdout);
+    }
+    assert!(!r.stdout.contains("--> bad.yaml:8:"), "{}", r.stdout);
+    let errors = r.stdout.lines().filter(|l| l.starts_with("error")).count();
+    assert_eq!(errors, 3, "{}", r.stdout);
 
     // With the parameter given, the importer's diagnostics: both, with positions and paths.
     let r = slipway(
@@ -371,6 +453,29 @@ fn an_imported_codecommit_pipeline_runs_from_the_local_repository_against_a_serv
         "{}",
         imp.stdout
     );
+    // Created, so started from the branch head; the server runs it (the CLI says where to
+    // look), and the poller does not start that commit a second time.
+    assert!(
+        imp.stdout.contains("  started execution "),
+        "{}",
+        imp.stdout
+    );
+    assert!(
+        imp.stdout
+            .contains("`slipway pipeline status gitpipe` shows it"),
+        "{}",
+        imp.stdout
+    );
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap().trim().to_owned();
+    let st = rested(&ep);
+    let x = &st["executions"][0];
+    assert_eq!(x["status"], "Succeeded", "{st}");
+    assert_eq!(x["sourceRevisions"][0]["revisionId"], head.as_str(), "{st}");
     let list = slipway(&dir, &["pipeline", "--endpoint", &ep, "list"]);
     assert_eq!(list.stdout.lines().count(), 1, "{}", list.stdout);
 
@@ -408,8 +513,101 @@ fn an_imported_codecommit_pipeline_runs_from_the_local_repository_against_a_serv
         "{}",
         again.stdout
     );
+    assert!(
+        !again.stdout.contains("started execution"),
+        "{}",
+        again.stdout
+    );
+    // The import's execution and `run`'s: the update started nothing, nor did the poller.
     let history = slipway(&dir, &["pipeline", "--endpoint", &ep, "history", "gitpipe"]);
+    assert_eq!(history.stdout.lines().count(), 2, "{}", history.stdout);
+    assert!(
+        history.stdout.lines().all(|l| l.contains("Succeeded")),
+        "{}",
+        history.stdout
+    );
+    server.stop();
+}
+
+/// `gitpipe`'s state once its latest execution is no longer in progress (polls the server's
+/// API for that effect; bounded).
+#[allow(clippy::disallowed_methods)]
+fn rested(ep: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (status, body) = common::server::http(ep, "GET", "/api/v1/pipelines/gitpipe", &[], "");
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let latest = v["executions"].as_array().and_then(|x| x.last()).cloned();
+        if latest.is_some_and(|x| x["status"] != "InProgress") {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running: {v}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Embedded (no server), the execution that creating a pipeline starts is followed until it
+/// rests — here at a manual approval — before the platform stops, so nothing is left
+/// half-run: `pipeline approve`, embedded too, carries it on to the end from the stored
+/// state. The git source ran from the branch head.
+#[test]
+fn an_embedded_import_runs_the_new_pipeline_until_it_waits_for_approval_then_approve_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let gated = GIT_PIPELINE.replace("Name: gitpipe", "Name: gated").replace(
+        "        - Name: Build\n",
+        "        - Name: Gate\n          Actions:\n            - Name: Approve\n              ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: \"1\"}\n        - Name: Build\n",
+    );
+    write(
+        &dir,
+        &[
+            ("pipeline.yaml", &gated),
+            ("app.txt", "v1\n"),
+            (".gitignore", ".slipway/\n"),
+        ],
+    );
+    git(&dir, &["init", "-q", "-b", "trunk"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "first commit"]);
+
+    let imp = slipway(&dir, &["pipeline", "import", "pipeline.yaml"]);
+    ok(&imp);
+    assert!(
+        imp.stdout
+            .contains("pipeline gated: created (version 1) — 3 stages, 3 actions"),
+        "{}",
+        imp.stdout
+    );
+    assert!(
+        imp.stdout.contains("Source/Repo Succeeded"),
+        "{}",
+        imp.stdout
+    );
+    assert!(
+        imp.stdout.contains(
+            "Gate/Approve InProgress — waiting for approval: slipway pipeline approve gated --stage Gate"
+        ),
+        "{}",
+        imp.stdout
+    );
+    assert!(!imp.stdout.contains("Build/Checks"), "{}", imp.stdout);
+    let status = slipway(&dir, &["pipeline", "status", "gated"]);
+    assert!(
+        status.stdout.contains("InProgress") && status.stdout.contains("first commit"),
+        "{}",
+        status.stdout
+    );
+
+    let approve = slipway(&dir, &["pipeline", "approve", "gated", "--stage", "Gate"]);
+    ok(&approve);
+    assert!(
+        approve.stdout.contains("Build/Checks Succeeded"),
+        "{}",
+        approve.stdout
+    );
+    let history = slipway(&dir, &["pipeline", "history", "gated"]);
     assert_eq!(history.stdout.lines().count(), 1, "{}", history.stdout);
     assert!(history.stdout.contains("Succeeded"), "{}", history.stdout);
-    server.stop();
 }

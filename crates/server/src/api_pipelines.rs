@@ -240,7 +240,7 @@ pub(crate) fn route(
                 Ok(b) => b,
                 Err(r) => return r,
             };
-            x.start(name, Vec::new(), b.variables)
+            p.start_execution(name, b.variables)
                 .map(|id| wire::json(201, JSON, &json!({ "executionId": id })))
         }
         (&Method::GET, [name, "executions", id]) => x.state(name).and_then(|s| {

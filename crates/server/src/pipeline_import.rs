@@ -8,6 +8,12 @@
 //! `target` deploys). Then [`slipway_model::pipeline::import`] reads the pipelines. Every
 //! diagnostic of both steps is returned, with its position and property path, and, when there
 //! is any error, nothing is defined: all or nothing, for every pipeline of the template.
+//! Both steps report in one pass: when resolution fails (a parameter without a value, an
+//! export that does not exist), the importer still reads what resolution made of the
+//! template ([`slipway_model::template::resolve_despite_errors`]) and its own diagnostics —
+//! unsupported providers and properties — come in the same answer, less the ones that are
+//! only consequences of the resolution errors
+//! ([`slipway_model::pipeline::import_unresolved`]).
 //!
 //! Defining an existing pipeline is CodePipeline's `UpdatePipeline` (looked up: the API
 //! reference, "Updating the pipeline increases the version number of the pipeline by 1"): the
@@ -15,19 +21,32 @@
 //! ([`slipway_pipeline::exec::Executor::define`] compares the whole definition, configuration
 //! included; re-importing an unchanged template is no new version).
 //! The user guide's "Edit a pipeline" page: editing does not rerun the latest revision — the
-//! next source change (or `pipeline run`) starts the edited pipeline; so an import starts
-//! nothing. What happens to an execution in progress is not documented beyond
+//! next source change (or `pipeline run`) starts the edited pipeline; so an import that
+//! updates a pipeline starts nothing. What happens to an execution in progress is not documented beyond
 //! `StageNotRetryableException` ("the pipeline structure … might have changed while actions
 //! awaited retry"); Slipway's choice (`Executor::define`) is to stop an execution still in
 //! progress when the structure changes, since its stage positions index the old stages —
 //! it does not keep running on the old definition.
+//!
+//! Creating a pipeline starts it once, as CodePipeline's `CreatePipeline` does (looked up: the
+//! user guide's "Start a pipeline in CodePipeline": "When a pipeline is created, a pipeline
+//! execution starts automatically. This is the `CreatePipeline` trigger type"). The execution
+//! is started after the definition is committed, through
+//! [`crate::Pipelines::start_execution`] — StartPipelineExecution's own path, so it runs from
+//! the sources' current revisions: a git source's branch head, an S3 source's object as it is
+//! now (also one uploaded before the pipeline existed). The definition never depends on the
+//! start: a start that fails is reported as `startError` next to the created pipeline, and
+//! the import still succeeds. `noStart` (`--no-start`) defines without starting — for a
+//! pipeline whose source is not there yet (an S3 object still to be uploaded: on AWS its
+//! first execution fails in the source stage) or that should first be looked at; a git
+//! source still starts on the poller's first look (`slipway up`), as before.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use slipway_model::diag::{Diagnostic, Sources, render_human};
-use slipway_model::pipeline::{ImportOptions, Pipeline, import};
-use slipway_model::template::{FileSource, NoFiles, Options, resolve};
+use slipway_model::pipeline::{ImportOptions, Pipeline, import, import_unresolved};
+use slipway_model::template::{FileSource, NoFiles, Options, resolve_despite_errors};
 
 use crate::App;
 
@@ -58,6 +77,9 @@ pub struct ImportRequest {
     /// Resolve and report, define nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// Define, but do not start the execution creating a pipeline starts.
+    #[serde(default)]
+    pub no_start: bool,
 }
 
 /// What happened to one pipeline.
@@ -81,6 +103,12 @@ pub struct ImportedPipeline {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_version: Option<u32>,
     pub pipeline: Pipeline,
+    /// The execution creating the pipeline started (`action: created` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    /// Why that execution could not be started; the pipeline is defined all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_error: Option<String>,
 }
 
 /// The answer: every diagnostic (also rendered as `slipway validate` prints them), and the
@@ -136,21 +164,26 @@ impl App {
             files,
             ..Options::default()
         };
-        let resolved = resolve(&req.template, &opts);
-        let mut diagnostics = resolved.diagnostics;
+        let (template, mut diagnostics) = resolve_despite_errors(&req.template, &opts);
+        let import_opts = ImportOptions {
+            file: file.clone(),
+            logical_id: req.logical_id.clone(),
+        };
         let mut pipelines = Vec::new();
-        if let Some(t) = &resolved.template
-            && !diagnostics.iter().any(Diagnostic::is_error)
-        {
-            let outcome = import(
-                t,
-                &ImportOptions {
-                    file: file.clone(),
-                    logical_id: req.logical_id.clone(),
-                },
-            );
-            diagnostics.extend(outcome.diagnostics);
-            pipelines = outcome.pipelines;
+        match &template {
+            Some(t) if !diagnostics.iter().any(Diagnostic::is_error) => {
+                let outcome = import(t, &import_opts);
+                diagnostics.extend(outcome.diagnostics);
+                pipelines = outcome.pipelines;
+            }
+            // Resolution failed: the importer's own problems are reported in the same answer
+            // (not its complaints about the resolver's stand-ins); nothing is defined.
+            Some(t) => {
+                let own = import_unresolved(&req.template, t, &diagnostics, &import_opts);
+                diagnostics.extend(own);
+                diagnostics.sort_by_key(|d| (d.line.is_none(), d.line, d.col));
+            }
+            None => {}
         }
         let valid = !diagnostics.iter().any(Diagnostic::is_error);
         let mut sources = Sources::default();
@@ -196,6 +229,8 @@ impl App {
                     },
                     previous_version,
                     pipeline,
+                    execution_id: None,
+                    start_error: None,
                 });
                 continue;
             }
@@ -206,10 +241,24 @@ impl App {
                 Some(b) if b.pipeline == after => ImportAction::Unchanged,
                 Some(_) => ImportAction::Updated,
             };
+            // CreatePipeline's execution, once the definition is stored; UpdatePipeline none.
+            let (execution_id, start_error) = if action == ImportAction::Created && !req.no_start {
+                match p.start_execution(&after.name, BTreeMap::new()) {
+                    Ok(id) => (Some(id), None),
+                    Err(e) => {
+                        tracing::warn!(pipeline = %after.name, error = %e, "the created pipeline could not be started");
+                        (None, Some(e.to_string()))
+                    }
+                }
+            } else {
+                (None, None)
+            };
             out.push(ImportedPipeline {
                 action,
                 previous_version,
                 pipeline: after,
+                execution_id,
+                start_error,
             });
         }
         Ok(ImportReport {

@@ -4,7 +4,9 @@
 //!
 //! - **Source**: [`slipway_pipeline::git::GitSource`], repositories relative to
 //!   [`PipelineConfig::project_dir`]; `S3` sources read this server's S3, and an upload to a
-//!   watched key starts the pipeline ([`S3Source`], [`object_uploaded`]).
+//!   watched key starts the pipeline ([`S3Source`], [`object_uploaded`]). A start by hand or
+//!   by creating a pipeline ([`Pipelines::start_execution`]) reads every source's current
+//!   revision first and carries it, as a trigger's.
 //! - **Build / Test** (`CodeBuild`): the input artefact (the `PrimarySource`, else the first)
 //!   is unpacked into the action's workspace; the project's buildspec runs with
 //!   [`slipway_build::run_build`] (`CODEBUILD_INITIATOR=codepipeline/<pipeline>`,
@@ -87,9 +89,12 @@ pub struct Pipelines {
     pub source: Arc<GitSource>,
     pub poller: Option<Poller>,
     pub(crate) webhook_secret: Option<String>,
-    /// One look at the git sources at a time: the loop's, and `POST /api/v1/pipelines:poll`'s
-    /// (a git hook's), which would otherwise both start the same new commit.
+    /// One look at the git sources at a time: the loop's, `POST /api/v1/pipelines:poll`'s
+    /// (a git hook's) and [`Pipelines::start_execution`]'s, which would otherwise start the
+    /// same new commit twice.
     polling: Mutex<()>,
+    /// The data directory: S3 buckets live under it.
+    data_dir: PathBuf,
 }
 
 impl Pipelines {
@@ -102,6 +107,70 @@ impl Pipelines {
             .as_ref()
             .unwrap_or(&once)
             .poll(&self.executor, &self.source)
+    }
+
+    /// `StartPipelineExecution`: starts `name` on its sources' current revisions — every
+    /// way a person starts a pipeline comes here (`POST …/executions`, the console,
+    /// `slipway pipeline run`, and the execution that creating a pipeline starts, see
+    /// `pipeline_import.rs`).
+    ///
+    /// AWS's API reference: StartPipelineExecution "begins processing the latest commit to the
+    /// source location specified as part of the pipeline". So the revisions are read *now*
+    /// and carried by the execution, as a trigger's are: a git source's branch head (which
+    /// also becomes the poller's bookmark, so the poller does not start the same commit a
+    /// second time), and an S3 source's object as it is now (stored in the artefact store at
+    /// once, so an object uploaded before the pipeline existed is what runs, and a later
+    /// overwrite does not change it). A source whose revision cannot be read now (no
+    /// repository, no branch, no object) gets none, and its action fails with the reason
+    /// when it runs — as on AWS, where such an execution fails in its source stage.
+    pub fn start_execution(
+        &self,
+        name: &str,
+        variables: BTreeMap<String, String>,
+    ) -> Result<String, slipway_pipeline::exec::ExecError> {
+        let _one = self.polling.lock().unwrap_or_else(|e| e.into_inner());
+        let pipeline = self.executor.state(name)?.pipeline;
+        let revisions = self.current_revisions(&pipeline);
+        self.executor.start(name, revisions, variables)
+    }
+
+    /// The current revision of each source of `p` that has one (see [`Self::start_execution`]).
+    fn current_revisions(&self, p: &slipway_model::pipeline::Pipeline) -> Vec<SourceRevision> {
+        let mut out = Vec::new();
+        for (action_name, repository, branch) in slipway_pipeline::git::git_sources(p) {
+            let repo = self.source.repo_path(&repository);
+            if !slipway_pipeline::git::is_repository(&repo) {
+                continue;
+            }
+            let Ok(Some(head)) = slipway_pipeline::git::branch_head(&repo, &branch) else {
+                continue;
+            };
+            let summary = slipway_pipeline::git::commit_info(&repo, &head)
+                .ok()
+                .and_then(|c| c.message.lines().next().map(str::to_owned));
+            out.push(SourceRevision {
+                action_name,
+                revision_id: head,
+                summary,
+            });
+        }
+        for (action_name, bucket, key) in s3_sources(p) {
+            let Some(file) = object_file(&self.data_dir, &bucket, &key).filter(|f| f.is_file())
+            else {
+                continue;
+            };
+            match self.source.artefacts.put_file(&file) {
+                Ok(blob) => out.push(SourceRevision {
+                    action_name,
+                    revision_id: blob.digest.hex(),
+                    summary: Some(format!("s3://{bucket}/{key}")),
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, bucket, key, "cannot store an S3 source object; the source action reads it when it runs");
+                }
+            }
+        }
+        out
     }
 }
 
@@ -175,6 +244,7 @@ pub(crate) fn build(
         poller: config.poll_interval.map(Poller::new),
         webhook_secret: config.webhook_secret.clone(),
         polling: Mutex::new(()),
+        data_dir,
     })
 }
 
@@ -250,8 +320,10 @@ impl ActionRunner for SourceRunner {
 /// once ([`object_uploaded`]) and the execution carries their sha256 as its revision, so the
 /// action reads exactly what was uploaded even when the object is overwritten meanwhile.
 /// `VersionId` is that sha256 (the same bytes uploaded twice have the same `VersionId`, unlike
-/// S3's), `ETag` the object's ETag as Slipway's S3 answers it, without the quotes. A manual
-/// start reads the object as it is then.
+/// S3's), `ETag` the object's ETag as Slipway's S3 answers it, without the quotes. A start
+/// by hand (or by creating the pipeline) stores the object as it is then and carries that
+/// ([`Pipelines::start_execution`]); only an execution with no revision for the action (the
+/// object was missing at the start) looks for it again when the action runs.
 ///
 /// The object must be a zip the artefact store can unpack safely (no absolute or `..` paths,
 /// no symlinks, within the size limits): anything else fails the action, naming the entry,

@@ -610,6 +610,12 @@ Resources:
     assert_eq!(out["target"], "123456789012/us-east-1");
     let p = &out["pipelines"][0];
     assert_eq!(p["action"], "created", "{out}");
+    // Created, so started once (CreatePipeline); its S3 object does not exist, so that
+    // execution fails at its source — the import is a success all the same.
+    let first = p["executionId"]
+        .as_str()
+        .expect("an execution id")
+        .to_owned();
     assert_eq!(p["pipeline"]["artifactStore"]["location"], "shared-art");
     let stages: Vec<&str> = p["pipeline"]["stages"]
         .as_array()
@@ -627,6 +633,15 @@ Resources:
     assert_eq!(out["pipelines"][0]["action"], "updated", "{out}");
     assert_eq!(out["pipelines"][0]["previousVersion"], 1);
     assert_eq!(out["pipelines"][0]["pipeline"]["version"], 2);
+    assert!(out["pipelines"][0].get("executionId").is_none(), "{out}");
+    let (_, st) = call(&r.endpoint(), "GET", "/api/v1/pipelines/shared", None, tok);
+    let ids: Vec<&str> = st["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [first.as_str()], "{st}");
 
     // An export that does not exist: 422, the diagnostic's position, nothing changed.
     let broken = pipeline.replace("shared-artefacts", "no-such-export");

@@ -341,3 +341,121 @@ fn an_imported_codepipeline_template_runs_from_an_s3_upload_to_prod() {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(v["stage"], "prod");
 }
+
+/// A CodePipeline template watching `s3://uploads/app/source.zip`, whose build checks the
+/// zip's `hello.txt` and exports what it says.
+const S3_TEMPLATE: &str = r#"Parameters:
+  Expected:
+    Type: String
+    Default: hello from s3
+Resources:
+  Check:
+    Type: AWS::CodeBuild::Project
+    Properties:
+      ServiceRole: arn:aws:iam::123456789012:role/codebuild
+      Artifacts: {Type: CODEPIPELINE}
+      Environment: {Type: LINUX_CONTAINER, ComputeType: BUILD_GENERAL1_SMALL, Image: aws/codebuild/standard:7.0}
+      Source:
+        Type: CODEPIPELINE
+        BuildSpec: !Sub |
+          version: 0.2
+          env:
+            exported-variables: [GREETING]
+          phases:
+            build:
+              commands:
+                - test "$(cat hello.txt)" = "${Expected}"
+                - export GREETING="$(cat hello.txt)"
+  Pipe:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: early
+      RoleArn: arn:aws:iam::123456789012:role/pipeline
+      ArtifactStore: {Type: S3, Location: artefacts}
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Zip
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: "1"}
+              Configuration: {S3Bucket: uploads, S3ObjectKey: app/source.zip, PollForSourceChanges: "false"}
+              OutputArtifacts: [{Name: Src}]
+        - Name: Build
+          Actions:
+            - Name: Check
+              ActionTypeId: {Category: Build, Owner: AWS, Provider: CodeBuild, Version: "1"}
+              Configuration: {ProjectName: !Ref Check}
+              InputArtifacts: [{Name: Src}]
+"#;
+
+/// `POST /api/v1/pipelines` from Python's urllib: the answer's JSON.
+fn post_import(rig: &Rig, body: &serde_json::Value) -> serde_json::Value {
+    let out = rig.python(&format!(
+        r#"
+import json, urllib.request
+req = urllib.request.Request({url:?}, data={body:?}.encode(), method="POST",
+                             headers={{"Content-Type": "application/json"}})
+print(urllib.request.urlopen(req).read().decode())
+"#,
+        url = format!("{}/api/v1/pipelines", rig.endpoint()),
+        body = body.to_string(),
+    ));
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+/// CreatePipeline starts the pipeline once: an imported pipeline whose S3 source object was
+/// uploaded *before* the pipeline existed runs from that object at once (no new upload
+/// needed), the execution carrying the object's content as its revision; re-importing
+/// (UpdatePipeline) starts nothing.
+#[test]
+fn a_pipeline_imported_after_its_zip_was_uploaded_runs_from_that_zip_and_an_update_starts_nothing()
+{
+    let rig = rig();
+    rig.aws(&["s3", "mb", "s3://uploads"]);
+    let zip = rig.dir.path().join("source.zip");
+    make_zip(&rig, &zip, &[("hello.txt", "hello from s3", false)]);
+    rig.aws(&[
+        "s3",
+        "cp",
+        zip.to_str().unwrap(),
+        "s3://uploads/app/source.zip",
+    ]);
+    let sha = rig.python(&format!(
+        "import hashlib; print(hashlib.sha256(open({:?}, 'rb').read()).hexdigest())",
+        zip.to_str().unwrap()
+    ));
+
+    let report = post_import(&rig, &serde_json::json!({"template": S3_TEMPLATE}));
+    let p = &report["pipelines"][0];
+    assert_eq!(p["action"], "created", "{report}");
+    let id = p["executionId"]
+        .as_str()
+        .expect("an execution id")
+        .to_owned();
+    assert!(p.get("startError").is_none(), "{report}");
+    let st = wait(&rig, "early", "the creation's execution", |s| {
+        s.execution(&id)
+            .is_some_and(|x| x.status != ExecutionStatus::InProgress)
+    });
+    assert_eq!(st.executions.len(), 1);
+    let x = st.execution(&id).unwrap();
+    assert_eq!(x.status, ExecutionStatus::Succeeded, "{x:#?}");
+    assert_eq!(x.source_revisions[0].revision_id, sha.trim());
+    let summary = x.source_revisions[0].summary.as_deref().unwrap_or_default();
+    assert!(
+        summary.starts_with("s3://uploads/app/source.zip"),
+        "{summary}"
+    );
+    let build = x.action("Build", "Check").unwrap().result.as_ref().unwrap();
+    assert_eq!(build.variables["GREETING"], "hello from s3");
+
+    // A changed buildspec: UpdatePipeline, version 2, and no execution.
+    let report = post_import(
+        &rig,
+        &serde_json::json!({"template": S3_TEMPLATE.replace("test \"$(cat", "test -n \"$(cat")}),
+    );
+    let p = &report["pipelines"][0];
+    assert_eq!(p["action"], "updated", "{report}");
+    assert_eq!(p["pipeline"]["version"], 2, "{report}");
+    assert!(p.get("executionId").is_none(), "{report}");
+    assert_eq!(exec(&rig).state("early").unwrap().executions.len(), 1);
+}

@@ -7,9 +7,11 @@
 //! 2. else the server `slipway up` runs on this project, found through
 //!    `<data dir>/server.json` when it still answers;
 //! 3. else **embedded** on the project's data directory: reads open the state store directly;
-//!    verbs that move an execution (`run`, `approve`, `reject`, `retry`, `stop`) start the
-//!    platform on a free loopback port over that data directory (no polling), do their work,
-//!    follow the execution until it comes to rest (ends, or waits for an approval), and stop.
+//!    verbs that move an execution (`run`, `approve`, `reject`, `retry`, `stop`, and `import`,
+//!    whose creation of a pipeline starts it) start the platform on a free loopback port over
+//!    that data directory (no polling), do their work, follow the execution until it comes to
+//!    rest (ends, or waits for an approval), and stop. Against a server, `import` only names
+//!    the execution it started: the server runs it.
 //!
 //! Live progress ([`Progress`]) prints one line per action state change, with its duration,
 //! then a table of the execution's stages and actions.
@@ -104,6 +106,10 @@ pub(crate) struct ImportArgs {
     /// Resolve, check and print the pipeline(s); define nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Define a new pipeline without starting it (by default creating a pipeline starts it
+    /// once, as CodePipeline's CreatePipeline does).
+    #[arg(long)]
+    pub(crate) no_start: bool,
 }
 
 #[derive(Debug, Args)]
@@ -420,11 +426,11 @@ impl Ctx {
                     (None, None) => self.name(None)?,
                 };
                 self.act(&name, out, |x| match x {
-                    Act::Local(e) => {
-                        if let Some(p) = project.filter(|p| p.name == name) {
-                            e.define(p)?;
+                    Act::Local(p) => {
+                        if let Some(def) = project.filter(|def| def.name == name) {
+                            p.executor.define(def)?;
                         }
-                        Ok(e.start(&name, Vec::new(), BTreeMap::new())?)
+                        Ok(p.start_execution(&name, BTreeMap::new())?)
                     }
                     Act::Remote(c) => {
                         let v = c.http("POST", &format!("/{name}/executions"), Some(&json!({})))?;
@@ -441,7 +447,7 @@ impl Ctx {
                 };
                 let by = whoami();
                 self.act(&name, out, |x| match x {
-                    Act::Local(e) => Ok(e.decide(
+                    Act::Local(p) => Ok(p.executor.decide(
                         &name,
                         &a.stage,
                         &action,
@@ -486,7 +492,8 @@ impl Ctx {
                     RetryMode::FailedActions
                 };
                 self.act(&name, out, |c| match c {
-                    Act::Local(e) => e
+                    Act::Local(p) => p
+                        .executor
                         .retry(&name, &id, &stage, mode)
                         .map(|()| id.clone())
                         .map_err(Into::into),
@@ -515,7 +522,8 @@ impl Ctx {
                     StopMode::Wait
                 };
                 self.act(&name, out, |c| match c {
-                    Act::Local(e) => e
+                    Act::Local(p) => p
+                        .executor
                         .stop(&name, &id, mode, a.reason.clone())
                         .map(|()| id.clone())
                         .map_err(Into::into),
@@ -560,8 +568,9 @@ impl Ctx {
             stack_name: a.stack_name.clone(),
             target: a.target.clone(),
             dry_run: a.dry_run,
+            no_start: a.no_start,
         };
-        let report = match &self.place {
+        match &self.place {
             Place::Remote { endpoint, token } => {
                 let url = format!("{endpoint}{PREFIX}");
                 let body = serde_json::to_value(&req).map_err(|e| PipelineError::Http {
@@ -586,29 +595,56 @@ impl Ctx {
                         .map_or_else(|| format!("HTTP {status}: {v}"), str::to_owned);
                     return Err(PipelineError::Http { url, message });
                 }
-                serde_json::from_value::<Report>(v).map_err(|e| PipelineError::Http {
-                    url,
-                    message: format!("unexpected answer: {e}"),
-                })?
+                let report =
+                    serde_json::from_value::<Report>(v).map_err(|e| PipelineError::Http {
+                        url,
+                        message: format!("unexpected answer: {e}"),
+                    })?;
+                // The server runs what it started: say where to follow it.
+                self.print_report(&report, &file, a.dry_run, None, out)
             }
             Place::Embedded => {
                 let files = super::DirFiles(
                     path.parent()
                         .map_or_else(|| self.cwd.clone(), Path::to_owned),
                 );
-                let r = self.embedded(|server| server.import_pipelines(&req, &files))?;
-                let r = r.map_err(|e| match e {
-                    ImportError::Exec(e) => PipelineError::Exec(e),
-                    e @ ImportError::NameNeedsOne(_) => PipelineError::Usage(e.to_string()),
-                })?;
-                Report {
-                    valid: r.valid,
-                    target: r.target,
-                    rendered: r.rendered,
-                    pipelines: r.pipelines,
-                }
+                self.embedded(|server| {
+                    let r = server.import_pipelines(&req, &files).map_err(|e| match e {
+                        ImportError::Exec(e) => PipelineError::Exec(e),
+                        e @ ImportError::NameNeedsOne(_) => PipelineError::Usage(e.to_string()),
+                    })?;
+                    let report = Report {
+                        valid: r.valid,
+                        target: r.target,
+                        rendered: r.rendered,
+                        pipelines: r.pipelines,
+                    };
+                    // The platform stops when this call returns: the executions the import
+                    // started are followed here until they rest, as `pipeline run` does.
+                    self.print_report(
+                        &report,
+                        &file,
+                        a.dry_run,
+                        Some(&server.pipelines().executor),
+                        out,
+                    )
+                })
+                .and_then(|r| r)
             }
-        };
+        }
+    }
+
+    /// Prints what `import` did; with `follow`, follows each execution it started until it
+    /// rests (ends, or waits for an approval). The import's own status either way: the
+    /// execution's outcome is in its table and the pipeline's history.
+    fn print_report(
+        &self,
+        report: &Report,
+        file: &str,
+        dry_run: bool,
+        follow_on: Option<&Arc<Executor>>,
+        out: &mut dyn Write,
+    ) -> Result<Status, PipelineError> {
         out.write_all(report.rendered.as_bytes())?;
         if !report.valid {
             writeln!(out, "{file}: invalid — nothing was defined")?;
@@ -621,8 +657,23 @@ impl Ctx {
         for ip in &report.pipelines {
             summary(ip, &report.target, project, out)?;
         }
-        if a.dry_run {
+        if dry_run {
             writeln!(out, "dry run: nothing was defined")?;
+        }
+        for ip in &report.pipelines {
+            let Some(id) = &ip.execution_id else { continue };
+            match follow_on {
+                Some(e) => {
+                    follow(e, &ip.pipeline.name, id, out)?;
+                }
+                None => writeln!(
+                    out,
+                    "the server runs execution {} of {}: `slipway pipeline status {}` shows it",
+                    short(id),
+                    ip.pipeline.name,
+                    ip.pipeline.name
+                )?,
+            }
         }
         Ok(Status::Success)
     }
@@ -673,8 +724,8 @@ impl Ctx {
             }
             Place::Embedded => self
                 .embedded(|server| {
-                    let e = server.pipelines().executor.clone();
-                    f(Act::Local(&e)).and_then(|id| follow(&e, name, &id, out))
+                    let p = server.pipelines();
+                    f(Act::Local(p)).and_then(|id| follow(&p.executor, name, &id, out))
                 })
                 .and_then(|r| r),
         }
@@ -766,11 +817,23 @@ fn summary(
             }
         )?;
     }
+    match (&ip.execution_id, &ip.start_error) {
+        (Some(id), _) => writeln!(
+            out,
+            "  started execution {id} (creating a pipeline runs it once, from its sources' current revisions)"
+        )?,
+        (None, Some(e)) => writeln!(
+            out,
+            "  not started: {e} (the pipeline is defined; `slipway pipeline run {}` starts it)",
+            p.name
+        )?,
+        (None, None) => {}
+    }
     Ok(())
 }
 
 enum Act<'a> {
-    Local(&'a Arc<Executor>),
+    Local(&'a slipway_server::Pipelines),
     Remote(&'a Ctx),
 }
 

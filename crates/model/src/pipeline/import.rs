@@ -726,3 +726,302 @@ pub(super) fn buildspec_source(b: &str) -> BuildspecSource {
         BuildspecSource::Path(t.to_owned())
     }
 }
+
+/// The importer's own diagnostics for a template that did *not* resolve cleanly, so that
+/// `slipway pipeline import` reports every problem at once: `template` is what
+/// [`crate::template::resolve_despite_errors`] made of `text`, `resolve_diagnostics` what it
+/// reported.
+///
+/// Such a template carries stand-ins (an empty string for a parameter without a value, no
+/// value where an intrinsic failed), and the importer would complain about them too: a
+/// diagnostic that is only a consequence of a resolution error is left out. "A consequence"
+/// is decided on the written template: a node is *tainted* when a resolution error is
+/// positioned on it, or when it is an intrinsic that mentions a parameter without a valid
+/// value (`Ref`, `${…}` in `Fn::Sub`) or a condition that depends on one (`Fn::If`,
+/// `Condition`, and a resource's `Condition`); an importer diagnostic positioned on the lines
+/// a tainted node spans (its key included), or on the mapping holding it (where "missing
+/// property" diagnostics point), is dropped. The rest — an unsupported provider or property,
+/// a wrong artefact name — stand on their own and are returned. A clean template needs none
+/// of this: [`import`] it.
+pub fn import_unresolved(
+    text: &str,
+    template: &Template,
+    resolve_diagnostics: &[Diagnostic],
+    opts: &ImportOptions,
+) -> Vec<Diagnostic> {
+    let outcome = import(template, opts);
+    let parsed = crate::syntax::parse_document(text, crate::syntax::TagMode::CloudFormation);
+    let Some(doc) = parsed.root.as_ref().and_then(Node::as_map).cloned() else {
+        return Vec::new();
+    };
+    let failed: std::collections::BTreeSet<String> = doc
+        .get("Parameters")
+        .and_then(Node::as_map)
+        .map(|m| {
+            m.keys()
+                .filter(|k| !template.parameters.contains_key(*k))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut t = Taint {
+        failed,
+        conditions: std::collections::BTreeSet::new(),
+        errors: resolve_diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .filter_map(|d| Some((d.line?, d.col?)))
+            .collect(),
+        lines: Vec::new(),
+        holders: std::collections::BTreeSet::new(),
+    };
+    if let Some(conds) = doc.get("Conditions").and_then(Node::as_map) {
+        loop {
+            let before = t.conditions.len();
+            for (name, def) in conds.iter() {
+                if !t.conditions.contains(name) && t.mentions(def) {
+                    t.conditions.insert(name.to_owned());
+                }
+            }
+            if t.conditions.len() == before {
+                break;
+            }
+        }
+    }
+    if let Some(resources) = doc.get("Resources").and_then(Node::as_map) {
+        let holder = doc
+            .entry("Resources")
+            .map(|e| (e.value.pos.line, e.value.pos.col));
+        for (_, e) in resources.iter_entries() {
+            let r = &e.value;
+            let bad_condition = r
+                .as_map()
+                .and_then(|m| m.get("Condition"))
+                .and_then(Node::as_str)
+                .is_some_and(|c| t.conditions.contains(c));
+            if bad_condition {
+                t.taint(r, e.key_pos.line, holder);
+            } else {
+                t.walk(r, e.key_pos.line, holder);
+            }
+        }
+    }
+    outcome
+        .diagnostics
+        .into_iter()
+        .filter(|d| !t.covers(d))
+        .collect()
+}
+
+/// What [`import_unresolved`] treats as a consequence of a resolution error.
+struct Taint {
+    /// Parameters without a valid value.
+    failed: std::collections::BTreeSet<String>,
+    /// Conditions that depend on one.
+    conditions: std::collections::BTreeSet<String>,
+    /// Where resolution errors are, (line, col).
+    errors: std::collections::BTreeSet<(u32, u32)>,
+    /// Line ranges of tainted nodes.
+    lines: Vec<(u32, u32)>,
+    /// Positions of the mappings and sequences holding a tainted node.
+    holders: std::collections::BTreeSet<(u32, u32)>,
+}
+
+impl Taint {
+    /// Whether `n` (or anything in it) refers to something that did not resolve.
+    fn mentions(&self, n: &Node) -> bool {
+        if self.errors.contains(&(n.pos.line, n.pos.col)) {
+            return true;
+        }
+        if let Some((k, v)) = n.intrinsic() {
+            let named = |v: &Node, set: &std::collections::BTreeSet<String>| {
+                v.as_str().is_some_and(|s| set.contains(s))
+            };
+            let hit = match k {
+                "Ref" => named(v, &self.failed),
+                "Condition" => named(v, &self.conditions),
+                "Fn::If" => v
+                    .as_seq()
+                    .and_then(|s| s.first())
+                    .is_some_and(|c| named(c, &self.conditions)),
+                "Fn::Sub" => {
+                    let s = v
+                        .as_str()
+                        .or_else(|| v.as_seq().and_then(|s| s.first()).and_then(Node::as_str));
+                    s.is_some_and(|s| self.failed.iter().any(|p| s.contains(&format!("${{{p}}}"))))
+                }
+                _ => false,
+            };
+            if hit {
+                return true;
+            }
+        }
+        match &n.kind {
+            crate::syntax::Kind::Map(m) => m.iter().any(|(_, v)| self.mentions(v)),
+            crate::syntax::Kind::Seq(s) => s.iter().any(|v| self.mentions(v)),
+            _ => false,
+        }
+    }
+
+    fn walk(&mut self, n: &Node, key_line: u32, holder: Option<(u32, u32)>) {
+        let tainted = self.errors.contains(&(n.pos.line, n.pos.col))
+            || (n.intrinsic().is_some() && self.mentions(n));
+        if tainted {
+            self.taint(n, key_line, holder);
+            return;
+        }
+        let here = Some((n.pos.line, n.pos.col));
+        match &n.kind {
+            crate::syntax::Kind::Map(m) => {
+                for (_, e) in m.iter_entries() {
+                    self.walk(&e.value, e.key_pos.line, here);
+                }
+            }
+            crate::syntax::Kind::Seq(s) => {
+                for v in s {
+                    self.walk(v, v.pos.line, here);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn taint(&mut self, n: &Node, key_line: u32, holder: Option<(u32, u32)>) {
+        self.lines
+            .push((key_line.min(n.pos.line), last_line(n).max(key_line)));
+        if let Some(h) = holder {
+            self.holders.insert(h);
+        }
+    }
+
+    fn covers(&self, d: &Diagnostic) -> bool {
+        let Some(line) = d.line else { return false };
+        if let Some(col) = d.col
+            && self.holders.contains(&(line, col))
+        {
+            return true;
+        }
+        self.lines.iter().any(|(a, b)| (*a..=*b).contains(&line))
+    }
+}
+
+/// The last line anything in `n` starts on.
+fn last_line(n: &Node) -> u32 {
+    match &n.kind {
+        crate::syntax::Kind::Map(m) => m
+            .iter_entries()
+            .map(|(_, e)| last_line(&e.value).max(e.key_pos.line))
+            .fold(n.pos.line, u32::max),
+        crate::syntax::Kind::Seq(s) => s.iter().map(last_line).fold(n.pos.line, u32::max),
+        _ => n.pos.line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::{Options, resolve_despite_errors};
+
+    /// Every error (resolver's and importer's) of `text` resolved with `overrides`:
+    /// `(line, message)`.
+    fn errors(text: &str, overrides: &[(&str, &str)]) -> Vec<(u32, String)> {
+        let exports = BTreeMap::new();
+        let opts = Options {
+            file: "t.yaml".into(),
+            overrides: overrides
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            exports: &exports,
+            ..Options::default()
+        };
+        let (t, mut diags) = resolve_despite_errors(text, &opts);
+        let t = t.unwrap();
+        let own = import_unresolved(
+            text,
+            &t,
+            &diags,
+            &ImportOptions {
+                file: "t.yaml".into(),
+                logical_id: None,
+            },
+        );
+        diags.extend(own);
+        diags
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .map(|d| (d.line.unwrap_or(0), d.message))
+            .collect()
+    }
+
+    const T: &str = r#"Parameters:
+  Env: {Type: String}
+  Fine: {Type: String, Default: ok}
+Conditions:
+  Prod: !Equals [!Ref Env, prod]
+  Both: !And [!Condition Prod, !Equals [!Ref Fine, ok]]
+Resources:
+  Pipe:
+    Type: AWS::CodePipeline::Pipeline
+    Properties:
+      Name: !Ref Env
+      RoleArn: arn:aws:iam::123456789012:role/pipeline
+      ArtifactStore:
+        Type: S3
+        Location: !ImportValue no-such-export
+      Stages:
+        - Name: Source
+          Actions:
+            - Name: Src
+              ActionTypeId: {Category: Source, Owner: AWS, Provider: S3, Version: "1"}
+              Configuration: {S3Bucket: !Sub "src-${Env}", S3ObjectKey: k.zip}
+              OutputArtifacts: [{Name: Src}]
+        - !If
+          - Both
+          - Name: Gate
+            Actions:
+              - Name: Approve
+                ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: "1"}
+          - Name: Gate
+            Actions:
+              - Name: Approve
+                ActionTypeId: {Category: Approval, Owner: AWS, Provider: Manual, Version: "9"}
+        - Name: Build
+          Actions:
+            - Name: Jenkins
+              ActionTypeId: {Category: Build, Owner: AWS, Provider: Jenkins, Version: "1"}
+              InputArtifacts: [{Name: Src}]
+"#;
+
+    #[test]
+    fn a_template_that_does_not_resolve_still_gets_the_importers_own_diagnostics() {
+        let errs = errors(T, &[]);
+        let lines: Vec<u32> = errs.iter().map(|(l, _)| *l).collect();
+        // The parameter, the export, and the unsupported provider — not the empty name, the
+        // missing location, the bucket built from Env, nor anything of the stage whose
+        // condition depends on Env (its false branch has a version the importer refuses).
+        assert_eq!(lines, [2, 15, 36], "{errs:#?}");
+        assert!(errs[2].1.contains("Build/AWS/Jenkins/1"), "{errs:#?}");
+
+        // What the importer alone says of the stand-ins, which the filter left out.
+        let exports = BTreeMap::new();
+        let opts = Options {
+            file: "t.yaml".into(),
+            exports: &exports,
+            ..Options::default()
+        };
+        let (t, _) = resolve_despite_errors(T, &opts);
+        let raw = import(&t.unwrap(), &ImportOptions::default());
+        let raw_lines: Vec<u32> = raw
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .filter_map(|d| d.line)
+            .collect();
+        assert!(raw_lines.contains(&11), "{raw_lines:?}");
+        assert!(
+            raw_lines.iter().any(|l| (23..=32).contains(l)),
+            "{raw_lines:?}"
+        );
+    }
+}

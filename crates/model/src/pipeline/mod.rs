@@ -87,7 +87,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 pub use self::file::{LOCAL_CONNECTION_ARN, REVIEW_CHANGE_SET, parse_file, valid_target};
-pub use self::import::{ImportOptions, PIPELINE_TYPE, PROJECT_TYPE, import};
+pub use self::import::{ImportOptions, PIPELINE_TYPE, PROJECT_TYPE, import, import_unresolved};
 use crate::diag::{Code, Diagnostic, Diagnostics, Pos, did_you_mean};
 
 /// Where something was written: a property path and a position.

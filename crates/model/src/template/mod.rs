@@ -217,9 +217,26 @@ impl Outcome {
 
 /// Resolves a template's text. Never panics; every problem is a diagnostic.
 pub fn resolve(text: &str, opts: &Options<'_>) -> Outcome {
+    let (template, diagnostics) = resolve_despite_errors(text, opts);
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    Outcome {
+        template: if failed { None } else { template },
+        diagnostics,
+    }
+}
+
+/// [`resolve`], but the template comes back even when resolution found errors, as far as it
+/// got: a parameter without a valid value stands in as an empty string (or list), and a
+/// property whose value failed to evaluate may be missing. For checks that should report
+/// their own problems in the same pass as the resolver's (`slipway pipeline import` runs the
+/// pipeline importer on it) — never to plan or deploy from. `None` only when the text did not
+/// parse into a template at all.
+pub fn resolve_despite_errors(
+    text: &str,
+    opts: &Options<'_>,
+) -> (Option<Template>, Vec<Diagnostic>) {
     let mut diags = Diagnostics::for_file(opts.file.clone());
     let template = resolve_into(text, opts, &mut diags);
-    let failed = diags.has_errors();
     let mut diagnostics = diags.into_sorted();
     if let Some(t) = &template
         && !t.secrets.is_empty()
@@ -231,10 +248,7 @@ pub fn resolve(text: &str, opts: &Options<'_>) -> Outcome {
             }
         }
     }
-    Outcome {
-        template: if failed { None } else { template },
-        diagnostics,
-    }
+    (template, diagnostics)
 }
 
 fn resolve_into(text: &str, opts: &Options<'_>, diags: &mut Diagnostics) -> Option<Template> {
