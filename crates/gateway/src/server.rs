@@ -385,7 +385,8 @@ impl Gateway {
         let mut invoke = InvokeRequest::new(
             backend.function.clone(),
             version,
-            Bytes::from(event.to_string()),
+            // `to_vec` writes straight into bytes; `to_string` goes through `fmt` per token.
+            Bytes::from(serde_json::to_vec(&event).unwrap_or_default()),
         );
         invoke.qualifier = backend.qualifier.clone();
         invoke.location = backend.location.clone();
