@@ -236,13 +236,17 @@ fn apply(tx: &Transaction<'_>, w: Write) -> Result<u64, StateError> {
                 params![w.target, w.name],
             )
             .map_err(sql("replacing a stack's resources"))?;
-            for (i, (id, doc)) in w.resources.iter().enumerate() {
-                tx.execute(
+            // One prepared statement for every row (a stack's commit writes all its resources).
+            let mut insert = tx
+                .prepare(
                     "INSERT INTO stack_resources (target, stack, seq, logical_id, doc)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![w.target, w.name, i as i64, id, doc.to_string()],
                 )
                 .map_err(sql("writing a stack resource"))?;
+            for (i, (id, doc)) in w.resources.iter().enumerate() {
+                insert
+                    .execute(params![w.target, w.name, i as i64, id, doc.to_string()])
+                    .map_err(sql("writing a stack resource"))?;
             }
             tx.execute(
                 "DELETE FROM change_sets WHERE target = ?1 AND stack = ?2",
@@ -271,12 +275,15 @@ fn apply(tx: &Transaction<'_>, w: Write) -> Result<u64, StateError> {
                     |r| r.get(0),
                 )
                 .map_err(sql("numbering stack events"))?;
-            for (i, doc) in w.append_events.iter().enumerate() {
-                tx.execute(
+            let mut append = tx
+                .prepare(
                     "INSERT INTO stack_events (target, stack, seq, doc) VALUES (?1, ?2, ?3, ?4)",
-                    params![w.target, w.name, next + i as i64, doc.to_string()],
                 )
                 .map_err(sql("appending a stack event"))?;
+            for (i, doc) in w.append_events.iter().enumerate() {
+                append
+                    .execute(params![w.target, w.name, next + i as i64, doc.to_string()])
+                    .map_err(sql("appending a stack event"))?;
             }
             Ok(generation)
         }
