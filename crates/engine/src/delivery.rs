@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context as TaskContext, Poll, Wake};
 
 use serde_json::{Value, json};
@@ -182,7 +183,8 @@ impl Engine {
             last = self.deployment_event(id, e)?;
         }
         if last.status.is_terminal() {
-            self.wake_waiting()?;
+            self.wake_waiting()
+                .inspect_err(|_| self.wake.store(true, Ordering::SeqCst))?;
         }
         Ok(last)
     }
@@ -289,7 +291,13 @@ impl Engine {
                 guard += 1;
             }
         }
-        self.wake_waiting()
+        // Deployments that end wake their operations at once (`deployment_event`); the tick
+        // only catches up on what that could not do.
+        if self.wake.swap(false, Ordering::SeqCst) {
+            self.wake_waiting()
+                .inspect_err(|_| self.wake.store(true, Ordering::SeqCst))?;
+        }
+        Ok(())
     }
 
     fn evaluate_alarms(&self, target: &str, d: &Deployment) -> Result<Deployment, EngineError> {

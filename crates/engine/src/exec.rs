@@ -871,6 +871,8 @@ impl Engine {
         // A deployment ending inside a step of this very operation wakes it: the outer call
         // carries on by itself.
         if !self.driving_lock().insert(id.to_owned()) {
+            // Whatever woke it is looked at again by the next tick, after the outer call.
+            self.wake.store(true, std::sync::atomic::Ordering::SeqCst);
             let l = self.load(target, &op.stack)?;
             return Ok(OperationReport {
                 operation_id: op.id.clone(),

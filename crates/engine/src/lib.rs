@@ -165,6 +165,11 @@ pub struct Engine {
     pending: Mutex<Vec<(String, Notice)>>,
     /// Operations being driven now (a deployment ending inside a step must not re-enter).
     driving: Mutex<std::collections::BTreeSet<String>>,
+    /// Whether the next [`Engine::tick`] looks for operations waiting on an ended deployment
+    /// (reading every live journal entry, plan and template included, is not for every tick).
+    /// Set at start, when a wake-up could not drive an operation (it was being driven: its
+    /// deployment ended inside its own step), and when a wake-up failed.
+    wake: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -179,6 +184,7 @@ impl Engine {
             faults: Mutex::new(Vec::new()),
             pending: Mutex::new(Vec::new()),
             driving: Mutex::new(std::collections::BTreeSet::new()),
+            wake: std::sync::atomic::AtomicBool::new(true),
         }
     }
 

@@ -53,6 +53,88 @@ impl Snapshot {
     pub fn api(&self, id: &str) -> Option<&ApiEntry> {
         self.apis.iter().find(|a| a.info.id == id)
     }
+
+    /// This snapshot with every Lambda integration that invokes alias `alias` of `function`
+    /// in `location` routed by `routing` instead (the alias moved, or its weights did), and
+    /// how many integrations changed. Everything else is shared with `self`: API infos, the
+    /// route tables of stages that do not invoke the alias, and the other routes'
+    /// integrations. What a traffic shift's step swaps in, instead of a snapshot built anew.
+    pub fn with_alias_routing(
+        &self,
+        location: &slipway_model::function::Location,
+        function: &str,
+        alias: &str,
+        routing: &crate::routes::Routing,
+    ) -> (Snapshot, usize) {
+        let mut changed = 0;
+        // The same integration with the new routing, when it invokes the alias.
+        let mut update = |i: &Arc<Integration>| -> Option<Arc<Integration>> {
+            let Integration::Lambda {
+                backend: Ok(b),
+                payload,
+                timeout,
+            } = i.as_ref()
+            else {
+                return None;
+            };
+            if b.function != function
+                || b.qualifier.as_deref() != Some(alias)
+                || b.location.as_ref().is_some_and(|l| l != location)
+                || b.routing == *routing
+            {
+                return None;
+            }
+            changed += 1;
+            let mut backend = b.clone();
+            backend.routing = routing.clone();
+            Some(Arc::new(Integration::Lambda {
+                backend: Ok(backend),
+                payload: *payload,
+                timeout: *timeout,
+            }))
+        };
+        let apis = self
+            .apis
+            .iter()
+            .map(|api| {
+                let stages = api
+                    .stages
+                    .iter()
+                    .map(|(name, table)| {
+                        let routes: Vec<Option<Arc<Integration>>> = table
+                            .routes
+                            .iter()
+                            .map(|r| update(&r.integration))
+                            .collect();
+                        let default_route = table.default_route.as_ref().map(&mut update);
+                        let table = if routes.iter().all(Option::is_none)
+                            && default_route.as_ref().is_none_or(Option::is_none)
+                        {
+                            table.clone()
+                        } else {
+                            let mut t = RouteTable::clone(table);
+                            for (route, new) in t.routes.iter_mut().zip(routes) {
+                                if let Some(new) = new {
+                                    route.integration = new;
+                                }
+                            }
+                            if let Some(Some(new)) = default_route {
+                                t.default_route = Some(new);
+                            }
+                            Arc::new(t)
+                        };
+                        (name.clone(), table)
+                    })
+                    .collect();
+                ApiEntry {
+                    info: api.info.clone(),
+                    stages,
+                    primary_stage: api.primary_stage.clone(),
+                }
+            })
+            .collect();
+        (Snapshot { apis }, changed)
+    }
 }
 
 /// Something in the template that the gateway does not serve.

@@ -343,3 +343,69 @@ fn explicit_http_api_routes_and_payload_v1() {
     }
     assert_eq!(dev.find("GET", "/anything").unwrap().route_key, "$default");
 }
+
+#[test]
+fn an_alias_step_swaps_only_the_integrations_that_invoke_the_alias() {
+    let t = case("realworld/sam_app.yaml");
+    let weighted = |weight| {
+        let mut dir = Directory::local(&t);
+        dir.routing.insert(
+            ("ListOrdersFunction".into(), "live".into()),
+            Routing::Weighted {
+                primary: Version::Published(1),
+                secondary: Version::Published(2),
+                weight,
+            },
+        );
+        dir
+    };
+    let dir = weighted(0.1);
+    let (before, _) = build(&t, &dir);
+    let (rebuilt, _) = build(&t, &weighted(0.6));
+    let routing = Routing::Weighted {
+        primary: Version::Published(1),
+        secondary: Version::Published(2),
+        weight: 0.6,
+    };
+    let (after, changed) =
+        before.with_alias_routing(&dir.location, "ListOrdersFunction", "live", &routing);
+    assert!(changed > 0);
+    // What a full rebuild serves, route for route.
+    assert_eq!(after.apis.len(), rebuilt.apis.len());
+    for (a, r) in after.apis.iter().zip(&rebuilt.apis) {
+        assert!(Arc::ptr_eq(&a.info, &before.api(&a.info.id).unwrap().info));
+        assert_eq!(
+            a.stages.keys().collect::<Vec<_>>(),
+            r.stages.keys().collect::<Vec<_>>()
+        );
+        for (name, table) in &a.stages {
+            let want = &r.stages[name];
+            let old = &before.api(&a.info.id).unwrap().stages[name];
+            let invokes = |t: &RouteTable| {
+                t.routes.iter().any(|route| {
+                    matches!(&*route.integration, Integration::Lambda { backend: Ok(b), .. }
+                        if b.function == "ListOrdersFunction" && b.qualifier.as_deref() == Some("live"))
+                })
+            };
+            // Tables that do not invoke the alias are the same tables.
+            assert_eq!(Arc::ptr_eq(table, old), !invokes(old), "{name}");
+            for (got, want) in table.routes.iter().zip(&want.routes) {
+                assert_eq!(got.pattern.as_str(), want.pattern.as_str());
+                assert_eq!(*got.integration, *want.integration);
+            }
+        }
+    }
+    // The same routing again changes nothing; another function's alias neither.
+    assert_eq!(
+        after
+            .with_alias_routing(&dir.location, "ListOrdersFunction", "live", &routing)
+            .1,
+        0
+    );
+    assert_eq!(
+        before
+            .with_alias_routing(&dir.location, "OtherFunction", "live", &routing)
+            .1,
+        0
+    );
+}

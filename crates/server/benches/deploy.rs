@@ -17,6 +17,10 @@
 //!    of the process per successful request, steady and shifting, says what the shift costs
 //!    whatever the machine's load.
 //!
+//! `SLIPWAY_DEPLOY_BENCH=live` runs part 1 only, `SLIPWAY_DEPLOY_BENCH=shift` part 2 only (unset:
+//! both). Part 2 also prints each round on stderr: its ratio, CPU per request, the cold starts
+//! of the shifting function in each window, and the time the window's ticks took.
+//!
 //! Without `--bench` (`cargo test --all-targets`) it runs a quick smoke pass and prints nothing.
 #![allow(
     clippy::print_stdout,
@@ -184,6 +188,12 @@ struct Load {
     elapsed: Duration,
     /// CPU time of this whole process (server, clients and ticks) over the window.
     cpu: Duration,
+    /// Environments of the shifting function started during the window (cold starts).
+    cold: u64,
+    /// Wall time the window's ticks took (the engine's work, on the bench's thread).
+    ticks: Duration,
+    /// CPU time of the bench's thread during those ticks.
+    ticks_cpu: Duration,
 }
 
 impl Load {
@@ -192,6 +202,9 @@ impl Load {
         self.bad += other.bad;
         self.elapsed += other.elapsed;
         self.cpu += other.cpu;
+        self.cold += other.cold;
+        self.ticks += other.ticks;
+        self.ticks_cpu += other.ticks_cpu;
     }
 
     /// Successful requests per second.
@@ -218,6 +231,17 @@ fn process_cpu() -> Duration {
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
     Duration::from_millis(ticks * 10)
+}
+
+/// CPU time of the calling thread so far (`/proc/thread-self/schedstat`, in ns).
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns = stat
+        .split_whitespace()
+        .next()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -258,7 +282,7 @@ async fn load(addr: SocketAddr, path: &str, clients: usize, window: Duration) ->
         ok: ok.load(Ordering::Relaxed),
         bad: bad.load(Ordering::Relaxed),
         elapsed,
-        cpu: Duration::ZERO,
+        ..Load::default()
     }
 }
 
@@ -276,20 +300,41 @@ fn ticking(
 ) -> Load {
     let server = b.server.as_ref().expect("server");
     let (addr, path, clock) = (b.gateway, path.to_owned(), b.clock.clone());
-    b.rt.block_on(async {
+    let cold = cold_starts(b, "f0");
+    let mut l = b.rt.block_on(async {
         let cpu = process_cpu();
         let measuring = tokio::spawn(async move { load(addr, &path, clients, window).await });
+        let (mut ticking, mut ticking_cpu) = (Duration::ZERO, Duration::ZERO);
         for _ in 0..ticks {
             tokio::time::sleep(window / (ticks + 1)).await;
             if advance {
                 clock.advance_ms(MINUTE_MS);
             }
+            let (t, c) = (Instant::now(), thread_cpu());
             server.tick().expect("tick");
+            ticking += t.elapsed();
+            ticking_cpu += thread_cpu().saturating_sub(c);
         }
         let mut l = measuring.await.expect("load");
         l.cpu = process_cpu().saturating_sub(cpu);
+        l.ticks = ticking;
+        l.ticks_cpu = ticking_cpu;
         l
-    })
+    });
+    l.cold = cold_starts(b, "f0").saturating_sub(cold);
+    l
+}
+
+/// Cold starts of every version of `function` so far.
+fn cold_starts(b: &Bench, function: &str) -> u64 {
+    let runtime = b.server.as_ref().expect("server").runtime();
+    runtime
+        .functions()
+        .into_iter()
+        .filter(|(f, _)| f == function)
+        .filter_map(|(f, v)| runtime.metrics(&f, &v))
+        .map(|m| m.cold_starts)
+        .sum()
 }
 
 /// Starts `n` environments of the version `function:live` is shifting to (concurrent invokes
@@ -322,11 +367,16 @@ fn ms(d: Duration) -> f64 {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (runs, rounds, window, clients) = if full {
+    let (mut runs, mut rounds, window, clients) = if full {
         (7, 7, Duration::from_secs(2), 4)
     } else {
         (1, 1, Duration::from_millis(200), 2)
     };
+    match std::env::var("SLIPWAY_DEPLOY_BENCH").as_deref() {
+        Ok("live") => rounds = 0,
+        Ok("shift") => runs = 0,
+        _ => {}
+    }
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-deploy-bench");
     let _ = std::fs::remove_dir_all(&root);
     let mut b = start(&root);
@@ -404,16 +454,32 @@ fn main() {
         b.rt.block_on(load(addr, &path, clients, window / 4));
         // For scale: the first step's split (10 %) held still (the clock does not move, so
         // the ticks find nothing due), no tables swapped.
-        split.add(ticking(&b, &path, clients, window, steps, false));
+        let sp = ticking(&b, &path, clients, window, steps, false);
+        split.add(sp);
         // Ten steps inside the window: each moves the alias and swaps a new route table in.
         let sh = ticking(&b, &path, clients, window, steps, true);
         shifting.add(sh);
+        if full {
+            eprintln!(
+                "round {round}: shifting/steady {:.1} %, cpu/request {:.0} -> {:.0} µs, cold starts steady {} held {} shifting {}, ticks {:.1} / {:.1} ms (cpu {:.1} / {:.1} ms)",
+                100.0 * sh.rate() / st.rate(),
+                st.cpu_us(),
+                sh.cpu_us(),
+                st.cold,
+                sp.cold,
+                sh.cold,
+                ms(st.ticks),
+                ms(sh.ticks),
+                ms(st.ticks_cpu),
+                ms(sh.ticks_cpu),
+            );
+        }
         pairs.push((st, sh));
         let rec = server.engine().stack(TARGET, "bench").ok().flatten();
         statuses.push(rec.map_or("?", |s| s.status.as_str()));
     }
 
-    if full {
+    if full && runs > 0 {
         println!(
             "update to live   10-function stack, 1 code change: p50 {:.0} ms, min {:.0} ms, max {:.0} ms over {runs} runs (target < 500 ms); the deploy call itself: p50 {:.0} ms",
             ms(live[live.len() / 2]),
@@ -421,6 +487,8 @@ fn main() {
             ms(live[live.len() - 1]),
             ms(returned[returned.len() / 2]),
         );
+    }
+    if full && rounds > 0 {
         println!(
             "gateway steady   {:.0} requests/s ({clients} clients, {rounds} x {:.1} s, {} not 200)",
             steady.rate(),

@@ -28,7 +28,12 @@
 //! [`Hooks`](slipway_engine::Hooks) report (routes, aliases, functions — [`RouteSink`]).
 //! A report only bumps a counter and wakes the rebuild task; the task reads the store on a
 //! blocking thread and swaps the result in, so reports arriving during a rebuild coalesce into
-//! the next one. Requests never wait for a rebuild: they load the current snapshot without a
+//! the next one. When everything reported since the last swap is a change of aliases the
+//! served snapshot already knows (a traffic shift's step, `UpdateAlias`), the task reads only
+//! those functions' records and swaps in the served snapshot with those aliases' routing
+//! replaced ([`Snapshot::with_alias_routing`]: everything else is shared), instead of
+//! reading every stack and building every table again; any other report (or an alias it
+//! does not know, or one gone) makes the next swap a full rebuild. Requests never wait for a rebuild: they load the current snapshot without a
 //! lock and run on it. [`DataPlane::settled`] waits until everything reported so far is served
 //! (what a deploy that wants to print working URLs, a test or a benchmark awaits).
 //!
@@ -39,8 +44,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use slipway_deploy::stack::{DeployedResource, StackStatus};
 use slipway_engine::providers::{FunctionRecord, Target};
@@ -62,6 +67,26 @@ pub(crate) struct DataPlane {
     kick: Notify,
     /// The last report count a swapped-in snapshot covers.
     built: watch::Sender<u64>,
+    /// What the reports not served yet ask for (counted in `wanted` under the same lock).
+    pending: Mutex<Pending>,
+    /// The aliases (target, function, alias) the served snapshot was built with.
+    known: Mutex<BTreeSet<AliasKey>>,
+}
+
+/// (target, function, alias).
+type AliasKey = (String, String, String);
+
+/// What the next swap has to do.
+#[derive(Default)]
+struct Pending {
+    /// Read everything again.
+    full: bool,
+    /// Only these aliases moved.
+    aliases: BTreeSet<AliasKey>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl DataPlane {
@@ -79,27 +104,86 @@ impl DataPlane {
             wanted: AtomicU64::new(0),
             kick: Notify::new(),
             built: watch::channel(0).0,
+            pending: Mutex::new(Pending {
+                full: true,
+                aliases: BTreeSet::new(),
+            }),
+            known: Mutex::new(BTreeSet::new()),
         }
     }
 
-    fn stale(&self) {
-        self.wanted.fetch_add(1, Ordering::SeqCst);
+    /// A report: `alias` when only that alias changed, `None` for anything else.
+    fn stale(&self, alias: Option<AliasKey>) {
+        {
+            let mut p = locked(&self.pending);
+            match alias {
+                Some(a) if !p.full => {
+                    p.aliases.insert(a);
+                }
+                Some(_) => {}
+                None => p.full = true,
+            }
+            self.wanted.fetch_add(1, Ordering::SeqCst);
+        }
         self.kick.notify_one();
     }
 
     /// Reads the store and swaps the new snapshot in (blocking: SQLite).
     pub(crate) fn rebuild(&self) {
-        let covers = self.wanted.load(Ordering::SeqCst);
+        let (covers, pending) = {
+            let mut p = locked(&self.pending);
+            (self.wanted.load(Ordering::SeqCst), std::mem::take(&mut *p))
+        };
         let started = std::time::Instant::now();
-        let snapshot = snapshot_of_store(self.store.as_ref());
+        let patched = if pending.full {
+            None
+        } else {
+            self.with_aliases(&pending.aliases)
+        };
+        let (snapshot, how) = match patched {
+            Some(s) => (s, "aliases updated"),
+            None => {
+                let (s, known) = snapshot_of_store(self.store.as_ref());
+                *locked(&self.known) = known;
+                (s, "route tables rebuilt")
+            }
+        };
         let apis = snapshot.apis.len();
         self.gateway.swap(snapshot);
-        tracing::debug!(apis, elapsed = ?started.elapsed(), "route tables rebuilt");
+        tracing::debug!(apis, elapsed = ?started.elapsed(), "{how}");
         self.built.send_if_modified(|b| {
             let newer = covers > *b;
             *b = (*b).max(covers);
             newer
         });
+    }
+
+    /// The served snapshot with `aliases` routed as the store says now; `None` when one of
+    /// them is not in the served snapshot's directory or not in the store any more (a full
+    /// rebuild then). Swaps happen on one task at a time, so the served snapshot is the
+    /// latest.
+    fn with_aliases(&self, aliases: &BTreeSet<AliasKey>) -> Option<Snapshot> {
+        let known = locked(&self.known);
+        let mut snapshot = Snapshot::clone(&self.gateway.snapshot());
+        for key @ (target, function, alias) in aliases {
+            if !known.contains(key) {
+                return None;
+            }
+            let location = Target::parse(target)?.location();
+            let doc = match self.store.get_doc(Collection::Functions, target, function) {
+                Ok(d) => d?,
+                Err(e) => {
+                    tracing::warn!(%target, %function, error = %e, "cannot read the function");
+                    return None;
+                }
+            };
+            let rec: FunctionRecord = serde_json::from_value(doc.value).ok()?;
+            let routing = routing_of(rec.versions.aliases.get(alias)?);
+            snapshot = snapshot
+                .with_alias_routing(&location, function, alias, &routing)
+                .0;
+        }
+        Some(snapshot)
     }
 
     /// Waits until the gateway serves every change reported before the call.
@@ -121,6 +205,7 @@ impl DataPlane {
                 // The previous snapshot stays; waiters are released rather than left hanging,
                 // and the next report tries again.
                 tracing::error!(error = %e, "route table rebuild panicked");
+                locked(&self.pending).full = true;
                 let wanted = self.wanted.load(Ordering::SeqCst);
                 self.built.send_modify(|b| *b = (*b).max(wanted));
             }
@@ -130,13 +215,17 @@ impl DataPlane {
 
 impl RouteSink for DataPlane {
     fn routes_changed(&self, _: &str, _: &str) {
-        self.stale();
+        self.stale(None);
     }
-    fn alias_changed(&self, _: &str, _: &str, _: &str) {
-        self.stale();
+    fn alias_changed(&self, target: &str, function: &str, alias: &str) {
+        self.stale(Some((
+            target.to_owned(),
+            function.to_owned(),
+            alias.to_owned(),
+        )));
     }
     fn function_changed(&self, _: &str, _: &str) {
-        self.stale();
+        self.stale(None);
     }
 }
 
@@ -324,9 +413,10 @@ fn targets_with_apis(store: &dyn StateStore) -> BTreeSet<String> {
     out
 }
 
-/// Every API of every stack of every target.
-pub(crate) fn snapshot_of_store(store: &dyn StateStore) -> Snapshot {
+/// Every API of every stack of every target, and the aliases of every target that holds one.
+pub(crate) fn snapshot_of_store(store: &dyn StateStore) -> (Snapshot, BTreeSet<AliasKey>) {
     let mut all = Snapshot::default();
+    let mut aliases = BTreeSet::new();
     for t in targets_with_apis(store) {
         let Some(target) = Target::parse(&t) else {
             continue;
@@ -336,6 +426,11 @@ pub(crate) fn snapshot_of_store(store: &dyn StateStore) -> Snapshot {
             continue;
         }
         let functions = read_functions(store, &t);
+        for (f, rec) in &functions {
+            for a in rec.versions.aliases.keys() {
+                aliases.insert((t.clone(), f.clone(), a.clone()));
+            }
+        }
         for name in stacks {
             if let Some(stack) = read_stack(store, &t, &name) {
                 all.apis
@@ -343,7 +438,7 @@ pub(crate) fn snapshot_of_store(store: &dyn StateStore) -> Snapshot {
             }
         }
     }
-    all
+    (all, aliases)
 }
 
 /// The invoke URLs of one stack's APIs on a gateway at `addr` (read from the store now).

@@ -231,18 +231,45 @@ fn apply(tx: &Transaction<'_>, w: Write) -> Result<u64, StateError> {
                 params![w.target, w.name, generation as i64, w.record.to_string()],
             )
             .map_err(sql("writing a stack"))?;
-            tx.execute(
-                "DELETE FROM stack_resources WHERE target = ?1 AND stack = ?2",
-                params![w.target, w.name],
-            )
-            .map_err(sql("replacing a stack's resources"))?;
-            for (i, (id, doc)) in w.resources.iter().enumerate() {
-                tx.execute(
+            // The rows replaced, written only where they differ: a stack's commit carries every
+            // resource, and most commits change one or none of them.
+            let mut old: std::collections::BTreeMap<String, (i64, String)> = tx
+                .prepare(
+                    "SELECT logical_id, seq, doc FROM stack_resources WHERE target = ?1 AND stack = ?2",
+                )
+                .and_then(|mut q| {
+                    q.query_map(params![w.target, w.name], |r| {
+                        Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
+                    })?
+                    .collect()
+                })
+                .map_err(sql("reading a stack's resources"))?;
+            let mut upsert = tx
+                .prepare(
                     "INSERT INTO stack_resources (target, stack, seq, logical_id, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![w.target, w.name, i as i64, id, doc.to_string()],
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(target, stack, logical_id) DO UPDATE SET seq = excluded.seq,
+                     doc = excluded.doc",
                 )
                 .map_err(sql("writing a stack resource"))?;
+            for (i, (id, doc)) in w.resources.iter().enumerate() {
+                let (seq, text) = (i as i64, doc.to_string());
+                if old.remove(id).is_some_and(|(s, d)| s == seq && d == text) {
+                    continue;
+                }
+                upsert
+                    .execute(params![w.target, w.name, seq, id, text])
+                    .map_err(sql("writing a stack resource"))?;
+            }
+            let mut delete = tx
+                .prepare(
+                    "DELETE FROM stack_resources WHERE target = ?1 AND stack = ?2 AND logical_id = ?3",
+                )
+                .map_err(sql("replacing a stack's resources"))?;
+            for id in old.keys() {
+                delete
+                    .execute(params![w.target, w.name, id])
+                    .map_err(sql("replacing a stack's resources"))?;
             }
             tx.execute(
                 "DELETE FROM change_sets WHERE target = ?1 AND stack = ?2",
@@ -271,12 +298,15 @@ fn apply(tx: &Transaction<'_>, w: Write) -> Result<u64, StateError> {
                     |r| r.get(0),
                 )
                 .map_err(sql("numbering stack events"))?;
-            for (i, doc) in w.append_events.iter().enumerate() {
-                tx.execute(
+            let mut append = tx
+                .prepare(
                     "INSERT INTO stack_events (target, stack, seq, doc) VALUES (?1, ?2, ?3, ?4)",
-                    params![w.target, w.name, next + i as i64, doc.to_string()],
                 )
                 .map_err(sql("appending a stack event"))?;
+            for (i, doc) in w.append_events.iter().enumerate() {
+                append
+                    .execute(params![w.target, w.name, next + i as i64, doc.to_string()])
+                    .map_err(sql("appending a stack event"))?;
             }
             Ok(generation)
         }

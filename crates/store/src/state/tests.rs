@@ -397,3 +397,43 @@ fn document_generations_are_listed_without_the_documents() {
         );
     });
 }
+
+#[test]
+fn a_stack_commit_replaces_its_resources_changed_moved_added_and_removed() {
+    both(|s| {
+        s.commit(Batch::new().stack(stack_write("app", None, "CREATE_IN_PROGRESS")))
+            .unwrap();
+        // B unchanged but moved, A changed, C added; then A removed and B unchanged in place.
+        let mut w = stack_write("app", Some(1), "UPDATE_IN_PROGRESS");
+        w.resources = vec![
+            ("C".into(), json!({"physical_id": "c"})),
+            ("B".into(), json!({"physical_id": "b"})),
+            ("A".into(), json!({"physical_id": "a2"})),
+        ];
+        s.commit(Batch::new().stack(w)).unwrap();
+        let got = s.get_stack(T, "app").unwrap().unwrap().resources;
+        assert_eq!(
+            got,
+            vec![
+                ("C".to_owned(), json!({"physical_id": "c"})),
+                ("B".to_owned(), json!({"physical_id": "b"})),
+                ("A".to_owned(), json!({"physical_id": "a2"})),
+            ]
+        );
+        let mut w = stack_write("app", Some(2), "UPDATE_COMPLETE");
+        w.resources = vec![
+            ("C".into(), json!({"physical_id": "c"})),
+            ("B".into(), json!({"physical_id": "b"})),
+        ];
+        s.commit(Batch::new().stack(w)).unwrap();
+        let ids: Vec<String> = s
+            .get_stack_resources(T, "app")
+            .unwrap()
+            .unwrap()
+            .resources
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(ids, ["C", "B"]);
+    });
+}
