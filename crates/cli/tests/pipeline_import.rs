@@ -15,6 +15,18 @@ fn example() -> String {
     .unwrap()
 }
 
+/// `r`'s stdout says `text` (shown in full when it does not).
+#[track_caller]
+fn has(r: &Run, text: &str) {
+    assert!(r.stdout.contains(text), "{}", r.stdout);
+}
+
+/// `r`'s stdout does not say `text`.
+#[track_caller]
+fn lacks(r: &Run, text: &str) {
+    assert!(!r.stdout.contains(text), "{}", r.stdout);
+}
+
 fn ok(r: &Run) {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 }
@@ -66,11 +78,9 @@ fn import_defines_the_example_with_overrides_then_reimport_updates_it() {
         ],
     );
     ok(&dry);
-    assert!(
-        dry.stdout
-            .contains("pipeline orders: would be created — 6 stages, 8 actions"),
-        "{}",
-        dry.stdout
+    has(
+        &dry,
+        "pipeline orders: would be created — 6 stages, 8 actions",
     );
     assert!(dry.stdout.contains("dry run: nothing was defined"));
     assert!(
@@ -91,43 +101,23 @@ fn import_defines_the_example_with_overrides_then_reimport_updates_it() {
         ],
     );
     ok(&first);
-    assert!(
-        first
-            .stdout
-            .contains("pipeline orders: created (version 1) — 5 stages, 7 actions"),
-        "{}",
-        first.stdout
+    has(
+        &first,
+        "pipeline orders: created (version 1) — 5 stages, 7 actions",
     );
-    assert!(
-        first
-            .stdout
-            .contains("source Source: s3://orders-source/orders/source.zip on this server's S3"),
-        "{}",
-        first.stdout
+    has(
+        &first,
+        "source Source: s3://orders-source/orders/source.zip on this server's S3",
     );
     // Creating it started it once, as CreatePipeline does, and the embedded import followed
     // that execution until it rested: no zip was ever uploaded, so its source failed (as the
     // first execution of such a pipeline fails on AWS) — the import itself succeeded.
-    assert!(
-        first.stdout.contains("  started execution "),
-        "{}",
-        first.stdout
-    );
-    assert!(
-        first.stdout.contains("Source/Source Failed"),
-        "{}",
-        first.stdout
-    );
-    assert!(
-        first
-            .stdout
-            .contains("s3://orders-source/orders/source.zip"),
-        "{}",
-        first.stdout
-    );
+    has(&first, "  started execution ");
+    has(&first, "Source/Source Failed");
+    has(&first, "s3://orders-source/orders/source.zip");
     let history = slipway(dir, &["pipeline", "history", "orders"]);
     assert_eq!(history.stdout.lines().count(), 1, "{}", history.stdout);
-    assert!(history.stdout.contains("Failed"), "{}", history.stdout);
+    has(&history, "Failed");
 
     // --no-start defines only.
     let quiet = slipway(
@@ -144,28 +134,14 @@ fn import_defines_the_example_with_overrides_then_reimport_updates_it() {
         ],
     );
     ok(&quiet);
-    assert!(
-        quiet
-            .stdout
-            .contains("pipeline orders-quiet: created (version 1)"),
-        "{}",
-        quiet.stdout
-    );
-    assert!(
-        !quiet.stdout.contains("started execution"),
-        "{}",
-        quiet.stdout
-    );
+    has(&quiet, "pipeline orders-quiet: created (version 1)");
+    lacks(&quiet, "started execution");
     let history = slipway(dir, &["pipeline", "history", "orders-quiet"]);
     assert!(history.stdout.trim().is_empty(), "{}", history.stdout);
 
     let show = slipway(dir, &["pipeline", "show", "orders"]);
     ok(&show);
-    assert!(
-        show.stdout.contains("orders (version 1, SUPERSEDED mode)"),
-        "{}",
-        show.stdout
-    );
+    has(&show, "orders (version 1, SUPERSEDED mode)");
     assert!(show.stdout.contains("Lint [Test CodeBuild, run order 2]"));
     assert!(!show.stdout.contains("LoadTests"));
 
@@ -181,18 +157,8 @@ fn import_defines_the_example_with_overrides_then_reimport_updates_it() {
         ],
     );
     ok(&again);
-    assert!(
-        again
-            .stdout
-            .contains("pipeline orders: unchanged (version 1)"),
-        "{}",
-        again.stdout
-    );
-    assert!(
-        !again.stdout.contains("started execution"),
-        "{}",
-        again.stdout
-    );
+    has(&again, "pipeline orders: unchanged (version 1)");
+    lacks(&again, "started execution");
 
     // Without the Lint action the structure changed: UpdatePipeline, version 2.
     let update = slipway(
@@ -207,31 +173,20 @@ fn import_defines_the_example_with_overrides_then_reimport_updates_it() {
         ],
     );
     ok(&update);
-    assert!(
-        update
-            .stdout
-            .contains("pipeline orders: updated (version 1 → 2) — 5 stages, 6 actions"),
-        "{}",
-        update.stdout
+    has(
+        &update,
+        "pipeline orders: updated (version 1 → 2) — 5 stages, 6 actions",
     );
     // UpdatePipeline starts nothing.
-    assert!(
-        !update.stdout.contains("started execution"),
-        "{}",
-        update.stdout
-    );
+    lacks(&update, "started execution");
     let show = slipway(dir, &["pipeline", "show", "orders"]);
     assert!(show.stdout.contains("orders (version 2, SUPERSEDED mode)"));
-    assert!(!show.stdout.contains("Lint"), "{}", show.stdout);
+    lacks(&show, "Lint");
 
     // `pipeline run` on the imported pipeline: no zip was uploaded, so its S3 source fails.
     let run = slipway(dir, &["pipeline", "run", "orders"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains("Source/Source Failed"),
-        "{}",
-        run.stdout
-    );
+    has(&run, "Source/Source Failed");
     let history = slipway(dir, &["pipeline", "history", "orders"]);
     assert_eq!(history.stdout.lines().count(), 2, "{}", history.stdout);
 }
@@ -244,12 +199,8 @@ fn a_bad_template_prints_every_diagnostic_with_its_position_and_defines_nothing(
 
     let r = slipway(dir, &["pipeline", "import", "bad.yaml"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout.contains("parameter 'Env' has no value"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("--> bad.yaml:2:3"), "{}", r.stdout);
+    has(&r, "parameter 'Env' has no value");
+    has(&r, "--> bad.yaml:2:3");
     assert!(r.stdout.contains("bad.yaml: invalid — nothing was defined"));
     // All at once: the importer's own problems come in the same answer as the resolver's,
     // and nothing that only follows from the missing value (the Name built from it).
@@ -266,7 +217,7 @@ fn a_bad_template_prints_every_diagnostic_with_its_position_and_defines_nothing(
         assert!(r.stdout.contains(what), "{what}: {}", r.stdout);
         assert!(r.stdout.contains(at), "{at}: {}", r.stdout);
     }
-    assert!(!r.stdout.contains("--> bad.yaml:8:"), "{}", r.stdout);
+    lacks(&r, "--> bad.yaml:8:");
     let errors = r.stdout.lines().filter(|l| l.starts_with("error")).count();
     assert_eq!(errors, 3, "{}", r.stdout);
 
@@ -282,24 +233,14 @@ fn a_bad_template_prints_every_diagnostic_with_its_position_and_defines_nothing(
         ],
     );
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .contains("'Blockers' is not supported by Slipway's pipelines"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("--> bad.yaml:13:11"), "{}", r.stdout);
+    has(&r, "'Blockers' is not supported by Slipway's pipelines");
+    has(&r, "--> bad.yaml:13:11");
     assert!(
         r.stdout
             .contains("at Resources.Pipe.Properties.Stages.0.Blockers")
     );
-    assert!(
-        r.stdout
-            .contains("action type Build/AWS/Jenkins/1 is not supported"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("--> bad.yaml:22:15"), "{}", r.stdout);
+    has(&r, "action type Build/AWS/Jenkins/1 is not supported");
+    has(&r, "--> bad.yaml:22:15");
     assert!(
         r.stdout
             .contains("at Resources.Pipe.Properties.Stages.1.Actions.0.ActionTypeId")
@@ -321,11 +262,9 @@ fn a_bad_template_prints_every_diagnostic_with_its_position_and_defines_nothing(
         ],
     );
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .contains("the template has no AWS::CodePipeline::Pipeline named 'Nope'"),
-        "{}",
-        r.stdout
+    has(
+        &r,
+        "the template has no AWS::CodePipeline::Pipeline named 'Nope'",
     );
     let r = slipway(
         dir,
@@ -341,11 +280,7 @@ fn a_bad_template_prints_every_diagnostic_with_its_position_and_defines_nothing(
         ],
     );
     ok(&r);
-    assert!(
-        r.stdout.contains("pipeline orders-copy: would be created"),
-        "{}",
-        r.stdout
-    );
+    has(&r, "pipeline orders-copy: would be created");
 
     // Unreadable template: a usage error.
     let r = slipway(dir, &["pipeline", "import", "missing.yaml"]);
@@ -432,40 +367,26 @@ fn an_imported_codecommit_pipeline_runs_from_the_local_repository_against_a_serv
         ],
     );
     assert_eq!(bad.code, 1, "{}\n{}", bad.stdout, bad.stderr);
-    assert!(bad.stdout.contains("--> bad.yaml:13:11"), "{}", bad.stdout);
-    assert!(bad.stdout.contains("--> bad.yaml:22:15"), "{}", bad.stdout);
+    has(&bad, "--> bad.yaml:13:11");
+    has(&bad, "--> bad.yaml:22:15");
 
     let imp = slipway(
         &dir,
         &["pipeline", "--endpoint", &ep, "import", "pipeline.yaml"],
     );
     ok(&imp);
-    assert!(
-        imp.stdout
-            .contains("pipeline gitpipe: created (version 1) — 2 stages, 2 actions"),
-        "{}",
-        imp.stdout
+    has(
+        &imp,
+        "pipeline gitpipe: created (version 1) — 2 stages, 2 actions",
     );
-    assert!(
-        imp.stdout.contains(
-            "source Repo: repository '.' branch 'trunk' → the local git repository at '.' relative to the server's project directory"
-        ),
-        "{}",
-        imp.stdout
+    has(
+        &imp,
+        "source Repo: repository '.' branch 'trunk' → the local git repository at '.' relative to the server's project directory",
     );
     // Created, so started from the branch head; the server runs it (the CLI says where to
     // look), and the poller does not start that commit a second time.
-    assert!(
-        imp.stdout.contains("  started execution "),
-        "{}",
-        imp.stdout
-    );
-    assert!(
-        imp.stdout
-            .contains("`slipway pipeline status gitpipe` shows it"),
-        "{}",
-        imp.stdout
-    );
+    has(&imp, "  started execution ");
+    has(&imp, "`slipway pipeline status gitpipe` shows it");
     let head = std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(&dir)
@@ -481,16 +402,8 @@ fn an_imported_codecommit_pipeline_runs_from_the_local_repository_against_a_serv
 
     let run = slipway(&dir, &["pipeline", "--endpoint", &ep, "run", "gitpipe"]);
     ok(&run);
-    assert!(
-        run.stdout.contains("Source/Repo Succeeded"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("Build/Checks Succeeded"),
-        "{}",
-        run.stdout
-    );
+    has(&run, "Source/Repo Succeeded");
+    has(&run, "Build/Checks Succeeded");
 
     // Re-import with another parameter value: the buildspec changed, so version 2.
     let again = slipway(
@@ -506,18 +419,8 @@ fn an_imported_codecommit_pipeline_runs_from_the_local_repository_against_a_serv
         ],
     );
     ok(&again);
-    assert!(
-        again
-            .stdout
-            .contains("pipeline gitpipe: updated (version 1 → 2)"),
-        "{}",
-        again.stdout
-    );
-    assert!(
-        !again.stdout.contains("started execution"),
-        "{}",
-        again.stdout
-    );
+    has(&again, "pipeline gitpipe: updated (version 1 → 2)");
+    lacks(&again, "started execution");
     // The import's execution and `run`'s: the update started nothing, nor did the poller.
     let history = slipway(&dir, &["pipeline", "--endpoint", &ep, "history", "gitpipe"]);
     assert_eq!(history.stdout.lines().count(), 2, "{}", history.stdout);
@@ -574,25 +477,16 @@ fn an_embedded_import_runs_the_new_pipeline_until_it_waits_for_approval_then_app
 
     let imp = slipway(&dir, &["pipeline", "import", "pipeline.yaml"]);
     ok(&imp);
-    assert!(
-        imp.stdout
-            .contains("pipeline gated: created (version 1) — 3 stages, 3 actions"),
-        "{}",
-        imp.stdout
+    has(
+        &imp,
+        "pipeline gated: created (version 1) — 3 stages, 3 actions",
     );
-    assert!(
-        imp.stdout.contains("Source/Repo Succeeded"),
-        "{}",
-        imp.stdout
+    has(&imp, "Source/Repo Succeeded");
+    has(
+        &imp,
+        "Gate/Approve InProgress — waiting for approval: slipway pipeline approve gated --stage Gate",
     );
-    assert!(
-        imp.stdout.contains(
-            "Gate/Approve InProgress — waiting for approval: slipway pipeline approve gated --stage Gate"
-        ),
-        "{}",
-        imp.stdout
-    );
-    assert!(!imp.stdout.contains("Build/Checks"), "{}", imp.stdout);
+    lacks(&imp, "Build/Checks");
     let status = slipway(&dir, &["pipeline", "status", "gated"]);
     assert!(
         status.stdout.contains("InProgress") && status.stdout.contains("first commit"),
@@ -602,12 +496,8 @@ fn an_embedded_import_runs_the_new_pipeline_until_it_waits_for_approval_then_app
 
     let approve = slipway(&dir, &["pipeline", "approve", "gated", "--stage", "Gate"]);
     ok(&approve);
-    assert!(
-        approve.stdout.contains("Build/Checks Succeeded"),
-        "{}",
-        approve.stdout
-    );
+    has(&approve, "Build/Checks Succeeded");
     let history = slipway(&dir, &["pipeline", "history", "gated"]);
     assert_eq!(history.stdout.lines().count(), 1, "{}", history.stdout);
-    assert!(history.stdout.contains("Succeeded"), "{}", history.stdout);
+    has(&history, "Succeeded");
 }

@@ -107,6 +107,22 @@ pub fn branch_head(repo: &Path, branch: &str) -> Result<Option<String>, GitError
     }
 }
 
+/// What a git source points at now: the head of `branch` in `repo`, `None` when `repo` is not
+/// a repository or the branch has no commit (the poller's look and a start by hand).
+pub fn source_head(repo: &Path, branch: &str) -> Result<Option<String>, GitError> {
+    if !is_repository(repo) {
+        return Ok(None);
+    }
+    branch_head(repo, branch)
+}
+
+/// A revision's summary: the first line of `rev`'s message, when it can be read.
+pub fn summary(repo: &Path, rev: &str) -> Option<String> {
+    commit_info(repo, rev)
+        .ok()
+        .and_then(|c| c.message.lines().next().map(str::to_owned))
+}
+
 pub fn commit_info(repo: &Path, rev: &str) -> Result<Commit, GitError> {
     let out = git(
         repo,

@@ -65,18 +65,13 @@ impl Poller {
             };
             for (action, repository, branch) in git::git_sources(&doc.state.pipeline) {
                 let repo = source.repo_path(&repository);
-                if !git::is_repository(&repo) {
-                    continue;
-                }
-                let Some(head) = git::branch_head(&repo, &branch)? else {
+                let Some(head) = git::source_head(&repo, &branch)? else {
                     continue;
                 };
                 if doc.seen.get(&action) == Some(&head) {
                     continue;
                 }
-                let summary = git::commit_info(&repo, &head)
-                    .ok()
-                    .and_then(|c| c.message.lines().next().map(str::to_owned));
+                let summary = git::summary(&repo, &head);
                 if let Some(id) = exec.trigger(&name, &action, &head, summary)? {
                     tracing::info!(pipeline = %name, commit = %head, execution = %id, "new commit");
                     started.push(id);

@@ -139,19 +139,13 @@ impl Pipelines {
         let mut out = Vec::new();
         for (action_name, repository, branch) in slipway_pipeline::git::git_sources(p) {
             let repo = self.source.repo_path(&repository);
-            if !slipway_pipeline::git::is_repository(&repo) {
-                continue;
-            }
-            let Ok(Some(head)) = slipway_pipeline::git::branch_head(&repo, &branch) else {
+            let Ok(Some(head)) = slipway_pipeline::git::source_head(&repo, &branch) else {
                 continue;
             };
-            let summary = slipway_pipeline::git::commit_info(&repo, &head)
-                .ok()
-                .and_then(|c| c.message.lines().next().map(str::to_owned));
             out.push(SourceRevision {
                 action_name,
+                summary: slipway_pipeline::git::summary(&repo, &head),
                 revision_id: head,
-                summary,
             });
         }
         for (action_name, bucket, key) in s3_sources(p) {
@@ -160,11 +154,7 @@ impl Pipelines {
                 continue;
             };
             match self.source.artefacts.put_file(&file) {
-                Ok(blob) => out.push(SourceRevision {
-                    action_name,
-                    revision_id: blob.digest.hex(),
-                    summary: Some(format!("s3://{bucket}/{key}")),
-                }),
+                Ok(blob) => out.push(s3_revision(action_name, &blob.digest, &bucket, &key)),
                 Err(e) => {
                     tracing::warn!(error = %e, bucket, key, "cannot store an S3 source object; the source action reads it when it runs");
                 }
@@ -336,6 +326,15 @@ struct S3Source {
 
 /// `key`'s file in `bucket`'s directory; keys with empty, `.` or `..` segments have none (the
 /// S3 endpoint refuses to store them).
+/// An S3 source's revision: the stored object's sha256, summarised by its location.
+fn s3_revision(action_name: String, digest: &Digest, bucket: &str, key: &str) -> SourceRevision {
+    SourceRevision {
+        action_name,
+        revision_id: digest.hex(),
+        summary: Some(format!("s3://{bucket}/{key}")),
+    }
+}
+
 fn object_file(data_dir: &Path, bucket: &str, key: &str) -> Option<PathBuf> {
     if bucket.is_empty() || bucket.contains(['/', '\\']) || bucket.starts_with('.') {
         return None;
@@ -465,11 +464,7 @@ pub(crate) fn object_uploaded(app: &App, bucket: &str, key: &str, file: &Path) {
         };
         let revs = actions
             .into_iter()
-            .map(|action_name| SourceRevision {
-                action_name,
-                revision_id: digest.hex(),
-                summary: Some(format!("s3://{bucket}/{key}")),
-            })
+            .map(|action_name| s3_revision(action_name, &digest, bucket, key))
             .collect();
         match p.executor.start(&name, revs, BTreeMap::new()) {
             Ok(id) => {
