@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import resource
+import select
 import socket
 import sys
 import time
@@ -405,6 +406,13 @@ class _FastApi:
 
     def __init__(self, fd):
         self._sock = socket.socket(fileno=fd)
+        # Waiting in poll(POLLIN) rather than in a blocking recv: a task asleep in recv on a
+        # Unix stream socket is woken whenever the peer reads what this one wrote (the kernel's
+        # unix_write_space wakes every sleeper, whatever it waits for), so each response
+        # read by the platform would wake this process once for nothing. poll's wake-ups are
+        # filtered by the events asked for.
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
         self._buf = bytearray()
         self._chunk = bytearray(262144)
         self._view = memoryview(self._chunk)
@@ -427,6 +435,7 @@ class _FastApi:
 
     def _take(self, n):
         while len(self._buf) < n:
+            self._poll.poll()
             # Into one buffer kept for the process: `recv(262144)` would allocate (mmap) and
             # shrink (mremap) a 256 KiB object at every call.
             got = self._sock.recv_into(self._chunk)

@@ -342,8 +342,7 @@ impl Environment {
         let fast = match channel {
             Some((ours, theirs)) => {
                 drop(theirs);
-                let stream = tokio::net::UnixStream::from_std(ours).map_err(SpawnError::Channel)?;
-                Some(FastChannel::new(stream))
+                Some(FastChannel::new(ours).map_err(SpawnError::Channel)?)
             }
             None => None,
         };

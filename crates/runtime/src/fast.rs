@@ -39,10 +39,12 @@
 //! dropped and the invocation ends as `ResponseTooLarge`; an answer for another request ID is
 //! ignored (the HTTP server refuses it with 400); anything else unreadable ends the environment.
 
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::UnixStream;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 use crate::api::{ApiEvent, Invocation, MAX_RESPONSE_BYTES};
 
@@ -52,10 +54,23 @@ pub(crate) const FD_VAR: &str = "_SLIPWAY_FAST_FD";
 /// Largest header or aux part accepted (request IDs, ARNs, error types are short).
 const MAX_AUX_BYTES: usize = 64 * 1024;
 
+/// What one read from the socket may take at most (a frame's rest goes straight to its body).
+const READ_CHUNK: usize = 64 * 1024;
+
 /// The platform's end.
+///
+/// The socket is registered with the reactor for reading only. A Unix stream socket signals
+/// "writable" to whoever waits on it each time the peer reads (the kernel's `unix_write_space`
+/// does not check whether a writer ever ran out of room, as TCP does), so a registration that
+/// also asks for writability wakes a worker thread each time the runtime picks up an
+/// invocation, for nothing. Frames are written without waiting, and only a write that finds the
+/// socket full (an event of megabytes) waits for room, through a registration of its own.
 pub(crate) struct FastChannel {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    socket: AsyncFd<UnixStream>,
+    /// Bytes read and not consumed yet: `buf[start..end]`.
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
     /// The last response read was an `r` frame.
     quiet: bool,
     /// The peak resident size the last answer reported, in KiB (cleared when an invocation is
@@ -64,14 +79,67 @@ pub(crate) struct FastChannel {
 }
 
 impl FastChannel {
-    pub(crate) fn new(stream: UnixStream) -> Self {
-        let (r, w) = stream.into_split();
-        Self {
-            reader: BufReader::with_capacity(64 * 1024, r),
-            writer: w,
+    /// Takes the platform's end; must be called within a Tokio runtime.
+    pub(crate) fn new(stream: UnixStream) -> std::io::Result<Self> {
+        stream.set_nonblocking(true)?;
+        Ok(Self {
+            socket: register(stream, Interest::READABLE)?,
+            buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+            start: 0,
+            end: 0,
             quiet: false,
             peak_kib: None,
+        })
+    }
+
+    /// Fills `out` from what was read before, then from the socket. `UnexpectedEof` when the
+    /// runtime closed its end first.
+    async fn read_exact(&mut self, mut out: &mut [u8]) -> std::io::Result<()> {
+        loop {
+            let buffered = (self.end - self.start).min(out.len());
+            out[..buffered].copy_from_slice(&self.buf[self.start..self.start + buffered]);
+            self.start += buffered;
+            out = &mut out[buffered..];
+            if out.is_empty() {
+                return Ok(());
+            }
+            // The buffer is empty now: large rests are read in place, small ones through it.
+            self.start = 0;
+            self.end = 0;
+            let direct = out.len() >= READ_CHUNK;
+            let mut guard = self.socket.readable().await?;
+            let target: &mut [u8] = if direct { out } else { &mut self.buf };
+            match guard.try_io(|socket| (&*socket.get_ref()).read(target)) {
+                Ok(Ok(0)) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(Ok(n)) if direct => out = &mut out[n..],
+                Ok(Ok(n)) => self.end = n,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => {}
+            }
+            if out.is_empty() {
+                return Ok(());
+            }
         }
+    }
+
+    /// Writes all of `data`, waiting for room only when the socket is full.
+    async fn write_all(&self, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() {
+            match (&*self.socket.get_ref()).write(data) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => data = &data[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // A second descriptor for the same socket, registered for writing until
+                    // there is room: adding it reports room that came meanwhile at once.
+                    let writer = register(self.socket.get_ref().try_clone()?, Interest::WRITABLE)?;
+                    let _ = writer.writable().await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Whether the last response came without a flush marker before it (an `r` frame).
@@ -88,14 +156,14 @@ impl FastChannel {
     pub(crate) async fn send(&mut self, invocation: &Invocation) -> std::io::Result<()> {
         self.peak_kib = None;
         let frame = encode_invocation(invocation);
-        self.writer.write_all(&frame).await
+        self.write_all(&frame).await
     }
 
     /// The next thing the runtime says, as the Runtime API server would report it. `Err` when
     /// the runtime closed its end (it exited) or wrote something that is not a frame.
     pub(crate) async fn recv(&mut self) -> std::io::Result<ApiEvent> {
         let mut head = [0u8; 9];
-        self.reader.read_exact(&mut head).await?;
+        self.read_exact(&mut head).await?;
         let (kind, quiet) = match head[0] {
             b'r' => (b'R', true),
             other => (other, false),
@@ -107,7 +175,7 @@ impl FastChannel {
             return Err(invalid("an oversized frame header"));
         }
         let mut aux = vec![0u8; aux_len];
-        self.reader.read_exact(&mut aux).await?;
+        self.read_exact(&mut aux).await?;
         let aux = String::from_utf8(aux).map_err(|_| invalid("a frame header not in UTF-8"))?;
         // The optional peak-memory field after the kind's own fields (one for `R`, two for `E`).
         let (aux, peak) = match kind {
@@ -118,10 +186,13 @@ impl FastChannel {
         self.peak_kib = peak;
         let aux = aux.to_owned();
         if body_len > MAX_RESPONSE_BYTES {
-            let mut rest = (&mut self.reader).take(body_len as u64);
-            tokio::io::copy(&mut rest, &mut tokio::io::sink()).await?;
-            if rest.limit() > 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            // Read and dropped, a chunk at a time.
+            let mut sink = vec![0u8; READ_CHUNK];
+            let mut left = body_len;
+            while left > 0 {
+                let n = left.min(sink.len());
+                self.read_exact(&mut sink[..n]).await?;
+                left -= n;
             }
             return match kind {
                 b'R' | b'E' => Ok(ApiEvent::ResponseTooLarge {
@@ -131,7 +202,7 @@ impl FastChannel {
             };
         }
         let mut body = vec![0u8; body_len];
-        self.reader.read_exact(&mut body).await?;
+        self.read_exact(&mut body).await?;
         let body = Bytes::from(body);
         let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         match kind {
@@ -155,6 +226,16 @@ impl FastChannel {
             _ => Err(invalid("an unknown frame kind")),
         }
     }
+}
+
+/// `socket` registered with the reactor for `interest` only (Tokio's own `UnixStream` always
+/// asks for both directions).
+#[allow(unsafe_code)]
+fn register(socket: UnixStream, interest: Interest) -> std::io::Result<AsyncFd<UnixStream>> {
+    // SAFETY: `register_with_interest` needs the descriptor to stay open and the same for as
+    // long as the `AsyncFd` lives. The `UnixStream` owns it, the `AsyncFd` owns the stream,
+    // and nothing here swaps or closes it.
+    Ok(unsafe { AsyncFd::register_with_interest(socket, interest) }?)
 }
 
 /// `aux` without its trailing peak-memory field, when it has one more `\0`-separated field than
@@ -203,6 +284,8 @@ fn encode_invocation(inv: &Invocation) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
     use super::*;
 
     fn frame(kind: u8, aux: &[u8], body: &[u8]) -> Vec<u8> {
@@ -216,8 +299,10 @@ mod tests {
 
     #[tokio::test]
     async fn frames_both_ways() {
-        let (ours, mut theirs) = UnixStream::pair().unwrap();
-        let mut ch = FastChannel::new(ours);
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        theirs.set_nonblocking(true).unwrap();
+        let mut theirs = tokio::net::UnixStream::from_std(theirs).unwrap();
+        let mut ch = FastChannel::new(ours).unwrap();
         let inv = Invocation {
             request_id: "r1".into(),
             deadline_ms: 42,

@@ -1,7 +1,8 @@
 //! What is applied in the child between `fork` and `exec`: resource limits, and the one
 //! descriptor it inherits.
 //!
-//! This is the one place in the workspace that needs `unsafe`: `pre_exec` runs a closure in the
+//! This is one of the two places in the workspace that need `unsafe` (the other registers the
+//! fast channel's socket with the reactor, `fast.rs`): `pre_exec` runs a closure in the
 //! forked child, where only async-signal-safe calls are allowed. Each closure makes exactly one
 //! system call through rustix (a raw syscall: no allocation, no locks): `setrlimit(RLIMIT_AS)`,
 //! or `fcntl(F_SETFD)` to keep the fast channel open across `exec`.
