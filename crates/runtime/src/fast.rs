@@ -109,7 +109,7 @@ impl FastChannel {
             let direct = out.len() >= READ_CHUNK;
             let mut guard = self.socket.readable().await?;
             let target: &mut [u8] = if direct { out } else { &mut self.buf };
-            match guard.try_io(|socket| (&*socket.get_ref()).read(target)) {
+            match guard.try_io(|socket| socket.get_ref().read(target)) {
                 Ok(Ok(0)) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
                 Ok(Ok(n)) if direct => out = &mut out[n..],
                 Ok(Ok(n)) => self.end = n,
@@ -126,7 +126,7 @@ impl FastChannel {
     /// Writes all of `data`, waiting for room only when the socket is full.
     async fn write_all(&self, mut data: &[u8]) -> std::io::Result<()> {
         while !data.is_empty() {
-            match (&*self.socket.get_ref()).write(data) {
+            match self.socket.get_ref().write(data) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => data = &data[n..],
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
