@@ -25,6 +25,7 @@ _API = "/2018-06-01/runtime"
 _ERROR_LOG_IDENT = "\u00a0"  # awslambdaric indents stack lines with NO-BREAK SPACE
 # Written on stdout after each invocation so the platform knows every earlier line arrived.
 _FLUSH_MARKER = "\x00slipway:flush\x00\n"
+_BEGIN_MARKER = "\x00slipway:begin\x00\n"
 
 _request_id = None
 # Set by every write through sys.stdout/sys.stderr; cleared when a flush marker is written.
@@ -466,6 +467,12 @@ class _FastApi:
         for name, value in zip(self._HEADERS, header.split("\0")):
             if value:
                 headers[name] = value
+        deadline = headers.get("lambda-runtime-deadline-ms", "")
+        if deadline.startswith("+"):
+            # Written ahead while the last invocation ran: its timeout counts from now, and the
+            # begin marker tells the platform that the lines after it are this invocation's.
+            headers["lambda-runtime-deadline-ms"] = str(int(time.time() * 1000) + int(deadline[1:]))
+            _begin_marker()
         return 200, headers, body
 
     def post(self, path, body, headers):
@@ -557,6 +564,14 @@ def _audit(event, args):
     global _dirty
     if event in _SPAWN_EVENTS:
         _dirty = True
+
+
+def _begin_marker():
+    # Not output of the handler's: it leaves `_dirty` as it was.
+    global _dirty
+    dirty = _dirty
+    sys.stdout.write(_BEGIN_MARKER)
+    _dirty = dirty
 
 
 def _flush_marker():

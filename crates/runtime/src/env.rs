@@ -24,13 +24,16 @@ use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 
 use crate::api::{self, ApiEvent, ApiServer, ApiShared, Invocation};
-use crate::fast::{self, FastChannel};
+use crate::fast::{self, AheadWriter, FastChannel};
 use crate::groups::Groups;
 use crate::logs::{LogRecord, Logs, now_ms};
 
 /// Written by the built-in bootstrap on stdout when a phase ends, so that every earlier line
 /// reaches the log before `START`/`END`.
 const FLUSH_MARKER: &[u8] = b"\0slipway:flush\0";
+/// Written by the built-in bootstrap on stdout before it runs an invocation written ahead
+/// (`fast.rs`): what follows is that invocation's.
+const BEGIN_MARKER: &[u8] = b"\0slipway:begin\0";
 /// How long to wait for that marker before writing `END` anyway.
 const FLUSH_WAIT: Duration = Duration::from_millis(200);
 
@@ -75,6 +78,8 @@ pub(crate) enum Outcome {
 }
 
 pub(crate) struct Environment {
+    /// Unique within the runtime.
+    pub(crate) id: u64,
     pub(crate) log_stream: String,
     shared: Arc<ApiShared>,
     _server: ApiServer,
@@ -95,13 +100,25 @@ pub(crate) struct Environment {
     builtin: bool,
     tmp_dir: PathBuf,
     started: Instant,
-    log_request: Arc<Mutex<Option<String>>>,
+    log_request: Arc<Mutex<Attribution>>,
+    /// The number of invocations begun on this environment, and of those whose `REPORT` is
+    /// written (the log reader holds an invocation written ahead back until the one before
+    /// it has ended).
+    begun: u64,
+    ended: watch::Sender<u64>,
+    /// The number of the last invocation written ahead whose `START` the log reader wrote.
+    started_ahead: watch::Receiver<u64>,
+    /// Writes frames ahead on the fast channel (`fast.rs`), when its socket allows.
+    ahead: Option<Arc<AheadWriter>>,
     /// Set once init finished; taken by the first invocation's `REPORT`.
     pub(crate) init_duration: Option<Duration>,
     initialized: bool,
     alive: bool,
     /// Clock time of the end of the last invocation.
     pub(crate) last_used: Duration,
+    /// When the last invocation's answer came, and the process's runnable time then: where
+    /// an invocation written ahead began.
+    pub(crate) last_answer: Option<(Instant, Option<Duration>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -359,7 +376,13 @@ impl Environment {
         }
 
         let (flush_tx, flushes) = watch::channel(0u64);
-        let log_request = Arc::new(Mutex::new(None));
+        let log_request = Arc::new(Mutex::new(Attribution::default()));
+        let (ended, ended_rx) = watch::channel(0u64);
+        let (started_ahead_tx, started_ahead) = watch::channel(0u64);
+        let ahead = fast
+            .as_ref()
+            .and_then(FastChannel::ahead_writer)
+            .map(Arc::new);
         let receiver =
             tokio::net::unix::pipe::Receiver::from_owned_fd(read_end).map_err(SpawnError::Pipe)?;
         tokio::spawn(read_log(
@@ -370,11 +393,15 @@ impl Environment {
                 version: spec.version.clone(),
                 log_stream: log_stream.clone(),
                 request: log_request.clone(),
+                ended: ended_rx,
+                started_ahead: started_ahead_tx,
             },
             flush_tx,
         ));
 
         Ok(Self {
+            id: env_id,
+            fast,
             log_stream,
             shared,
             _server: server,
@@ -384,7 +411,6 @@ impl Environment {
             schedstat,
             groups: groups.clone(),
             events,
-            fast,
             flushes,
             flushes_expected: 0,
             flush_timeouts: 0,
@@ -392,10 +418,15 @@ impl Environment {
             tmp_dir,
             started,
             log_request,
+            begun: 0,
+            ended,
+            started_ahead,
+            ahead,
             init_duration: None,
             initialized: false,
             alive: true,
             last_used: Duration::ZERO,
+            last_answer: None,
         })
     }
 
@@ -403,8 +434,54 @@ impl Environment {
         self.alive
     }
 
-    pub(crate) fn set_log_request(&self, id: Option<String>) {
-        *self.log_request.lock().unwrap_or_else(|e| e.into_inner()) = id;
+    fn attribution(&self) -> std::sync::MutexGuard<'_, Attribution> {
+        self.log_request.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The process's output is `request_id`'s from now on (an invocation handed over as usual).
+    pub(crate) fn begin_log(&mut self, request_id: &str) {
+        self.begun += 1;
+        self.attribution().current = Some(request_id.to_owned());
+    }
+
+    /// `request_id`'s `REPORT` is written: later output is no invocation's, unless the log
+    /// reader moved on to one written ahead already.
+    pub(crate) fn end_log(&mut self, request_id: &str) {
+        {
+            let mut attribution = self.attribution();
+            if attribution.current.as_deref() == Some(request_id) {
+                attribution.current = None;
+            }
+        }
+        self.ended.send_replace(self.begun);
+    }
+
+    /// The writer of frames ahead, while this environment runs an invocation.
+    pub(crate) fn ahead(&self) -> Option<Arc<AheadWriter>> {
+        self.ahead.clone()
+    }
+
+    /// Notes `request_id` as written ahead: the log reader attributes what follows the
+    /// bootstrap's begin marker to it, once the invocation running now has ended.
+    pub(crate) fn expect_ahead(log: &Mutex<Attribution>, request_id: &str, begun: u64) {
+        log.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ahead
+            .push_back((request_id.to_owned(), begun));
+    }
+
+    /// Undoes [`Environment::expect_ahead`] for a frame that was not written after all.
+    pub(crate) fn forget_ahead(log: &Mutex<Attribution>, request_id: &str) {
+        log.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ahead
+            .retain(|(id, _)| id != request_id);
+    }
+
+    /// What [`Environment::expect_ahead`] needs: the attribution and the count of invocations
+    /// begun once the one written ahead is.
+    pub(crate) fn ahead_log(&self) -> (Arc<Mutex<Attribution>>, u64) {
+        (self.log_request.clone(), self.begun + 1)
     }
 
     /// Peak resident set size of the process, in bytes (`VmHWM`).
@@ -512,9 +589,13 @@ impl Environment {
         }
     }
 
-    /// Hands the invocation to the runtime and waits for its answer until `deadline`.
-    pub(crate) async fn invoke(&mut self, invocation: Invocation, deadline: Instant) -> Outcome {
-        let request_id = invocation.request_id.clone();
+    /// Hands the invocation to the runtime; `Err` with the outcome when it could not take it
+    /// (it exited, or `deadline` passed first). Then [`Environment::answer`].
+    pub(crate) async fn send(
+        &mut self,
+        invocation: Invocation,
+        deadline: Instant,
+    ) -> Result<(), Outcome> {
         let deadline = tokio::time::Instant::from_std(deadline);
         match &mut self.fast {
             Some(fast) => {
@@ -522,18 +603,42 @@ impl Environment {
                 let sent = tokio::select! {
                     biased;
                     sent = fast.send(&invocation) => sent.is_ok(),
-                    status = child.wait() => return self.exited_with(status),
+                    status = child.wait() => return Err(self.exited_with(status)),
                     _ = tokio::time::sleep_until(deadline) => {
                         self.kill();
-                        return Outcome::TimedOut;
+                        return Err(Outcome::TimedOut);
                     }
                 };
                 if !sent {
-                    return self.exited().await;
+                    return Err(self.exited().await);
                 }
             }
             None => self.shared.deliver(invocation),
         }
+        Ok(())
+    }
+
+    /// Counts an invocation written ahead (`fast.rs`) as begun: the runtime picked it up as
+    /// it answered the one before. Then [`Environment::answer`].
+    pub(crate) fn begun_ahead(&mut self) {
+        self.begun += 1;
+    }
+
+    /// Waits (briefly) until the log reader has written the `START` of the invocation written
+    /// ahead that runs now: its begin marker came before its answer, and its `END` must come
+    /// after.
+    pub(crate) async fn wait_ahead_start(&mut self) {
+        let number = self.begun;
+        let waited =
+            tokio::time::timeout(FLUSH_WAIT, self.started_ahead.wait_for(|n| *n >= number)).await;
+        if !matches!(waited, Ok(Ok(_))) {
+            self.flush_timeouts += 1;
+        }
+    }
+
+    /// Waits until `deadline` for the answer to `request_id`.
+    pub(crate) async fn answer(&mut self, request_id: &str, deadline: Instant) -> Outcome {
+        let deadline = tokio::time::Instant::from_std(deadline);
         loop {
             let Self {
                 fast,
@@ -663,17 +768,32 @@ fn go_exit_status(status: ExitStatus) -> String {
     format!("signal: {name}")
 }
 
+/// Whose output the process's lines are.
+#[derive(Default)]
+pub(crate) struct Attribution {
+    /// The invocation running, as the platform last said.
+    current: Option<String>,
+    /// Invocations written ahead whose begin marker the reader has not met yet, in order, with
+    /// their numbers among those begun on the environment. (One is written ahead at a time,
+    /// but the next may be written before the reader reaches the last one's marker.)
+    ahead: std::collections::VecDeque<(String, u64)>,
+}
+
 struct LogTarget {
     function: String,
     version: slipway_model::function::Version,
     log_stream: String,
-    request: Arc<Mutex<Option<String>>>,
+    request: Arc<Mutex<Attribution>>,
+    /// How many invocations have ended (`Environment::end_log`).
+    ended: watch::Receiver<u64>,
+    /// The number of the last invocation written ahead whose `START` is written.
+    started_ahead: watch::Sender<u64>,
 }
 
 async fn read_log(
     receiver: tokio::net::unix::pipe::Receiver,
     logs: Arc<Logs>,
-    target: LogTarget,
+    mut target: LogTarget,
     flushes: watch::Sender<u64>,
 ) {
     let mut reader = BufReader::new(receiver);
@@ -692,11 +812,17 @@ async fn read_log(
             line.truncate(line.len() - FLUSH_MARKER.len());
             flushed = true;
         }
-        if !(flushed && line.is_empty()) {
+        let mut begins = false;
+        if line.ends_with(BEGIN_MARKER) {
+            line.truncate(line.len() - BEGIN_MARKER.len());
+            begins = true;
+        }
+        if !((flushed || begins) && line.is_empty()) {
             let request_id = target
                 .request
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
+                .current
                 .clone();
             logs.push(LogRecord {
                 timestamp_ms: now_ms(),
@@ -710,5 +836,39 @@ async fn read_log(
         if flushed {
             flushes.send_modify(|n| *n += 1);
         }
+        if begins {
+            begin_ahead(&logs, &mut target).await;
+        }
     }
+}
+
+/// At a begin marker: once the invocation before has written its `REPORT`, the one written
+/// ahead starts — its `START` line, then its output.
+async fn begin_ahead(logs: &Logs, target: &mut LogTarget) {
+    let ahead = target
+        .request
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .ahead
+        .pop_front();
+    let Some((request_id, number)) = ahead else {
+        return;
+    };
+    // The invocation before ends whatever happens to it (an answer, a timeout, a kill), so
+    // this wait ends too; when the environment is dropped first, the sender goes with it.
+    let _ = target.ended.wait_for(|ended| *ended + 1 >= number).await;
+    target
+        .request
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .current = Some(request_id.clone());
+    logs.push(LogRecord {
+        timestamp_ms: now_ms(),
+        function: target.function.clone(),
+        version: target.version.clone(),
+        log_stream: target.log_stream.clone(),
+        message: format!("START RequestId: {request_id} Version: {}", target.version),
+        request_id: Some(request_id),
+    });
+    target.started_ahead.send_replace(number);
 }

@@ -14,7 +14,11 @@
 //! header: request id \0 deadline ms \0 invoked function ARN \0 trace id \0 client context \0 cognito identity
 //! ```
 //!
-//! (an empty client context or identity means none). Runtime → platform:
+//! (an empty client context or identity means none). The deadline is `+` and a number of
+//! milliseconds for a frame written *ahead*: while the environment still runs another invocation
+//! (see [`AheadWriter`]). The bootstrap counts that timeout from when it picks the frame up, and
+//! writes a begin marker on stdout before running it, so that the platform attributes the lines
+//! that follow to it (`env.rs`). Runtime → platform:
 //!
 //! ```text
 //! u8 kind | u32 BE aux length | u32 BE body length | aux | body
@@ -155,8 +159,22 @@ impl FastChannel {
     /// Hands `invocation` to the runtime.
     pub(crate) async fn send(&mut self, invocation: &Invocation) -> std::io::Result<()> {
         self.peak_kib = None;
-        let frame = encode_invocation(invocation);
+        let frame = encode_invocation(invocation, Deadline::At(invocation.deadline_ms));
         self.write_all(&frame).await
+    }
+
+    /// A writer of frames ahead for this channel, when its socket is roomy enough that a
+    /// frame of up to [`MAX_AHEAD_BYTES`] always goes in whole beside another one.
+    pub(crate) fn ahead_writer(&self) -> Option<AheadWriter> {
+        let socket = self.socket.get_ref();
+        let room = rustix::net::sockopt::socket_send_buffer_size(socket).ok()?;
+        // Linux cuts a stream write into pieces of at most half the send buffer.
+        if room / 2 < 4 * MAX_AHEAD_BYTES {
+            return None;
+        }
+        Some(AheadWriter {
+            socket: socket.try_clone().ok()?,
+        })
     }
 
     /// The next thing the runtime says, as the Runtime API server would report it. `Err` when
@@ -228,6 +246,48 @@ impl FastChannel {
     }
 }
 
+/// Largest frame written ahead; a larger invocation waits for its environment instead.
+pub(crate) const MAX_AHEAD_BYTES: usize = 16 * 1024;
+
+/// Writes an invocation's frame while the environment still runs the one before, so that the
+/// runtime picks it up the moment it answered instead of sleeping until the platform has read
+/// that answer and sent the next (two wake-ups and two context switches saved per invocation
+/// under load). Used only while the channel holds at most the current invocation's frame,
+/// itself no larger than [`MAX_AHEAD_BYTES`], so a write never blocks and never goes in part.
+pub(crate) struct AheadWriter {
+    /// The same socket, through a second descriptor (not registered with the reactor).
+    socket: UnixStream,
+}
+
+impl AheadWriter {
+    /// Writes `invocation` with a timeout of `timeout_ms` counted from its pick-up. `Ok(false)`
+    /// when the frame is too large to go ahead (nothing was written); `Err` when the socket
+    /// refused it, whole or in part (the environment is then unusable).
+    pub(crate) fn write(&self, invocation: &Invocation, timeout_ms: u64) -> std::io::Result<bool> {
+        let frame = encode_invocation(invocation, Deadline::After(timeout_ms));
+        if frame.len() > MAX_AHEAD_BYTES {
+            return Ok(false);
+        }
+        loop {
+            return match (&self.socket).write(&frame) {
+                Ok(n) if n == frame.len() => Ok(true),
+                Ok(_) => Err(std::io::ErrorKind::WriteZero.into()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+        }
+    }
+}
+
+/// The deadline field of a frame.
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// Milliseconds since the epoch.
+    At(u64),
+    /// A timeout counted from when the runtime picks the frame up (a frame written ahead).
+    After(u64),
+}
+
 /// `socket` registered with the reactor for `interest` only (Tokio's own `UnixStream` always
 /// asks for both directions).
 #[allow(unsafe_code)]
@@ -258,8 +318,11 @@ fn invalid(what: &str) -> std::io::Error {
 
 /// An invocation as one frame. Fields cannot contain `\0`: IDs and ARNs are the platform's,
 /// and client context / identity are JSON text, where a NUL is escaped.
-fn encode_invocation(inv: &Invocation) -> Vec<u8> {
-    let deadline = inv.deadline_ms.to_string();
+fn encode_invocation(inv: &Invocation, deadline: Deadline) -> Vec<u8> {
+    let deadline = match deadline {
+        Deadline::At(ms) => ms.to_string(),
+        Deadline::After(ms) => format!("+{ms}"),
+    };
     let fields: [&str; 6] = [
         &inv.request_id,
         &deadline,

@@ -19,7 +19,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::api::Invocation;
 use crate::clock::{Clock, SystemClock};
-use crate::env::{Environment, Launch, Outcome, SpawnArgs};
+use crate::env::{Attribution, Environment, Launch, Outcome, SpawnArgs};
+use crate::fast::{self, AheadWriter};
 use crate::groups::Groups;
 use crate::logs::{DEFAULT_LOG_CAPACITY, LogRecord, LogSink, Logs, now_ms, rfc3339_ms};
 use crate::metrics::{Minute, Recorder};
@@ -129,6 +130,8 @@ pub struct FunctionMetrics {
     pub environments: u32,
     /// Times the built-in bootstrap's log did not reach the platform before `END` (should be 0).
     pub log_flush_timeouts: u64,
+    /// Invocations whose frame was written ahead on a busy environment (`fast.rs`).
+    pub written_ahead: u64,
 }
 
 /// A function version is known by where it lives and its name: two targets (accounts or
@@ -160,6 +163,40 @@ struct Idle {
     waiters: VecDeque<oneshot::Sender<Environment>>,
     /// Moving averages over recent warm invocations, once there is one.
     profile: Option<Profile>,
+    /// Environments running an invocation, with nothing written ahead yet, that can take a
+    /// frame ahead (`fast.rs`): an invoke held back writes its frame on one of these instead
+    /// of waiting for any environment to come back.
+    busy: Vec<Busy>,
+    /// Invokes whose frame is written ahead on the environment with this ID, waiting for it.
+    ahead: Vec<(u64, oneshot::Sender<Handoff>)>,
+}
+
+/// An environment running an invocation, as an invoke written ahead on it needs it.
+struct Busy {
+    env_id: u64,
+    writer: Arc<AheadWriter>,
+    log: Arc<Mutex<Attribution>>,
+    /// The written-ahead invocation's number among those begun on the environment.
+    number: u64,
+}
+
+/// What an invoke written ahead gets when the invocation before it on that environment ends.
+enum Handoff {
+    /// The environment, already running it.
+    Started(Environment),
+    /// The environment is gone. `maybe_started`: the invocation before had answered, so this
+    /// one may have begun before the environment was killed (it is not run again).
+    Lost { maybe_started: bool },
+}
+
+/// How an invoke gets its environment.
+enum Taken {
+    /// An idle one, or one handed over after a wait; `None`: start one.
+    Ready(Option<Environment>),
+    /// One already running it: its frame was written ahead.
+    Ahead(Environment),
+    /// Its frame was written ahead on an environment that died after it may have begun.
+    Killed,
 }
 
 /// Exponentially weighted averages (weight 1/8 per invocation).
@@ -843,43 +880,109 @@ impl Runtime {
     }
 
     /// An environment for one invocation: an idle one, or (under the target concurrency) one
-    /// that another invocation gives back, or none (start one). Counts the invocation as
+    /// that runs it after the invocation it runs now (its frame written ahead, `fast.rs`), or
+    /// one that another invocation gives back, or none (start one). Counts the invocation as
     /// running.
-    async fn take_env(&self, pool: &Pool) -> Option<Environment> {
+    async fn take_env(&self, pool: &Pool, invocation: &Invocation, timeout: Duration) -> Taken {
         let target = self.inner.target_concurrency.load(Ordering::Relaxed);
         let wait = self.inner.config.target_wait;
-        let mut handed = {
-            let mut idle = pool.idle();
-            let hold = target > 0
-                && idle.running >= target
-                && idle.profile.is_some_and(|p| p.worth_waiting(wait));
-            if !hold {
-                idle.running += 1;
-                return idle.envs.pop();
+        loop {
+            let waiting = {
+                let mut idle = pool.idle();
+                let hold = target > 0
+                    && idle.running >= target
+                    && idle.profile.is_some_and(|p| p.worth_waiting(wait));
+                if !hold {
+                    idle.running += 1;
+                    return Taken::Ready(idle.envs.pop());
+                }
+                match Self::write_ahead(&mut idle, invocation, timeout) {
+                    Some(started) => Err(started),
+                    None => {
+                        let (tx, rx) = oneshot::channel();
+                        idle.waiters.push_back(tx);
+                        Ok(rx)
+                    }
+                }
+            };
+            let mut handed = match waiting {
+                Ok(handed) => handed,
+                // Handed over, the environment counts as running still.
+                Err(started) => {
+                    pool.metrics().written_ahead += 1;
+                    match started.await {
+                        Ok(Handoff::Started(env)) => return Taken::Ahead(env),
+                        Ok(Handoff::Lost {
+                            maybe_started: true,
+                        }) => {
+                            pool.idle().running += 1;
+                            return Taken::Killed;
+                        }
+                        // Never begun: as if it had just come.
+                        Ok(Handoff::Lost { .. }) | Err(_) => continue,
+                    }
+                }
+            };
+            // Handed over, the environment counts as running still (`give_back`).
+            if let Ok(Ok(env)) = tokio::time::timeout(wait, &mut handed).await {
+                return Taken::Ready(Some(env));
             }
-            let (tx, rx) = oneshot::channel();
-            idle.waiters.push_back(tx);
-            rx
-        };
-        // Handed over, the environment counts as running still (`give_back`).
-        if let Ok(Ok(env)) = tokio::time::timeout(wait, &mut handed).await {
-            return Some(env);
+            // Run out (or the environment that would have come died): as Lambda would, unless
+            // one was handed over just now.
+            handed.close();
+            if let Ok(env) = handed.try_recv() {
+                return Taken::Ready(Some(env));
+            }
+            let mut idle = pool.idle();
+            idle.running += 1;
+            return Taken::Ready(idle.envs.pop());
         }
-        // Run out (or the environment that would have come died): as Lambda would, unless
-        // one was handed over just now.
-        handed.close();
-        if let Ok(env) = handed.try_recv() {
-            return Some(env);
+    }
+
+    /// Writes `invocation` ahead on the busy environment that has run longest, if any takes
+    /// it; then the hand-off comes when its invocation ends. Under the pool's lock, so that the
+    /// environment cannot come back meanwhile.
+    ///
+    /// A frame written ahead cannot be taken back: the invoke waits for that environment
+    /// however long the invocation before runs (up to its timeout), where one held back as
+    /// usual would start an environment of its own after the target wait. Both happen only
+    /// for a function whose profile says short and CPU-bound.
+    fn write_ahead(
+        idle: &mut Idle,
+        invocation: &Invocation,
+        timeout: Duration,
+    ) -> Option<oneshot::Receiver<Handoff>> {
+        if idle.busy.is_empty() || invocation.payload.len() > fast::MAX_AHEAD_BYTES {
+            return None;
         }
-        let mut idle = pool.idle();
-        idle.running += 1;
-        idle.envs.pop()
+        let busy = idle.busy.remove(0);
+        Environment::expect_ahead(&busy.log, &invocation.request_id, busy.number);
+        match busy.writer.write(invocation, timeout.as_millis() as u64) {
+            Ok(true) => {
+                let (tx, rx) = oneshot::channel();
+                idle.ahead.push((busy.env_id, tx));
+                Some(rx)
+            }
+            Ok(false) | Err(_) => {
+                // Not written (or the channel broke, which its invocation will find out):
+                // nothing is ahead after all.
+                Environment::forget_ahead(&busy.log, &invocation.request_id);
+                None
+            }
+        }
     }
 
     /// The end of an invocation on `env` (none: it could not start): the environment goes to
-    /// the first invoke waiting for one, or back to the idle stack, or (dead) away.
+    /// the invoke written ahead on it, or to the first invoke waiting for one, or back to the
+    /// idle stack, or (dead) away.
     fn give_back(&self, pool: &Pool, env: Option<Environment>, used: Option<Used>) {
+        let answered = used.as_ref().is_some_and(|u| u.answered);
         let mut idle = pool.idle();
+        let ahead = env.as_ref().and_then(|env| {
+            idle.busy.retain(|b| b.env_id != env.id);
+            let i = idle.ahead.iter().position(|(id, _)| *id == env.id)?;
+            Some(idle.ahead.swap_remove(i).1)
+        });
         let target = self.inner.target_concurrency.load(Ordering::Relaxed);
         if let Some(used) = used
             && Profile::learns_from(
@@ -894,6 +997,17 @@ impl Runtime {
         match env {
             Some(mut env) if env.is_alive() => {
                 env.last_used = self.inner.config.clock.now();
+                if let Some(next) = ahead {
+                    if let Err(Handoff::Started(mut env)) = next.send(Handoff::Started(env)) {
+                        // Its invoke is gone (the runtime shuts down): the frame ahead would
+                        // run for no one.
+                        env.kill();
+                        idle.running -= 1;
+                        drop(idle);
+                        pool.metrics().environments -= 1;
+                    }
+                    return;
+                }
                 while let Some(waiter) = idle.waiters.pop_front() {
                     match waiter.send(env) {
                         Ok(()) => return,
@@ -905,9 +1019,15 @@ impl Runtime {
             }
             dead => {
                 idle.running -= 1;
-                // A waiter expecting this one starts its own now rather than when its wait
-                // runs out.
-                idle.waiters.pop_front();
+                if let Some(next) = ahead {
+                    let _ = next.send(Handoff::Lost {
+                        maybe_started: answered,
+                    });
+                } else {
+                    // A waiter expecting this one starts its own now rather than when its wait
+                    // runs out.
+                    idle.waiters.pop_front();
+                }
                 drop(idle);
                 if dead.is_some() {
                     pool.metrics().environments -= 1;
@@ -931,7 +1051,34 @@ impl Runtime {
     ) {
         let spec = &pool.spec;
         let config = &self.inner.config;
-        let reused = self.take_env(pool).await;
+        let timeout = Duration::from_secs(u64::from(spec.timeout_secs));
+        let invoked_function_arn = match &request.qualifier {
+            Some(q) => spec.qualified_arn(q),
+            None => spec.arn(),
+        };
+        let mut invocation = Invocation {
+            request_id: request_id.to_owned(),
+            deadline_ms: 0,
+            invoked_function_arn,
+            trace_id: request.trace_id.clone().unwrap_or_else(new_trace_id),
+            client_context,
+            cognito_identity: request.cognito_identity.clone(),
+            payload: request.payload.clone(),
+        };
+        let (reused, ahead) = match self.take_env(pool, &invocation, timeout).await {
+            Taken::Ready(env) => (env, false),
+            Taken::Ahead(env) => (Some(env), true),
+            Taken::Killed => {
+                let (payload, _) = self.failure(
+                    spec,
+                    "",
+                    request_id,
+                    Outcome::Exited("signal: killed".to_owned()),
+                );
+                pool.minutes.record(now_ms(), None, true, false);
+                return (payload, Some(FunctionError::Unhandled), None, None);
+            }
+        };
         let mut env = match reused {
             Some(env) => env,
             None => {
@@ -975,7 +1122,12 @@ impl Runtime {
             }
         };
         let stream = env.log_stream.clone();
-        env.set_log_request(Some(request_id.to_owned()));
+        if ahead {
+            // Begun already; the log reader wrote its `START` at the bootstrap's begin marker.
+            env.begun_ahead();
+        } else {
+            env.begin_log(request_id);
+        }
         if let Some(outcome) = env.ensure_initialized(config.init_timeout).await {
             let init_ms = env
                 .init_duration
@@ -991,7 +1143,7 @@ impl Runtime {
                     "INIT_REPORT Init Duration: {init_ms:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}"
                 ),
             );
-            env.set_log_request(None);
+            env.end_log(request_id);
             pool.minutes.record(now_ms(), None, true, true);
             return (payload, Some(FunctionError::Unhandled), Some(env), None);
         }
@@ -999,38 +1151,68 @@ impl Runtime {
         if let Some(init) = init_duration {
             pool.metrics().init_duration_ms_total += init.as_secs_f64() * 1000.0;
         }
-        self.log(
-            spec,
-            &stream,
-            request_id,
-            format!("START RequestId: {request_id} Version: {}", spec.version),
-        );
-        let started = Instant::now();
-        let timeout = Duration::from_secs(u64::from(spec.timeout_secs));
-        let deadline = started + timeout;
-        let invoked_function_arn = match &request.qualifier {
-            Some(q) => spec.qualified_arn(q),
-            None => spec.arn(),
-        };
-        let invocation = Invocation {
-            request_id: request_id.to_owned(),
-            deadline_ms: now_ms() + timeout.as_millis() as u64,
-            invoked_function_arn,
-            trace_id: request.trace_id.clone().unwrap_or_else(new_trace_id),
-            client_context,
-            cognito_identity: request.cognito_identity.clone(),
-            payload: request.payload.clone(),
-        };
+        if !ahead {
+            self.log(
+                spec,
+                &stream,
+                request_id,
+                format!("START RequestId: {request_id} Version: {}", spec.version),
+            );
+        }
         // The profile's CPU side is read only when the target concurrency is on: two preads
         // per invocation that Lambda-style serving does not need.
         let profiled = self.inner.target_concurrency.load(Ordering::Relaxed) > 0;
-        let cpu_before = if profiled { env.runnable_time() } else { None };
-        let outcome = env.invoke(invocation, deadline).await;
-        let duration = started.elapsed();
-        let used = Used {
-            duration,
-            cpu: cpu_before.and_then(|before| Some(env.runnable_time()?.saturating_sub(before))),
+        // One written ahead began when the runtime answered the one before.
+        let (started, cpu_before) = match env.last_answer.take() {
+            Some((at, cpu)) if ahead => (at, cpu),
+            _ => (
+                Instant::now(),
+                if profiled { env.runnable_time() } else { None },
+            ),
         };
+        let deadline = started + timeout;
+        // While it runs, an invoke held back may write its frame ahead on it.
+        let takes_ahead = profiled && invocation.payload.len() <= fast::MAX_AHEAD_BYTES;
+        let sent = if ahead {
+            Ok(())
+        } else {
+            invocation.deadline_ms = now_ms() + timeout.as_millis() as u64;
+            env.send(invocation, deadline).await
+        };
+        let outcome = match sent {
+            Ok(()) => {
+                if takes_ahead && let Some(writer) = env.ahead() {
+                    let (log, number) = env.ahead_log();
+                    pool.idle().busy.push(Busy {
+                        env_id: env.id,
+                        writer,
+                        log,
+                        number,
+                    });
+                }
+                env.answer(request_id, deadline).await
+            }
+            Err(outcome) => outcome,
+        };
+        let answered = matches!(
+            outcome,
+            Outcome::Response(_) | Outcome::FunctionError { .. } | Outcome::ResponseTooLarge
+        );
+        let duration = started.elapsed();
+        let cpu_after = if profiled { env.runnable_time() } else { None };
+        if answered {
+            env.last_answer = Some((Instant::now(), cpu_after));
+        }
+        let used = Used {
+            answered,
+            duration,
+            cpu: cpu_before
+                .zip(cpu_after)
+                .map(|(before, after)| after.saturating_sub(before)),
+        };
+        if ahead && env.is_alive() {
+            env.wait_ahead_start().await;
+        }
         let max_memory = env.max_memory_bytes();
         let limit = u64::from(spec.memory_mb) * 1024 * 1024;
         let out_of_memory = matches!(&outcome, Outcome::FunctionError { error_type: Some(t), .. } if t == "MemoryError")
@@ -1104,7 +1286,7 @@ impl Runtime {
             report.push_str("\tError Type: Runtime.OutOfMemory");
         }
         self.log(spec, &stream, request_id, report);
-        env.set_log_request(None);
+        env.end_log(request_id);
         pool.metrics().log_flush_timeouts += env.take_flush_timeouts();
         (payload, function_error, Some(env), Some(used))
     }
@@ -1165,6 +1347,9 @@ impl Runtime {
 
 /// What one invocation took: wall time and the time its environment was runnable.
 struct Used {
+    /// It ended with an answer of the runtime's (a response or an error), not a timeout or an
+    /// exit.
+    answered: bool,
     duration: Duration,
     cpu: Option<Duration>,
 }

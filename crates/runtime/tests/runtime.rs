@@ -1263,3 +1263,127 @@ async fn output_order_holds_with_quiet_invokes() {
         0
     );
 }
+
+/// Under the target concurrency, an invoke held back writes its frame ahead on a busy
+/// environment (`fast.rs`): the runtime picks it up as it answers the one before. Each
+/// invocation still gets its own deadline, counted from its pick-up, and its own log lines,
+/// between its `START` and its `END`, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invokes_written_ahead_keep_their_deadlines_and_their_logs() {
+    let f = fixture("ahead", |c| {
+        c.target_concurrency = Some(1);
+        c.target_wait = Duration::from_secs(30);
+        c.python.sdk = slipway_runtime::PythonSdk::Off;
+    });
+    write(
+        &f.code,
+        "app.py",
+        "def handler(event, context):\n    sum(range(200000))\n    if event.get('print'):\n        print('printed-' + context.aws_request_id)\n    return {'n': event.get('n'), 'remaining': context.get_remaining_time_in_millis(), 'id': context.aws_request_id}\n",
+    );
+    f.runtime.register(spec("ahead", &f.code, "app.handler"));
+    for _ in 0..3 {
+        invoke(&f.runtime, "ahead", json!({})).await;
+    }
+    let calls: Vec<_> = (0..12)
+        .map(|n| {
+            let runtime = f.runtime.clone();
+            tokio::spawn(async move {
+                invoke(&runtime, "ahead", json!({"n": n, "print": n % 2 == 0})).await
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for (n, call) in calls.into_iter().enumerate() {
+        let response = call.await.unwrap();
+        let body = body(&response);
+        assert_eq!(body["n"], n, "{body}");
+        assert_eq!(body["id"], response.request_id.as_str());
+        // 3 s of timeout, counted from when the runtime picked the invocation up: nowhere
+        // near spent by the queue before it.
+        let remaining = body["remaining"].as_i64().unwrap();
+        assert!(remaining > 2000 && remaining <= 3000, "{body}");
+        ids.push((response.request_id, n % 2 == 0));
+    }
+    let m = f.runtime.metrics("ahead", &Version::Latest).unwrap();
+    assert_eq!((m.environments, m.errors), (1, 0), "{m:?}");
+    assert!(m.written_ahead > 0, "{m:?}");
+    assert_eq!(m.log_flush_timeouts, 0, "{m:?}");
+
+    let logs = f.runtime.logs("ahead", &Version::Latest);
+    for (id, printed) in ids {
+        let at = |message: String| {
+            logs.iter()
+                .position(|r| r.message == message)
+                .unwrap_or_else(|| panic!("{message}: {logs:#?}"))
+        };
+        let start = at(format!("START RequestId: {id} Version: $LATEST"));
+        let end = at(format!("END RequestId: {id}"));
+        let report = logs
+            .iter()
+            .position(|r| r.message.starts_with(&format!("REPORT RequestId: {id}\t")))
+            .unwrap();
+        assert!(start < end && end < report, "{id}: {logs:#?}");
+        let own: Vec<usize> = (0..logs.len())
+            .filter(|&i| logs[i].request_id.as_deref() == Some(id.as_str()))
+            .collect();
+        assert!(
+            own.iter().all(|&i| (start..=report).contains(&i)),
+            "{id}'s records outside its START..REPORT: {logs:#?}"
+        );
+        if printed {
+            let line = at(format!("printed-{id}"));
+            assert!(start < line && line < end, "{id}: {logs:#?}");
+            assert_eq!(logs[line].request_id.as_deref(), Some(id.as_str()));
+        }
+    }
+}
+
+/// A frame written ahead behind an invocation that then times out never ran: the environment
+/// is killed with the one before, and the invoke written ahead runs on another environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoke_written_ahead_of_one_that_times_out_runs_elsewhere() {
+    let f = fixture("ahead-timeout", |c| {
+        c.target_concurrency = Some(1);
+        c.target_wait = Duration::from_secs(30);
+        c.python.sdk = slipway_runtime::PythonSdk::Off;
+    });
+    write(
+        &f.code,
+        "app.py",
+        "def handler(event, context):\n    if event.get('spin'):\n        print('spinning')\n        while True:\n            pass\n    return sum(range(200000))\n",
+    );
+    let mut s = spec("spin", &f.code, "app.handler");
+    s.timeout_secs = 1;
+    f.runtime.register(s);
+    for _ in 0..3 {
+        invoke(&f.runtime, "spin", json!({})).await;
+    }
+    let runtime = f.runtime.clone();
+    let spinning =
+        tokio::spawn(async move { invoke(&runtime, "spin", json!({"spin": true})).await });
+    // Once its handler prints, the spinning invocation was sent and its environment is busy.
+    let running = async {
+        while !f
+            .runtime
+            .logs("spin", &Version::Latest)
+            .iter()
+            .any(|r| r.message == "spinning")
+        {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("the spinning invocation runs");
+    let quick = invoke(&f.runtime, "spin", json!({})).await;
+    assert!(quick.function_error.is_none(), "{:?}", quick.payload);
+    assert_eq!(&quick.payload[..], b"19999900000");
+    let timed_out = spinning.await.unwrap();
+    assert_eq!(body(&timed_out)["errorType"], "Sandbox.Timedout");
+    let m = f.runtime.metrics("spin", &Version::Latest).unwrap();
+    assert_eq!(
+        (m.timeouts, m.written_ahead, m.cold_starts),
+        (1, 1, 2),
+        "{m:?}"
+    );
+}
