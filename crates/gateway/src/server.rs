@@ -382,12 +382,7 @@ impl Gateway {
         let mut rng =
             fastrand::Rng::with_seed(self.config.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let version = backend.routing.pick(&mut rng).clone();
-        let mut invoke = InvokeRequest::new(
-            backend.function.clone(),
-            version,
-            // `to_vec` writes straight into bytes; `to_string` goes through `fmt` per token.
-            Bytes::from(serde_json::to_vec(&event).unwrap_or_default()),
-        );
+        let mut invoke = InvokeRequest::new(backend.function.clone(), version, Bytes::from(event));
         invoke.qualifier = backend.qualifier.clone();
         invoke.location = backend.location.clone();
         invoke.trace_id = trace;
