@@ -249,11 +249,13 @@ impl FastChannel {
 /// Largest frame written ahead; a larger invocation waits for its environment instead.
 pub(crate) const MAX_AHEAD_BYTES: usize = 16 * 1024;
 
-/// Writes an invocation's frame while the environment still runs the one before, so that the
+/// Writes an invocation's frame while the environment still runs the ones before, so that the
 /// runtime picks it up the moment it answered instead of sleeping until the platform has read
-/// that answer and sent the next (two wake-ups and two context switches saved per invocation
-/// under load). Used only while the channel holds at most the current invocation's frame,
-/// itself no larger than [`MAX_AHEAD_BYTES`], so a write never blocks and never goes in part.
+/// that answer and sent the next (a wake-up and a context switch on each side saved per
+/// invocation under load; a hot loop of the bootstrap measured 85 µs of CPU per invocation in
+/// lockstep against 46 µs four frames deep). Frames are no larger than [`MAX_AHEAD_BYTES`],
+/// a few at a time, in a socket whose send buffer is at least eight times that: each goes as
+/// one piece of the stream, so a write is whole or refused (`WouldBlock`), never partial.
 pub(crate) struct AheadWriter {
     /// The same socket, through a second descriptor (not registered with the reactor).
     socket: UnixStream,
@@ -261,8 +263,8 @@ pub(crate) struct AheadWriter {
 
 impl AheadWriter {
     /// Writes `invocation` with a timeout of `timeout_ms` counted from its pick-up. `Ok(false)`
-    /// when the frame is too large to go ahead (nothing was written); `Err` when the socket
-    /// refused it, whole or in part (the environment is then unusable).
+    /// when the frame is too large to go ahead; `Err` when the socket refused it (nothing
+    /// written, or, in part, the channel closed).
     pub(crate) fn write(&self, invocation: &Invocation, timeout_ms: u64) -> std::io::Result<bool> {
         let frame = encode_invocation(invocation, Deadline::After(timeout_ms));
         if frame.len() > MAX_AHEAD_BYTES {
@@ -271,7 +273,12 @@ impl AheadWriter {
         loop {
             return match (&self.socket).write(&frame) {
                 Ok(n) if n == frame.len() => Ok(true),
-                Ok(_) => Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(_) => {
+                    // Cannot happen (see above); if it did, the stream would be out of step:
+                    // closing it ends the environment and its invocation as a crash.
+                    let _ = self.socket.shutdown(std::net::Shutdown::Both);
+                    Err(std::io::ErrorKind::WriteZero.into())
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => Err(e),
             };

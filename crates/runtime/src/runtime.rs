@@ -163,21 +163,31 @@ struct Idle {
     waiters: VecDeque<oneshot::Sender<Environment>>,
     /// Moving averages over recent warm invocations, once there is one.
     profile: Option<Profile>,
-    /// Environments running an invocation, with nothing written ahead yet, that can take a
-    /// frame ahead (`fast.rs`): an invoke held back writes its frame on one of these instead
-    /// of waiting for any environment to come back.
+    /// Environments running an invocation that can take frames ahead (`fast.rs`): an invoke
+    /// held back writes its frame on the one with the fewest ahead instead of waiting for any
+    /// environment to come back. An entry lasts until its environment goes idle or dies.
     busy: Vec<Busy>,
-    /// Invokes whose frame is written ahead on the environment with this ID, waiting for it.
+    /// Invokes whose frame is written ahead on the environment with this ID, waiting for it,
+    /// in the order they were written.
     ahead: Vec<(u64, oneshot::Sender<Handoff>)>,
 }
+
+/// Frames written ahead on one environment at most. One is enough for a busy environment
+/// not to sleep between invocations most of the time; deeper queues (2 and 4 were measured
+/// with `scripts/bench-gateway`'s set-up) put the environments to sleep less still but cost
+/// more than they saved, and leave more invokes behind a slow one.
+const MAX_AHEAD: usize = 1;
 
 /// An environment running an invocation, as an invoke written ahead on it needs it.
 struct Busy {
     env_id: u64,
     writer: Arc<AheadWriter>,
     log: Arc<Mutex<Attribution>>,
-    /// The written-ahead invocation's number among those begun on the environment.
-    number: u64,
+    /// Frames written ahead and not handed over yet.
+    queued: usize,
+    /// The number the next frame written ahead gets among the invocations begun on the
+    /// environment.
+    next_number: u64,
 }
 
 /// What an invoke written ahead gets when the invocation before it on that environment ends.
@@ -939,9 +949,10 @@ impl Runtime {
         }
     }
 
-    /// Writes `invocation` ahead on the busy environment that has run longest, if any takes
-    /// it; then the hand-off comes when its invocation ends. Under the pool's lock, so that the
-    /// environment cannot come back meanwhile.
+    /// Writes `invocation` ahead on the busy environment with the fewest frames ahead (the
+    /// longest-running of those), if one takes it; then the hand-off comes when the
+    /// invocation before it there ends. Under the pool's lock, so that the environment cannot
+    /// come back meanwhile.
     ///
     /// A frame written ahead cannot be taken back: the invoke waits for that environment
     /// however long the invocation before runs (up to its timeout), where one held back as
@@ -952,15 +963,22 @@ impl Runtime {
         invocation: &Invocation,
         timeout: Duration,
     ) -> Option<oneshot::Receiver<Handoff>> {
-        if idle.busy.is_empty() || invocation.payload.len() > fast::MAX_AHEAD_BYTES {
+        if invocation.payload.len() > fast::MAX_AHEAD_BYTES {
             return None;
         }
-        let busy = idle.busy.remove(0);
-        Environment::expect_ahead(&busy.log, &invocation.request_id, busy.number);
+        let busy = idle
+            .busy
+            .iter_mut()
+            .filter(|b| b.queued < MAX_AHEAD)
+            .min_by_key(|b| b.queued)?;
+        Environment::expect_ahead(&busy.log, &invocation.request_id, busy.next_number);
         match busy.writer.write(invocation, timeout.as_millis() as u64) {
             Ok(true) => {
+                busy.queued += 1;
+                busy.next_number += 1;
+                let env_id = busy.env_id;
                 let (tx, rx) = oneshot::channel();
-                idle.ahead.push((busy.env_id, tx));
+                idle.ahead.push((env_id, tx));
                 Some(rx)
             }
             Ok(false) | Err(_) => {
@@ -972,16 +990,42 @@ impl Runtime {
         }
     }
 
+    /// Tells every invoke written ahead on environment `env_id` that it is gone.
+    fn lose_ahead(idle: &mut Idle, env_id: u64, maybe_started: bool) {
+        idle.busy.retain(|b| b.env_id != env_id);
+        let mut i = 0;
+        while i < idle.ahead.len() {
+            if idle.ahead[i].0 == env_id {
+                let (_, next) = idle.ahead.remove(i);
+                let _ = next.send(Handoff::Lost { maybe_started });
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// The end of an invocation on `env` (none: it could not start): the environment goes to
     /// the invoke written ahead on it, or to the first invoke waiting for one, or back to the
     /// idle stack, or (dead) away.
     fn give_back(&self, pool: &Pool, env: Option<Environment>, used: Option<Used>) {
         let answered = used.as_ref().is_some_and(|u| u.answered);
         let mut idle = pool.idle();
+        // The first invoke written ahead on this environment, if any; when there is none, the
+        // environment is busy no more.
         let ahead = env.as_ref().and_then(|env| {
-            idle.busy.retain(|b| b.env_id != env.id);
-            let i = idle.ahead.iter().position(|(id, _)| *id == env.id)?;
-            Some(idle.ahead.swap_remove(i).1)
+            let next = idle
+                .ahead
+                .iter()
+                .position(|(id, _)| *id == env.id)
+                .map(|i| idle.ahead.remove(i).1);
+            match (&next, idle.busy.iter().position(|b| b.env_id == env.id)) {
+                (Some(_), Some(b)) if env.is_alive() => idle.busy[b].queued -= 1,
+                (_, Some(b)) => {
+                    idle.busy.swap_remove(b);
+                }
+                (_, None) => {}
+            }
+            next
         });
         let target = self.inner.target_concurrency.load(Ordering::Relaxed);
         if let Some(used) = used
@@ -1002,6 +1046,7 @@ impl Runtime {
                         // Its invoke is gone (the runtime shuts down): the frame ahead would
                         // run for no one.
                         env.kill();
+                        Self::lose_ahead(&mut idle, env.id, true);
                         idle.running -= 1;
                         drop(idle);
                         pool.metrics().environments -= 1;
@@ -1020,9 +1065,14 @@ impl Runtime {
             dead => {
                 idle.running -= 1;
                 if let Some(next) = ahead {
+                    // Every frame written ahead on it is lost; those after the first may have
+                    // begun too if the first had (they run without a pause).
                     let _ = next.send(Handoff::Lost {
                         maybe_started: answered,
                     });
+                    if let Some(env) = &dead {
+                        Self::lose_ahead(&mut idle, env.id, answered);
+                    }
                 } else {
                     // A waiter expecting this one starts its own now rather than when its wait
                     // runs out.
@@ -1181,13 +1231,18 @@ impl Runtime {
         };
         let outcome = match sent {
             Ok(()) => {
-                if takes_ahead && let Some(writer) = env.ahead() {
-                    let (log, number) = env.ahead_log();
+                // (One written ahead keeps the entry its environment has.)
+                if takes_ahead
+                    && !ahead
+                    && let Some(writer) = env.ahead()
+                {
+                    let (log, next_number) = env.ahead_log();
                     pool.idle().busy.push(Busy {
                         env_id: env.id,
                         writer,
                         log,
-                        number,
+                        queued: 0,
+                        next_number,
                     });
                 }
                 env.answer(request_id, deadline).await
