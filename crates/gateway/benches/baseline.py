@@ -64,7 +64,11 @@ def main():
         async with server:
             await server.serve_forever()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        # How the benchmark stops it.
+        pass
 
 
 if __name__ == "__main__":
