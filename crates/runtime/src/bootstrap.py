@@ -25,11 +25,14 @@ _API = "/2018-06-01/runtime"
 _ERROR_LOG_IDENT = "\u00a0"  # awslambdaric indents stack lines with NO-BREAK SPACE
 # Written on stdout after each invocation so the platform knows every earlier line arrived.
 _FLUSH_MARKER = "\x00slipway:flush\x00\n"
-_BEGIN_MARKER = "\x00slipway:begin\x00\n"
+_BEGIN_MARKER = "\x00slipway:begin:{}\x00\n"
 
 _request_id = None
 # Set by every write through sys.stdout/sys.stderr; cleared when a flush marker is written.
 _dirty = True
+# The request ID of an invocation written ahead (fast.rs) whose begin marker is not written
+# yet: it is written before the invocation's first output, if it has any.
+_ahead = None
 
 
 class _Fault(Exception):
@@ -50,6 +53,8 @@ class _Unbuffered:
     def write(self, text):
         global _dirty
         _dirty = True
+        if _ahead is not None:
+            _begin_marker()
         n = self._stream.write(text)
         self._stream.flush()
         return n
@@ -57,6 +62,8 @@ class _Unbuffered:
     def writelines(self, lines):
         global _dirty
         _dirty = True
+        if _ahead is not None:
+            _begin_marker()
         self._stream.writelines(lines)
         self._stream.flush()
 
@@ -457,6 +464,7 @@ class _FastApi:
         )
 
     def next(self):
+        global _ahead
         if not self._ready:
             self._ready = True
             self._send(b"N", "", b"")
@@ -468,11 +476,13 @@ class _FastApi:
             if value:
                 headers[name] = value
         deadline = headers.get("lambda-runtime-deadline-ms", "")
+        _ahead = None
         if deadline.startswith("+"):
-            # Written ahead while the last invocation ran: its timeout counts from now, and the
-            # begin marker tells the platform that the lines after it are this invocation's.
+            # Written ahead while the last invocation ran: its timeout counts from now, and a
+            # begin marker before its first output (if any) tells the platform that the lines
+            # after it are this invocation's.
             headers["lambda-runtime-deadline-ms"] = str(int(time.time() * 1000) + int(deadline[1:]))
-            _begin_marker()
+            _ahead = headers.get("lambda-runtime-aws-request-id", "")
         return 200, headers, body
 
     def post(self, path, body, headers):
@@ -489,7 +499,7 @@ class _FastApi:
 
 
 def _handle(api, handler, encoder, headers, body):
-    global _request_id
+    global _request_id, _ahead
     request_id = headers.get("lambda-runtime-aws-request-id")
     _request_id = request_id
     trace_id = headers.get("lambda-runtime-trace-id")
@@ -543,6 +553,8 @@ def _handle(api, handler, encoder, headers, body):
             ),
         )
     elif api.quiet is not None and api.quiet():
+        # No output, so no begin marker: the platform writes START itself (env.rs).
+        _ahead = None
         api.respond_quietly(request_id, result)
     else:
         _flush_marker()
@@ -564,14 +576,17 @@ def _audit(event, args):
     global _dirty
     if event in _SPAWN_EVENTS:
         _dirty = True
+        if _ahead is not None:
+            _begin_marker()
 
 
 def _begin_marker():
-    # Not output of the handler's: it leaves `_dirty` as it was.
-    global _dirty
-    dirty = _dirty
-    sys.stdout.write(_BEGIN_MARKER)
-    _dirty = dirty
+    # Straight to the stream under the wrapper: not output of the handler's.
+    global _ahead
+    stream = getattr(sys.stdout, "_stream", sys.stdout)
+    stream.write(_BEGIN_MARKER.format(_ahead))
+    stream.flush()
+    _ahead = None
 
 
 def _flush_marker():

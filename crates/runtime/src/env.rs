@@ -31,9 +31,10 @@ use crate::logs::{LogRecord, Logs, now_ms};
 /// Written by the built-in bootstrap on stdout when a phase ends, so that every earlier line
 /// reaches the log before `START`/`END`.
 const FLUSH_MARKER: &[u8] = b"\0slipway:flush\0";
-/// Written by the built-in bootstrap on stdout before it runs an invocation written ahead
-/// (`fast.rs`): what follows is that invocation's.
-const BEGIN_MARKER: &[u8] = b"\0slipway:begin\0";
+/// Written by the built-in bootstrap on stdout, with the request ID and `\0`, before the first
+/// output of an invocation written ahead (`fast.rs`): what follows is that invocation's. One
+/// that writes nothing writes no marker (and answers quietly): its `START` is the platform's.
+const BEGIN_MARKER: &[u8] = b"\0slipway:begin:";
 /// How long to wait for that marker before writing `END` anyway.
 const FLUSH_WAIT: Duration = Duration::from_millis(200);
 
@@ -478,6 +479,16 @@ impl Environment {
             .retain(|(id, _)| id != request_id);
     }
 
+    /// Whether the platform is to write the `START` of `request_id`, written ahead and ended:
+    /// yes unless the log reader met its begin marker (and writes it). Decided under the
+    /// attribution's lock, so exactly one of the two writes it.
+    pub(crate) fn claim_start(&self, request_id: &str) -> bool {
+        let mut attribution = self.attribution();
+        let before = attribution.ahead.len();
+        attribution.ahead.retain(|(id, _)| id != request_id);
+        attribution.ahead.len() < before
+    }
+
     /// What [`Environment::expect_ahead`] needs: the attribution and the count of invocations
     /// begun once the one written ahead is.
     pub(crate) fn ahead_log(&self) -> (Arc<Mutex<Attribution>>, u64) {
@@ -773,9 +784,10 @@ fn go_exit_status(status: ExitStatus) -> String {
 pub(crate) struct Attribution {
     /// The invocation running, as the platform last said.
     current: Option<String>,
-    /// Invocations written ahead whose begin marker the reader has not met yet, in order, with
-    /// their numbers among those begun on the environment. (One is written ahead at a time,
-    /// but the next may be written before the reader reaches the last one's marker.)
+    /// Invocations written ahead whose begin marker the reader has not met yet, with their
+    /// numbers among those begun on the environment. (One is written ahead at a time, but the
+    /// next may be written before the reader reaches the last one's marker, and one that
+    /// writes nothing writes none.)
     ahead: std::collections::VecDeque<(String, u64)>,
 }
 
@@ -812,12 +824,18 @@ async fn read_log(
             line.truncate(line.len() - FLUSH_MARKER.len());
             flushed = true;
         }
-        let mut begins = false;
-        if line.ends_with(BEGIN_MARKER) {
-            line.truncate(line.len() - BEGIN_MARKER.len());
-            begins = true;
+        let mut begins = None;
+        if !flushed
+            && line.last() == Some(&0)
+            && let Some(at) = line
+                .windows(BEGIN_MARKER.len())
+                .rposition(|w| w == BEGIN_MARKER)
+        {
+            let id = &line[at + BEGIN_MARKER.len()..line.len() - 1];
+            begins = Some(String::from_utf8_lossy(id).into_owned());
+            line.truncate(at);
         }
-        if !((flushed || begins) && line.is_empty()) {
+        if !((flushed || begins.is_some()) && line.is_empty()) {
             let request_id = target
                 .request
                 .lock()
@@ -836,23 +854,30 @@ async fn read_log(
         if flushed {
             flushes.send_modify(|n| *n += 1);
         }
-        if begins {
-            begin_ahead(&logs, &mut target).await;
+        if let Some(request_id) = begins {
+            begin_ahead(&logs, &mut target, request_id).await;
         }
     }
 }
 
 /// At a begin marker: once the invocation before has written its `REPORT`, the one written
 /// ahead starts — its `START` line, then its output.
-async fn begin_ahead(logs: &Logs, target: &mut LogTarget) {
-    let ahead = target
-        .request
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .ahead
-        .pop_front();
-    let Some((request_id, number)) = ahead else {
-        return;
+async fn begin_ahead(logs: &Logs, target: &mut LogTarget, request_id: String) {
+    let number = {
+        let mut attribution = target.request.lock().unwrap_or_else(|e| e.into_inner());
+        let i = attribution
+            .ahead
+            .iter()
+            .position(|(id, _)| *id == request_id);
+        match i.and_then(|i| attribution.ahead.remove(i)) {
+            Some((_, number)) => number,
+            // Not one the platform wrote ahead (or whose START it wrote itself): its output
+            // all the same.
+            None => {
+                attribution.current = Some(request_id);
+                return;
+            }
+        }
     };
     // The invocation before ends whatever happens to it (an answer, a timeout, a kill), so
     // this wait ends too; when the environment is dropped first, the sender goes with it.

@@ -17,8 +17,9 @@
 //! (an empty client context or identity means none). The deadline is `+` and a number of
 //! milliseconds for a frame written *ahead*: while the environment still runs another invocation
 //! (see [`AheadWriter`]). The bootstrap counts that timeout from when it picks the frame up, and
-//! writes a begin marker on stdout before running it, so that the platform attributes the lines
-//! that follow to it (`env.rs`). Runtime → platform:
+//! writes a begin marker with the request ID on stdout before the invocation's first output, if
+//! it has any, so that the platform attributes the lines that follow to it (`env.rs`).
+//! Runtime → platform:
 //!
 //! ```text
 //! u8 kind | u32 BE aux length | u32 BE body length | aux | body

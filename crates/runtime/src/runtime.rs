@@ -1265,8 +1265,18 @@ impl Runtime {
                 .zip(cpu_after)
                 .map(|(before, after)| after.saturating_sub(before)),
         };
-        if ahead && env.is_alive() {
-            env.wait_ahead_start().await;
+        if ahead {
+            if env.claim_start(request_id) {
+                // No output (a quiet answer), so no begin marker: the `START` is ours.
+                self.log(
+                    spec,
+                    &stream,
+                    request_id,
+                    format!("START RequestId: {request_id} Version: {}", spec.version),
+                );
+            } else if env.is_alive() {
+                env.wait_ahead_start().await;
+            }
         }
         let max_memory = env.max_memory_bytes();
         let limit = u64::from(spec.memory_mb) * 1024 * 1024;
