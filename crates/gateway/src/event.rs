@@ -190,6 +190,17 @@ fn string(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
+fn string_array(out: &mut Vec<u8>, values: &[&str]) {
+    out.push(b'[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, v);
+    }
+    out.push(b']');
+}
+
 /// Pairs grouped by name, in first-seen order, with every value (names are few: a scan).
 fn grouped<'p>(
     pairs: impl IntoIterator<Item = (&'p str, &'p str)>,
@@ -223,15 +234,7 @@ fn all_values(obj: &mut Obj<'_>, key: &str, groups: &[(&str, Vec<&str>)]) {
     }
     let mut map = obj.obj(key);
     for (k, values) in groups {
-        let out = map.key(k);
-        out.push(b'[');
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            string(out, v);
-        }
-        out.push(b']');
+        string_array(map.key(k), values);
     }
     map.close();
 }
@@ -442,15 +445,7 @@ pub fn v2(req: &RequestData<'_>, route: &RouteData<'_>) -> Vec<u8> {
     event.str("rawPath", req.stage_path);
     event.str("rawQueryString", req.query.unwrap_or_default());
     if !cookies.is_empty() {
-        let out = event.key("cookies");
-        out.push(b'[');
-        for (i, c) in cookies.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            string(out, c);
-        }
-        out.push(b']');
+        string_array(event.key("cookies"), &cookies);
     }
     joined(&mut event, "headers", &headers);
     if !query.is_empty() {

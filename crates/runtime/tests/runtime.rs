@@ -1264,17 +1264,23 @@ async fn output_order_holds_with_quiet_invokes() {
     );
 }
 
+/// A runtime that holds invokes back for one busy environment (never giving up on a loaded
+/// machine), without the SDK.
+fn holding_fixture(name: &str) -> Fixture {
+    fixture(name, |c| {
+        c.target_concurrency = Some(1);
+        c.target_wait = Duration::from_secs(30);
+        c.python.sdk = slipway_runtime::PythonSdk::Off;
+    })
+}
+
 /// Under the target concurrency, an invoke held back writes its frame ahead on a busy
 /// environment (`fast.rs`): the runtime picks it up as it answers the one before. Each
 /// invocation still gets its own deadline, counted from its pick-up, and its own log lines,
 /// between its `START` and its `END`, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invokes_written_ahead_keep_their_deadlines_and_their_logs() {
-    let f = fixture("ahead", |c| {
-        c.target_concurrency = Some(1);
-        c.target_wait = Duration::from_secs(30);
-        c.python.sdk = slipway_runtime::PythonSdk::Off;
-    });
+    let f = holding_fixture("ahead");
     write(
         &f.code,
         "app.py",
@@ -1342,11 +1348,7 @@ async fn invokes_written_ahead_keep_their_deadlines_and_their_logs() {
 /// is killed with the one before, and the invoke written ahead runs on another environment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invoke_written_ahead_of_one_that_times_out_runs_elsewhere() {
-    let f = fixture("ahead-timeout", |c| {
-        c.target_concurrency = Some(1);
-        c.target_wait = Duration::from_secs(30);
-        c.python.sdk = slipway_runtime::PythonSdk::Off;
-    });
+    let f = holding_fixture("ahead-timeout");
     write(
         &f.code,
         "app.py",
