@@ -190,6 +190,17 @@ fn string(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
+/// The `requestContext` fields both payload versions open with.
+fn api_context(ctx: &mut Obj<'_>, req: &RequestData<'_>, route: &RouteData<'_>) {
+    ctx.str("accountId", &route.api.account);
+    ctx.str("apiId", &route.api.id);
+    ctx.str("domainName", req.domain_name);
+    ctx.str(
+        "domainPrefix",
+        domain_prefix(req.domain_name, &route.api.id),
+    );
+}
+
 fn string_array(out: &mut Vec<u8>, values: &[&str]) {
     out.push(b'[');
     for (i, v) in values.iter().enumerate() {
@@ -349,13 +360,7 @@ pub fn v1(req: &RequestData<'_>, route: &RouteData<'_>) -> Vec<u8> {
     pairs_or_null(&mut event, "stageVariables", &route.stage.variables);
     {
         let mut ctx = event.obj("requestContext");
-        ctx.str("accountId", &route.api.account);
-        ctx.str("apiId", &route.api.id);
-        ctx.str("domainName", req.domain_name);
-        ctx.str(
-            "domainPrefix",
-            domain_prefix(req.domain_name, &route.api.id),
-        );
+        api_context(&mut ctx, req, route);
         ctx.str("extendedRequestId", req.extended_request_id);
         ctx.str("httpMethod", req.method);
         {
@@ -453,13 +458,7 @@ pub fn v2(req: &RequestData<'_>, route: &RouteData<'_>) -> Vec<u8> {
     }
     {
         let mut ctx = event.obj("requestContext");
-        ctx.str("accountId", &route.api.account);
-        ctx.str("apiId", &route.api.id);
-        ctx.str("domainName", req.domain_name);
-        ctx.str(
-            "domainPrefix",
-            domain_prefix(req.domain_name, &route.api.id),
-        );
+        api_context(&mut ctx, req, route);
         {
             let mut http = ctx.obj("http");
             http.str("method", req.method);

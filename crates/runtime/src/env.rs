@@ -471,22 +471,20 @@ impl Environment {
             .push_back((request_id.to_owned(), begun));
     }
 
-    /// Undoes [`Environment::expect_ahead`] for a frame that was not written after all.
-    pub(crate) fn forget_ahead(log: &Mutex<Attribution>, request_id: &str) {
-        log.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .ahead
-            .retain(|(id, _)| id != request_id);
+    /// Undoes [`Environment::expect_ahead`] for a frame that was not written after all; whether
+    /// `request_id` was still expected.
+    pub(crate) fn forget_ahead(log: &Mutex<Attribution>, request_id: &str) -> bool {
+        let mut attribution = log.lock().unwrap_or_else(|e| e.into_inner());
+        let before = attribution.ahead.len();
+        attribution.ahead.retain(|(id, _)| id != request_id);
+        attribution.ahead.len() < before
     }
 
     /// Whether the platform is to write the `START` of `request_id`, written ahead and ended:
     /// yes unless the log reader met its begin marker (and writes it). Decided under the
     /// attribution's lock, so exactly one of the two writes it.
     pub(crate) fn claim_start(&self, request_id: &str) -> bool {
-        let mut attribution = self.attribution();
-        let before = attribution.ahead.len();
-        attribution.ahead.retain(|(id, _)| id != request_id);
-        attribution.ahead.len() < before
+        Self::forget_ahead(&self.log_request, request_id)
     }
 
     /// What [`Environment::expect_ahead`] needs: the attribution and the count of invocations
