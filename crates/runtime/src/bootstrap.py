@@ -425,6 +425,8 @@ class _FastApi:
         self._chunk = bytearray(262144)
         self._view = memoryview(self._chunk)
         self._ready = False
+        # When the current invocation's frame was taken (the monotonic clock, in ns).
+        self._taken = 0
 
     def quiet(self):
         """Nothing reached stdout since the last flush marker: no write through sys.stdout or
@@ -456,8 +458,13 @@ class _FastApi:
 
     def _send(self, kind, aux, body):
         if kind != b"N" and kind != b"I":
-            # The peak resident size in KiB, so the platform need not read /proc (fast.rs).
-            aux = aux + "\0" + str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+            # The peak resident size in KiB, so the platform need not read /proc, and the µs
+            # since the frame was taken (fast.rs).
+            aux = "%s\0%d\0%d" % (
+                aux,
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                (time.monotonic_ns() - self._taken) // 1000,
+            )
         aux = aux.encode("utf-8")
         self._sock.sendall(
             kind + len(aux).to_bytes(4, "big") + len(body).to_bytes(4, "big") + aux + body
@@ -471,6 +478,7 @@ class _FastApi:
         head = self._take(8)
         header = self._take(int.from_bytes(head[:4], "big")).decode("utf-8")
         body = self._take(int.from_bytes(head[4:], "big"))
+        self._taken = time.monotonic_ns()
         headers = {"content-type": "application/json"}
         for name, value in zip(self._HEADERS, header.split("\0")):
             if value:

@@ -493,6 +493,11 @@ impl Environment {
         (self.log_request.clone(), self.begun + 1)
     }
 
+    /// How long the built-in bootstrap says it worked on the current invocation (`fast.rs`).
+    pub(crate) fn busy_time(&self) -> Option<Duration> {
+        self.fast.as_ref().and_then(FastChannel::busy)
+    }
+
     /// Peak resident set size of the process, in bytes (`VmHWM`).
     pub(crate) fn max_memory_bytes(&self) -> Option<u64> {
         use std::os::unix::fs::FileExt as _;

@@ -40,6 +40,14 @@
 //! process and could make the bootstrap under-report; that only mislabels its own REPORT line,
 //! since the memory limit is enforced by the kernel (`limits.rs`), not by this figure.
 //!
+//! After the peak may come a second field: the microseconds from when the bootstrap took the
+//! invocation's frame to its answer (the monotonic clock). The platform's own view of an
+//! invocation also holds the time the answer waited to be read and the next frame to be
+//! written, which on a machine with as many busy environments as cores is mostly the platform
+//! waiting for a core; the profile that decides whether invokes wait for a busy environment
+//! (`runtime.rs`) takes the bootstrap's figure, so that this wait does not make a CPU-bound
+//! handler look like one that waits for I/O. The figure is only an input to that guess.
+//!
 //! The same rules as the Runtime API apply: a body over [`MAX_RESPONSE_BYTES`] is read and
 //! dropped and the invocation ends as `ResponseTooLarge`; an answer for another request ID is
 //! ignored (the HTTP server refuses it with 400); anything else unreadable ends the environment.
@@ -81,6 +89,9 @@ pub(crate) struct FastChannel {
     /// The peak resident size the last answer reported, in KiB (cleared when an invocation is
     /// sent, so a timed-out or crashed invocation never shows an older figure).
     peak_kib: Option<u64>,
+    /// The bootstrap's time from taking the invocation to answering it, in microseconds (cleared
+    /// likewise).
+    busy_us: Option<u64>,
 }
 
 impl FastChannel {
@@ -94,6 +105,7 @@ impl FastChannel {
             end: 0,
             quiet: false,
             peak_kib: None,
+            busy_us: None,
         })
     }
 
@@ -157,9 +169,16 @@ impl FastChannel {
         self.peak_kib.map(|kib| kib * 1024)
     }
 
+    /// How long the runtime worked on the current invocation by its own clock, from taking
+    /// the frame to answering, when its answer said.
+    pub(crate) fn busy(&self) -> Option<std::time::Duration> {
+        self.busy_us.map(std::time::Duration::from_micros)
+    }
+
     /// Hands `invocation` to the runtime.
     pub(crate) async fn send(&mut self, invocation: &Invocation) -> std::io::Result<()> {
         self.peak_kib = None;
+        self.busy_us = None;
         let frame = encode_invocation(invocation, Deadline::At(invocation.deadline_ms));
         self.write_all(&frame).await
     }
@@ -196,13 +215,15 @@ impl FastChannel {
         let mut aux = vec![0u8; aux_len];
         self.read_exact(&mut aux).await?;
         let aux = String::from_utf8(aux).map_err(|_| invalid("a frame header not in UTF-8"))?;
-        // The optional peak-memory field after the kind's own fields (one for `R`, two for `E`).
-        let (aux, peak) = match kind {
-            b'R' => split_peak(&aux, 1),
-            b'E' => split_peak(&aux, 2),
-            _ => (aux.as_str(), None),
+        // The optional peak-memory and busy-time fields after the kind's own fields (one for
+        // `R`, two for `E`).
+        let (aux, peak, busy) = match kind {
+            b'R' => split_figures(&aux, 1),
+            b'E' => split_figures(&aux, 2),
+            _ => (aux.as_str(), None, None),
         };
         self.peak_kib = peak;
+        self.busy_us = busy;
         let aux = aux.to_owned();
         if body_len > MAX_RESPONSE_BYTES {
             // Read and dropped, a chunk at a time.
@@ -306,15 +327,23 @@ fn register(socket: UnixStream, interest: Interest) -> std::io::Result<AsyncFd<U
     Ok(unsafe { AsyncFd::register_with_interest(socket, interest) }?)
 }
 
-/// `aux` without its trailing peak-memory field, when it has one more `\0`-separated field than
-/// the kind's `fields`, and that figure.
-fn split_peak(aux: &str, fields: usize) -> (&str, Option<u64>) {
-    if aux.matches('\0').count() == fields {
-        if let Some((rest, peak)) = aux.rsplit_once('\0') {
-            return (rest, peak.parse().ok());
+/// `aux` without its trailing figures — the peak memory, then the busy time — when it has one
+/// or two more `\0`-separated fields than the kind's `fields`, and those figures.
+fn split_figures(aux: &str, fields: usize) -> (&str, Option<u64>, Option<u64>) {
+    // `fields` fields have `fields - 1` separators.
+    let extra = (aux.matches('\0').count() + 1).saturating_sub(fields);
+    if extra > 2 {
+        return (aux, None, None);
+    }
+    let mut rest = aux;
+    let mut figures = [None, None];
+    for slot in figures[..extra].iter_mut().rev() {
+        if let Some((before, figure)) = rest.rsplit_once('\0') {
+            *slot = figure.parse().ok();
+            rest = before;
         }
     }
-    (aux, None)
+    (rest, figures[0], figures[1])
 }
 
 fn invalid(what: &str) -> std::io::Error {
@@ -402,6 +431,7 @@ mod tests {
         out.extend(frame(b'E', b"r2\0Runtime.Boom", b"{}"));
         out.extend(frame(b'R', b"r4\x0012345", b"\"peak\""));
         out.extend(frame(b'E', b"r5\0Runtime.Boom\x00678", b"{}"));
+        out.extend(frame(b'r', b"r6\x00679\x0041", b"\"busy\""));
         out.extend(frame(b'I', b"", b"{}"));
         out.extend(frame(b'R', b"r3", &vec![b'x'; MAX_RESPONSE_BYTES + 1]));
         out.extend(frame(b'Z', b"", b""));
@@ -431,6 +461,12 @@ mod tests {
             matches!(ch.recv().await.unwrap(), ApiEvent::Error { request_id, error_type: Some(t), .. } if request_id == "r5" && t == "Runtime.Boom")
         );
         assert_eq!(ch.peak_bytes(), Some(678 * 1024));
+        assert_eq!(ch.busy(), None);
+        assert!(
+            matches!(ch.recv().await.unwrap(), ApiEvent::Response { request_id, body } if request_id == "r6" && &body[..] == b"\"busy\"")
+        );
+        assert_eq!(ch.peak_bytes(), Some(679 * 1024));
+        assert_eq!(ch.busy(), Some(std::time::Duration::from_micros(41)));
         assert!(matches!(
             ch.recv().await.unwrap(),
             ApiEvent::InitError {

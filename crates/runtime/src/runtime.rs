@@ -210,12 +210,21 @@ enum Taken {
 }
 
 /// Exponentially weighted averages (weight 1/8 per invocation).
+///
+/// The CPU side is a ratio of averages, not an average of ratios: the platform reads an
+/// environment's runnable time when it reads an answer, and for a frame written ahead the
+/// runtime began before that read (it took the frame the moment it answered the previous
+/// one), so one invocation's window may catch part of the next one's work. Consecutive
+/// windows tile the environment's time, and summed over a few invocations the two figures
+/// agree.
 #[derive(Clone, Copy, Debug)]
 struct Profile {
+    /// Wall time per invocation: the built-in bootstrap's own figure (from taking the frame to
+    /// answering, `fast.rs`), else the platform's.
     duration_us: f64,
-    /// The share of the invocation's wall time its environment was runnable (on CPU or
-    /// queued for one); 0 when unknown.
-    cpu_share: f64,
+    /// Time per invocation its environment was runnable (on CPU or queued for one); 0 when
+    /// unknown.
+    runnable_us: f64,
 }
 
 impl Profile {
@@ -223,19 +232,25 @@ impl Profile {
 
     fn update(previous: Option<Profile>, duration: Duration, cpu: Option<Duration>) -> Profile {
         let duration_us = duration.as_secs_f64() * 1e6;
-        let cpu_share = match cpu {
-            Some(cpu) if duration_us > 0.0 => (cpu.as_secs_f64() * 1e6 / duration_us).min(1.0),
-            _ => 0.0,
-        };
+        let runnable_us = cpu.map_or(0.0, |cpu| cpu.as_secs_f64() * 1e6);
         match previous {
             None => Profile {
                 duration_us,
-                cpu_share,
+                runnable_us,
             },
             Some(p) => Profile {
                 duration_us: p.duration_us + Self::WEIGHT * (duration_us - p.duration_us),
-                cpu_share: p.cpu_share + Self::WEIGHT * (cpu_share - p.cpu_share),
+                runnable_us: p.runnable_us + Self::WEIGHT * (runnable_us - p.runnable_us),
             },
+        }
+    }
+
+    /// The share of an invocation's wall time its environment was runnable.
+    fn cpu_share(&self) -> f64 {
+        if self.duration_us > 0.0 {
+            (self.runnable_us / self.duration_us).min(1.0)
+        } else {
+            0.0
         }
     }
 
@@ -253,7 +268,7 @@ impl Profile {
     /// Short and CPU-bound: another environment would compete for the same cores, and a
     /// busy one comes back soon.
     fn worth_waiting(&self, target_wait: Duration) -> bool {
-        self.cpu_share >= 0.5 && self.duration_us < target_wait.as_secs_f64() * 1e6
+        self.cpu_share() >= 0.5 && self.duration_us < target_wait.as_secs_f64() * 1e6
     }
 }
 
@@ -1260,7 +1275,8 @@ impl Runtime {
         }
         let used = Used {
             answered,
-            duration,
+            // The bootstrap's own figure, without the time its answer waited for the platform.
+            duration: env.busy_time().unwrap_or(duration),
             cpu: cpu_before
                 .zip(cpu_after)
                 .map(|(before, after)| after.saturating_sub(before)),
@@ -1503,11 +1519,11 @@ mod tests {
         let wait = Duration::from_millis(25);
         let holds = Profile {
             duration_us: 500.0,
-            cpu_share: 0.9,
+            runnable_us: 450.0,
         };
         let spills = Profile {
             duration_us: 500.0,
-            cpu_share: 0.2,
+            runnable_us: 100.0,
         };
         // Off, or few enough beside it: always.
         assert!(Profile::learns_from(Some(&holds), 0, 16, wait));
@@ -1516,6 +1532,37 @@ mod tests {
         assert!(Profile::learns_from(None, 2, 16, wait));
         assert!(Profile::learns_from(Some(&spills), 2, 16, wait));
         assert!(!Profile::learns_from(Some(&holds), 2, 16, wait));
+    }
+
+    #[test]
+    fn the_profile_of_windows_that_overlap_the_next_invocation_sums_them() {
+        // A CPU-bound handler of 40 µs whose answers wait 30 µs to be read, each frame written
+        // ahead: the platform's windows catch 10, then 70 µs of its work, in turn.
+        let mut profile = None;
+        for i in 0..64 {
+            let runnable = if i % 2 == 0 { 10 } else { 70 };
+            profile = Some(Profile::update(
+                profile,
+                Duration::from_micros(40),
+                Some(Duration::from_micros(runnable)),
+            ));
+        }
+        let profile = profile.unwrap();
+        assert!(profile.cpu_share() > 0.9, "{profile:?}");
+        assert!(profile.worth_waiting(Duration::from_millis(25)));
+        // A handler that sleeps: runnable for a tenth of its time.
+        let mut profile = None;
+        for _ in 0..64 {
+            profile = Some(Profile::update(
+                profile,
+                Duration::from_millis(2),
+                Some(Duration::from_micros(200)),
+            ));
+        }
+        assert!(!profile.unwrap().worth_waiting(Duration::from_millis(25)));
+        // Unknown CPU: never held back.
+        let unknown = Profile::update(None, Duration::from_micros(40), None);
+        assert!(!unknown.worth_waiting(Duration::from_millis(25)));
     }
 
     #[test]
