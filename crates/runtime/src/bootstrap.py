@@ -33,6 +33,11 @@ _dirty = True
 # The request ID of an invocation written ahead (fast.rs) whose begin marker is not written
 # yet: it is written before the invocation's first output, if it has any.
 _ahead = None
+# os.environ's own mapping (bytes to bytes), when the trace ID is kept there only and written
+# to the C environment just before a process starts (`_set_trace`); None: set as usual.
+_environ_data = None
+# The trace ID last written to the C environment by `_sync_trace` (bytes).
+_trace_in_c = None
 
 
 class _Fault(Exception):
@@ -510,11 +515,7 @@ def _handle(api, handler, encoder, headers, body):
     global _request_id, _ahead
     request_id = headers.get("lambda-runtime-aws-request-id")
     _request_id = request_id
-    trace_id = headers.get("lambda-runtime-trace-id")
-    if trace_id is not None:
-        os.environ["_X_AMZN_TRACE_ID"] = trace_id
-    else:
-        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    _set_trace(headers.get("lambda-runtime-trace-id"))
     result = None
     error = None
     content_type = "application/json"
@@ -531,7 +532,9 @@ def _handle(api, handler, encoder, headers, body):
         )
         if headers.get("content-type", "application/json") == "application/json":
             try:
-                event = json.loads(body)
+                # The platform checked the payload is JSON, which is UTF-8 (json.loads would
+                # look for a UTF-16 or UTF-32 one first).
+                event = json.loads(body.decode("utf-8", "surrogatepass"))
             except Exception as e:
                 raise _Fault("Runtime.UnmarshalError", "Unable to unmarshal input: {}".format(e))
         else:
@@ -586,6 +589,37 @@ def _audit(event, args):
         _dirty = True
         if _ahead is not None:
             _begin_marker()
+        if _environ_data is not None:
+            _sync_trace()
+
+
+def _set_trace(trace_id):
+    """`_X_AMZN_TRACE_ID` for this invocation, as awslambdaric sets it in os.environ.
+
+    With the fast channel (whose audit hook sees every process start), only os.environ's own
+    mapping is updated here, and the C environment just before a process starts
+    (`_sync_trace`): glibc's setenv keeps every distinct value it was given for the life of the
+    process, in a search tree it walks at each call, so one setenv per invocation with a new
+    trace ID each time grew the process by a string per invocation and cost more CPU the longer
+    it ran. Python code (os.environ, os.getenv) and child processes see the invocation's trace
+    ID either way; only native code calling getenv(3) in the handler's own process sees the
+    value as of the last process started."""
+    global _trace_in_c
+    if trace_id is None:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+        _trace_in_c = None
+    elif _environ_data is None:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        _environ_data[b"_X_AMZN_TRACE_ID"] = trace_id.encode("utf-8", "surrogateescape")
+
+
+def _sync_trace():
+    global _trace_in_c
+    value = _environ_data.get(b"_X_AMZN_TRACE_ID")
+    if value is not None and value != _trace_in_c:
+        os.putenv(b"_X_AMZN_TRACE_ID", value)
+        _trace_in_c = value
 
 
 def _begin_marker():
@@ -615,6 +649,11 @@ def main():
     api = _FastApi(int(fast_fd)) if fast_fd else _Api(env["AWS_LAMBDA_RUNTIME_API"])
     if fast_fd:
         sys.addaudithook(_audit)
+        global _environ_data
+        data = getattr(env, "_data", None)
+        # os.environ keeps bytes keys on POSIX (CPython 3.2 on); anything else: set as usual.
+        if isinstance(data, dict) and all(type(key) is bytes for key in data):
+            _environ_data = data
     # sys.path as on Lambda: the task root, then the layers' python directories.
     extra = env.pop("_SLIPWAY_PYTHONPATH", "")
     paths = [env.get("LAMBDA_TASK_ROOT", os.getcwd())]

@@ -25,7 +25,12 @@
 //!   namespace (root, or unprivileged user namespaces; `limits.rs`); elsewhere it stays writable;
 //! - `MemorySize` is enforced with `RLIMIT_AS` (plus a headroom, default 64 MB) and a check of the
 //!   peak resident size after each invocation, not a cgroup; a Python `MemoryError` is reported
-//!   as `Runtime.OutOfMemory`.
+//!   as `Runtime.OutOfMemory`;
+//! - with the built-in bootstrap, `_X_AMZN_TRACE_ID` is updated in `os.environ` at each
+//!   invocation and in the C environment only when the handler starts a process (glibc's
+//!   `setenv` would keep every distinct trace ID for the life of the process): native code in
+//!   the handler's own process calling `getenv(3)` sees the value as of the last process
+//!   started.
 
 pub mod api;
 pub mod clock;

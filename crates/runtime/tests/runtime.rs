@@ -122,6 +122,44 @@ def handler(event, context):
     }
 "#;
 
+const TRACE_HANDLER: &str = r#"
+import os, subprocess
+
+def handler(event, context):
+    child = subprocess.run(["sh", "-c", "printf %s \"$_X_AMZN_TRACE_ID\""], capture_output=True, text=True)
+    return {"environ": os.environ.get("_X_AMZN_TRACE_ID"), "getenv": os.getenv("_X_AMZN_TRACE_ID"), "child": child.stdout}
+"#;
+
+/// The bootstrap keeps the trace ID in os.environ's mapping and writes it to the C environment
+/// only before a process starts (`_set_trace`): each invocation's own ID reaches both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_invocation_sees_its_trace_id_in_os_environ_and_in_its_child_processes() {
+    let f = fixture("trace", |_| {});
+    write(&f.code, "app.py", TRACE_HANDLER);
+    f.runtime.register(spec("traced", &f.code, "app.handler"));
+    for n in 1..=3 {
+        let trace =
+            format!("Root=1-67891233-abcdef01234567891234567{n};Parent=53995c3f42cd8ad8;Sampled=1");
+        let mut request = InvokeRequest::new("traced", Version::Latest, "{}");
+        request.trace_id = Some(trace.clone());
+        let response = f.runtime.invoke(request).await.unwrap();
+        let b = body(&response);
+        assert_eq!(
+            (
+                b["environ"].as_str(),
+                b["getenv"].as_str(),
+                b["child"].as_str()
+            ),
+            (
+                Some(trace.as_str()),
+                Some(trace.as_str()),
+                Some(trace.as_str())
+            ),
+            "invocation {n}: {b}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_handler_sees_lambda_context_and_state_survives() {
     let f = fixture("context", |_| {});
