@@ -283,18 +283,27 @@ pub(crate) struct AheadWriter {
     socket: UnixStream,
 }
 
-impl AheadWriter {
-    /// Writes `invocation` with a timeout of `timeout_ms` counted from its pick-up. `Ok(false)`
-    /// when the frame is too large to go ahead; `Err` when the socket refused it (nothing
-    /// written, or, in part, the channel closed).
-    pub(crate) fn write(&self, invocation: &Invocation, timeout_ms: u64) -> std::io::Result<bool> {
+/// An invocation's frame for writing ahead: with a timeout counted from its pick-up, and no
+/// larger than [`MAX_AHEAD_BYTES`].
+pub(crate) struct AheadFrame(Vec<u8>);
+
+impl AheadFrame {
+    /// `invocation` with a timeout of `timeout_ms` counted from its pick-up; `None` when the
+    /// frame is too large to go ahead.
+    pub(crate) fn new(invocation: &Invocation, timeout_ms: u64) -> Option<Self> {
         let frame = encode_invocation(invocation, Deadline::After(timeout_ms));
-        if frame.len() > MAX_AHEAD_BYTES {
-            return Ok(false);
-        }
+        (frame.len() <= MAX_AHEAD_BYTES).then_some(Self(frame))
+    }
+}
+
+impl AheadWriter {
+    /// Writes `frame`. `Err` when the socket refused it (nothing written, or, in part, the
+    /// channel closed).
+    pub(crate) fn write(&self, frame: &AheadFrame) -> std::io::Result<()> {
+        let frame = &frame.0;
         loop {
-            return match (&self.socket).write(&frame) {
-                Ok(n) if n == frame.len() => Ok(true),
+            return match (&self.socket).write(frame) {
+                Ok(n) if n == frame.len() => Ok(()),
                 Ok(_) => {
                     // Cannot happen (see above); if it did, the stream would be out of step:
                     // closing it ends the environment and its invocation as a crash.

@@ -159,8 +159,9 @@ struct Idle {
     /// Invocations running on an environment now (not those waiting for one).
     running: u32,
     /// Invokes held back by the target concurrency, oldest first: an environment that comes
-    /// back goes to the first one still waiting.
-    waiters: VecDeque<oneshot::Sender<Environment>>,
+    /// back goes to the first one still waiting, and one that goes on with the frame written
+    /// ahead on it takes the first one's frame ahead in turn.
+    waiters: VecDeque<Waiter>,
     /// Moving averages over recent warm invocations, once there is one.
     profile: Option<Profile>,
     /// Environments running an invocation that can take frames ahead (`fast.rs`): an invoke
@@ -177,6 +178,23 @@ struct Idle {
 /// with `scripts/bench-gateway`'s set-up) put the environments to sleep less still but cost
 /// more than they saved, and leave more invokes behind a slow one.
 const MAX_AHEAD: usize = 1;
+
+/// An invoke held back by the target concurrency.
+struct Waiter {
+    handed: oneshot::Sender<Handed>,
+    request_id: String,
+    /// Its frame, to write ahead on an environment that takes the next one (none: too large).
+    frame: Option<fast::AheadFrame>,
+}
+
+/// What a waiting invoke is handed.
+enum Handed {
+    /// An environment, idle now.
+    Env(Environment),
+    /// Its frame was written ahead on an environment, which comes when the invocation before
+    /// ends.
+    Ahead(oneshot::Receiver<Handoff>),
+}
 
 /// An environment running an invocation, as an invoke written ahead on it needs it.
 struct Busy {
@@ -921,53 +939,93 @@ impl Runtime {
                     idle.running += 1;
                     return Taken::Ready(idle.envs.pop());
                 }
-                match Self::write_ahead(&mut idle, invocation, timeout) {
-                    Some(started) => Err(started),
-                    None => {
+                let frame = (invocation.payload.len() <= fast::MAX_AHEAD_BYTES)
+                    .then(|| fast::AheadFrame::new(invocation, timeout.as_millis() as u64))
+                    .flatten();
+                let written = match frame {
+                    Some(frame) => Self::write_ahead(&mut idle, invocation, frame),
+                    None => Err(None),
+                };
+                match written {
+                    Ok(started) => Err(started),
+                    Err(frame) => {
                         let (tx, rx) = oneshot::channel();
-                        idle.waiters.push_back(tx);
+                        idle.waiters.push_back(Waiter {
+                            handed: tx,
+                            request_id: invocation.request_id.clone(),
+                            frame,
+                        });
                         Ok(rx)
                     }
                 }
             };
             let mut handed = match waiting {
                 Ok(handed) => handed,
-                // Handed over, the environment counts as running still.
-                Err(started) => {
-                    pool.metrics().written_ahead += 1;
-                    match started.await {
-                        Ok(Handoff::Started(env)) => return Taken::Ahead(env),
-                        Ok(Handoff::Lost {
-                            maybe_started: true,
-                        }) => {
-                            pool.idle().running += 1;
-                            return Taken::Killed;
+                Err(started) => match Self::when_ahead_starts(pool, started).await {
+                    Some(taken) => return taken,
+                    None => continue,
+                },
+            };
+            // Handed over, the environment counts as running still (`give_back`).
+            let got = match tokio::time::timeout(wait, &mut handed).await {
+                Ok(Ok(got)) => Some(got),
+                Ok(Err(_)) => None,
+                Err(_) => {
+                    // Run out: as Lambda would, unless something was handed over just now.
+                    // Closed under the pool's lock, under which `give_back` writes a frame
+                    // ahead only for a waiter that is still open, and hands it over.
+                    let mut idle = pool.idle();
+                    handed.close();
+                    match handed.try_recv() {
+                        Ok(got) => Some(got),
+                        Err(_) => {
+                            idle.running += 1;
+                            return Taken::Ready(idle.envs.pop());
                         }
-                        // Never begun: as if it had just come.
-                        Ok(Handoff::Lost { .. }) | Err(_) => continue,
                     }
                 }
             };
-            // Handed over, the environment counts as running still (`give_back`).
-            if let Ok(Ok(env)) = tokio::time::timeout(wait, &mut handed).await {
-                return Taken::Ready(Some(env));
+            match got {
+                Some(Handed::Env(env)) => return Taken::Ready(Some(env)),
+                Some(Handed::Ahead(started)) => {
+                    match Self::when_ahead_starts(pool, started).await {
+                        Some(taken) => return taken,
+                        None => continue,
+                    }
+                }
+                // The environment that would have come died: start one.
+                None => {
+                    let mut idle = pool.idle();
+                    idle.running += 1;
+                    return Taken::Ready(idle.envs.pop());
+                }
             }
-            // Run out (or the environment that would have come died): as Lambda would, unless
-            // one was handed over just now.
-            handed.close();
-            if let Ok(env) = handed.try_recv() {
-                return Taken::Ready(Some(env));
+        }
+    }
+
+    /// Waits for the environment an invoke's frame was written ahead on; `None`: the frame
+    /// never began (the environment died first), so the invoke starts over.
+    async fn when_ahead_starts(pool: &Pool, started: oneshot::Receiver<Handoff>) -> Option<Taken> {
+        pool.metrics().written_ahead += 1;
+        // Handed over, the environment counts as running still.
+        match started.await {
+            Ok(Handoff::Started(env)) => Some(Taken::Ahead(env)),
+            Ok(Handoff::Lost {
+                maybe_started: true,
+            }) => {
+                pool.idle().running += 1;
+                Some(Taken::Killed)
             }
-            let mut idle = pool.idle();
-            idle.running += 1;
-            return Taken::Ready(idle.envs.pop());
+            // Never begun: as if it had just come.
+            Ok(Handoff::Lost { .. }) | Err(_) => None,
         }
     }
 
     /// Writes `invocation` ahead on the busy environment with the fewest frames ahead (the
     /// longest-running of those), if one takes it; then the hand-off comes when the
     /// invocation before it there ends. Under the pool's lock, so that the environment cannot
-    /// come back meanwhile.
+    /// come back meanwhile. `Err` gives the frame back when no environment had room (the
+    /// invoke waits with it, for [`Runtime::refill`]), and none when it could not be written.
     ///
     /// A frame written ahead cannot be taken back: the invoke waits for that environment
     /// however long the invocation before runs (up to its timeout), where one held back as
@@ -976,32 +1034,80 @@ impl Runtime {
     fn write_ahead(
         idle: &mut Idle,
         invocation: &Invocation,
-        timeout: Duration,
-    ) -> Option<oneshot::Receiver<Handoff>> {
-        if invocation.payload.len() > fast::MAX_AHEAD_BYTES {
-            return None;
-        }
-        let busy = idle
+        frame: fast::AheadFrame,
+    ) -> Result<oneshot::Receiver<Handoff>, Option<fast::AheadFrame>> {
+        let Some(busy) = idle
             .busy
             .iter_mut()
             .filter(|b| b.queued < MAX_AHEAD)
-            .min_by_key(|b| b.queued)?;
-        Environment::expect_ahead(&busy.log, &invocation.request_id, busy.next_number);
-        match busy.writer.write(invocation, timeout.as_millis() as u64) {
-            Ok(true) => {
-                busy.queued += 1;
-                busy.next_number += 1;
-                let env_id = busy.env_id;
-                let (tx, rx) = oneshot::channel();
-                idle.ahead.push((env_id, tx));
-                Some(rx)
-            }
-            Ok(false) | Err(_) => {
-                // Not written (or the channel broke, which its invocation will find out):
-                // nothing is ahead after all.
-                Environment::forget_ahead(&busy.log, &invocation.request_id);
-                None
-            }
+            .min_by_key(|b| b.queued)
+        else {
+            return Err(Some(frame));
+        };
+        Self::write_frame(busy, &mut idle.ahead, &invocation.request_id, &frame).ok_or(None)
+    }
+
+    /// Writes `frame`, the invocation `request_id`'s, ahead on `busy`; the hand-off to wait
+    /// for, or `None` when it could not be written (the channel broke, which the invocation
+    /// running there will find out).
+    fn write_frame(
+        busy: &mut Busy,
+        ahead: &mut Vec<(u64, oneshot::Sender<Handoff>)>,
+        request_id: &str,
+        frame: &fast::AheadFrame,
+    ) -> Option<oneshot::Receiver<Handoff>> {
+        Environment::expect_ahead(&busy.log, request_id, busy.next_number);
+        if busy.writer.write(frame).is_err() {
+            // Nothing is ahead after all.
+            Environment::forget_ahead(&busy.log, request_id);
+            return None;
+        }
+        busy.queued += 1;
+        busy.next_number += 1;
+        let (tx, rx) = oneshot::channel();
+        ahead.push((busy.env_id, tx));
+        Some(rx)
+    }
+
+    /// `busy` goes on with the frame written ahead on it: the first waiter that can go ahead
+    /// has its frame written there in turn, so that the environment finds its next invocation
+    /// when it answers this one instead of sleeping until the platform brings one. Waiters
+    /// that gave up are dropped on the way; one too large to go ahead keeps its place.
+    fn refill(idle: &mut Idle, b: usize) {
+        while idle.busy[b].queued < MAX_AHEAD {
+            let Some(i) = idle
+                .waiters
+                .iter()
+                .position(|w| w.frame.is_some() || w.handed.is_closed())
+            else {
+                return;
+            };
+            let Some(waiter) = idle.waiters.remove(i) else {
+                return;
+            };
+            let Some(frame) = waiter.frame.filter(|_| !waiter.handed.is_closed()) else {
+                continue;
+            };
+            let Some(started) = Self::write_frame(
+                &mut idle.busy[b],
+                &mut idle.ahead,
+                &waiter.request_id,
+                &frame,
+            ) else {
+                // The channel broke: the waiter waits on for another environment.
+                idle.waiters.insert(
+                    i,
+                    Waiter {
+                        frame: None,
+                        ..waiter
+                    },
+                );
+                return;
+            };
+            // Open, and it cannot close meanwhile (it closes under the pool's lock). Were its
+            // task dropped (the runtime shutting down), the frame would run for no one, and
+            // its hand-off, refused, ends the environment (`give_back`).
+            let _ = waiter.handed.send(Handed::Ahead(started));
         }
     }
 
@@ -1034,7 +1140,10 @@ impl Runtime {
                 .position(|(id, _)| *id == env.id)
                 .map(|i| idle.ahead.remove(i).1);
             match (&next, idle.busy.iter().position(|b| b.env_id == env.id)) {
-                (Some(_), Some(b)) if env.is_alive() => idle.busy[b].queued -= 1,
+                (Some(_), Some(b)) if env.is_alive() => {
+                    idle.busy[b].queued -= 1;
+                    Self::refill(&mut idle, b);
+                }
                 (_, Some(b)) => {
                     idle.busy.swap_remove(b);
                 }
@@ -1069,9 +1178,10 @@ impl Runtime {
                     return;
                 }
                 while let Some(waiter) = idle.waiters.pop_front() {
-                    match waiter.send(env) {
+                    match waiter.handed.send(Handed::Env(env)) {
                         Ok(()) => return,
-                        Err(back) => env = back,
+                        Err(Handed::Env(back)) => env = back,
+                        Err(Handed::Ahead(_)) => unreachable!("sent an environment"),
                     }
                 }
                 idle.running -= 1;

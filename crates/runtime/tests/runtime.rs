@@ -1350,7 +1350,9 @@ async fn invokes_written_ahead_keep_their_deadlines_and_their_logs() {
     }
     let m = f.runtime.metrics("ahead", &Version::Latest).unwrap();
     assert_eq!((m.environments, m.errors), (1, 0), "{m:?}");
-    assert!(m.written_ahead > 0, "{m:?}");
+    // All but the first of the twelve: those that came while another was ahead waited, and
+    // were written ahead in turn as the environment went on (`refill`).
+    assert!(m.written_ahead >= 11, "{m:?}");
     assert_eq!(m.log_flush_timeouts, 0, "{m:?}");
 
     let logs = f.runtime.logs("ahead", &Version::Latest);
