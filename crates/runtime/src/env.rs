@@ -636,6 +636,10 @@ impl Environment {
     /// it answered the one before. Then [`Environment::answer`].
     pub(crate) fn begun_ahead(&mut self) {
         self.begun += 1;
+        // Its frame went out without `send`: the last answer's figures are not its own.
+        if let Some(fast) = &mut self.fast {
+            fast.forget_figures();
+        }
     }
 
     /// Waits (briefly) until the log reader has written the `START` of the invocation written

@@ -87,7 +87,7 @@ pub(crate) struct FastChannel {
     /// The last response read was an `r` frame.
     quiet: bool,
     /// The peak resident size the last answer reported, in KiB (cleared when an invocation is
-    /// sent, so a timed-out or crashed invocation never shows an older figure).
+    /// sent or begins ahead, so a timed-out or crashed invocation never shows an older figure).
     peak_kib: Option<u64>,
     /// The bootstrap's time from taking the invocation to answering it, in microseconds (cleared
     /// likewise).
@@ -175,10 +175,16 @@ impl FastChannel {
         self.busy_us.map(std::time::Duration::from_micros)
     }
 
-    /// Hands `invocation` to the runtime.
-    pub(crate) async fn send(&mut self, invocation: &Invocation) -> std::io::Result<()> {
+    /// Clears what the last answer reported, for an invocation of which it says nothing
+    /// (one that times out or crashes shows no older figure).
+    pub(crate) fn forget_figures(&mut self) {
         self.peak_kib = None;
         self.busy_us = None;
+    }
+
+    /// Hands `invocation` to the runtime.
+    pub(crate) async fn send(&mut self, invocation: &Invocation) -> std::io::Result<()> {
+        self.forget_figures();
         let frame = encode_invocation(invocation, Deadline::At(invocation.deadline_ms));
         self.write_all(&frame).await
     }

@@ -1385,8 +1385,9 @@ impl Runtime {
         }
         let used = Used {
             answered,
-            // The bootstrap's own figure, without the time its answer waited for the platform.
-            duration: env.busy_time().unwrap_or(duration),
+            // The bootstrap's own figure, without the time its answer waited for the platform
+            // (only an answer carries one).
+            duration: env.busy_time().filter(|_| answered).unwrap_or(duration),
             cpu: cpu_before
                 .zip(cpu_after)
                 .map(|(before, after)| after.saturating_sub(before)),
