@@ -151,7 +151,13 @@ def main():
         finally:
             writer.close()
 
+    def quiet_resets(loop, context):
+        # wrk resets its connections at the end of a run; asyncio would print each one.
+        if not isinstance(context.get("exception"), ConnectionResetError):
+            loop.default_exception_handler(context)
+
     async def run():
+        asyncio.get_running_loop().set_exception_handler(quiet_resets)
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         print(server.sockets[0].getsockname()[1], flush=True)
         async with server:
