@@ -30,7 +30,10 @@
 //!   invocation and in the C environment only when the handler starts a process (glibc's
 //!   `setenv` would keep every distinct trace ID for the life of the process): native code in
 //!   the handler's own process calling `getenv(3)` sees the value as of the last process
-//!   started.
+//!   started;
+//! - the built-in bootstrap runs under the `SCHED_BATCH` policy (`os.sched_getscheduler(0)`
+//!   shows it), so that an environment woken by the platform does not preempt it; fairness
+//!   and nice values are as under `SCHED_OTHER`.
 
 pub mod api;
 pub mod clock;
