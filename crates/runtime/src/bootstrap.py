@@ -228,20 +228,25 @@ class LambdaContext:
         self.invoked_function_arn = arn
         self.tenant_id = tenant_id
         w3c = {}
-        if client_context is not None and isinstance(client_context, dict) and "w3c" in client_context:
-            raw = client_context.pop("w3c")
-            if isinstance(raw, dict):
-                for key in ("traceparent", "tracestate", "baggage"):
-                    if isinstance(raw.get(key), str):
-                        w3c[key] = raw[key]
-        self._w3c_fields = w3c
-        self.client_context = _from_dict(_ClientContext, client_context)
-        if self.client_context is not None:
+        if client_context is None:
+            self.client_context = None
+        else:
+            if isinstance(client_context, dict) and "w3c" in client_context:
+                raw = client_context.pop("w3c")
+                if isinstance(raw, dict):
+                    for key in ("traceparent", "tracestate", "baggage"):
+                        if isinstance(raw.get(key), str):
+                            w3c[key] = raw[key]
+            self.client_context = _from_dict(_ClientContext, client_context)
             self.client_context.client = _from_dict(_Client, self.client_context.client)
-        self.identity = _from_dict(_CognitoIdentity, {})
-        if identity is not None:
-            self.identity.cognito_identity_id = identity.get("cognitoIdentityId")
-            self.identity.cognito_identity_pool_id = identity.get("cognitoIdentityPoolId")
+        self._w3c_fields = w3c
+        self.identity = cognito = _CognitoIdentity()
+        if identity is None:
+            cognito.cognito_identity_id = None
+            cognito.cognito_identity_pool_id = None
+        else:
+            cognito.cognito_identity_id = identity.get("cognitoIdentityId")
+            cognito.cognito_identity_pool_id = identity.get("cognitoIdentityPoolId")
         self._epoch_deadline_time_in_ms = deadline_ms
 
     def get_remaining_time_in_millis(self):

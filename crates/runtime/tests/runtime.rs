@@ -122,6 +122,62 @@ def handler(event, context):
     }
 "#;
 
+const CLIENT_HANDLER: &str = r#"
+def handler(event, context):
+    cc = context.client_context
+    return {
+        "custom": cc and cc.custom,
+        "env": cc and cc.env,
+        "installation_id": cc and cc.client and cc.client.installation_id,
+        "app_title": cc and cc.client and cc.client.app_title,
+        "w3c": context.w3c(),
+        "identity_id": context.identity.cognito_identity_id,
+        "identity_pool_id": context.identity.cognito_identity_pool_id,
+    }
+"#;
+
+/// The client context (`X-Amz-Client-Context`, with its `w3c` part taken out as awslambdaric
+/// does) and the Cognito identity reach the handler's context; without them, empty ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_context_and_cognito_identity_reach_the_context() {
+    use base64::Engine as _;
+    let f = fixture("client-context", |_| {});
+    write(&f.code, "app.py", CLIENT_HANDLER);
+    f.runtime.register(spec("client", &f.code, "app.handler"));
+    let document = json!({
+        "custom": {"tier": "gold"},
+        "env": {"locale": "en_GB"},
+        "client": {"installation_id": "inst-1", "app_title": "Shop"},
+        "w3c": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "other": 1},
+    });
+    let mut request = InvokeRequest::new("client", Version::Latest, "{}");
+    request.client_context =
+        Some(base64::engine::general_purpose::STANDARD.encode(document.to_string()));
+    request.cognito_identity =
+        Some(json!({"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}).to_string());
+    let b = body(&f.runtime.invoke(request).await.unwrap());
+    assert_eq!(
+        b,
+        json!({
+            "custom": {"tier": "gold"},
+            "env": {"locale": "en_GB"},
+            "installation_id": "inst-1",
+            "app_title": "Shop",
+            "w3c": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+            "identity_id": "id-1",
+            "identity_pool_id": "pool-1",
+        })
+    );
+    let bare = body(&invoke(&f.runtime, "client", json!({})).await);
+    assert_eq!(
+        bare,
+        json!({
+            "custom": null, "env": null, "installation_id": null, "app_title": null,
+            "w3c": {}, "identity_id": null, "identity_pool_id": null,
+        })
+    );
+}
+
 const TRACE_HANDLER: &str = r#"
 import os, subprocess
 
