@@ -297,6 +297,10 @@ impl AheadFrame {
     /// `invocation` with a timeout of `timeout_ms` counted from its pick-up; `None` when the
     /// frame is too large to go ahead.
     pub(crate) fn new(invocation: &Invocation, timeout_ms: u64) -> Option<Self> {
+        // Not even encoded when the event alone is too large.
+        if invocation.payload.len() > MAX_AHEAD_BYTES {
+            return None;
+        }
         let frame = encode_invocation(invocation, Deadline::After(timeout_ms));
         (frame.len() <= MAX_AHEAD_BYTES).then_some(Self(frame))
     }

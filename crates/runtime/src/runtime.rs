@@ -939,11 +939,9 @@ impl Runtime {
                     idle.running += 1;
                     return Taken::Ready(idle.envs.pop());
                 }
-                let frame = (invocation.payload.len() <= fast::MAX_AHEAD_BYTES)
-                    .then(|| fast::AheadFrame::new(invocation, timeout.as_millis() as u64))
-                    .flatten();
+                let frame = fast::AheadFrame::new(invocation, timeout.as_millis() as u64);
                 let written = match frame {
-                    Some(frame) => Self::write_ahead(&mut idle, invocation, frame),
+                    Some(frame) => Self::write_ahead(&mut idle, &invocation.request_id, frame),
                     None => Err(None),
                 };
                 match written {
@@ -1021,9 +1019,9 @@ impl Runtime {
         }
     }
 
-    /// Writes `invocation` ahead on the busy environment with the fewest frames ahead (the
-    /// longest-running of those), if one takes it; then the hand-off comes when the
-    /// invocation before it there ends. Under the pool's lock, so that the environment cannot
+    /// Writes the frame of invocation `request_id` ahead on the busy environment with the
+    /// fewest frames ahead (the longest-running of those), if one takes it; then the hand-off
+    /// comes when the invocation before it there ends. Under the pool's lock, so that the environment cannot
     /// come back meanwhile. `Err` gives the frame back when no environment had room (the
     /// invoke waits with it, for [`Runtime::refill`]), and none when it could not be written.
     ///
@@ -1033,7 +1031,7 @@ impl Runtime {
     /// for a function whose profile says short and CPU-bound.
     fn write_ahead(
         idle: &mut Idle,
-        invocation: &Invocation,
+        request_id: &str,
         frame: fast::AheadFrame,
     ) -> Result<oneshot::Receiver<Handoff>, Option<fast::AheadFrame>> {
         let Some(busy) = idle
@@ -1044,7 +1042,7 @@ impl Runtime {
         else {
             return Err(Some(frame));
         };
-        Self::write_frame(busy, &mut idle.ahead, &invocation.request_id, &frame).ok_or(None)
+        Self::write_frame(busy, &mut idle.ahead, request_id, &frame).ok_or(None)
     }
 
     /// Writes `frame`, the invocation `request_id`'s, ahead on `busy`; the hand-off to wait
